@@ -1,0 +1,261 @@
+//! Changes to the inventory: what an import would add, change (field by field) and remove, and
+//! the unit a store applies in one transaction.
+
+use std::fmt::{self, Write as _};
+
+use serde::Serialize;
+use serde_json::Value;
+
+use crate::inventory::{Inventory, Organization, Party, Point, Process};
+
+/// One entity of the inventory, as a store keeps it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "kind", content = "entity", rename_all = "lowercase")]
+pub enum Entity {
+    Organization(Organization),
+    Function(String),
+    Process(Process),
+    Party(Party),
+    Point(Point),
+}
+
+/// The kind of an inventory entity; also its name in messages and in stores.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Kind {
+    Organization,
+    Function,
+    Process,
+    Party,
+    Point,
+}
+
+impl Kind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Kind::Organization => "organization",
+            Kind::Function => "function",
+            Kind::Process => "process",
+            Kind::Party => "party",
+            Kind::Point => "point",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Kind> {
+        [Kind::Organization, Kind::Function, Kind::Process, Kind::Party, Kind::Point]
+            .into_iter()
+            .find(|k| k.as_str() == s)
+    }
+}
+
+impl Entity {
+    pub fn kind(&self) -> Kind {
+        match self {
+            Entity::Organization(_) => Kind::Organization,
+            Entity::Function(_) => Kind::Function,
+            Entity::Process(_) => Kind::Process,
+            Entity::Party(_) => Kind::Party,
+            Entity::Point(_) => Kind::Point,
+        }
+    }
+
+    /// The entity's key; the organization has the empty key.
+    pub fn key(&self) -> &str {
+        match self {
+            Entity::Organization(_) => "",
+            Entity::Function(f) => f,
+            Entity::Process(p) => &p.key,
+            Entity::Party(p) => &p.key,
+            Entity::Point(p) => &p.key,
+        }
+    }
+
+    /// The entity as JSON: the document a store keeps.
+    pub fn to_doc(&self) -> Value {
+        let doc = match self {
+            Entity::Organization(o) => serde_json::to_value(o),
+            Entity::Function(f) => Ok(Value::String(f.clone())),
+            Entity::Process(p) => serde_json::to_value(p),
+            Entity::Party(p) => serde_json::to_value(p),
+            Entity::Point(p) => serde_json::to_value(p),
+        };
+        doc.expect("inventory entities always serialize")
+    }
+
+    /// Reads back a document a store kept.
+    pub fn from_doc(kind: Kind, doc: Value) -> Result<Entity, serde_json::Error> {
+        Ok(match kind {
+            Kind::Organization => Entity::Organization(serde_json::from_value(doc)?),
+            Kind::Function => Entity::Function(serde_json::from_value(doc)?),
+            Kind::Process => Entity::Process(serde_json::from_value(doc)?),
+            Kind::Party => Entity::Party(serde_json::from_value(doc)?),
+            Kind::Point => Entity::Point(serde_json::from_value(doc)?),
+        })
+    }
+}
+
+/// Puts stored entities back together; the result is normalized. `None` when there is no
+/// organization, i.e. the store was never initialized.
+pub fn assemble(entities: impl IntoIterator<Item = Entity>) -> Option<Inventory> {
+    let mut organization = None;
+    let mut inventory = Inventory::new(Organization::named(""));
+    for entity in entities {
+        match entity {
+            Entity::Organization(o) => organization = Some(o),
+            Entity::Function(f) => inventory.functions.push(f),
+            Entity::Process(p) => inventory.processes.push(p),
+            Entity::Party(p) => inventory.parties.push(p),
+            Entity::Point(p) => inventory.points.push(p),
+        }
+    }
+    inventory.organization = organization?;
+    Some(inventory.normalized())
+}
+
+/// The entities of an inventory, in its order.
+pub fn entities(inventory: &Inventory) -> Vec<Entity> {
+    let mut all = vec![Entity::Organization(inventory.organization.clone())];
+    all.extend(inventory.functions.iter().cloned().map(Entity::Function));
+    all.extend(inventory.processes.iter().cloned().map(Entity::Process));
+    all.extend(inventory.parties.iter().cloned().map(Entity::Party));
+    all.extend(inventory.points.iter().cloned().map(Entity::Point));
+    all
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Action {
+    Add,
+    Change,
+    Remove,
+}
+
+/// One field that differs, by its path within the entity.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct FieldChange {
+    pub field: String,
+    pub before: Option<Value>,
+    pub after: Option<Value>,
+}
+
+/// One entity added, changed or removed.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Change {
+    pub action: Action,
+    pub kind: Kind,
+    pub key: String,
+    /// For a change: each field that differs.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub fields: Vec<FieldChange>,
+    /// The entity after the change; `None` for a removal.
+    #[serde(skip)]
+    pub after: Option<Entity>,
+}
+
+impl Change {
+    pub fn put(entity: Entity, before: Option<&Entity>) -> Change {
+        let (action, fields) = match before {
+            None => (Action::Add, Vec::new()),
+            Some(before) => (Action::Change, field_changes(&before.to_doc(), &entity.to_doc())),
+        };
+        Change { action, kind: entity.kind(), key: entity.key().to_owned(), fields, after: Some(entity) }
+    }
+
+    pub fn remove(kind: Kind, key: &str) -> Change {
+        Change { action: Action::Remove, kind, key: key.to_owned(), fields: Vec::new(), after: None }
+    }
+}
+
+/// What it takes to turn `before` into `after` (both normalized): entities added, changed field
+/// by field, and removed. An empty list means they are the same.
+pub fn diff(before: Option<&Inventory>, after: &Inventory) -> Vec<Change> {
+    let old = before.map(entities).unwrap_or_default();
+    let new = entities(after);
+    let find = |list: &[Entity], kind: Kind, key: &str| -> Option<usize> {
+        list.iter().position(|e| e.kind() == kind && e.key() == key)
+    };
+    let mut changes = Vec::new();
+    for entity in &new {
+        match find(&old, entity.kind(), entity.key()).map(|i| &old[i]) {
+            Some(existing) if existing == entity => {}
+            existing => changes.push(Change::put(entity.clone(), existing)),
+        }
+    }
+    for entity in &old {
+        if find(&new, entity.kind(), entity.key()).is_none() {
+            changes.push(Change::remove(entity.kind(), entity.key()));
+        }
+    }
+    changes.sort_by(|a, b| (a.kind, &a.key).cmp(&(b.kind, &b.key)));
+    changes
+}
+
+/// Leaf-by-leaf differences between two JSON documents; objects and arrays are walked.
+pub fn field_changes(before: &Value, after: &Value) -> Vec<FieldChange> {
+    let mut out = Vec::new();
+    walk("", Some(before), Some(after), &mut out);
+    out
+}
+
+fn walk(path: &str, before: Option<&Value>, after: Option<&Value>, out: &mut Vec<FieldChange>) {
+    let join = |key: &str| if path.is_empty() { key.to_owned() } else { format!("{path}.{key}") };
+    match (before, after) {
+        (Some(a), Some(b)) if a == b => {}
+        (Some(Value::Object(a)), Some(Value::Object(b))) => {
+            let mut keys: Vec<&String> = a.keys().chain(b.keys()).collect();
+            keys.sort();
+            keys.dedup();
+            for key in keys {
+                walk(&join(key), a.get(key), b.get(key), out);
+            }
+        }
+        (Some(Value::Array(a)), Some(Value::Array(b))) => {
+            for i in 0..a.len().max(b.len()) {
+                walk(&format!("{path}[{i}]"), a.get(i), b.get(i), out);
+            }
+        }
+        (a, b) => out.push(FieldChange { field: path.to_owned(), before: a.cloned(), after: b.cloned() }),
+    }
+}
+
+/// A list of changes as a person reads it: `+` added, `~` changed (with each field), `-` removed.
+pub fn render_plan(changes: &[Change]) -> String {
+    if changes.is_empty() {
+        return "no changes: the store already holds this inventory\n".to_owned();
+    }
+    let mut out = String::new();
+    let (mut added, mut changed, mut removed) = (0, 0, 0);
+    for change in changes {
+        let sign = match change.action {
+            Action::Add => {
+                added += 1;
+                '+'
+            }
+            Action::Change => {
+                changed += 1;
+                '~'
+            }
+            Action::Remove => {
+                removed += 1;
+                '-'
+            }
+        };
+        let _ = writeln!(out, "{sign} {} {}", change.kind.as_str(), change.key);
+        for f in &change.fields {
+            let _ = writeln!(out, "    {}: {} → {}", f.field, Shown(&f.before), Shown(&f.after));
+        }
+    }
+    let _ = writeln!(out, "{added} to add, {changed} to change, {removed} to remove");
+    out
+}
+
+struct Shown<'a>(&'a Option<Value>);
+
+impl fmt::Display for Shown<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.0 {
+            None => f.write_str("(none)"),
+            Some(v) => write!(f, "{v}"),
+        }
+    }
+}

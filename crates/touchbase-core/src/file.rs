@@ -1,0 +1,121 @@
+//! The inventory file (R5): YAML in, YAML out, and JSON bodies of the same shapes.
+//!
+//! Decoding errors are turned into [`Violation`]s that name the entity (found by its `key` in
+//! the raw document), the field and the rule, so a broken enum value in the 40th point reads
+//! `point `store.checkout`: data[1].direction: unknown variant ...`, not just a line number.
+
+use serde::de::DeserializeOwned;
+use serde_json::Value;
+
+use crate::inventory::{Inventory, Point};
+use crate::validate::{self, Violation, Violations};
+
+/// Why an inventory file or body could not be taken.
+#[derive(Debug, thiserror::Error)]
+pub enum FileError {
+    #[error("not valid YAML: {0}")]
+    Syntax(String),
+    #[error("{0}")]
+    Invalid(#[from] Violations),
+}
+
+/// Parses and checks an inventory file. The result is normalized (see [`Inventory::normalized`]).
+pub fn parse_inventory(text: &str) -> Result<Inventory, FileError> {
+    let raw: Value = serde_yaml_ng::from_str(text).map_err(|e| FileError::Syntax(e.to_string()))?;
+    let inventory: Inventory =
+        serde_path_to_error::deserialize(serde_yaml_ng::Deserializer::from_str(text))
+            .map_err(|e| {
+                let v = decode_violation(&raw, "", e.path(), e.inner().to_string());
+                FileError::Invalid(Violations(vec![v]))
+            })?;
+    let inventory = inventory.normalized();
+    validate::check(&inventory)?;
+    Ok(inventory)
+}
+
+/// Writes the inventory as a file. The same inventory always gives the same bytes.
+pub fn render_inventory(inventory: &Inventory) -> String {
+    let body = serde_yaml_ng::to_string(inventory).expect("an inventory always serializes");
+    format!(
+        "# touchbase inventory of {}. Apply changes with: touchbase inventory import FILE --dry-run\n{body}",
+        inventory.organization.name
+    )
+}
+
+/// Decodes one point from YAML or JSON text (YAML is a superset of JSON).
+pub fn parse_point(text: &str) -> Result<Point, FileError> {
+    let raw: Value = serde_yaml_ng::from_str(text).map_err(|e| FileError::Syntax(e.to_string()))?;
+    decode_value(raw)
+}
+
+/// Decodes a value of the inventory's types from JSON, with errors that name the field.
+/// `raw` is the document as JSON; for a point, errors name the point by its `key`.
+pub fn decode_value<T: DeserializeOwned>(raw: Value) -> Result<T, FileError> {
+    let subject = match raw.get("key").and_then(Value::as_str) {
+        Some(key) => format!("point `{key}`"),
+        None => "body".to_owned(),
+    };
+    serde_path_to_error::deserialize(&raw).map_err(|e| {
+        let v = decode_violation(&raw, &subject, e.path(), e.inner().to_string());
+        FileError::Invalid(Violations(vec![v]))
+    })
+}
+
+fn decode_violation(raw: &Value, subject: &str, path: &serde_path_to_error::Path, rule: String) -> Violation {
+    use serde_path_to_error::Segment;
+    let segments: Vec<&Segment> = path.iter().collect();
+    let (subject, rest) = match segments.as_slice() {
+        [Segment::Map { key: list }, Segment::Seq { index }, rest @ ..]
+            if matches!(list.as_str(), "points" | "processes" | "parties") =>
+        {
+            let what = match list.as_str() {
+                "points" => "point",
+                "processes" => "process",
+                _ => "party",
+            };
+            let key = raw
+                .get(list)
+                .and_then(|l| l.get(index))
+                .and_then(|item| item.get("key"))
+                .and_then(Value::as_str);
+            let subject = match key {
+                Some(key) => format!("{what} `{key}`"),
+                None => format!("{list}[{index}]"),
+            };
+            (subject, rest)
+        }
+        [Segment::Map { key }, rest @ ..] if key == "organization" => ("organization".to_owned(), rest),
+        all if !subject.is_empty() => (subject.to_owned(), all),
+        all => ("inventory".to_owned(), all),
+    };
+    let mut field = String::new();
+    for segment in rest {
+        match segment {
+            Segment::Seq { index } => field.push_str(&format!("[{index}]")),
+            Segment::Map { key } => {
+                if !field.is_empty() {
+                    field.push('.');
+                }
+                field.push_str(key);
+            }
+            Segment::Enum { .. } | Segment::Unknown => {}
+        }
+    }
+    Violation::new(subject, field, rule)
+}
+
+/// Serializes whole numbers without a fraction (`120000`, not `120000.0`), so that exported files
+/// read as people write them.
+pub(crate) mod compact {
+    use serde::Serializer;
+
+    const EXACT: f64 = 9_007_199_254_740_992.0; // 2^53
+
+    pub fn serialize<S: Serializer>(value: &Option<f64>, s: S) -> Result<S::Ok, S::Error> {
+        match value {
+            Some(v) if v.fract() == 0.0 && v.abs() < EXACT => s.serialize_i64(*v as i64),
+            Some(v) => s.serialize_f64(*v),
+            None => s.serialize_none(),
+        }
+    }
+}

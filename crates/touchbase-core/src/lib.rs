@@ -1,0 +1,15 @@
+//! The domain of touchbase: the inventory of points of interaction and the rules it keeps.
+//!
+//! This crate does no IO: it reads and writes text and values, never files, sockets or
+//! databases. Stores persist what it defines; the server and the CLI present it.
+
+pub mod change;
+pub mod contract;
+pub mod file;
+pub mod inventory;
+pub mod validate;
+
+pub use change::{Action, Change, Entity, Kind};
+pub use file::FileError;
+pub use inventory::*;
+pub use validate::{Violation, Violations};
