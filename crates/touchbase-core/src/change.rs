@@ -21,6 +21,7 @@ pub enum Entity {
 
 /// The kind of an inventory entity; also its name in messages and in stores.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "lowercase")]
 pub enum Kind {
     Organization,
@@ -42,9 +43,15 @@ impl Kind {
     }
 
     pub fn parse(s: &str) -> Option<Kind> {
-        [Kind::Organization, Kind::Function, Kind::Process, Kind::Party, Kind::Point]
-            .into_iter()
-            .find(|k| k.as_str() == s)
+        [
+            Kind::Organization,
+            Kind::Function,
+            Kind::Process,
+            Kind::Party,
+            Kind::Point,
+        ]
+        .into_iter()
+        .find(|k| k.as_str() == s)
     }
 }
 
@@ -123,6 +130,7 @@ pub fn entities(inventory: &Inventory) -> Vec<Entity> {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "lowercase")]
 pub enum Action {
     Add,
@@ -132,14 +140,18 @@ pub enum Action {
 
 /// One field that differs, by its path within the entity.
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct FieldChange {
     pub field: String,
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<Object>))]
     pub before: Option<Value>,
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<Object>))]
     pub after: Option<Value>,
 }
 
 /// One entity added, changed or removed.
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Change {
     pub action: Action,
     pub kind: Kind,
@@ -149,6 +161,7 @@ pub struct Change {
     pub fields: Vec<FieldChange>,
     /// The entity after the change; `None` for a removal.
     #[serde(skip)]
+    #[cfg_attr(feature = "openapi", schema(ignore))]
     pub after: Option<Entity>,
 }
 
@@ -156,13 +169,28 @@ impl Change {
     pub fn put(entity: Entity, before: Option<&Entity>) -> Change {
         let (action, fields) = match before {
             None => (Action::Add, Vec::new()),
-            Some(before) => (Action::Change, field_changes(&before.to_doc(), &entity.to_doc())),
+            Some(before) => (
+                Action::Change,
+                field_changes(&before.to_doc(), &entity.to_doc()),
+            ),
         };
-        Change { action, kind: entity.kind(), key: entity.key().to_owned(), fields, after: Some(entity) }
+        Change {
+            action,
+            kind: entity.kind(),
+            key: entity.key().to_owned(),
+            fields,
+            after: Some(entity),
+        }
     }
 
     pub fn remove(kind: Kind, key: &str) -> Change {
-        Change { action: Action::Remove, kind, key: key.to_owned(), fields: Vec::new(), after: None }
+        Change {
+            action: Action::Remove,
+            kind,
+            key: key.to_owned(),
+            fields: Vec::new(),
+            after: None,
+        }
     }
 }
 
@@ -198,7 +226,13 @@ pub fn field_changes(before: &Value, after: &Value) -> Vec<FieldChange> {
 }
 
 fn walk(path: &str, before: Option<&Value>, after: Option<&Value>, out: &mut Vec<FieldChange>) {
-    let join = |key: &str| if path.is_empty() { key.to_owned() } else { format!("{path}.{key}") };
+    let join = |key: &str| {
+        if path.is_empty() {
+            key.to_owned()
+        } else {
+            format!("{path}.{key}")
+        }
+    };
     match (before, after) {
         (Some(a), Some(b)) if a == b => {}
         (Some(Value::Object(a)), Some(Value::Object(b))) => {
@@ -214,38 +248,69 @@ fn walk(path: &str, before: Option<&Value>, after: Option<&Value>, out: &mut Vec
                 walk(&format!("{path}[{i}]"), a.get(i), b.get(i), out);
             }
         }
-        (a, b) => out.push(FieldChange { field: path.to_owned(), before: a.cloned(), after: b.cloned() }),
+        (a, b) => out.push(FieldChange {
+            field: path.to_owned(),
+            before: a.cloned(),
+            after: b.cloned(),
+        }),
+    }
+}
+
+/// What an import did (or, in a dry run, would do): counts and every change.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct ImportSummary {
+    pub dry_run: bool,
+    pub added: usize,
+    pub changed: usize,
+    pub removed: usize,
+    /// Each entity added, changed (with each field) or removed.
+    pub changes: Vec<Change>,
+}
+
+impl ImportSummary {
+    pub fn new(dry_run: bool, changes: Vec<Change>) -> Self {
+        let count = |a| changes.iter().filter(|c| c.action == a).count();
+        ImportSummary {
+            dry_run,
+            added: count(Action::Add),
+            changed: count(Action::Change),
+            removed: count(Action::Remove),
+            changes,
+        }
     }
 }
 
 /// A list of changes as a person reads it: `+` added, `~` changed (with each field), `-` removed.
-pub fn render_plan(changes: &[Change]) -> String {
+pub fn render_plan(summary: &ImportSummary) -> String {
+    let changes = &summary.changes;
     if changes.is_empty() {
         return "no changes: the store already holds this inventory\n".to_owned();
     }
     let mut out = String::new();
-    let (mut added, mut changed, mut removed) = (0, 0, 0);
     for change in changes {
         let sign = match change.action {
-            Action::Add => {
-                added += 1;
-                '+'
-            }
-            Action::Change => {
-                changed += 1;
-                '~'
-            }
-            Action::Remove => {
-                removed += 1;
-                '-'
-            }
+            Action::Add => '+',
+            Action::Change => '~',
+            Action::Remove => '-',
         };
         let _ = writeln!(out, "{sign} {} {}", change.kind.as_str(), change.key);
         for f in &change.fields {
-            let _ = writeln!(out, "    {}: {} → {}", f.field, Shown(&f.before), Shown(&f.after));
+            let _ = writeln!(
+                out,
+                "    {}: {} → {}",
+                f.field,
+                Shown(&f.before),
+                Shown(&f.after)
+            );
         }
     }
-    let _ = writeln!(out, "{added} to add, {changed} to change, {removed} to remove");
+    let verb = if summary.dry_run { "would be" } else { "were" };
+    let _ = writeln!(
+        out,
+        "{} {verb} added, {} changed, {} removed",
+        summary.added, summary.changed, summary.removed
+    );
     out
 }
 

@@ -22,12 +22,13 @@ pub enum FileError {
 /// Parses and checks an inventory file. The result is normalized (see [`Inventory::normalized`]).
 pub fn parse_inventory(text: &str) -> Result<Inventory, FileError> {
     let raw: Value = serde_yaml_ng::from_str(text).map_err(|e| FileError::Syntax(e.to_string()))?;
-    let inventory: Inventory =
-        serde_path_to_error::deserialize(serde_yaml_ng::Deserializer::from_str(text))
-            .map_err(|e| {
-                let v = decode_violation(&raw, "", e.path(), e.inner().to_string());
-                FileError::Invalid(Violations(vec![v]))
-            })?;
+    let inventory: Inventory = serde_path_to_error::deserialize(
+        serde_yaml_ng::Deserializer::from_str(text),
+    )
+    .map_err(|e| {
+        let v = decode_violation(&raw, "", e.path(), e.inner().to_string());
+        FileError::Invalid(Violations(vec![v]))
+    })?;
     let inventory = inventory.normalized();
     validate::check(&inventory)?;
     Ok(inventory)
@@ -61,13 +62,20 @@ pub fn decode_value<T: DeserializeOwned>(raw: Value) -> Result<T, FileError> {
     })
 }
 
-fn decode_violation(raw: &Value, subject: &str, path: &serde_path_to_error::Path, rule: String) -> Violation {
+fn decode_violation(
+    raw: &Value,
+    subject: &str,
+    path: &serde_path_to_error::Path,
+    rule: String,
+) -> Violation {
     use serde_path_to_error::Segment;
     let segments: Vec<&Segment> = path.iter().collect();
     let (subject, rest) = match segments.as_slice() {
-        [Segment::Map { key: list }, Segment::Seq { index }, rest @ ..]
-            if matches!(list.as_str(), "points" | "processes" | "parties") =>
-        {
+        [
+            Segment::Map { key: list },
+            Segment::Seq { index },
+            rest @ ..,
+        ] if matches!(list.as_str(), "points" | "processes" | "parties") => {
             let what = match list.as_str() {
                 "points" => "point",
                 "processes" => "process",
@@ -84,7 +92,9 @@ fn decode_violation(raw: &Value, subject: &str, path: &serde_path_to_error::Path
             };
             (subject, rest)
         }
-        [Segment::Map { key }, rest @ ..] if key == "organization" => ("organization".to_owned(), rest),
+        [Segment::Map { key }, rest @ ..] if key == "organization" => {
+            ("organization".to_owned(), rest)
+        }
         all if !subject.is_empty() => (subject.to_owned(), all),
         all => ("inventory".to_owned(), all),
     };

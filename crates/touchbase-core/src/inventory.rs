@@ -12,7 +12,8 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 /// The business functions every organization has (seed 001). An organization adds its own.
-pub const DEFAULT_FUNCTIONS: [&str; 5] = ["marketing", "sales", "fulfillment", "finance", "service"];
+pub const DEFAULT_FUNCTIONS: [&str; 5] =
+    ["marketing", "sales", "fulfillment", "finance", "service"];
 
 /// The whole inventory of one organization.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -138,7 +139,11 @@ pub struct Point {
     pub mode: Mode,
     /// Share of the interaction that is automated, 0..1. Defaults by mode: machine 1, people 0;
     /// a hybrid point must say.
-    #[serde(default, skip_serializing_if = "Option::is_none", serialize_with = "crate::file::compact::serialize")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        serialize_with = "crate::file::compact::serialize"
+    )]
     pub automation: Option<f64>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub facets: Vec<Facet>,
@@ -290,13 +295,29 @@ impl ValueExchange {
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct Expected {
-    #[serde(default, skip_serializing_if = "Option::is_none", serialize_with = "crate::file::compact::serialize")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        serialize_with = "crate::file::compact::serialize"
+    )]
     pub volume_per_month: Option<f64>,
-    #[serde(default, skip_serializing_if = "Option::is_none", serialize_with = "crate::file::compact::serialize")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        serialize_with = "crate::file::compact::serialize"
+    )]
     pub value_company: Option<f64>,
-    #[serde(default, skip_serializing_if = "Option::is_none", serialize_with = "crate::file::compact::serialize")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        serialize_with = "crate::file::compact::serialize"
+    )]
     pub value_party: Option<f64>,
-    #[serde(default, skip_serializing_if = "Option::is_none", serialize_with = "crate::file::compact::serialize")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        serialize_with = "crate::file::compact::serialize"
+    )]
     pub cost: Option<f64>,
 }
 

@@ -22,8 +22,16 @@ pub struct Violation {
 }
 
 impl Violation {
-    pub fn new(subject: impl Into<String>, field: impl Into<String>, rule: impl Into<String>) -> Self {
-        Violation { subject: subject.into(), field: field.into(), rule: rule.into() }
+    pub fn new(
+        subject: impl Into<String>,
+        field: impl Into<String>,
+        rule: impl Into<String>,
+    ) -> Self {
+        Violation {
+            subject: subject.into(),
+            field: field.into(),
+            rule: rule.into(),
+        }
     }
 }
 
@@ -85,7 +93,11 @@ pub fn check(inventory: &Inventory) -> Result<(), Violations> {
         }
     }
     if functions.len() != inventory.functions.len() {
-        found.push(Violation::new("inventory", "functions", "each function must be listed once"));
+        found.push(Violation::new(
+            "inventory",
+            "functions",
+            "each function must be listed once",
+        ));
     }
 
     let mut seen = BTreeSet::new();
@@ -93,24 +105,48 @@ pub fn check(inventory: &Inventory) -> Result<(), Violations> {
         let subject = format!("process `{}`", process.key);
         check_key(&subject, &process.key, &mut seen, "process", &mut found);
         if !functions.contains(process.function.as_str()) {
-            found.push(unknown(&subject, "function", "business function", &process.function, &inventory.functions));
+            found.push(unknown(
+                &subject,
+                "function",
+                "business function",
+                &process.function,
+                &inventory.functions,
+            ));
         }
         if process.steps.is_empty() {
-            found.push(Violation::new(&subject, "steps", "a process needs at least one step"));
+            found.push(Violation::new(
+                &subject,
+                "steps",
+                "a process needs at least one step",
+            ));
         }
         let mut steps = BTreeSet::new();
         for (i, step) in process.steps.iter().enumerate() {
             if step.trim().is_empty() {
-                found.push(Violation::new(&subject, format!("steps[{i}]"), "a step needs a name"));
+                found.push(Violation::new(
+                    &subject,
+                    format!("steps[{i}]"),
+                    "a step needs a name",
+                ));
             } else if !steps.insert(step) {
-                found.push(Violation::new(&subject, format!("steps[{i}]"), format!("step `{step}` is listed twice")));
+                found.push(Violation::new(
+                    &subject,
+                    format!("steps[{i}]"),
+                    format!("step `{step}` is listed twice"),
+                ));
             }
         }
     }
 
     let mut seen = BTreeSet::new();
     for party in &inventory.parties {
-        check_key(&format!("party `{}`", party.key), &party.key, &mut seen, "party", &mut found);
+        check_key(
+            &format!("party `{}`", party.key),
+            &party.key,
+            &mut seen,
+            "party",
+            &mut found,
+        );
     }
 
     let mut seen = BTreeSet::new();
@@ -120,7 +156,11 @@ pub fn check(inventory: &Inventory) -> Result<(), Violations> {
         check_point(inventory, point, &subject, &mut found);
     }
 
-    if found.is_empty() { Ok(()) } else { Err(Violations(found)) }
+    if found.is_empty() {
+        Ok(())
+    } else {
+        Err(Violations(found))
+    }
 }
 
 fn check_organization(org: &Organization, found: &mut Vec<Violation>) {
@@ -131,39 +171,68 @@ fn check_organization(org: &Organization, found: &mut Vec<Violation>) {
         found.push(Violation::new(
             "organization",
             "currency",
-            format!("must be a three-letter ISO 4217 code such as USD or EUR, got `{}`", org.currency),
+            format!(
+                "must be a three-letter ISO 4217 code such as USD or EUR, got `{}`",
+                org.currency
+            ),
         ));
     }
     for (name, variable) in &org.variables {
         let field = format!("variables.{name}");
         if !is_key(name) {
-            found.push(Violation::new("organization", &field, format!("a variable's name {KEY_RULE}")));
+            found.push(Violation::new(
+                "organization",
+                &field,
+                format!("a variable's name {KEY_RULE}"),
+            ));
         }
         match variable.kind {
             VariableKind::Enum => {
                 if variable.values.is_empty() {
-                    found.push(Violation::new("organization", format!("{field}.values"), "an enum variable needs at least one value"));
+                    found.push(Violation::new(
+                        "organization",
+                        format!("{field}.values"),
+                        "an enum variable needs at least one value",
+                    ));
                 }
                 let distinct: BTreeSet<&String> = variable.values.iter().collect();
                 if distinct.len() != variable.values.len() {
-                    found.push(Violation::new("organization", format!("{field}.values"), "each value must be listed once"));
+                    found.push(Violation::new(
+                        "organization",
+                        format!("{field}.values"),
+                        "each value must be listed once",
+                    ));
                 }
             }
             _ => {
                 if !variable.values.is_empty() {
-                    found.push(Violation::new("organization", format!("{field}.values"), "only an enum variable lists values"));
+                    found.push(Violation::new(
+                        "organization",
+                        format!("{field}.values"),
+                        "only an enum variable lists values",
+                    ));
                 }
             }
         }
     }
 }
 
-fn check_key(subject: &str, key: &str, seen: &mut BTreeSet<String>, what: &str, found: &mut Vec<Violation>) {
+fn check_key(
+    subject: &str,
+    key: &str,
+    seen: &mut BTreeSet<String>,
+    what: &str,
+    found: &mut Vec<Violation>,
+) {
     if !is_key(key) {
         found.push(Violation::new(subject, "key", KEY_RULE));
     }
     if !seen.insert(key.to_owned()) {
-        found.push(Violation::new(subject, "key", format!("another {what} has the same key")));
+        found.push(Violation::new(
+            subject,
+            "key",
+            format!("another {what} has the same key"),
+        ));
     }
 }
 
@@ -171,13 +240,20 @@ fn unknown(subject: &str, field: &str, what: &str, got: &str, declared: &[String
     Violation::new(
         subject,
         field,
-        format!("unknown {what} `{got}`; declared: {}", list_or_none(declared.iter())),
+        format!(
+            "unknown {what} `{got}`; declared: {}",
+            list_or_none(declared.iter())
+        ),
     )
 }
 
 fn list_or_none<'a>(items: impl Iterator<Item = &'a String>) -> String {
     let items: Vec<&str> = items.map(String::as_str).collect();
-    if items.is_empty() { "none".to_owned() } else { items.join(", ") }
+    if items.is_empty() {
+        "none".to_owned()
+    } else {
+        items.join(", ")
+    }
 }
 
 fn check_point(inventory: &Inventory, point: &Point, subject: &str, found: &mut Vec<Violation>) {
@@ -186,16 +262,35 @@ fn check_point(inventory: &Inventory, point: &Point, subject: &str, found: &mut 
     }
     if inventory.party(&point.party).is_none() {
         let parties: Vec<String> = inventory.parties.iter().map(|p| p.key.clone()).collect();
-        found.push(unknown(subject, "party", "party type", &point.party, &parties));
+        found.push(unknown(
+            subject,
+            "party",
+            "party type",
+            &point.party,
+            &parties,
+        ));
     }
     if !inventory.functions.contains(&point.function) {
-        found.push(unknown(subject, "function", "business function", &point.function, &inventory.functions));
+        found.push(unknown(
+            subject,
+            "function",
+            "business function",
+            &point.function,
+            &inventory.functions,
+        ));
     }
     match (&point.process, &point.step) {
         (Some(key), step) => match inventory.process(key) {
             None => {
-                let processes: Vec<String> = inventory.processes.iter().map(|p| p.key.clone()).collect();
-                found.push(unknown(subject, "process", "business process", key, &processes));
+                let processes: Vec<String> =
+                    inventory.processes.iter().map(|p| p.key.clone()).collect();
+                found.push(unknown(
+                    subject,
+                    "process",
+                    "business process",
+                    key,
+                    &processes,
+                ));
             }
             Some(process) => {
                 if let Some(step) = step
@@ -204,13 +299,20 @@ fn check_point(inventory: &Inventory, point: &Point, subject: &str, found: &mut 
                     found.push(Violation::new(
                         subject,
                         "step",
-                        format!("process `{key}` has no step `{step}`; its steps: {}", process.steps.join(", ")),
+                        format!(
+                            "process `{key}` has no step `{step}`; its steps: {}",
+                            process.steps.join(", ")
+                        ),
                     ));
                 }
             }
         },
         (None, Some(_)) => {
-            found.push(Violation::new(subject, "step", "a step needs its `process`"));
+            found.push(Violation::new(
+                subject,
+                "step",
+                "a step needs its `process`",
+            ));
         }
         (None, None) => {}
     }
@@ -219,30 +321,58 @@ fn check_point(inventory: &Inventory, point: &Point, subject: &str, found: &mut 
     }
     match point.automation {
         None if point.mode == Mode::Hybrid => {
-            found.push(Violation::new(subject, "automation", "a hybrid point must say which share is automated (0 to 1)"));
+            found.push(Violation::new(
+                subject,
+                "automation",
+                "a hybrid point must say which share is automated (0 to 1)",
+            ));
         }
         Some(a) if !(0.0..=1.0).contains(&a) => {
-            found.push(Violation::new(subject, "automation", format!("must be between 0 and 1, got {a}")));
+            found.push(Violation::new(
+                subject,
+                "automation",
+                format!("must be between 0 and 1, got {a}"),
+            ));
         }
         _ => {}
     }
     let mut facets = BTreeSet::new();
     for (i, facet) in point.facets.iter().enumerate() {
         if !facets.insert(facet) {
-            found.push(Violation::new(subject, format!("facets[{i}]"), "each facet must be listed once"));
+            found.push(Violation::new(
+                subject,
+                format!("facets[{i}]"),
+                "each facet must be listed once",
+            ));
         }
     }
     let mut names = BTreeSet::new();
     for (i, element) in point.data.iter().enumerate() {
         if element.name.trim().is_empty() {
-            found.push(Violation::new(subject, format!("data[{i}].name"), "must not be empty"));
+            found.push(Violation::new(
+                subject,
+                format!("data[{i}].name"),
+                "must not be empty",
+            ));
         } else if !names.insert(&element.name) {
-            found.push(Violation::new(subject, format!("data[{i}].name"), format!("data element `{}` is declared twice", element.name)));
+            found.push(Violation::new(
+                subject,
+                format!("data[{i}].name"),
+                format!("data element `{}` is declared twice", element.name),
+            ));
         }
     }
     if let Err(why) = Contract::compile(point) {
-        let field = if point.contract.is_some() { "contract" } else { "data" };
-        found.push(Violation::new(subject, field, format!("the data contract is not a valid JSON Schema: {why}")));
+        let field = if point.contract.is_some() {
+            "contract"
+        } else {
+            "data"
+        };
+        found.push(Violation::new(
+            subject,
+            field,
+            format!("the data contract is not a valid JSON Schema: {why}"),
+        ));
     }
     let expected = &point.expected;
     for (field, value) in [
@@ -252,14 +382,25 @@ fn check_point(inventory: &Inventory, point: &Point, subject: &str, found: &mut 
         if let Some(v) = value
             && (!v.is_finite() || v < 0.0)
         {
-            found.push(Violation::new(subject, field, format!("must be a finite number of at least 0, got {v}")));
+            found.push(Violation::new(
+                subject,
+                field,
+                format!("must be a finite number of at least 0, got {v}"),
+            ));
         }
     }
-    for (field, value) in [("expected.value_company", expected.value_company), ("expected.value_party", expected.value_party)] {
+    for (field, value) in [
+        ("expected.value_company", expected.value_company),
+        ("expected.value_party", expected.value_party),
+    ] {
         if let Some(v) = value
             && !v.is_finite()
         {
-            found.push(Violation::new(subject, field, format!("must be a finite number, got {v}")));
+            found.push(Violation::new(
+                subject,
+                field,
+                format!("must be a finite number, got {v}"),
+            ));
         }
     }
     if point.owner.trim().is_empty() {
@@ -269,8 +410,15 @@ fn check_point(inventory: &Inventory, point: &Point, subject: &str, found: &mut 
         let field = format!("vars.{name}");
         match inventory.organization.variables.get(name) {
             None => {
-                let declared: Vec<String> = inventory.organization.variables.keys().cloned().collect();
-                found.push(unknown(subject, &field, "industry variable", name, &declared));
+                let declared: Vec<String> =
+                    inventory.organization.variables.keys().cloned().collect();
+                found.push(unknown(
+                    subject,
+                    &field,
+                    "industry variable",
+                    name,
+                    &declared,
+                ));
             }
             Some(variable) => {
                 if let Err(rule) = check_variable_value(variable, value) {

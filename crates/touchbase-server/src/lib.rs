@@ -1,1 +1,84 @@
+//! The HTTP face of touchbase (R21): the JSON API, its OpenAPI 3.1 document (generated from
+//! the handlers below, never written by hand) and the web dashboard.
+//!
+//! Only this crate knows HTTP. [`router`] builds the whole application from its state, so
+//! tests drive it without a socket; [`serve`] runs it on a listener until `shutdown` resolves.
 
+mod api;
+mod problem;
+
+use std::future::Future;
+use std::sync::Arc;
+
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use tokio::net::TcpListener;
+use touchbase_store::Store;
+
+pub use api::ApiDoc;
+pub use problem::{ApiError, Problem};
+
+/// Settings of the HTTP server.
+#[derive(Debug, Clone)]
+pub struct ServerConfig {
+    /// The largest request body accepted, in bytes.
+    pub body_limit: usize,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        ServerConfig {
+            body_limit: 8 * 1024 * 1024,
+        }
+    }
+}
+
+/// What every handler shares.
+#[derive(Debug, Clone)]
+pub struct AppState {
+    pub store: Arc<dyn Store>,
+}
+
+/// The whole application: API, OpenAPI document, dashboard.
+pub fn router(state: AppState, config: &ServerConfig) -> Router {
+    api::routes()
+        .with_state(state)
+        .layer(DefaultBodyLimit::max(config.body_limit))
+        .layer(tower_http::trace::TraceLayer::new_for_http())
+}
+
+/// Serves the application on `listener` until `shutdown` resolves, then finishes the requests
+/// in flight.
+pub async fn serve(
+    listener: TcpListener,
+    state: AppState,
+    config: &ServerConfig,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    axum::serve(listener, router(state, config))
+        .with_graceful_shutdown(shutdown)
+        .await
+}
+
+/// Resolves on ctrl-c or SIGTERM: the usual `shutdown` for [`serve`].
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = terminate => {},
+    }
+    tracing::info!("shutting down: finishing the requests in flight");
+}

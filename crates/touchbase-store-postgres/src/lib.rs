@@ -25,7 +25,9 @@ pub struct PostgresStore {
 
 impl std::fmt::Debug for PostgresStore {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("PostgresStore").field("url", &redact(&self.url)).finish()
+        f.debug_struct("PostgresStore")
+            .field("url", &redact(&self.url))
+            .finish()
     }
 }
 
@@ -35,7 +37,12 @@ pub fn redact(url: &str) -> String {
         (Some(scheme), Some(at)) if at > scheme => {
             let userinfo = &url[scheme + 3..at];
             match userinfo.find(':') {
-                Some(colon) => format!("{}{}:***{}", &url[..scheme + 3], &userinfo[..colon], &url[at..]),
+                Some(colon) => format!(
+                    "{}{}:***{}",
+                    &url[..scheme + 3],
+                    &userinfo[..colon],
+                    &url[at..]
+                ),
                 None => url.to_owned(),
             }
         }
@@ -53,29 +60,43 @@ impl PostgresStore {
     /// schema up to date.
     pub async fn connect(url: &str) -> Result<PostgresStore, StoreError> {
         let shown = redact(url);
-        let config: tokio_postgres::Config =
-            url.parse().map_err(pg(format!("reading the PostgreSQL URL {shown}")))?;
-        let manager = Manager::from_config(config, NoTls, ManagerConfig { recycling_method: RecyclingMethod::Fast });
+        let config: tokio_postgres::Config = url
+            .parse()
+            .map_err(pg(format!("reading the PostgreSQL URL {shown}")))?;
+        let manager = Manager::from_config(
+            config,
+            NoTls,
+            ManagerConfig {
+                recycling_method: RecyclingMethod::Fast,
+            },
+        );
         let pool = Pool::builder(manager)
             .max_size(16)
             .build()
             .map_err(|e| StoreError::backend("building the PostgreSQL pool", e))?;
-        let store = PostgresStore { pool, url: url.to_owned() };
+        let store = PostgresStore {
+            pool,
+            url: url.to_owned(),
+        };
         store.migrate().await?;
         Ok(store)
     }
 
     async fn client(&self) -> Result<deadpool_postgres::Object, StoreError> {
-        self.pool
-            .get()
-            .await
-            .map_err(|e| StoreError::backend(format!("connecting to PostgreSQL at {}", redact(&self.url)), e))
+        self.pool.get().await.map_err(|e| {
+            StoreError::backend(
+                format!("connecting to PostgreSQL at {}", redact(&self.url)),
+                e,
+            )
+        })
     }
 
     async fn migrate(&self) -> Result<(), StoreError> {
         let mut client = self.client().await?;
         let tx = client.transaction().await.map_err(pg("migrating"))?;
-        tx.execute("SELECT pg_advisory_xact_lock($1)", &[&MIGRATION_LOCK]).await.map_err(pg("migrating"))?;
+        tx.execute("SELECT pg_advisory_xact_lock($1)", &[&MIGRATION_LOCK])
+            .await
+            .map_err(pg("migrating"))?;
         tx.batch_execute(
             "CREATE TABLE IF NOT EXISTS touchbase_migrations (
                  version BIGINT PRIMARY KEY,
@@ -84,16 +105,22 @@ impl PostgresStore {
         .await
         .map_err(pg("migrating"))?;
         let row = tx
-            .query_one("SELECT COALESCE(MAX(version), 0) FROM touchbase_migrations", &[])
+            .query_one(
+                "SELECT COALESCE(MAX(version), 0) FROM touchbase_migrations",
+                &[],
+            )
             .await
             .map_err(pg("migrating"))?;
         let current: i64 = row.get(0);
         for (version, sql) in MIGRATIONS.iter().filter(|(v, _)| *v > current) {
             let context = format!("applying migration {version}");
             tx.batch_execute(sql).await.map_err(pg(context.clone()))?;
-            tx.execute("INSERT INTO touchbase_migrations (version) VALUES ($1)", &[version])
-                .await
-                .map_err(pg(context))?;
+            tx.execute(
+                "INSERT INTO touchbase_migrations (version) VALUES ($1)",
+                &[version],
+            )
+            .await
+            .map_err(pg(context))?;
         }
         tx.commit().await.map_err(pg("migrating"))
     }
@@ -116,18 +143,27 @@ impl Store for PostgresStore {
             .await
             .map_err(pg(CONTEXT))?;
         let version: i64 = tx
-            .query_one("SELECT value FROM meta WHERE key = 'inventory_version'", &[])
+            .query_one(
+                "SELECT value FROM meta WHERE key = 'inventory_version'",
+                &[],
+            )
             .await
             .map_err(pg(CONTEXT))?
             .get(0);
-        let rows = tx.query("SELECT kind, key, doc FROM inventory", &[]).await.map_err(pg(CONTEXT))?;
+        let rows = tx
+            .query("SELECT kind, key, doc FROM inventory", &[])
+            .await
+            .map_err(pg(CONTEXT))?;
         let mut entities = Vec::with_capacity(rows.len());
         for row in rows {
             let (kind, key, doc): (String, String, Value) = (row.get(0), row.get(1), row.get(2));
             entities.push(decode(&kind, &key, doc)?);
         }
         tx.commit().await.map_err(pg(CONTEXT))?;
-        Ok(Versioned { version: version as u64, value: entities })
+        Ok(Versioned {
+            version: version as u64,
+            value: entities,
+        })
     }
 
     async fn apply(&self, version: u64, changes: &[Change]) -> Result<u64, StoreError> {
@@ -135,7 +171,10 @@ impl Store for PostgresStore {
         let mut client = self.client().await?;
         let tx = client.transaction().await.map_err(pg(CONTEXT))?;
         let current: i64 = tx
-            .query_one("SELECT value FROM meta WHERE key = 'inventory_version' FOR UPDATE", &[])
+            .query_one(
+                "SELECT value FROM meta WHERE key = 'inventory_version' FOR UPDATE",
+                &[],
+            )
             .await
             .map_err(pg(CONTEXT))?
             .get(0);
@@ -151,20 +190,28 @@ impl Store for PostgresStore {
             )
             .await
             .map_err(pg(CONTEXT))?;
-        let delete =
-            tx.prepare("DELETE FROM inventory WHERE kind = $1 AND key = $2").await.map_err(pg(CONTEXT))?;
+        let delete = tx
+            .prepare("DELETE FROM inventory WHERE kind = $1 AND key = $2")
+            .await
+            .map_err(pg(CONTEXT))?;
         for change in changes {
             let kind = change.kind.as_str();
             match &change.after {
-                Some(entity) => tx.execute(&put, &[&kind, &change.key, &entity.to_doc()]).await,
+                Some(entity) => {
+                    tx.execute(&put, &[&kind, &change.key, &entity.to_doc()])
+                        .await
+                }
                 None => tx.execute(&delete, &[&kind, &change.key]).await,
             }
             .map_err(pg(CONTEXT))?;
         }
         let next = version as i64 + 1;
-        tx.execute("UPDATE meta SET value = $1 WHERE key = 'inventory_version'", &[&next])
-            .await
-            .map_err(pg(CONTEXT))?;
+        tx.execute(
+            "UPDATE meta SET value = $1 WHERE key = 'inventory_version'",
+            &[&next],
+        )
+        .await
+        .map_err(pg(CONTEXT))?;
         tx.commit().await.map_err(pg(CONTEXT))?;
         Ok(next as u64)
     }
@@ -182,7 +229,10 @@ mod tests {
 
     #[test]
     fn redact_hides_the_password_only() {
-        assert_eq!(redact("postgres://u:secret@h:5432/db"), "postgres://u:***@h:5432/db");
+        assert_eq!(
+            redact("postgres://u:secret@h:5432/db"),
+            "postgres://u:***@h:5432/db"
+        );
         assert_eq!(redact("postgres://u@h/db"), "postgres://u@h/db");
         assert_eq!(redact("postgres://h/db"), "postgres://h/db");
     }

@@ -45,7 +45,10 @@ struct Postgres {
 }
 
 fn postgres() -> Postgres {
-    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().subsec_nanos();
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .subsec_nanos();
     Postgres {
         admin: admin_url(),
         prefix: format!("touchbase_test_{}_{nanos}", std::process::id()),
@@ -65,11 +68,22 @@ async fn admin_client(url: &str) -> tokio_postgres::Client {
 #[async_trait]
 impl Backend for Postgres {
     async fn fresh(&self) -> Arc<dyn Store> {
-        let name = format!("{}_{}", self.prefix, self.count.fetch_add(1, Ordering::Relaxed));
+        let name = format!(
+            "{}_{}",
+            self.prefix,
+            self.count.fetch_add(1, Ordering::Relaxed)
+        );
         let client = admin_client(&self.admin).await;
-        client.batch_execute(&format!("CREATE DATABASE {name}")).await.unwrap();
+        client
+            .batch_execute(&format!("CREATE DATABASE {name}"))
+            .await
+            .unwrap();
         self.created.lock().unwrap().push(name.clone());
-        Arc::new(PostgresStore::connect(&with_database(&self.admin, &name)).await.unwrap())
+        Arc::new(
+            PostgresStore::connect(&with_database(&self.admin, &name))
+                .await
+                .unwrap(),
+        )
     }
 }
 
@@ -82,11 +96,17 @@ impl Drop for Postgres {
         let admin = self.admin.clone();
         // Drop runs inside the test's runtime; a runtime of its own on another thread does the IO.
         let dropped = std::thread::spawn(move || {
-            let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap();
             rt.block_on(async {
                 let client = admin_client(&admin).await;
                 for name in names {
-                    client.batch_execute(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")).await.unwrap();
+                    client
+                        .batch_execute(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+                        .await
+                        .unwrap();
                 }
             });
         })
@@ -101,7 +121,13 @@ touchbase_store::conformance_suite!(postgres());
 
 #[test]
 fn with_database_replaces_only_the_name() {
-    assert_eq!(with_database("postgres://u@h:5432/test", "x"), "postgres://u@h:5432/x");
-    assert_eq!(with_database("postgres://u@h/test?sslmode=disable", "x"), "postgres://u@h/x?sslmode=disable");
+    assert_eq!(
+        with_database("postgres://u@h:5432/test", "x"),
+        "postgres://u@h:5432/x"
+    );
+    assert_eq!(
+        with_database("postgres://u@h/test?sslmode=disable", "x"),
+        "postgres://u@h/x?sslmode=disable"
+    );
     assert_eq!(with_database("postgres://u@h", "x"), "postgres://u@h/x");
 }

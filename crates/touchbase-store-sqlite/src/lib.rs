@@ -33,8 +33,12 @@ impl SqliteStore {
             .and_then(|_| conn.pragma_update(None, "foreign_keys", "on"))
             .and_then(|_| conn.busy_timeout(std::time::Duration::from_secs(5)))
             .map_err(|e| StoreError::backend(context(), e))?;
-        migrate(&mut conn).map_err(|e| StoreError::backend(format!("migrating {}", path.display()), e))?;
-        Ok(SqliteStore { path, conn: Arc::new(Mutex::new(conn)) })
+        migrate(&mut conn)
+            .map_err(|e| StoreError::backend(format!("migrating {}", path.display()), e))?;
+        Ok(SqliteStore {
+            path,
+            conn: Arc::new(Mutex::new(conn)),
+        })
     }
 
     pub fn path(&self) -> &Path {
@@ -83,18 +87,33 @@ impl Store for SqliteStore {
         self.with(CONTEXT, |conn| {
             let tx = conn.transaction().map_err(db(CONTEXT))?;
             let version: i64 = tx
-                .query_row("SELECT value FROM meta WHERE key = 'inventory_version'", [], |r| r.get(0))
+                .query_row(
+                    "SELECT value FROM meta WHERE key = 'inventory_version'",
+                    [],
+                    |r| r.get(0),
+                )
                 .map_err(db(CONTEXT))?;
-            let mut stmt = tx.prepare("SELECT kind, key, doc FROM inventory").map_err(db(CONTEXT))?;
+            let mut stmt = tx
+                .prepare("SELECT kind, key, doc FROM inventory")
+                .map_err(db(CONTEXT))?;
             let rows = stmt
-                .query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?, r.get::<_, String>(2)?)))
+                .query_map([], |r| {
+                    Ok((
+                        r.get::<_, String>(0)?,
+                        r.get::<_, String>(1)?,
+                        r.get::<_, String>(2)?,
+                    ))
+                })
                 .map_err(db(CONTEXT))?;
             let mut entities = Vec::new();
             for row in rows {
                 let (kind, key, doc) = row.map_err(db(CONTEXT))?;
                 entities.push(decode(&kind, &key, &doc)?);
             }
-            Ok(Versioned { version: version as u64, value: entities })
+            Ok(Versioned {
+                version: version as u64,
+                value: entities,
+            })
         })
         .await
     }
@@ -103,7 +122,13 @@ impl Store for SqliteStore {
         const CONTEXT: &str = "writing the inventory";
         let rows: Vec<(Kind, String, Option<String>)> = changes
             .iter()
-            .map(|c| (c.kind, c.key.clone(), c.after.as_ref().map(|e| e.to_doc().to_string())))
+            .map(|c| {
+                (
+                    c.kind,
+                    c.key.clone(),
+                    c.after.as_ref().map(|e| e.to_doc().to_string()),
+                )
+            })
             .collect();
         self.with(CONTEXT, move |conn| {
             let tx = conn

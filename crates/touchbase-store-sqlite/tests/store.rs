@@ -14,7 +14,10 @@ struct Sqlite {
 }
 
 fn sqlite() -> Sqlite {
-    Sqlite { dir: tempfile::tempdir().expect("a temporary directory"), count: AtomicUsize::new(0) }
+    Sqlite {
+        dir: tempfile::tempdir().expect("a temporary directory"),
+        count: AtomicUsize::new(0),
+    }
 }
 
 #[async_trait]
@@ -34,8 +37,11 @@ fn reopening_keeps_the_inventory_and_the_schema_version() {
     let rt = tokio::runtime::Runtime::new().unwrap();
     rt.block_on(async {
         let store = SqliteStore::open(&path).unwrap();
-        let inventory = touchbase_core::file::parse_inventory(touchbase_store::conformance::SMALL).unwrap();
-        touchbase_store::inventory::import(&store, &inventory).await.unwrap();
+        let inventory =
+            touchbase_core::file::parse_inventory(touchbase_store::conformance::SMALL).unwrap();
+        touchbase_store::inventory::import(&store, &inventory)
+            .await
+            .unwrap();
         drop(store);
         let store = SqliteStore::open(&path).unwrap();
         let got = touchbase_store::inventory::get(&store).await.unwrap();

@@ -19,8 +19,14 @@ pub enum StoreError {
 }
 
 impl StoreError {
-    pub fn backend(context: impl Into<String>, source: impl Into<Box<dyn StdError + Send + Sync>>) -> Self {
-        StoreError::Backend { context: context.into(), source: source.into() }
+    pub fn backend(
+        context: impl Into<String>,
+        source: impl Into<Box<dyn StdError + Send + Sync>>,
+    ) -> Self {
+        StoreError::Backend {
+            context: context.into(),
+            source: source.into(),
+        }
     }
 
     pub fn is_conflict(&self) -> bool {

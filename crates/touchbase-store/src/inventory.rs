@@ -11,7 +11,9 @@ use crate::{Store, StoreError, Versioned};
 
 #[derive(Debug, thiserror::Error)]
 pub enum InventoryError {
-    #[error("the store holds no inventory yet: run `touchbase init` or `touchbase inventory import FILE`")]
+    #[error(
+        "the store holds no inventory yet: run `touchbase init` or `touchbase inventory import FILE`"
+    )]
     NotInitialized,
     #[error("the store already holds the inventory of {0}")]
     AlreadyInitialized(String),
@@ -40,9 +42,14 @@ pub async fn get(store: &dyn Store) -> Result<Versioned<Inventory>, InventoryErr
 }
 
 /// Creates the inventory of a new organization: its default functions and nothing else.
-pub async fn init(store: &dyn Store, organization: Organization) -> Result<Inventory, InventoryError> {
+pub async fn init(
+    store: &dyn Store,
+    organization: Organization,
+) -> Result<Inventory, InventoryError> {
     if let Some(existing) = load(store).await? {
-        return Err(InventoryError::AlreadyInitialized(existing.value.organization.name));
+        return Err(InventoryError::AlreadyInitialized(
+            existing.value.organization.name,
+        ));
     }
     let inventory = Inventory::new(organization);
     validate::check(&inventory)?;
@@ -52,7 +59,10 @@ pub async fn init(store: &dyn Store, organization: Organization) -> Result<Inven
 }
 
 /// What importing `file` would change, without changing anything.
-pub async fn plan_import(store: &dyn Store, file: &Inventory) -> Result<Vec<Change>, InventoryError> {
+pub async fn plan_import(
+    store: &dyn Store,
+    file: &Inventory,
+) -> Result<Vec<Change>, InventoryError> {
     let current = load(store).await?;
     Ok(change::diff(current.as_ref().map(|c| &c.value), file))
 }
@@ -140,7 +150,10 @@ pub async fn retire_point(store: &dyn Store, key: &str) -> Result<Vec<Change>, I
 }
 
 /// The point `key` of an inventory being edited.
-pub fn point_mut<'a>(inventory: &'a mut Inventory, key: &str) -> Result<&'a mut Point, InventoryError> {
+pub fn point_mut<'a>(
+    inventory: &'a mut Inventory,
+    key: &str,
+) -> Result<&'a mut Point, InventoryError> {
     inventory
         .points
         .iter_mut()

@@ -1,1 +1,67 @@
-fn main() {}
+//! `touchbase`: the binary. It parses the command line, opens the store named by `--db`, and
+//! hands over to the library crates; every error reaches the user here, with what to do.
+
+mod args;
+mod commands;
+mod demo;
+mod edit;
+mod output;
+mod store;
+
+use std::process::ExitCode;
+
+use clap::Parser;
+
+use crate::args::{Cli, Command};
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_tracing(cli.verbose);
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(cli)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn init_tracing(verbose: bool) {
+    let default = if verbose {
+        "info,touchbase=debug"
+    } else {
+        "warn,touchbase=info"
+    };
+    let filter = tracing_subscriber::EnvFilter::try_from_env("TOUCHBASE_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .init();
+}
+
+async fn run(cli: Cli) -> anyhow::Result<()> {
+    let db = cli.db;
+    match cli.command {
+        Command::Init(a) => commands::init::run(&store::open(db.as_deref()).await?, a).await,
+        Command::Inventory(a) => {
+            commands::inventory::run(&store::open(db.as_deref()).await?, a).await
+        }
+        Command::Point(a) => commands::point::run(&store::open(db.as_deref()).await?, a).await,
+        Command::Serve(a) => commands::serve::serve(store::open(db.as_deref()).await?, a).await,
+        Command::Demo(a) => {
+            let db = db.unwrap_or_else(|| demo::DEFAULT_DB.to_owned());
+            commands::serve::demo(&db, a).await
+        }
+    }
+}

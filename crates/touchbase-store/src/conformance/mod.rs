@@ -69,24 +69,39 @@ pub async fn fresh_store_is_empty(backend: &dyn Backend) {
     let entities = store.entities().await.unwrap();
     assert_eq!(entities.version, 0);
     assert!(entities.value.is_empty());
-    assert!(matches!(inventory::get(&*store).await, Err(InventoryError::NotInitialized)));
+    assert!(matches!(
+        inventory::get(&*store).await,
+        Err(InventoryError::NotInitialized)
+    ));
 }
 
 pub async fn init_creates_the_default_functions(backend: &dyn Backend) {
     let store = backend.fresh().await;
-    inventory::init(&*store, Organization::named("Acme")).await.unwrap();
+    inventory::init(&*store, Organization::named("Acme"))
+        .await
+        .unwrap();
     let got = inventory::get(&*store).await.unwrap();
     assert_eq!(got.value.organization.name, "Acme");
-    assert_eq!(got.value.functions, ["marketing", "sales", "fulfillment", "finance", "service"]);
+    assert_eq!(
+        got.value.functions,
+        ["marketing", "sales", "fulfillment", "finance", "service"]
+    );
     assert!(got.value.points.is_empty());
     assert!(got.version > 0);
 }
 
 pub async fn init_twice_is_refused(backend: &dyn Backend) {
     let store = backend.fresh().await;
-    inventory::init(&*store, Organization::named("Acme")).await.unwrap();
-    let err = inventory::init(&*store, Organization::named("Other")).await.unwrap_err();
-    assert!(matches!(&err, InventoryError::AlreadyInitialized(name) if name == "Acme"), "{err}");
+    inventory::init(&*store, Organization::named("Acme"))
+        .await
+        .unwrap();
+    let err = inventory::init(&*store, Organization::named("Other"))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&err, InventoryError::AlreadyInitialized(name) if name == "Acme"),
+        "{err}"
+    );
 }
 
 async fn round_trip(backend: &dyn Backend, text: &str) {
@@ -95,11 +110,24 @@ async fn round_trip(backend: &dyn Backend, text: &str) {
     let exported = export(&*first).await;
 
     let second = backend.fresh().await;
-    inventory::import(&*second, &parse(&exported)).await.unwrap();
+    inventory::import(&*second, &parse(&exported))
+        .await
+        .unwrap();
     let again = export(&*second).await;
-    assert_eq!(exported, again, "export → import → export must give the same bytes");
-    assert_eq!(exported, export(&*first).await, "exporting twice must give the same bytes");
-    assert_eq!(parse(&exported), parse(text), "the export holds the same inventory as the file");
+    assert_eq!(
+        exported, again,
+        "export → import → export must give the same bytes"
+    );
+    assert_eq!(
+        exported,
+        export(&*first).await,
+        "exporting twice must give the same bytes"
+    );
+    assert_eq!(
+        parse(&exported),
+        parse(text),
+        "the export holds the same inventory as the file"
+    );
 }
 
 pub async fn demo_inventory_round_trips_byte_for_byte(backend: &dyn Backend) {
@@ -126,7 +154,11 @@ pub async fn dry_run_plans_field_changes_and_writes_nothing(backend: &dyn Backen
     let before = store.entities().await.unwrap();
 
     let mut edited = parse(SMALL);
-    let point = edited.points.iter_mut().find(|p| p.key == "web.order").unwrap();
+    let point = edited
+        .points
+        .iter_mut()
+        .find(|p| p.key == "web.order")
+        .unwrap();
     point.expected.cost = Some(0.5);
     point.channel = "app".into();
     let mut new_point = point.clone();
@@ -135,17 +167,26 @@ pub async fn dry_run_plans_field_changes_and_writes_nothing(backend: &dyn Backen
     let edited = edited.normalized();
 
     let plan = inventory::plan_import(&*store, &edited).await.unwrap();
-    let summary: Vec<(Action, Kind, &str)> =
-        plan.iter().map(|c| (c.action, c.kind, c.key.as_str())).collect();
+    let summary: Vec<(Action, Kind, &str)> = plan
+        .iter()
+        .map(|c| (c.action, c.kind, c.key.as_str()))
+        .collect();
     assert_eq!(
         summary,
-        [(Action::Add, Kind::Point, "app.order"), (Action::Change, Kind::Point, "web.order")]
+        [
+            (Action::Add, Kind::Point, "app.order"),
+            (Action::Change, Kind::Point, "web.order")
+        ]
     );
     let fields: Vec<&str> = plan[1].fields.iter().map(|f| f.field.as_str()).collect();
     assert_eq!(fields, ["channel", "expected.cost"]);
     assert_eq!(plan[1].fields[1].before, Some(serde_json::json!(0.35)));
     assert_eq!(plan[1].fields[1].after, Some(serde_json::json!(0.5)));
-    assert_eq!(store.entities().await.unwrap(), before, "a plan writes nothing");
+    assert_eq!(
+        store.entities().await.unwrap(),
+        before,
+        "a plan writes nothing"
+    );
 }
 
 pub async fn import_removes_what_the_file_no_longer_has(backend: &dyn Backend) {
@@ -155,7 +196,10 @@ pub async fn import_removes_what_the_file_no_longer_has(backend: &dyn Backend) {
     smaller.points.retain(|p| p.key != "phone.support");
     let changes = inventory::import(&*store, &smaller).await.unwrap();
     assert_eq!(changes.len(), 1);
-    assert_eq!((changes[0].action, changes[0].key.as_str()), (Action::Remove, "phone.support"));
+    assert_eq!(
+        (changes[0].action, changes[0].key.as_str()),
+        (Action::Remove, "phone.support")
+    );
     let got = inventory::get(&*store).await.unwrap().value;
     assert!(got.point("phone.support").is_none());
     assert_eq!(got, smaller);
@@ -173,7 +217,15 @@ pub async fn stale_version_is_refused_and_changes_nothing(backend: &dyn Backend)
     assert_eq!(store.entities().await.unwrap(), before);
     let version = store.apply(before.version, &changes).await.unwrap();
     assert_eq!(version, before.version + 1);
-    assert_eq!(inventory::get(&*store).await.unwrap().value.organization.name, "Renamed");
+    assert_eq!(
+        inventory::get(&*store)
+            .await
+            .unwrap()
+            .value
+            .organization
+            .name,
+        "Renamed"
+    );
 }
 
 pub async fn point_add_edit_retire(backend: &dyn Backend) {
@@ -183,16 +235,26 @@ pub async fn point_add_edit_retire(backend: &dyn Backend) {
     point.key = "kiosk.order".into();
     point.name = "Kiosk order".into();
     inventory::add_point(&*store, point.clone()).await.unwrap();
-    let err = inventory::add_point(&*store, point.clone()).await.unwrap_err();
-    assert!(matches!(&err, InventoryError::PointExists(k) if k == "kiosk.order"), "{err}");
+    let err = inventory::add_point(&*store, point.clone())
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&err, InventoryError::PointExists(k) if k == "kiosk.order"),
+        "{err}"
+    );
 
-    point.expected = Expected { volume_per_month: Some(10.0), ..Expected::default() };
+    point.expected = Expected {
+        volume_per_month: Some(10.0),
+        ..Expected::default()
+    };
     let changes = inventory::put_point(&*store, point.clone()).await.unwrap();
     assert_eq!(changes.len(), 1);
     let got = inventory::get(&*store).await.unwrap().value;
     assert_eq!(got.point("kiosk.order"), Some(&point));
 
-    inventory::retire_point(&*store, "kiosk.order").await.unwrap();
+    inventory::retire_point(&*store, "kiosk.order")
+        .await
+        .unwrap();
     let got = inventory::get(&*store).await.unwrap().value;
     assert_eq!(got.point("kiosk.order").unwrap().status, Status::Retired);
     let err = inventory::retire_point(&*store, "nope").await.unwrap_err();
@@ -223,13 +285,18 @@ pub async fn concurrent_writes_both_land(backend: &dyn Backend) {
         let store = Arc::clone(&store);
         let mut point = template.clone();
         point.key = format!("parallel.{i}");
-        tasks.push(tokio::spawn(async move { inventory::add_point(&*store, point).await }));
+        tasks.push(tokio::spawn(async move {
+            inventory::add_point(&*store, point).await
+        }));
     }
     for task in tasks {
         task.await.unwrap().unwrap();
     }
     let got = inventory::get(&*store).await.unwrap().value;
     for i in 0..4 {
-        assert!(got.point(&format!("parallel.{i}")).is_some(), "parallel.{i} was lost");
+        assert!(
+            got.point(&format!("parallel.{i}")).is_some(),
+            "parallel.{i} was lost"
+        );
     }
 }
