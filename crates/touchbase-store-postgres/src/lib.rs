@@ -11,6 +11,9 @@ use tokio_postgres::NoTls;
 use touchbase_core::{Change, Entity, Kind};
 use touchbase_store::{Store, StoreError, Versioned};
 
+#[cfg(feature = "test-support")]
+pub mod test_support;
+
 /// Each migration, in order, with its number.
 const MIGRATIONS: &[(i64, &str)] = &[(1, include_str!("../migrations/0001_inventory.sql"))];
 
