@@ -9,6 +9,8 @@ use serde_json::Value;
 use crate::inventory::{Inventory, Organization, Party, Point, Process};
 
 /// One entity of the inventory, as a store keeps it.
+// Inventories hold hundreds of entities, not millions: boxing the large variant buys nothing.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(tag = "kind", content = "entity", rename_all = "lowercase")]
 pub enum Entity {
@@ -294,7 +296,8 @@ pub fn render_plan(summary: &ImportSummary) -> String {
             Action::Change => '~',
             Action::Remove => '-',
         };
-        let _ = writeln!(out, "{sign} {} {}", change.kind.as_str(), change.key);
+        let label = format!("{} {}", change.kind.as_str(), change.key);
+        let _ = writeln!(out, "{sign} {}", label.trim_end());
         for f in &change.fields {
             let _ = writeln!(
                 out,

@@ -42,7 +42,14 @@ impl Contract {
     /// Compiles a point's contract. The error names what is wrong with the schema.
     pub fn compile(point: &Point) -> Result<Contract, String> {
         let schema = schema(point);
-        jsonschema::meta::validate(&schema).map_err(|e| e.to_string())?;
+        jsonschema::meta::validate(&schema).map_err(|e| {
+            let at = e.instance_path().to_string();
+            if at.is_empty() {
+                e.to_string()
+            } else {
+                format!("at {at}: {e}")
+            }
+        })?;
         let validator = jsonschema::validator_for(&schema).map_err(|e| e.to_string())?;
         Ok(Contract { validator })
     }

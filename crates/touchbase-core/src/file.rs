@@ -15,7 +15,7 @@ use crate::validate::{self, Violation, Violations};
 pub enum FileError {
     #[error("not valid YAML: {0}")]
     Syntax(String),
-    #[error("{0}")]
+    #[error(transparent)]
     Invalid(#[from] Violations),
 }
 
@@ -38,8 +38,7 @@ pub fn parse_inventory(text: &str) -> Result<Inventory, FileError> {
 pub fn render_inventory(inventory: &Inventory) -> String {
     let body = serde_yaml_ng::to_string(inventory).expect("an inventory always serializes");
     format!(
-        "# touchbase inventory of {}. Apply changes with: touchbase inventory import FILE --dry-run\n{body}",
-        inventory.organization.name
+        "# touchbase inventory. Apply changes with: touchbase inventory import FILE --dry-run\n{body}"
     )
 }
 
@@ -69,6 +68,15 @@ fn decode_violation(
     rule: String,
 ) -> Violation {
     use serde_path_to_error::Segment;
+    // Some decoders (YAML) start their message with the path, or with the path of the
+    // enclosing value; the violation names it already.
+    let shown = path.to_string();
+    let rule = match rule.split_once(": ") {
+        Some((prefix, rest)) if !prefix.contains(' ') && shown.starts_with(prefix) => {
+            rest.to_owned()
+        }
+        _ => rule,
+    };
     let segments: Vec<&Segment> = path.iter().collect();
     let (subject, rest) = match segments.as_slice() {
         [

@@ -66,13 +66,20 @@ impl TestDatabases {
 
     /// Creates an empty database and returns its URL.
     pub async fn fresh(&self) -> String {
-        let name = format!("{}_{}", self.prefix, self.count.fetch_add(1, Ordering::Relaxed));
+        let name = format!(
+            "{}_{}",
+            self.prefix,
+            self.count.fetch_add(1, Ordering::Relaxed)
+        );
         let client = admin_client(&self.admin).await;
         client
             .batch_execute(&format!("CREATE DATABASE {name}"))
             .await
             .unwrap_or_else(|e| panic!("cannot create the test database {name}: {e}"));
-        self.created.lock().unwrap_or_else(|p| p.into_inner()).push(name.clone());
+        self.created
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .push(name.clone());
         with_database(&self.admin, &name)
     }
 }
@@ -94,7 +101,10 @@ impl Drop for TestDatabases {
         let admin = self.admin.clone();
         // Drop may run inside a runtime; a runtime of its own on another thread does the IO.
         let dropped = std::thread::spawn(move || {
-            let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("a runtime");
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .expect("a runtime");
             rt.block_on(async {
                 let client = admin_client(&admin).await;
                 for name in names {
@@ -118,8 +128,14 @@ mod tests {
 
     #[test]
     fn with_database_replaces_only_the_name() {
-        assert_eq!(with_database("postgres://u@h:5432/test", "x"), "postgres://u@h:5432/x");
-        assert_eq!(with_database("postgres://u@h/test?sslmode=disable", "x"), "postgres://u@h/x?sslmode=disable");
+        assert_eq!(
+            with_database("postgres://u@h:5432/test", "x"),
+            "postgres://u@h:5432/x"
+        );
+        assert_eq!(
+            with_database("postgres://u@h/test?sslmode=disable", "x"),
+            "postgres://u@h/x?sslmode=disable"
+        );
         assert_eq!(with_database("postgres://u@h", "x"), "postgres://u@h/x");
     }
 }

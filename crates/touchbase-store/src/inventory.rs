@@ -21,7 +21,7 @@ pub enum InventoryError {
     PointNotFound(String),
     #[error("a point `{0}` exists already: edit it instead")]
     PointExists(String),
-    #[error("{0}")]
+    #[error(transparent)]
     Invalid(#[from] Violations),
     #[error(transparent)]
     Store(#[from] StoreError),
