@@ -75,8 +75,8 @@ pub async fn demo(db: &str, args: ServeArgs) -> anyhow::Result<()> {
         "touchbase demo: {org}, {points} points of interaction ({live} live), {what} {db}\n\
          \n  dashboard  {url}/\n  API        {url}/api/points   (all of it: {url}/api/openapi.json)\n  \
          inventory  {url}/api/inventory/export\n\
-         \nFrom another terminal:\n  touchbase --db {db} point list\n  touchbase --db {db} point show store.checkout\n  \
-         touchbase --db {db} inventory export --out inventory.yaml\n\
+         \nFrom another terminal:\n  {me} --db {db} point list\n  {me} --db {db} point show store.checkout\n  \
+         {me} --db {db} inventory export --out inventory.yaml\n\
          \nctrl-c stops the server; the store stays in {db}.",
         org = current.organization.name,
         points = current.points.len(),
