@@ -71,6 +71,11 @@ pub async fn demo(db: &str, args: ServeArgs) -> anyhow::Result<()> {
         .iter()
         .filter(|p| p.status == Status::Live)
         .count();
+    // The program as it was started (`target/release/touchbase` under `cargo run`), so the
+    // hints can be pasted as they are.
+    let me = std::env::args()
+        .next()
+        .unwrap_or_else(|| "touchbase".to_owned());
     println!(
         "touchbase demo: {org}, {points} points of interaction ({live} live), {what} {db}\n\
          \n  dashboard  {url}/\n  API        {url}/api/points   (all of it: {url}/api/openapi.json)\n  \
