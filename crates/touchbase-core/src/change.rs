@@ -6,6 +6,8 @@ use std::fmt::{self, Write as _};
 use serde::Serialize;
 use serde_json::Value;
 
+use crate::access::{Token, User};
+use crate::governance::Proposal;
 use crate::inventory::{Inventory, Organization, Party, Point, Process};
 
 /// One entity of the inventory, as a store keeps it.
@@ -19,10 +21,14 @@ pub enum Entity {
     Process(Process),
     Party(Party),
     Point(Point),
+    Proposal(Proposal),
+    User(User),
+    /// A token, under the hash of its secret.
+    Token(String, Token),
 }
 
 /// The kind of an inventory entity; also its name in messages and in stores.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "lowercase")]
 pub enum Kind {
@@ -31,7 +37,21 @@ pub enum Kind {
     Process,
     Party,
     Point,
+    Proposal,
+    User,
+    Token,
 }
+
+const KINDS: [Kind; 8] = [
+    Kind::Organization,
+    Kind::Function,
+    Kind::Process,
+    Kind::Party,
+    Kind::Point,
+    Kind::Proposal,
+    Kind::User,
+    Kind::Token,
+];
 
 impl Kind {
     pub fn as_str(self) -> &'static str {
@@ -41,19 +61,14 @@ impl Kind {
             Kind::Process => "process",
             Kind::Party => "party",
             Kind::Point => "point",
+            Kind::Proposal => "proposal",
+            Kind::User => "user",
+            Kind::Token => "token",
         }
     }
 
     pub fn parse(s: &str) -> Option<Kind> {
-        [
-            Kind::Organization,
-            Kind::Function,
-            Kind::Process,
-            Kind::Party,
-            Kind::Point,
-        ]
-        .into_iter()
-        .find(|k| k.as_str() == s)
+        KINDS.into_iter().find(|k| k.as_str() == s)
     }
 }
 
@@ -65,17 +80,23 @@ impl Entity {
             Entity::Process(_) => Kind::Process,
             Entity::Party(_) => Kind::Party,
             Entity::Point(_) => Kind::Point,
+            Entity::Proposal(_) => Kind::Proposal,
+            Entity::User(_) => Kind::User,
+            Entity::Token(..) => Kind::Token,
         }
     }
 
     /// The entity's key; the organization has the empty key.
-    pub fn key(&self) -> &str {
+    pub fn key(&self) -> String {
         match self {
-            Entity::Organization(_) => "",
-            Entity::Function(f) => f,
-            Entity::Process(p) => &p.key,
-            Entity::Party(p) => &p.key,
-            Entity::Point(p) => &p.key,
+            Entity::Organization(_) => String::new(),
+            Entity::Function(f) => f.clone(),
+            Entity::Process(p) => p.key.clone(),
+            Entity::Party(p) => p.key.clone(),
+            Entity::Point(p) => p.key.clone(),
+            Entity::Proposal(p) => p.id.to_string(),
+            Entity::User(u) => u.name.clone(),
+            Entity::Token(hash, _) => hash.clone(),
         }
     }
 
@@ -87,27 +108,54 @@ impl Entity {
             Entity::Process(p) => serde_json::to_value(p),
             Entity::Party(p) => serde_json::to_value(p),
             Entity::Point(p) => serde_json::to_value(p),
+            Entity::Proposal(p) => serde_json::to_value(p),
+            Entity::User(u) => serde_json::to_value(u),
+            Entity::Token(_, t) => serde_json::to_value(t),
         };
         doc.expect("inventory entities always serialize")
     }
 
-    /// Reads back a document a store kept.
-    pub fn from_doc(kind: Kind, doc: Value) -> Result<Entity, serde_json::Error> {
+    /// Reads back a document a store kept under `key`.
+    pub fn from_doc(kind: Kind, key: &str, doc: Value) -> Result<Entity, serde_json::Error> {
         Ok(match kind {
             Kind::Organization => Entity::Organization(serde_json::from_value(doc)?),
             Kind::Function => Entity::Function(serde_json::from_value(doc)?),
             Kind::Process => Entity::Process(serde_json::from_value(doc)?),
             Kind::Party => Entity::Party(serde_json::from_value(doc)?),
             Kind::Point => Entity::Point(serde_json::from_value(doc)?),
+            Kind::Proposal => Entity::Proposal(serde_json::from_value(doc)?),
+            Kind::User => Entity::User(serde_json::from_value(doc)?),
+            Kind::Token => Entity::Token(key.to_owned(), serde_json::from_value(doc)?),
         })
     }
 }
 
-/// Puts stored entities back together; the result is normalized. `None` when there is no
-/// organization, i.e. the store was never initialized.
-pub fn assemble(entities: impl IntoIterator<Item = Entity>) -> Option<Inventory> {
+/// Everything a store keeps besides events and the audit trail: the inventory (absent in a
+/// store never initialized), the proposals, the users and their tokens (by hash).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct State {
+    pub inventory: Option<Inventory>,
+    pub proposals: Vec<Proposal>,
+    pub users: Vec<User>,
+    pub tokens: Vec<(String, Token)>,
+}
+
+impl State {
+    pub fn proposal(&self, id: u64) -> Option<&Proposal> {
+        self.proposals.iter().find(|p| p.id == id)
+    }
+
+    pub fn user(&self, name: &str) -> Option<&User> {
+        self.users.iter().find(|u| u.name == name)
+    }
+}
+
+/// Puts stored entities back together; the inventory comes out normalized, proposals by id,
+/// users by name, tokens by user then id.
+pub fn assemble(entities: impl IntoIterator<Item = Entity>) -> State {
     let mut organization = None;
     let mut inventory = Inventory::new(Organization::named(""));
+    let mut state = State::default();
     for entity in entities {
         match entity {
             Entity::Organization(o) => organization = Some(o),
@@ -115,10 +163,24 @@ pub fn assemble(entities: impl IntoIterator<Item = Entity>) -> Option<Inventory>
             Entity::Process(p) => inventory.processes.push(p),
             Entity::Party(p) => inventory.parties.push(p),
             Entity::Point(p) => inventory.points.push(p),
+            Entity::Proposal(p) => state.proposals.push(p),
+            Entity::User(u) => state.users.push(u),
+            Entity::Token(hash, t) => state.tokens.push((hash, t)),
         }
     }
-    inventory.organization = organization?;
-    Some(inventory.normalized())
+    state.inventory = organization.map(|organization| {
+        Inventory {
+            organization,
+            ..inventory
+        }
+        .normalized()
+    });
+    state.proposals.sort_by_key(|p| p.id);
+    state.users.sort_by(|a, b| a.name.cmp(&b.name));
+    state
+        .tokens
+        .sort_by(|a, b| (&a.1.user, &a.1.id).cmp(&(&b.1.user, &b.1.id)));
+    state
 }
 
 /// The entities of an inventory, in its order.
@@ -128,6 +190,21 @@ pub fn entities(inventory: &Inventory) -> Vec<Entity> {
     all.extend(inventory.processes.iter().cloned().map(Entity::Process));
     all.extend(inventory.parties.iter().cloned().map(Entity::Party));
     all.extend(inventory.points.iter().cloned().map(Entity::Point));
+    all
+}
+
+/// Every entity of a state.
+pub fn state_entities(state: &State) -> Vec<Entity> {
+    let mut all = state.inventory.as_ref().map(entities).unwrap_or_default();
+    all.extend(state.proposals.iter().cloned().map(Entity::Proposal));
+    all.extend(state.users.iter().cloned().map(Entity::User));
+    all.extend(
+        state
+            .tokens
+            .iter()
+            .cloned()
+            .map(|(h, t)| Entity::Token(h, t)),
+    );
     all
 }
 
@@ -199,21 +276,36 @@ impl Change {
 /// What it takes to turn `before` into `after` (both normalized): entities added, changed field
 /// by field, and removed. An empty list means they are the same.
 pub fn diff(before: Option<&Inventory>, after: &Inventory) -> Vec<Change> {
-    let old = before.map(entities).unwrap_or_default();
-    let new = entities(after);
-    let find = |list: &[Entity], kind: Kind, key: &str| -> Option<usize> {
-        list.iter().position(|e| e.kind() == kind && e.key() == key)
+    diff_entities(&before.map(entities).unwrap_or_default(), &entities(after))
+}
+
+/// [`diff`] over whole states: inventory, proposals, users and tokens.
+pub fn diff_states(before: &State, after: &State) -> Vec<Change> {
+    diff_entities(&state_entities(before), &state_entities(after))
+}
+
+fn diff_entities(old: &[Entity], new: &[Entity]) -> Vec<Change> {
+    use std::collections::HashMap;
+    let index = |list: &[Entity]| -> HashMap<(Kind, String), usize> {
+        list.iter()
+            .enumerate()
+            .map(|(i, e)| ((e.kind(), e.key()), i))
+            .collect()
     };
+    let (old_index, new_index) = (index(old), index(new));
     let mut changes = Vec::new();
-    for entity in &new {
-        match find(&old, entity.kind(), entity.key()).map(|i| &old[i]) {
+    for entity in new {
+        match old_index
+            .get(&(entity.kind(), entity.key()))
+            .map(|&i| &old[i])
+        {
             Some(existing) if existing == entity => {}
             existing => changes.push(Change::put(entity.clone(), existing)),
         }
     }
-    for entity in &old {
-        if find(&new, entity.kind(), entity.key()).is_none() {
-            changes.push(Change::remove(entity.kind(), entity.key()));
+    for entity in old {
+        if !new_index.contains_key(&(entity.kind(), entity.key())) {
+            changes.push(Change::remove(entity.kind(), &entity.key()));
         }
     }
     changes.sort_by(|a, b| (a.kind, &a.key).cmp(&(b.kind, &b.key)));
@@ -263,21 +355,31 @@ fn walk(path: &str, before: Option<&Value>, after: Option<&Value>, out: &mut Vec
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ImportSummary {
     pub dry_run: bool,
+    /// Inventory entities added, changed and removed.
     pub added: usize,
     pub changed: usize,
     pub removed: usize,
-    /// Each entity added, changed (with each field) or removed.
+    /// Proposals the import opened (new points, material changes to live points): they wait
+    /// for sign-off.
+    pub proposals_opened: usize,
+    /// Each entity added, changed (with each field) or removed, proposals included.
     pub changes: Vec<Change>,
 }
 
 impl ImportSummary {
     pub fn new(dry_run: bool, changes: Vec<Change>) -> Self {
-        let count = |a| changes.iter().filter(|c| c.action == a).count();
+        let count = |a, proposal: bool| {
+            changes
+                .iter()
+                .filter(|c| c.action == a && (c.kind == Kind::Proposal) == proposal)
+                .count()
+        };
         ImportSummary {
             dry_run,
-            added: count(Action::Add),
-            changed: count(Action::Change),
-            removed: count(Action::Remove),
+            added: count(Action::Add, false),
+            changed: count(Action::Change, false),
+            removed: count(Action::Remove, false),
+            proposals_opened: count(Action::Add, true),
             changes,
         }
     }

@@ -11,6 +11,8 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+use crate::governance::Policy;
+
 /// The business functions every organization has (seed 001). An organization adds its own.
 pub const DEFAULT_FUNCTIONS: [&str; 5] =
     ["marketing", "sales", "fulfillment", "finance", "service"];
@@ -45,6 +47,9 @@ pub struct Organization {
     /// The organization's own typed industry variables (R4), by name.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub variables: BTreeMap<String, Variable>,
+    /// The sign-off policy (R6): how many executive approvals a proposal needs.
+    #[serde(default, skip_serializing_if = "Policy::is_default")]
+    pub policy: Policy,
 }
 
 fn default_currency() -> String {
@@ -58,6 +63,7 @@ impl Organization {
             industry: String::new(),
             currency: default_currency(),
             variables: BTreeMap::new(),
+            policy: Policy::default(),
         }
     }
 }

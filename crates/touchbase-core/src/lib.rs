@@ -3,12 +3,16 @@
 //! This crate does no IO: it reads and writes text and values, never files, sockets or
 //! databases. Stores persist what it defines; the server and the CLI present it.
 
+pub mod access;
+pub mod audit;
 pub mod change;
 pub mod contract;
 pub mod file;
+pub mod governance;
 pub mod inventory;
 pub mod validate;
 
+pub use access::{Actor, Permission, Role};
 pub use change::{Action, Change, Entity, Kind};
 pub use file::FileError;
 pub use inventory::*;

@@ -171,6 +171,13 @@ fn check_organization(org: &Organization, found: &mut Vec<Violation>) {
             ),
         ));
     }
+    if org.policy.approvals == 0 {
+        found.push(Violation::new(
+            "organization",
+            "policy.approvals",
+            "must be at least 1: every proposal needs an executive's approval",
+        ));
+    }
     for (name, variable) in &org.variables {
         let field = format!("variables.{name}");
         if !is_key(name) {

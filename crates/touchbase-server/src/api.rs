@@ -1,18 +1,24 @@
 //! The routes of the JSON API and the dashboard. Each handler carries its OpenAPI description.
 
 use axum::body::Bytes;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Extension, Path, Query, Request, State};
 use axum::http::{StatusCode, header};
+use axum::middleware::{self, Next};
+use axum::response::Response;
 use axum::response::{Html, IntoResponse};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
+use touchbase_core::audit::Record;
 use touchbase_core::change::ImportSummary;
+use touchbase_core::governance::Proposal;
+use touchbase_core::{Actor, Permission};
 use touchbase_core::{
     Change, Inventory, Mode, Organization, Party, Point, Process, Status, Violation, Violations,
     file,
 };
-use touchbase_store::inventory as ops;
+use touchbase_store::inventory::{self as ops, ImportMode};
+use touchbase_store::{access, audit, proposals};
 use utoipa::OpenApi;
 
 use crate::AppState;
@@ -37,16 +43,37 @@ use crate::problem::{ApiError, Problem};
         get_point,
         put_point,
         retire_point,
+        go_live,
+        list_proposals,
+        get_proposal,
+        approve_proposal,
+        reject_proposal,
+        audit_log,
+        audit_verify,
     ),
-    components(schemas(Problem, Inventory, Point, Change, ImportSummary))
+    components(schemas(Problem, Inventory, Point, Change, ImportSummary, Proposal, Record)),
+    modifiers(&BearerAuth),
+    security(("bearer" = []))
 )]
 pub struct ApiDoc;
 
-pub fn routes() -> Router<AppState> {
-    Router::new()
-        .route("/", get(dashboard))
-        .route("/healthz", get(healthz))
-        .route("/api/openapi.json", get(openapi))
+/// Declares the bearer token scheme every API call but `/healthz` and this document needs.
+#[derive(Debug)]
+struct BearerAuth;
+
+impl utoipa::Modify for BearerAuth {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
+        );
+    }
+}
+
+pub fn routes(state: AppState) -> Router<AppState> {
+    let api = Router::new()
         .route("/api/inventory", get(get_inventory))
         .route("/api/inventory/export", get(export_inventory))
         .route("/api/inventory/import", post(import_inventory))
@@ -56,7 +83,45 @@ pub fn routes() -> Router<AppState> {
         .route("/api/points", get(list_points).post(add_point))
         .route("/api/points/{key}", get(get_point).put(put_point))
         .route("/api/points/{key}/retire", post(retire_point))
+        .route("/api/points/{key}/go-live", post(go_live))
+        .route("/api/proposals", get(list_proposals))
+        .route("/api/proposals/{id}", get(get_proposal))
+        .route("/api/proposals/{id}/approve", post(approve_proposal))
+        .route("/api/proposals/{id}/reject", post(reject_proposal))
+        .route("/api/audit", get(audit_log))
+        .route("/api/audit/verify", get(audit_verify))
+        .route_layer(middleware::from_fn_with_state(state, authenticate));
+    Router::new()
+        .route("/", get(dashboard))
+        .route("/healthz", get(healthz))
+        .route("/api/openapi.json", get(openapi))
+        .merge(api)
         .fallback(not_found)
+}
+
+/// Every API call but `/healthz` and the OpenAPI document carries `Authorization: Bearer TOKEN`;
+/// the token's user becomes the call's [`Actor`].
+async fn authenticate(
+    State(state): State<AppState>,
+    mut request: Request,
+    next: Next,
+) -> Result<Response, ApiError> {
+    let header = request
+        .headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok());
+    let Some(secret) = header
+        .and_then(|h| h.strip_prefix("Bearer "))
+        .map(str::trim)
+    else {
+        return Err(ApiError::Unauthorized(
+            "send `Authorization: Bearer TOKEN`; an admin issues tokens with `touchbase user add` or `touchbase token issue`"
+                .to_owned(),
+        ));
+    };
+    let actor = access::authenticate(&*state.store, secret).await?;
+    request.extensions_mut().insert(actor);
+    Ok(next.run(request).await)
 }
 
 async fn dashboard() -> Html<&'static str> {
@@ -91,7 +156,11 @@ async fn healthz(State(state): State<AppState>) -> Json<Health> {
     (status = 200, body = Inventory),
     (status = 409, description = "The store holds no inventory yet", body = Problem),
 ))]
-async fn get_inventory(State(state): State<AppState>) -> Result<Json<Inventory>, ApiError> {
+async fn get_inventory(
+    State(state): State<AppState>,
+    Extension(actor): Extension<Actor>,
+) -> Result<Json<Inventory>, ApiError> {
+    actor.require(Permission::Read)?;
     Ok(Json(ops::get(&*state.store).await?.value))
 }
 
@@ -100,7 +169,11 @@ async fn get_inventory(State(state): State<AppState>) -> Result<Json<Inventory>,
     (status = 200, content_type = "application/yaml", body = String),
     (status = 409, body = Problem),
 ))]
-async fn export_inventory(State(state): State<AppState>) -> Result<impl IntoResponse, ApiError> {
+async fn export_inventory(
+    State(state): State<AppState>,
+    Extension(actor): Extension<Actor>,
+) -> Result<impl IntoResponse, ApiError> {
+    actor.require(Permission::Export)?;
     let inventory = ops::get(&*state.store).await?.value;
     Ok((
         [(header::CONTENT_TYPE, "application/yaml")],
@@ -113,6 +186,9 @@ struct ImportQuery {
     /// Only say what the import would change.
     #[serde(default)]
     dry_run: bool,
+    /// Record the file's points, never seen before, as they are (the first inventory).
+    #[serde(default)]
+    baseline: bool,
 }
 
 /// Applies an inventory file (YAML or JSON): the stored inventory becomes the file's.
@@ -125,35 +201,53 @@ struct ImportQuery {
     ))]
 async fn import_inventory(
     State(state): State<AppState>,
+    Extension(actor): Extension<Actor>,
     Query(query): Query<ImportQuery>,
     body: Bytes,
 ) -> Result<Json<ImportSummary>, ApiError> {
+    let mode = if query.baseline {
+        ImportMode::Baseline
+    } else {
+        ImportMode::Normal
+    };
     let text = std::str::from_utf8(&body)
         .map_err(|_| ApiError::BadRequest("the body must be UTF-8 text".to_owned()))?;
     let inventory = file::parse_inventory(text)?;
     let changes = if query.dry_run {
-        ops::plan_import(&*state.store, &inventory).await?
+        ops::plan_import(&*state.store, &actor, &inventory, mode).await?
     } else {
-        ops::import(&*state.store, &inventory).await?
+        ops::import(&*state.store, &actor, &inventory, mode).await?
     };
     Ok(Json(ImportSummary::new(query.dry_run, changes)))
 }
 
 /// The organization: name, industry, currency, industry variables.
 #[utoipa::path(get, path = "/api/organization", responses((status = 200, body = Organization)))]
-async fn get_organization(State(state): State<AppState>) -> Result<Json<Organization>, ApiError> {
+async fn get_organization(
+    State(state): State<AppState>,
+    Extension(actor): Extension<Actor>,
+) -> Result<Json<Organization>, ApiError> {
+    actor.require(Permission::Read)?;
     Ok(Json(ops::get(&*state.store).await?.value.organization))
 }
 
 /// The business processes and their steps.
 #[utoipa::path(get, path = "/api/processes", responses((status = 200, body = Vec<Process>)))]
-async fn list_processes(State(state): State<AppState>) -> Result<Json<Vec<Process>>, ApiError> {
+async fn list_processes(
+    State(state): State<AppState>,
+    Extension(actor): Extension<Actor>,
+) -> Result<Json<Vec<Process>>, ApiError> {
+    actor.require(Permission::Read)?;
     Ok(Json(ops::get(&*state.store).await?.value.processes))
 }
 
 /// The party types.
 #[utoipa::path(get, path = "/api/parties", responses((status = 200, body = Vec<Party>)))]
-async fn list_parties(State(state): State<AppState>) -> Result<Json<Vec<Party>>, ApiError> {
+async fn list_parties(
+    State(state): State<AppState>,
+    Extension(actor): Extension<Actor>,
+) -> Result<Json<Vec<Party>>, ApiError> {
+    actor.require(Permission::Read)?;
     Ok(Json(ops::get(&*state.store).await?.value.parties))
 }
 
@@ -171,8 +265,10 @@ struct PointFilter {
 #[utoipa::path(get, path = "/api/points", params(PointFilter), responses((status = 200, body = Vec<Point>)))]
 async fn list_points(
     State(state): State<AppState>,
+    Extension(actor): Extension<Actor>,
     Query(filter): Query<PointFilter>,
 ) -> Result<Json<Vec<Point>>, ApiError> {
+    actor.require(Permission::Read)?;
     let points = ops::get(&*state.store).await?.value.points;
     Ok(Json(
         points
@@ -195,7 +291,7 @@ async fn stored_point(state: &AppState, key: &str) -> Result<Point, ApiError> {
     inventory
         .point(key)
         .cloned()
-        .ok_or_else(|| ops::InventoryError::PointNotFound(key.to_owned()).into())
+        .ok_or_else(|| touchbase_store::OpError::PointNotFound(key.to_owned()).into())
 }
 
 /// Adds a point of interaction.
@@ -206,11 +302,12 @@ async fn stored_point(state: &AppState, key: &str) -> Result<Point, ApiError> {
 ))]
 async fn add_point(
     State(state): State<AppState>,
+    Extension(actor): Extension<Actor>,
     body: Bytes,
 ) -> Result<(StatusCode, Json<Point>), ApiError> {
     let point = decode_point(&body)?;
     let key = point.key.clone();
-    ops::add_point(&*state.store, point).await?;
+    ops::add_point(&*state.store, &actor, point).await?;
     Ok((StatusCode::CREATED, Json(stored_point(&state, &key).await?)))
 }
 
@@ -221,8 +318,10 @@ async fn add_point(
 ))]
 async fn get_point(
     State(state): State<AppState>,
+    Extension(actor): Extension<Actor>,
     Path(key): Path<String>,
 ) -> Result<Json<Point>, ApiError> {
+    actor.require(Permission::Read)?;
     Ok(Json(stored_point(&state, &key).await?))
 }
 
@@ -235,6 +334,7 @@ async fn get_point(
     ))]
 async fn put_point(
     State(state): State<AppState>,
+    Extension(actor): Extension<Actor>,
     Path(key): Path<String>,
     body: Bytes,
 ) -> Result<Json<Point>, ApiError> {
@@ -249,7 +349,7 @@ async fn put_point(
             ),
         )])));
     }
-    ops::put_point(&*state.store, point).await?;
+    ops::put_point(&*state.store, &actor, point).await?;
     Ok(Json(stored_point(&state, &key).await?))
 }
 
@@ -260,8 +360,159 @@ async fn put_point(
 ))]
 async fn retire_point(
     State(state): State<AppState>,
+    Extension(actor): Extension<Actor>,
     Path(key): Path<String>,
 ) -> Result<Json<Point>, ApiError> {
-    ops::retire_point(&*state.store, &key).await?;
+    ops::retire_point(&*state.store, &actor, &key).await?;
     Ok(Json(stored_point(&state, &key).await?))
+}
+
+/// Takes an approved point live (its owner, after sign-off).
+#[utoipa::path(post, path = "/api/points/{key}/go-live", params(("key" = String, Path)), responses(
+    (status = 200, body = Point),
+    (status = 403, body = Problem),
+    (status = 422, description = "The point is not approved", body = Problem),
+))]
+async fn go_live(
+    State(state): State<AppState>,
+    Extension(actor): Extension<Actor>,
+    Path(key): Path<String>,
+) -> Result<Json<Point>, ApiError> {
+    ops::go_live(&*state.store, &actor, &key).await?;
+    Ok(Json(stored_point(&state, &key).await?))
+}
+
+/// Every proposal, oldest first.
+#[utoipa::path(get, path = "/api/proposals", responses((status = 200, body = Vec<Proposal>)))]
+async fn list_proposals(
+    State(state): State<AppState>,
+    Extension(actor): Extension<Actor>,
+) -> Result<Json<Vec<Proposal>>, ApiError> {
+    Ok(Json(proposals::list(&*state.store, &actor).await?))
+}
+
+/// One proposal with its business case and decisions.
+#[utoipa::path(get, path = "/api/proposals/{id}", params(("id" = u64, Path)), responses(
+    (status = 200, body = Proposal),
+    (status = 404, body = Problem),
+))]
+async fn get_proposal(
+    State(state): State<AppState>,
+    Extension(actor): Extension<Actor>,
+    Path(id): Path<u64>,
+) -> Result<Json<Proposal>, ApiError> {
+    Ok(Json(proposals::get(&*state.store, &actor, id).await?))
+}
+
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+struct DecisionBody {
+    /// Why: every decision carries one.
+    comment: String,
+}
+
+async fn decide(
+    state: &AppState,
+    actor: &Actor,
+    id: u64,
+    approve: bool,
+    body: &[u8],
+) -> Result<Json<Proposal>, ApiError> {
+    let body: DecisionBody = serde_json::from_slice(body).map_err(|e| {
+        ApiError::BadRequest(format!("the body must be {{\"comment\": \"…\"}}: {e}"))
+    })?;
+    Ok(Json(
+        proposals::decide(&*state.store, actor, id, approve, &body.comment).await?,
+    ))
+}
+
+/// Approves a proposal (executives); with enough approvals it is carried out.
+#[utoipa::path(post, path = "/api/proposals/{id}/approve", params(("id" = u64, Path)),
+    request_body = DecisionBody,
+    responses((status = 200, body = Proposal), (status = 403, body = Problem), (status = 422, body = Problem)))]
+async fn approve_proposal(
+    State(state): State<AppState>,
+    Extension(actor): Extension<Actor>,
+    Path(id): Path<u64>,
+    body: Bytes,
+) -> Result<Json<Proposal>, ApiError> {
+    decide(&state, &actor, id, true, &body).await
+}
+
+/// Rejects a proposal (executives); one rejection rejects.
+#[utoipa::path(post, path = "/api/proposals/{id}/reject", params(("id" = u64, Path)),
+    request_body = DecisionBody,
+    responses((status = 200, body = Proposal), (status = 403, body = Problem), (status = 422, body = Problem)))]
+async fn reject_proposal(
+    State(state): State<AppState>,
+    Extension(actor): Extension<Actor>,
+    Path(id): Path<u64>,
+    body: Bytes,
+) -> Result<Json<Proposal>, ApiError> {
+    decide(&state, &actor, id, false, &body).await
+}
+
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+struct AuditQuery {
+    /// Only records about this point (its own and its proposals').
+    point: Option<String>,
+    /// Only records by this actor.
+    actor: Option<String>,
+    /// Only records at or after this instant (RFC 3339).
+    since: Option<String>,
+}
+
+/// The audit trail (R7), oldest first.
+#[utoipa::path(get, path = "/api/audit", params(AuditQuery), responses(
+    (status = 200, body = Vec<Record>),
+    (status = 403, body = Problem),
+))]
+async fn audit_log(
+    State(state): State<AppState>,
+    Extension(actor): Extension<Actor>,
+    Query(query): Query<AuditQuery>,
+) -> Result<Json<Vec<Record>>, ApiError> {
+    let since = query
+        .since
+        .map(|s| s.parse::<jiff::Timestamp>())
+        .transpose()
+        .map_err(|e| {
+            ApiError::BadRequest(format!(
+                "since: must be an RFC 3339 instant such as 2026-01-31T00:00:00Z: {e}"
+            ))
+        })?;
+    let filter = audit::Filter {
+        point: query.point,
+        actor: query.actor,
+        since,
+    };
+    Ok(Json(audit::log(&*state.store, &actor, &filter).await?))
+}
+
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+struct Verification {
+    intact: bool,
+    /// Records checked (when intact).
+    records: Option<u64>,
+    /// The first break (when not).
+    broken: Option<String>,
+}
+
+/// Checks the audit trail's hash chain.
+#[utoipa::path(get, path = "/api/audit/verify", responses((status = 200, body = Verification)))]
+async fn audit_verify(
+    State(state): State<AppState>,
+    Extension(actor): Extension<Actor>,
+) -> Result<Json<Verification>, ApiError> {
+    Ok(Json(match audit::verify(&*state.store, &actor).await? {
+        Ok(n) => Verification {
+            intact: true,
+            records: Some(n),
+            broken: None,
+        },
+        Err(b) => Verification {
+            intact: false,
+            records: None,
+            broken: Some(b.to_string()),
+        },
+    }))
 }

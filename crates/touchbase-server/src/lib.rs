@@ -41,7 +41,7 @@ pub struct AppState {
 
 /// The whole application: API, OpenAPI document, dashboard.
 pub fn router(state: AppState, config: &ServerConfig) -> Router {
-    api::routes()
+    api::routes(state.clone())
         .with_state(state)
         .layer(DefaultBodyLimit::max(config.body_limit))
         .layer(tower_http::trace::TraceLayer::new_for_http())

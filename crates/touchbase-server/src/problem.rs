@@ -4,9 +4,10 @@
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
+use touchbase_core::access::Denied;
 use touchbase_core::{FileError, Violations};
+use touchbase_store::OpError;
 use touchbase_store::StoreError;
-use touchbase_store::inventory::InventoryError;
 
 /// One broken rule: the entity, the field and the rule.
 #[derive(Debug, Serialize, utoipa::ToSchema)]
@@ -38,6 +39,10 @@ pub enum ApiError {
     #[error("{0}")]
     Invalid(Violations),
     #[error("{0}")]
+    Unauthorized(String),
+    #[error("{0}")]
+    Forbidden(String),
+    #[error("{0}")]
     NotFound(String),
     #[error("{0}")]
     Conflict(String),
@@ -54,6 +59,8 @@ impl ApiError {
         match self {
             ApiError::BadRequest(_) => StatusCode::BAD_REQUEST,
             ApiError::Invalid(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            ApiError::Unauthorized(_) => StatusCode::UNAUTHORIZED,
+            ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
             ApiError::NotFound(_) => StatusCode::NOT_FOUND,
             ApiError::Conflict(_) => StatusCode::CONFLICT,
             ApiError::Internal { .. } => StatusCode::INTERNAL_SERVER_ERROR,
@@ -64,6 +71,8 @@ impl ApiError {
         match self {
             ApiError::BadRequest(_) => "bad-request",
             ApiError::Invalid(_) => "invalid",
+            ApiError::Unauthorized(_) => "unauthorized",
+            ApiError::Forbidden(_) => "forbidden",
             ApiError::NotFound(_) => "not-found",
             ApiError::Conflict(_) => "conflict",
             ApiError::Internal { .. } => "internal",
@@ -129,16 +138,28 @@ impl From<StoreError> for ApiError {
     }
 }
 
-impl From<InventoryError> for ApiError {
-    fn from(e: InventoryError) -> Self {
+impl From<OpError> for ApiError {
+    fn from(e: OpError) -> Self {
         match e {
-            InventoryError::Invalid(v) => ApiError::Invalid(v),
-            InventoryError::PointNotFound(_) => ApiError::NotFound(e.to_string()),
-            InventoryError::NotInitialized
-            | InventoryError::AlreadyInitialized(_)
-            | InventoryError::PointExists(_) => ApiError::Conflict(e.to_string()),
-            InventoryError::Store(e) => e.into(),
+            OpError::Invalid(v) => ApiError::Invalid(v),
+            OpError::Unauthenticated(why) => ApiError::Unauthorized(why),
+            OpError::Denied(d) => ApiError::Forbidden(d.to_string()),
+            OpError::PointNotFound(_)
+            | OpError::ProposalNotFound(_)
+            | OpError::UserNotFound(_)
+            | OpError::TokenNotFound(_) => ApiError::NotFound(e.to_string()),
+            OpError::NotInitialized
+            | OpError::AlreadyInitialized(_)
+            | OpError::PointExists(_)
+            | OpError::UserExists(_) => ApiError::Conflict(e.to_string()),
+            OpError::Store(e) => e.into(),
         }
+    }
+}
+
+impl From<Denied> for ApiError {
+    fn from(d: Denied) -> Self {
+        ApiError::Forbidden(d.to_string())
     }
 }
 

@@ -9,7 +9,9 @@ use axum::http::{Request, StatusCode, header};
 use http_body_util::BodyExt;
 use serde_json::{Value, json};
 use touchbase_core::file;
+use touchbase_core::{Actor, Role};
 use touchbase_server::{AppState, ServerConfig, router};
+use touchbase_store::access;
 use touchbase_store_sqlite::SqliteStore;
 use tower::ServiceExt;
 
@@ -17,25 +19,43 @@ const SMALL: &str = include_str!("../../touchbase-store/src/conformance/small.ya
 
 struct App {
     router: Router,
-    _dir: tempfile::TempDir,
+    /// A token for each role, by role name.
+    tokens: std::collections::BTreeMap<&'static str, String>,
+    /// The token `call` sends; `None` sends none.
+    token: Option<String>,
+    _dir: Arc<tempfile::TempDir>,
 }
 
-fn app_with(config: ServerConfig) -> App {
+const ROLES: [(&str, Role); 5] = [
+    ("viewer", Role::Viewer),
+    ("analyst", Role::Analyst),
+    ("owner", Role::Owner),
+    ("executive", Role::Executive),
+    ("admin", Role::Admin),
+];
+
+async fn app_with(config: ServerConfig) -> App {
     let dir = tempfile::tempdir().unwrap();
-    let store = SqliteStore::open(dir.path().join("api.db")).unwrap();
+    let store = Arc::new(SqliteStore::open(dir.path().join("api.db")).unwrap());
+    let mut tokens = std::collections::BTreeMap::new();
+    for (name, role) in ROLES {
+        let teams = vec!["ecommerce".to_owned()];
+        let issued = access::add_user(&*store, &Actor::local_admin(), name, role, teams)
+            .await
+            .unwrap();
+        tokens.insert(name, issued.secret);
+    }
+    let token = Some(tokens["admin"].clone());
     App {
-        router: router(
-            AppState {
-                store: Arc::new(store),
-            },
-            &config,
-        ),
-        _dir: dir,
+        router: router(AppState { store }, &config),
+        tokens,
+        token,
+        _dir: Arc::new(dir),
     }
 }
 
-fn app() -> App {
-    app_with(ServerConfig::default())
+async fn app() -> App {
+    app_with(ServerConfig::default()).await
 }
 
 struct Reply {
@@ -51,12 +71,22 @@ impl Reply {
 }
 
 impl App {
+    /// The same application, calling as `role` (or with no token).
+    fn as_role(&self, role: Option<&str>) -> App {
+        App {
+            router: self.router.clone(),
+            tokens: self.tokens.clone(),
+            token: role.map(|r| self.tokens[r].clone()),
+            _dir: Arc::clone(&self._dir),
+        }
+    }
+
     async fn call(&self, method: &str, uri: &str, body: impl Into<Body>) -> Reply {
-        let request = Request::builder()
-            .method(method)
-            .uri(uri)
-            .body(body.into())
-            .unwrap();
+        let mut request = Request::builder().method(method).uri(uri);
+        if let Some(token) = &self.token {
+            request = request.header(header::AUTHORIZATION, format!("Bearer {token}"));
+        }
+        let request = request.body(body.into()).unwrap();
         let response = self.router.clone().oneshot(request).await.unwrap();
         let status = response.status();
         let content_type = response
@@ -77,7 +107,9 @@ impl App {
     }
 
     async fn imported(self) -> App {
-        let reply = self.call("POST", "/api/inventory/import", SMALL).await;
+        let reply = self
+            .call("POST", "/api/inventory/import?baseline=true", SMALL)
+            .await;
         assert_eq!(reply.status, StatusCode::OK, "{}", reply.text);
         self
     }
@@ -87,6 +119,7 @@ fn point_json(key: &str) -> Value {
     let inventory = file::parse_inventory(SMALL).unwrap();
     let mut point = serde_json::to_value(inventory.point("web.order").unwrap()).unwrap();
     point["key"] = json!(key);
+    point["status"] = json!("proposed");
     point
 }
 
@@ -110,14 +143,14 @@ fn assert_problem(reply: &Reply, status: StatusCode, detail: &str) -> Value {
 
 #[tokio::test]
 async fn healthz_names_the_store() {
-    let reply = app().get("/healthz").await;
+    let reply = app().await.get("/healthz").await;
     assert_eq!(reply.status, StatusCode::OK);
     assert_eq!(reply.json(), json!({ "status": "ok", "store": "sqlite" }));
 }
 
 #[tokio::test]
 async fn openapi_document_lists_every_route() {
-    let reply = app().get("/api/openapi.json").await;
+    let reply = app().await.get("/api/openapi.json").await;
     assert_eq!(reply.status, StatusCode::OK);
     let doc = reply.json();
     assert!(
@@ -148,21 +181,27 @@ async fn openapi_document_lists_every_route() {
 
 #[tokio::test]
 async fn empty_store_says_how_to_start() {
-    let reply = app().get("/api/inventory").await;
+    let reply = app().await.get("/api/inventory").await;
     assert_problem(&reply, StatusCode::CONFLICT, "touchbase init");
 }
 
 #[tokio::test]
 async fn dry_run_import_changes_nothing_then_import_applies() {
-    let app = app();
+    let app = app().await;
     let plan = app
-        .call("POST", "/api/inventory/import?dry_run=true", SMALL)
+        .call(
+            "POST",
+            "/api/inventory/import?dry_run=true&baseline=true",
+            SMALL,
+        )
         .await;
     assert_eq!(plan.status, StatusCode::OK, "{}", plan.text);
     let plan = plan.json();
     assert_eq!(plan["dry_run"], true);
-    // 1 organization, 6 functions, 2 processes, 2 parties, 3 points.
+    // 1 organization, 6 functions, 2 processes, 2 parties, 3 points; and the proposal of the
+    // proposed point.
     assert_eq!(plan["added"], 14, "{plan}");
+    assert_eq!(plan["proposals_opened"], 1, "{plan}");
     assert_problem(
         &app.get("/api/inventory").await,
         StatusCode::CONFLICT,
@@ -180,7 +219,7 @@ async fn dry_run_import_changes_nothing_then_import_applies() {
     );
 
     let again = app
-        .call("POST", "/api/inventory/import", SMALL)
+        .call("POST", "/api/inventory/import?baseline=true", SMALL)
         .await
         .json();
     assert_eq!(
@@ -191,10 +230,11 @@ async fn dry_run_import_changes_nothing_then_import_applies() {
 
 #[tokio::test]
 async fn import_of_a_broken_file_names_the_point_and_field() {
-    let app = app();
+    let app = app().await;
     let broken = SMALL.replace("mode: hybrid", "mode: telepathic");
     let problem = assert_problem(
-        &app.call("POST", "/api/inventory/import", broken).await,
+        &app.call("POST", "/api/inventory/import?baseline=true", broken)
+            .await,
         StatusCode::UNPROCESSABLE_ENTITY,
         "unknown variant `telepathic`",
     );
@@ -212,7 +252,7 @@ async fn import_of_a_broken_file_names_the_point_and_field() {
 
 #[tokio::test]
 async fn points_list_filters() {
-    let app = app().imported().await;
+    let app = app().await.imported().await;
     let all = app.get("/api/points").await.json();
     assert_eq!(all.as_array().unwrap().len(), 3);
     let live = app.get("/api/points?status=live").await.json();
@@ -246,7 +286,7 @@ async fn points_list_filters() {
 
 #[tokio::test]
 async fn point_add_edit_retire() {
-    let app = app().imported().await;
+    let app = app().await.imported().await;
     let added = app
         .call("POST", "/api/points", point_json("kiosk.order").to_string())
         .await;
@@ -297,7 +337,7 @@ async fn point_add_edit_retire() {
 
 #[tokio::test]
 async fn invalid_points_are_refused_with_the_field_and_rule() {
-    let app = app().imported().await;
+    let app = app().await.imported().await;
     let mut bad = point_json("kiosk.order");
     bad["function"] = json!("astrology");
     bad["automation"] = json!(1.5);
@@ -341,7 +381,7 @@ async fn invalid_points_are_refused_with_the_field_and_rule() {
 
 #[tokio::test]
 async fn bodies_over_the_limit_are_refused() {
-    let app = app_with(ServerConfig { body_limit: 1024 });
+    let app = app_with(ServerConfig { body_limit: 1024 }).await;
     let reply = app
         .call("POST", "/api/inventory/import", "#".repeat(4096))
         .await;
@@ -350,7 +390,7 @@ async fn bodies_over_the_limit_are_refused() {
 
 #[tokio::test]
 async fn dashboard_is_served() {
-    let reply = app().get("/").await;
+    let reply = app().await.get("/").await;
     assert_eq!(reply.status, StatusCode::OK);
     assert!(reply.content_type.starts_with("text/html"));
     assert!(reply.text.contains("/api/inventory"));
@@ -390,4 +430,274 @@ async fn serve_answers_on_a_socket_and_shuts_down_gracefully() {
 
     stop.send(()).unwrap();
     server.await.unwrap().unwrap();
+}
+
+/// Every role through every kind of call: allowed, or refused with 403 and the roles needed;
+/// no token at all is 401.
+#[tokio::test]
+async fn every_role_through_every_kind_of_call() {
+    let app = app().await.imported().await;
+    // (method, uri, body, roles allowed)
+    let calls: Vec<(&str, &str, String, &[&str])> = vec![
+        (
+            "GET",
+            "/api/inventory",
+            String::new(),
+            &["viewer", "analyst", "owner", "executive", "admin"],
+        ),
+        (
+            "GET",
+            "/api/points",
+            String::new(),
+            &["viewer", "analyst", "owner", "executive", "admin"],
+        ),
+        (
+            "GET",
+            "/api/points/web.order",
+            String::new(),
+            &["viewer", "analyst", "owner", "executive", "admin"],
+        ),
+        (
+            "GET",
+            "/api/proposals",
+            String::new(),
+            &["viewer", "analyst", "owner", "executive", "admin"],
+        ),
+        (
+            "GET",
+            "/api/inventory/export",
+            String::new(),
+            &["analyst", "owner", "executive", "admin"],
+        ),
+        (
+            "GET",
+            "/api/audit",
+            String::new(),
+            &["analyst", "owner", "executive", "admin"],
+        ),
+        (
+            "GET",
+            "/api/audit/verify",
+            String::new(),
+            &["analyst", "owner", "executive", "admin"],
+        ),
+        (
+            "POST",
+            "/api/points",
+            point_json("new.ROLE").to_string(),
+            &["owner", "executive", "admin"],
+        ),
+        (
+            "POST",
+            "/api/proposals/2/approve",
+            json!({"comment": "ok"}).to_string(),
+            &["executive", "admin"],
+        ),
+        (
+            "POST",
+            "/api/inventory/import?dry_run=true",
+            SMALL.to_owned(),
+            &["admin"],
+        ),
+    ];
+    for (method, uri, body, allowed) in &calls {
+        let reply = app.as_role(None).call(method, uri, body.clone()).await;
+        assert_problem(&reply, StatusCode::UNAUTHORIZED, "Authorization: Bearer");
+        for (role, _) in ROLES {
+            let body = body.replace("ROLE", role);
+            let reply = app.as_role(Some(role)).call(method, uri, body).await;
+            if allowed.contains(&role) {
+                assert!(
+                    reply.status.is_success(),
+                    "{role} {method} {uri}: {} {}",
+                    reply.status,
+                    reply.text
+                );
+            } else {
+                let problem = assert_problem(&reply, StatusCode::FORBIDDEN, "this needs the role");
+                let detail = problem["detail"].as_str().unwrap();
+                assert!(
+                    detail.contains(&format!("{role} has the role {role}")),
+                    "{detail}"
+                );
+            }
+        }
+    }
+    let mut bad = app.as_role(None);
+    bad.token = Some("tb_nonsense".into());
+    assert_problem(
+        &bad.get("/api/points").await,
+        StatusCode::UNAUTHORIZED,
+        "unknown or revoked",
+    );
+    // Health and the API description stay open.
+    assert_eq!(
+        app.as_role(None).get("/healthz").await.status,
+        StatusCode::OK
+    );
+    assert_eq!(
+        app.as_role(None).get("/api/openapi.json").await.status,
+        StatusCode::OK
+    );
+}
+
+/// Propose, approve twice, go live, change, retire — through the API.
+#[tokio::test]
+async fn sign_off_workflow_through_the_api() {
+    let app = app().await.imported().await;
+    let owner = app.as_role(Some("owner"));
+    let executive = app.as_role(Some("executive"));
+    let admin = app.as_role(Some("admin"));
+
+    let added = owner
+        .call("POST", "/api/points", point_json("app.order").to_string())
+        .await;
+    assert_eq!(added.status, StatusCode::CREATED, "{}", added.text);
+    let proposals = owner.get("/api/proposals").await.json();
+    let id = proposals
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["point"] == "app.order")
+        .unwrap()["id"]
+        .as_u64()
+        .unwrap();
+
+    let comment = json!({ "comment": "worth it" }).to_string();
+    let first = executive
+        .call(
+            "POST",
+            &format!("/api/proposals/{id}/approve"),
+            comment.clone(),
+        )
+        .await
+        .json();
+    assert_eq!(
+        (
+            first["status"].as_str(),
+            first["decisions"].as_array().unwrap().len()
+        ),
+        (Some("pending"), 1)
+    );
+    assert_problem(
+        &executive
+            .call(
+                "POST",
+                &format!("/api/proposals/{id}/approve"),
+                comment.clone(),
+            )
+            .await,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "has decided on it already",
+    );
+    assert_problem(
+        &owner
+            .call("POST", "/api/points/app.order/go-live", Body::empty())
+            .await,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "only an approved point goes live",
+    );
+    let second = admin
+        .call(
+            "POST",
+            &format!("/api/proposals/{id}/approve"),
+            comment.clone(),
+        )
+        .await
+        .json();
+    assert_eq!(second["status"], "approved");
+    let live = owner
+        .call("POST", "/api/points/app.order/go-live", Body::empty())
+        .await;
+    assert_eq!(live.json()["status"], "live");
+
+    let mut changed = owner.get("/api/points/app.order").await.json();
+    changed["expected"]["cost"] = json!(0.5);
+    let put = owner
+        .call("PUT", "/api/points/app.order", changed.to_string())
+        .await;
+    assert_eq!(
+        put.json()["expected"]["cost"],
+        0.35,
+        "a material change waits for sign-off"
+    );
+    let change = owner
+        .get("/api/proposals")
+        .await
+        .json()
+        .as_array()
+        .unwrap()
+        .last()
+        .unwrap()
+        .clone();
+    assert_eq!(change["kind"], "change");
+    let change_id = change["id"].as_u64().unwrap();
+    executive
+        .call(
+            "POST",
+            &format!("/api/proposals/{change_id}/approve"),
+            comment.clone(),
+        )
+        .await;
+    admin
+        .call(
+            "POST",
+            &format!("/api/proposals/{change_id}/approve"),
+            comment.clone(),
+        )
+        .await;
+    assert_eq!(
+        owner.get("/api/points/app.order").await.json()["expected"]["cost"],
+        0.5
+    );
+
+    let retire = owner
+        .call("POST", "/api/points/app.order/retire", Body::empty())
+        .await;
+    assert_eq!(
+        retire.json()["status"],
+        "live",
+        "retiring a live point waits for sign-off"
+    );
+    let retire_id = owner
+        .get("/api/proposals")
+        .await
+        .json()
+        .as_array()
+        .unwrap()
+        .last()
+        .unwrap()["id"]
+        .as_u64()
+        .unwrap();
+    executive
+        .call(
+            "POST",
+            &format!("/api/proposals/{retire_id}/approve"),
+            comment.clone(),
+        )
+        .await;
+    admin
+        .call(
+            "POST",
+            &format!("/api/proposals/{retire_id}/approve"),
+            comment,
+        )
+        .await;
+    assert_eq!(
+        owner.get("/api/points/app.order").await.json()["status"],
+        "retired"
+    );
+
+    let history = admin.get("/api/audit?point=app.order").await.json();
+    let actions: Vec<&str> = history
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["action"].as_str().unwrap())
+        .collect();
+    assert!(
+        actions.contains(&"point.go-live") && actions.contains(&"proposal.approve"),
+        "{actions:?}"
+    );
+    assert_eq!(admin.get("/api/audit/verify").await.json()["intact"], true);
 }

@@ -8,6 +8,7 @@ use async_trait::async_trait;
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod};
 use serde_json::Value;
 use tokio_postgres::NoTls;
+use touchbase_core::audit::{self, Entry, Record};
 use touchbase_core::{Change, Entity, Kind};
 use touchbase_store::{Store, StoreError, Versioned};
 
@@ -15,7 +16,10 @@ use touchbase_store::{Store, StoreError, Versioned};
 pub mod test_support;
 
 /// Each migration, in order, with its number.
-const MIGRATIONS: &[(i64, &str)] = &[(1, include_str!("../migrations/0001_inventory.sql"))];
+const MIGRATIONS: &[(i64, &str)] = &[
+    (1, include_str!("../migrations/0001_inventory.sql")),
+    (2, include_str!("../migrations/0002_audit.sql")),
+];
 
 /// Key of the advisory lock held while migrating.
 const MIGRATION_LOCK: i64 = 0x746f_7563_6862_6173; // "touchbas"
@@ -169,7 +173,50 @@ impl Store for PostgresStore {
         })
     }
 
-    async fn apply(&self, version: u64, changes: &[Change]) -> Result<u64, StoreError> {
+    async fn entity(&self, kind: Kind, key: &str) -> Result<Option<Entity>, StoreError> {
+        const CONTEXT: &str = "reading the inventory";
+        let client = self.client().await?;
+        let row = client
+            .query_opt(
+                "SELECT doc FROM inventory WHERE kind = $1 AND key = $2",
+                &[&kind.as_str(), &key],
+            )
+            .await
+            .map_err(pg(CONTEXT))?;
+        row.map(|row| decode(kind.as_str(), key, row.get(0)))
+            .transpose()
+    }
+
+    async fn audit(&self) -> Result<Vec<Record>, StoreError> {
+        const CONTEXT: &str = "reading the audit trail";
+        let client = self.client().await?;
+        let rows = client
+            .query("SELECT seq, at, actor, action, subject, before, after, prev, hash FROM audit ORDER BY seq", &[])
+            .await
+            .map_err(pg(CONTEXT))?;
+        rows.into_iter()
+            .map(|row| {
+                Ok(Record {
+                    seq: row.get::<_, i64>(0) as u64,
+                    at: row.get(1),
+                    actor: row.get(2),
+                    action: row.get(3),
+                    subject: row.get(4),
+                    before: parse_doc(row.get(5))?,
+                    after: parse_doc(row.get(6))?,
+                    prev: row.get(7),
+                    hash: row.get(8),
+                })
+            })
+            .collect()
+    }
+
+    async fn apply(
+        &self,
+        version: u64,
+        changes: &[Change],
+        entries: &[Entry],
+    ) -> Result<u64, StoreError> {
         const CONTEXT: &str = "writing the inventory";
         let mut client = self.client().await?;
         let tx = client.transaction().await.map_err(pg(CONTEXT))?;
@@ -208,6 +255,44 @@ impl Store for PostgresStore {
             }
             .map_err(pg(CONTEXT))?;
         }
+        let last = tx
+            .query_opt("SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1", &[])
+            .await
+            .map_err(pg(CONTEXT))?;
+        let (mut seq, mut prev): (i64, String) = last
+            .map_or((0, audit::GENESIS.to_owned()), |row| {
+                (row.get(0), row.get(1))
+            });
+        let append = tx
+            .prepare(
+                "INSERT INTO audit (seq, at, actor, action, subject, before, after, prev, hash)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+            )
+            .await
+            .map_err(pg(CONTEXT))?;
+        for entry in entries {
+            seq += 1;
+            let record = audit::seal(seq as u64, &prev, entry);
+            let before = record.before.as_ref().map(|v| v.to_string());
+            let after = record.after.as_ref().map(|v| v.to_string());
+            tx.execute(
+                &append,
+                &[
+                    &seq,
+                    &record.at,
+                    &record.actor,
+                    &record.action,
+                    &record.subject,
+                    &before,
+                    &after,
+                    &record.prev,
+                    &record.hash,
+                ],
+            )
+            .await
+            .map_err(pg(CONTEXT))?;
+            prev = record.hash;
+        }
         let next = version as i64 + 1;
         tx.execute(
             "UPDATE meta SET value = $1 WHERE key = 'inventory_version'",
@@ -223,7 +308,13 @@ impl Store for PostgresStore {
 fn decode(kind: &str, key: &str, doc: Value) -> Result<Entity, StoreError> {
     let corrupt = |why: String| StoreError::Corrupt(format!("{kind} `{key}`: {why}"));
     let kind = Kind::parse(kind).ok_or_else(|| corrupt("unknown kind".into()))?;
-    Entity::from_doc(kind, doc).map_err(|e| corrupt(e.to_string()))
+    Entity::from_doc(kind, key, doc).map_err(|e| corrupt(e.to_string()))
+}
+
+fn parse_doc(doc: Option<String>) -> Result<Option<Value>, StoreError> {
+    doc.map(|d| serde_json::from_str(&d))
+        .transpose()
+        .map_err(|e| StoreError::Corrupt(format!("an audit record: {e}")))
 }
 
 #[cfg(test)]

@@ -9,12 +9,16 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
-use rusqlite::{Connection, params};
+use rusqlite::{Connection, OptionalExtension, params};
+use touchbase_core::audit::{self, Entry, Record};
 use touchbase_core::{Change, Entity, Kind};
 use touchbase_store::{Store, StoreError, Versioned};
 
 /// Each migration, in order; the n-th brings the schema to `user_version` n.
-const MIGRATIONS: &[&str] = &[include_str!("../migrations/0001_inventory.sql")];
+const MIGRATIONS: &[&str] = &[
+    include_str!("../migrations/0001_inventory.sql"),
+    include_str!("../migrations/0002_audit.sql"),
+];
 
 #[derive(Debug, Clone)]
 pub struct SqliteStore {
@@ -118,7 +122,69 @@ impl Store for SqliteStore {
         .await
     }
 
-    async fn apply(&self, version: u64, changes: &[Change]) -> Result<u64, StoreError> {
+    async fn entity(&self, kind: Kind, key: &str) -> Result<Option<Entity>, StoreError> {
+        const CONTEXT: &str = "reading the inventory";
+        let key = key.to_owned();
+        self.with(CONTEXT, move |conn| {
+            let doc: Option<String> = conn
+                .prepare_cached("SELECT doc FROM inventory WHERE kind = ?1 AND key = ?2")
+                .and_then(|mut stmt| {
+                    stmt.query_row(params![kind.as_str(), key], |r| r.get(0))
+                        .optional()
+                })
+                .map_err(db(CONTEXT))?;
+            doc.map(|doc| decode(kind.as_str(), &key, &doc)).transpose()
+        })
+        .await
+    }
+
+    async fn audit(&self) -> Result<Vec<Record>, StoreError> {
+        const CONTEXT: &str = "reading the audit trail";
+        self.with(CONTEXT, |conn| {
+            let mut stmt = conn
+                .prepare("SELECT seq, at, actor, action, subject, before, after, prev, hash FROM audit ORDER BY seq")
+                .map_err(db(CONTEXT))?;
+            let rows = stmt
+                .query_map([], |r| {
+                    Ok((
+                        r.get::<_, i64>(0)?,
+                        r.get::<_, String>(1)?,
+                        r.get::<_, String>(2)?,
+                        r.get::<_, String>(3)?,
+                        r.get::<_, String>(4)?,
+                        r.get::<_, Option<String>>(5)?,
+                        r.get::<_, Option<String>>(6)?,
+                        r.get::<_, String>(7)?,
+                        r.get::<_, String>(8)?,
+                    ))
+                })
+                .map_err(db(CONTEXT))?;
+            let mut records = Vec::new();
+            for row in rows {
+                let (seq, at, actor, action, subject, before, after, prev, hash) = row.map_err(db(CONTEXT))?;
+                records.push(Record {
+                    seq: seq as u64,
+                    at,
+                    actor,
+                    action,
+                    subject,
+                    before: parse_doc(before)?,
+                    after: parse_doc(after)?,
+                    prev,
+                    hash,
+                });
+            }
+            Ok(records)
+        })
+        .await
+    }
+
+    async fn apply(
+        &self,
+        version: u64,
+        changes: &[Change],
+        entries: &[Entry],
+    ) -> Result<u64, StoreError> {
         const CONTEXT: &str = "writing the inventory";
         let rows: Vec<(Kind, String, Option<String>)> = changes
             .iter()
@@ -130,6 +196,7 @@ impl Store for SqliteStore {
                 )
             })
             .collect();
+        let entries = entries.to_vec();
         self.with(CONTEXT, move |conn| {
             let tx = conn
                 .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
@@ -159,6 +226,39 @@ impl Store for SqliteStore {
                     .map_err(db(CONTEXT))?;
                 }
             }
+            {
+                let (mut seq, mut prev): (i64, String) = tx
+                    .query_row("SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1", [], |r| {
+                        Ok((r.get(0)?, r.get(1)?))
+                    })
+                    .optional()
+                    .map_err(db(CONTEXT))?
+                    .unwrap_or((0, audit::GENESIS.to_owned()));
+                let mut append = tx
+                    .prepare_cached(
+                        "INSERT INTO audit (seq, at, actor, action, subject, before, after, prev, hash)
+                         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+                    )
+                    .map_err(db(CONTEXT))?;
+                for entry in &entries {
+                    seq += 1;
+                    let record = audit::seal(seq as u64, &prev, entry);
+                    append
+                        .execute(params![
+                            seq,
+                            record.at,
+                            record.actor,
+                            record.action,
+                            record.subject,
+                            record.before.as_ref().map(|v| v.to_string()),
+                            record.after.as_ref().map(|v| v.to_string()),
+                            record.prev,
+                            record.hash,
+                        ])
+                        .map_err(db(CONTEXT))?;
+                    prev = record.hash;
+                }
+            }
             let next = version + 1;
             tx.execute("UPDATE meta SET value = ?1 WHERE key = 'inventory_version'", [next as i64])
                 .map_err(db(CONTEXT))?;
@@ -173,5 +273,11 @@ fn decode(kind: &str, key: &str, doc: &str) -> Result<Entity, StoreError> {
     let corrupt = |why: String| StoreError::Corrupt(format!("{kind} `{key}`: {why}"));
     let kind = Kind::parse(kind).ok_or_else(|| corrupt("unknown kind".into()))?;
     let doc = serde_json::from_str(doc).map_err(|e| corrupt(e.to_string()))?;
-    Entity::from_doc(kind, doc).map_err(|e| corrupt(e.to_string()))
+    Entity::from_doc(kind, key, doc).map_err(|e| corrupt(e.to_string()))
+}
+
+fn parse_doc(doc: Option<String>) -> Result<Option<serde_json::Value>, StoreError> {
+    doc.map(|d| serde_json::from_str(&d))
+        .transpose()
+        .map_err(|e| StoreError::Corrupt(format!("an audit record: {e}")))
 }

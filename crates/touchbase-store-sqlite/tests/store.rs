@@ -1,30 +1,51 @@
 //! The conformance suite on the embedded store, each test on fresh files in its own directory.
 
-use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
 use touchbase_store::Store;
-use touchbase_store::conformance::Backend;
+use touchbase_store::conformance::{Backend, Tamper};
 use touchbase_store_sqlite::SqliteStore;
 
 struct Sqlite {
     dir: tempfile::TempDir,
-    count: AtomicUsize,
+    paths: Mutex<Vec<PathBuf>>,
 }
 
 fn sqlite() -> Sqlite {
     Sqlite {
         dir: tempfile::tempdir().expect("a temporary directory"),
-        count: AtomicUsize::new(0),
+        paths: Mutex::default(),
     }
 }
 
 #[async_trait]
 impl Backend for Sqlite {
     async fn fresh(&self) -> Arc<dyn Store> {
-        let n = self.count.fetch_add(1, Ordering::Relaxed);
-        Arc::new(SqliteStore::open(self.dir.path().join(format!("store-{n}.db"))).unwrap())
+        let mut paths = self.paths.lock().unwrap();
+        let path = self.dir.path().join(format!("store-{}.db", paths.len()));
+        paths.push(path.clone());
+        Arc::new(SqliteStore::open(path).unwrap())
+    }
+
+    async fn tamper(&self, n: usize, how: Tamper) {
+        let path = self.paths.lock().unwrap()[n].clone();
+        let conn = rusqlite::Connection::open(path).unwrap();
+        let (sql, trigger) = match how {
+            Tamper::Alter { seq } => (
+                format!("UPDATE audit SET actor = 'mallory' WHERE seq = {seq}"),
+                "audit_no_update",
+            ),
+            Tamper::Remove { seq } => (
+                format!("DELETE FROM audit WHERE seq = {seq}"),
+                "audit_no_delete",
+            ),
+        };
+        let refused = conn.execute(&sql, []).unwrap_err().to_string();
+        assert!(refused.contains("append-only"), "{refused}");
+        conn.execute_batch(&format!("DROP TRIGGER {trigger}; {sql}"))
+            .unwrap();
     }
 }
 
@@ -39,7 +60,9 @@ fn reopening_keeps_the_inventory_and_the_schema_version() {
         let store = SqliteStore::open(&path).unwrap();
         let inventory =
             touchbase_core::file::parse_inventory(touchbase_store::conformance::SMALL).unwrap();
-        touchbase_store::inventory::import(&store, &inventory)
+        let admin = touchbase_core::Actor::local_admin();
+        let mode = touchbase_store::inventory::ImportMode::Baseline;
+        touchbase_store::inventory::import(&store, &admin, &inventory, mode)
             .await
             .unwrap();
         drop(store);

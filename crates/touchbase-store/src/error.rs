@@ -1,5 +1,9 @@
 use std::error::Error as StdError;
 
+use touchbase_core::access::Denied;
+use touchbase_core::governance::DecideError;
+use touchbase_core::{FileError, Violations};
+
 /// What can go wrong in a store, reduced to what a caller can act on.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -31,5 +35,60 @@ impl StoreError {
 
     pub fn is_conflict(&self) -> bool {
         matches!(self, StoreError::Conflict(_))
+    }
+}
+
+/// Why an operation was refused or failed.
+#[derive(Debug, thiserror::Error)]
+pub enum OpError {
+    #[error(
+        "the store holds no inventory yet: run `touchbase init` or `touchbase inventory import FILE`"
+    )]
+    NotInitialized,
+    #[error("the store already holds the inventory of {0}")]
+    AlreadyInitialized(String),
+    #[error("no point `{0}`: `touchbase point list` shows the points there are")]
+    PointNotFound(String),
+    #[error("a point `{0}` exists already: edit it instead")]
+    PointExists(String),
+    #[error("no proposal {0}: `touchbase proposal list` shows them")]
+    ProposalNotFound(u64),
+    #[error("no user `{0}`: `touchbase user list` shows them")]
+    UserNotFound(String),
+    #[error("a user `{0}` exists already")]
+    UserExists(String),
+    #[error("no token `{0}`: `touchbase user list` shows each user's tokens")]
+    TokenNotFound(String),
+    /// No valid credentials (HTTP 401).
+    #[error("{0}")]
+    Unauthenticated(String),
+    /// Valid credentials, not enough rights (HTTP 403).
+    #[error(transparent)]
+    Denied(#[from] Denied),
+    #[error(transparent)]
+    Invalid(#[from] Violations),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+impl From<DecideError> for OpError {
+    fn from(e: DecideError) -> Self {
+        match e {
+            DecideError::Denied(d) => OpError::Denied(d),
+            DecideError::Refused(v) => OpError::Invalid(v),
+        }
+    }
+}
+
+impl From<FileError> for OpError {
+    fn from(e: FileError) -> Self {
+        match e {
+            FileError::Syntax(why) => {
+                OpError::Invalid(Violations(vec![touchbase_core::Violation::new(
+                    "body", "", why,
+                )]))
+            }
+            FileError::Invalid(v) => OpError::Invalid(v),
+        }
     }
 }

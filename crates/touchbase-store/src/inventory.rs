@@ -1,128 +1,180 @@
-//! The inventory's operations, written once over any [`Store`]: read it, import a file (or plan
-//! the import), add, edit and retire points. Every write loads the inventory, changes a copy,
-//! checks the whole result against the rules of `touchbase-core`, and applies the difference at
-//! the version it read — so no write can leave the inventory broken, and a concurrent write is
-//! retried on the fresh state rather than overwritten.
+//! The inventory's operations over any [`Store`]: read it, import a file (or plan the import),
+//! add, edit and retire points. Every write goes through [`crate::update`] (so it is checked,
+//! audited and safe against concurrent writes) and through the sign-off rules of
+//! [`touchbase_core::governance`] (so no point goes live, and no live point changes materially,
+//! without the executives' approval).
 
-use touchbase_core::change::{self, Change};
-use touchbase_core::{Inventory, Organization, Point, Status, Violations, validate};
+use std::collections::BTreeSet;
 
-use crate::{Store, StoreError, Versioned};
+use touchbase_core::change::{self, Change, State};
+use touchbase_core::governance::{self, Mode, Write};
+use touchbase_core::{Actor, Inventory, Organization, Permission, Point, Status};
 
-#[derive(Debug, thiserror::Error)]
-pub enum InventoryError {
-    #[error(
-        "the store holds no inventory yet: run `touchbase init` or `touchbase inventory import FILE`"
-    )]
-    NotInitialized,
-    #[error("the store already holds the inventory of {0}")]
-    AlreadyInitialized(String),
-    #[error("no point `{0}`: `touchbase point list` shows the points there are")]
-    PointNotFound(String),
-    #[error("a point `{0}` exists already: edit it instead")]
-    PointExists(String),
-    #[error(transparent)]
-    Invalid(#[from] Violations),
-    #[error(transparent)]
-    Store(#[from] StoreError),
-}
+use crate::{OpError, Store, StoreError, Versioned, update};
 
-/// How often a write is retried when another write got in first.
-const ATTEMPTS: usize = 5;
+pub use crate::error::OpError as InventoryError;
 
 /// The inventory and its version, or `None` for a store never initialized.
 pub async fn load(store: &dyn Store) -> Result<Option<Versioned<Inventory>>, StoreError> {
-    let Versioned { version, value } = store.entities().await?;
-    Ok(change::assemble(value).map(|value| Versioned { version, value }))
+    let Versioned { version, value } = crate::load(store).await?;
+    Ok(value.inventory.map(|value| Versioned { version, value }))
 }
 
-/// The inventory, or [`InventoryError::NotInitialized`].
-pub async fn get(store: &dyn Store) -> Result<Versioned<Inventory>, InventoryError> {
-    load(store).await?.ok_or(InventoryError::NotInitialized)
+/// The inventory, or [`OpError::NotInitialized`].
+pub async fn get(store: &dyn Store) -> Result<Versioned<Inventory>, OpError> {
+    load(store).await?.ok_or(OpError::NotInitialized)
 }
 
 /// Creates the inventory of a new organization: its default functions and nothing else.
 pub async fn init(
     store: &dyn Store,
+    actor: &Actor,
     organization: Organization,
-) -> Result<Inventory, InventoryError> {
-    if let Some(existing) = load(store).await? {
-        return Err(InventoryError::AlreadyInitialized(
-            existing.value.organization.name,
-        ));
-    }
+) -> Result<Inventory, OpError> {
+    actor.require(Permission::Administer)?;
     let inventory = Inventory::new(organization);
-    validate::check(&inventory)?;
-    let changes = change::diff(None, &inventory);
-    store.apply(0, &changes).await?;
+    update(store, actor, "inventory.init", |state, _| {
+        match &state.inventory {
+            Some(existing) => Err(OpError::AlreadyInitialized(
+                existing.organization.name.clone(),
+            )),
+            None => {
+                state.inventory = Some(inventory.clone());
+                Ok(())
+            }
+        }
+    })
+    .await?;
     Ok(inventory)
 }
 
-/// What importing `file` would change, without changing anything.
+/// How an import treats points.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ImportMode {
+    /// Sign-off applies: new points enter as proposals, material changes to live points wait.
+    Normal,
+    /// The first inventory of existing points (seed 000): live points the store has never seen
+    /// are recorded as live. Admins only.
+    Baseline,
+}
+
+/// What importing `file` would change, without changing anything: the entities changed and the
+/// proposals it would open.
 pub async fn plan_import(
     store: &dyn Store,
+    actor: &Actor,
     file: &Inventory,
-) -> Result<Vec<Change>, InventoryError> {
-    let current = load(store).await?;
-    Ok(change::diff(current.as_ref().map(|c| &c.value), file))
+    mode: ImportMode,
+) -> Result<Vec<Change>, OpError> {
+    actor.require(Permission::Administer)?;
+    let current = crate::load(store).await?.value;
+    let mut next = current.clone();
+    let seen = seen_points(store, mode).await?;
+    apply_inventory(&mut next, actor, file.clone(), mode, &seen, &crate::now())?;
+    Ok(change::diff_states(&current, &next))
 }
 
-/// Makes the stored inventory equal to `file` (already parsed and checked): entities in the
-/// file are added or changed, entities not in it are removed. Returns what changed.
-pub async fn import(store: &dyn Store, file: &Inventory) -> Result<Vec<Change>, InventoryError> {
-    validate::check(file)?;
-    for _ in 0..ATTEMPTS {
-        let current = load(store).await?;
-        let version = current.as_ref().map_or(0, |c| c.version);
-        let changes = change::diff(current.as_ref().map(|c| &c.value), file);
-        if changes.is_empty() {
-            return Ok(changes);
-        }
-        match store.apply(version, &changes).await {
-            Ok(_) => return Ok(changes),
-            Err(e) if e.is_conflict() => continue,
-            Err(e) => return Err(e.into()),
-        }
+/// Makes the stored inventory equal to `file` (already parsed and checked), under the rules of
+/// sign-off. Returns what changed, proposals opened included.
+pub async fn import(
+    store: &dyn Store,
+    actor: &Actor,
+    file: &Inventory,
+    mode: ImportMode,
+) -> Result<Vec<Change>, OpError> {
+    actor.require(Permission::Administer)?;
+    let seen = seen_points(store, mode).await?;
+    let action = match mode {
+        ImportMode::Normal => "inventory.import",
+        ImportMode::Baseline => "inventory.baseline",
+    };
+    update(store, actor, action, |state, now| {
+        apply_inventory(state, actor, file.clone(), mode, &seen, now)
+    })
+    .await
+}
+
+/// The point keys the audit trail has ever recorded; only a baseline needs them.
+async fn seen_points(store: &dyn Store, mode: ImportMode) -> Result<BTreeSet<String>, StoreError> {
+    if mode == ImportMode::Normal {
+        return Ok(BTreeSet::new());
     }
-    Err(contended())
+    Ok(store
+        .audit()
+        .await?
+        .into_iter()
+        .filter_map(|r| r.subject.strip_prefix("point ").map(str::to_owned))
+        .collect())
 }
 
-/// Applies `edit` to a copy of the inventory, checks the result and writes the difference.
-/// Returns what changed.
-pub async fn update<F>(store: &dyn Store, mut edit: F) -> Result<Vec<Change>, InventoryError>
+/// Puts `wanted` in place of the state's inventory as far as sign-off allows, and records the
+/// proposals it opens.
+fn apply_inventory(
+    state: &mut State,
+    actor: &Actor,
+    wanted: Inventory,
+    mode: ImportMode,
+    seen: &BTreeSet<String>,
+    now: &str,
+) -> Result<(), OpError> {
+    let wanted = wanted.normalized();
+    touchbase_core::validate::check(&wanted)?;
+    let before = state
+        .inventory
+        .clone()
+        .unwrap_or_else(|| Inventory::new(wanted.organization.clone()));
+    let write = Write {
+        actor,
+        mode: match mode {
+            ImportMode::Normal => Mode::Normal,
+            ImportMode::Baseline => Mode::Baseline,
+        },
+        seen,
+        proposals: &state.proposals,
+        now,
+    };
+    let governed = governance::govern(&before, wanted, &write)?;
+    state.proposals.extend(governed.proposals);
+    governance::reconcile(&governed.inventory, &mut state.proposals);
+    state.inventory = Some(governed.inventory);
+    Ok(())
+}
+
+/// Changes the inventory with `edit`, under the rules of sign-off, as `actor`.
+pub async fn edit<F>(
+    store: &dyn Store,
+    actor: &Actor,
+    action: &str,
+    mut edit: F,
+) -> Result<Vec<Change>, OpError>
 where
-    F: FnMut(&mut Inventory) -> Result<(), InventoryError>,
+    F: FnMut(&mut Inventory) -> Result<(), OpError>,
 {
-    for _ in 0..ATTEMPTS {
-        let current = get(store).await?;
-        let mut next = current.value.clone();
-        edit(&mut next)?;
-        let next = next.normalized();
-        validate::check(&next)?;
-        let changes = change::diff(Some(&current.value), &next);
-        if changes.is_empty() {
-            return Ok(changes);
-        }
-        match store.apply(current.version, &changes).await {
-            Ok(_) => return Ok(changes),
-            Err(e) if e.is_conflict() => continue,
-            Err(e) => return Err(e.into()),
-        }
-    }
-    Err(contended())
+    actor.require(Permission::Propose)?;
+    update(store, actor, action, |state, now| {
+        let mut wanted = state.inventory.clone().ok_or(OpError::NotInitialized)?;
+        edit(&mut wanted)?;
+        apply_inventory(
+            state,
+            actor,
+            wanted,
+            ImportMode::Normal,
+            &BTreeSet::new(),
+            now,
+        )
+    })
+    .await
 }
 
-fn contended() -> InventoryError {
-    InventoryError::Store(StoreError::Conflict(format!(
-        "the inventory kept changing under this write ({ATTEMPTS} attempts); try again"
-    )))
-}
-
-/// Adds a new point.
-pub async fn add_point(store: &dyn Store, point: Point) -> Result<Vec<Change>, InventoryError> {
-    update(store, |inventory| {
+/// Adds a new point: it enters as a proposal (R6).
+pub async fn add_point(
+    store: &dyn Store,
+    actor: &Actor,
+    point: Point,
+) -> Result<Vec<Change>, OpError> {
+    edit(store, actor, "point.add", |inventory| {
         if inventory.point(&point.key).is_some() {
-            return Err(InventoryError::PointExists(point.key.clone()));
+            return Err(OpError::PointExists(point.key.clone()));
         }
         inventory.points.push(point.clone());
         Ok(())
@@ -130,33 +182,48 @@ pub async fn add_point(store: &dyn Store, point: Point) -> Result<Vec<Change>, I
     .await
 }
 
-/// Replaces a point's definition; `point.key` names the point.
-pub async fn put_point(store: &dyn Store, point: Point) -> Result<Vec<Change>, InventoryError> {
-    update(store, |inventory| {
-        let slot = point_mut(inventory, &point.key)?;
-        *slot = point.clone();
+/// Replaces a point's definition; `point.key` names the point. A material change to a live
+/// point opens a change proposal instead of applying.
+pub async fn put_point(
+    store: &dyn Store,
+    actor: &Actor,
+    point: Point,
+) -> Result<Vec<Change>, OpError> {
+    edit(store, actor, "point.edit", |inventory| {
+        *point_mut(inventory, &point.key)? = point.clone();
         Ok(())
     })
     .await
 }
 
-/// Retires a point: it stays in the inventory, with its history, but is no longer live.
-pub async fn retire_point(store: &dyn Store, key: &str) -> Result<Vec<Change>, InventoryError> {
-    update(store, |inventory| {
+/// Retires a point. A live point's retirement opens a proposal; any other point retires at once.
+pub async fn retire_point(
+    store: &dyn Store,
+    actor: &Actor,
+    key: &str,
+) -> Result<Vec<Change>, OpError> {
+    edit(store, actor, "point.retire", |inventory| {
         point_mut(inventory, key)?.status = Status::Retired;
         Ok(())
     })
     .await
 }
 
+/// Takes an approved point live (its owner, after sign-off).
+pub async fn go_live(store: &dyn Store, actor: &Actor, key: &str) -> Result<Vec<Change>, OpError> {
+    update(store, actor, "point.go-live", |state, _| {
+        let inventory = state.inventory.as_mut().ok_or(OpError::NotInitialized)?;
+        point_mut(inventory, key)?;
+        Ok(governance::go_live(inventory, key, actor)?)
+    })
+    .await
+}
+
 /// The point `key` of an inventory being edited.
-pub fn point_mut<'a>(
-    inventory: &'a mut Inventory,
-    key: &str,
-) -> Result<&'a mut Point, InventoryError> {
+pub fn point_mut<'a>(inventory: &'a mut Inventory, key: &str) -> Result<&'a mut Point, OpError> {
     inventory
         .points
         .iter_mut()
         .find(|p| p.key == key)
-        .ok_or_else(|| InventoryError::PointNotFound(key.to_owned()))
+        .ok_or_else(|| OpError::PointNotFound(key.to_owned()))
 }

@@ -1,16 +1,22 @@
-//! The storage interface of touchbase: the [`Store`] trait every backend implements, the
-//! errors a store reduces to, and the inventory's operations written once over any store.
+//! The storage interface of touchbase and the operations written once over it: the [`Store`]
+//! trait every backend implements, the errors a store reduces to, and the inventory, sign-off,
+//! access and audit operations.
 //!
 //! Only the backend crates (`touchbase-store-sqlite`, `touchbase-store-postgres`) know SQL.
 //! With the `conformance` feature this crate also carries the one test suite that every backend
 //! runs, so that all stores behave the same (R20).
 
+pub mod access;
+pub mod audit;
 mod error;
 pub mod inventory;
+pub mod proposals;
 mod store;
+mod write;
 
 #[cfg(feature = "conformance")]
 pub mod conformance;
 
-pub use error::StoreError;
+pub use error::{OpError, StoreError};
 pub use store::{Store, Versioned};
+pub use write::{load, now, update};

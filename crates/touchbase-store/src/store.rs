@@ -1,7 +1,8 @@
 use std::fmt::Debug;
 
 use async_trait::async_trait;
-use touchbase_core::{Change, Entity};
+use touchbase_core::audit::{Entry, Record};
+use touchbase_core::{Change, Entity, Kind};
 
 use crate::StoreError;
 
@@ -15,20 +16,33 @@ pub struct Versioned<T> {
 
 /// A place touchbase keeps its records. Implementations: SQLite (embedded) and PostgreSQL.
 ///
-/// A store keeps each inventory entity as a document under (kind, key) and a version number
-/// that every successful write increments. It does not validate: the rules live in
-/// `touchbase-core` and the operations in [`crate::inventory`] check before they write.
+/// A store keeps each entity (inventory, proposals, users, tokens) as a document under
+/// (kind, key), a version number that every successful write increments, and the audit
+/// trail. It does not validate: the rules live in `touchbase-core`, and the operations of this
+/// crate check before they write.
 #[async_trait]
 pub trait Store: Send + Sync + Debug {
     /// `sqlite` or `postgres`.
     fn backend(&self) -> &'static str;
 
-    /// Every inventory entity and the version they were read at. An empty list (at version 0)
-    /// means the store was never initialized.
+    /// Every entity and the version they were read at. An empty list (at version 0) means the
+    /// store was never initialized.
     async fn entities(&self) -> Result<Versioned<Vec<Entity>>, StoreError>;
 
-    /// Applies the changes in one transaction, if the store is still at `version`; returns the
-    /// new version. A store at another version refuses with [`StoreError::Conflict`] and
-    /// changes nothing.
-    async fn apply(&self, version: u64, changes: &[Change]) -> Result<u64, StoreError>;
+    /// One entity by kind and key.
+    async fn entity(&self, kind: Kind, key: &str) -> Result<Option<Entity>, StoreError>;
+
+    /// Applies the changes and appends the audit entries (numbered and sealed by
+    /// [`touchbase_core::audit::seal`] after the last record) in one transaction, if the store
+    /// is still at `version`; returns the new version. A store at another version refuses with
+    /// [`StoreError::Conflict`] and changes nothing.
+    async fn apply(
+        &self,
+        version: u64,
+        changes: &[Change],
+        audit: &[Entry],
+    ) -> Result<u64, StoreError>;
+
+    /// The whole audit trail, in order.
+    async fn audit(&self) -> Result<Vec<Record>, StoreError>;
 }

@@ -5,7 +5,8 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
-use touchbase_core::{Mode, Status};
+use touchbase_core::governance::ProposalStatus;
+use touchbase_core::{Mode, Role, Status};
 
 /// touchbase: the system of record for an organization's points of interaction.
 #[derive(Debug, Parser)]
@@ -15,6 +16,11 @@ pub struct Cli {
     /// [default: ./touchbase.db; for `demo`, ./touchbase-demo.db]
     #[arg(long, global = true, env = "TOUCHBASE_DB")]
     pub db: Option<String>,
+
+    /// Act as this user, with the user's role (for trusted scripts that say who they are).
+    /// [default: the local administrator, `local-admin`]
+    #[arg(long = "as", global = true, env = "TOUCHBASE_AS", value_name = "USER")]
+    pub as_user: Option<String>,
 
     /// Log more (or set TOUCHBASE_LOG, e.g. TOUCHBASE_LOG=debug).
     #[arg(long, short, global = true)]
@@ -31,9 +37,21 @@ pub enum Command {
     /// Keep the inventory as a file under version control: import, export, dry-run.
     #[command(subcommand)]
     Inventory(InventoryCommand),
-    /// List, show, add, edit and retire points of interaction.
+    /// List, show, add, edit, retire points of interaction and take approved ones live.
     #[command(subcommand)]
     Point(PointCommand),
+    /// The executives' sign-off: list, show, approve and reject proposals.
+    #[command(subcommand)]
+    Proposal(ProposalCommand),
+    /// Users and their roles.
+    #[command(subcommand)]
+    User(UserCommand),
+    /// API tokens: issue another, revoke one.
+    #[command(subcommand)]
+    Token(TokenCommand),
+    /// The audit trail: read it, verify it has not been tampered with.
+    #[command(subcommand)]
+    Audit(AuditCommand),
     /// Serve the JSON API and the dashboard.
     Serve(ServeArgs),
     /// Create the demo organization (when absent) and serve it.
@@ -64,6 +82,10 @@ pub enum InventoryCommand {
         /// Print the result as JSON.
         #[arg(long)]
         json: bool,
+        /// Take the inventory of points that exist already: live points the store has never
+        /// seen are recorded as live without sign-off (admins only).
+        #[arg(long)]
+        baseline: bool,
     },
     /// Write the inventory as YAML (to standard output, or --out).
     Export {
@@ -93,7 +115,8 @@ pub enum PointCommand {
         #[arg(long)]
         json: bool,
     },
-    /// Add a point from a YAML or JSON file (`-` reads standard input).
+    /// Propose a new point from a YAML or JSON file (`-` reads standard input): it enters as
+    /// `proposed`, with its business case, and waits for the executives' sign-off.
     Add {
         #[arg(long, short)]
         file: PathBuf,
@@ -107,8 +130,107 @@ pub enum PointCommand {
         #[arg(long, value_name = "FIELD=VALUE", required_unless_present = "file")]
         set: Vec<String>,
     },
-    /// Retire a point: it stays on record but is no longer live.
+    /// Retire a point: it stays on record but is no longer live (a live point needs sign-off).
     Retire { key: String },
+    /// Take an approved point live (its owner, after sign-off).
+    GoLive { key: String },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ProposalCommand {
+    /// List the proposals, oldest first.
+    List {
+        #[arg(long)]
+        status: Option<ProposalStatusArg>,
+        /// Print a JSON array of proposals.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Show one proposal: its business case, why it needs sign-off, each decision.
+    Show {
+        id: u64,
+        /// Print the proposal as JSON, the point as proposed included.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Approve a proposal (executives; nobody approves their own).
+    Approve {
+        id: u64,
+        /// Why: kept with the decision in the audit trail.
+        #[arg(long)]
+        comment: String,
+    },
+    /// Reject a proposal (executives; nobody rejects their own).
+    Reject {
+        id: u64,
+        /// Why: kept with the decision in the audit trail.
+        #[arg(long)]
+        comment: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum UserCommand {
+    /// Add a user and issue its first API token (shown once).
+    Add {
+        /// The user's name, as `--as NAME` and the audit trail give it.
+        name: String,
+        /// viewer reads; analyst also reads the audit trail and exports; owner also proposes
+        /// and edits its points; executive also approves and rejects; admin does everything.
+        #[arg(long)]
+        role: RoleArg,
+        /// An owner team the user acts for (repeat for several): the user owns the points
+        /// whose `owner` is its name or one of its teams.
+        #[arg(long = "team", value_name = "TEAM")]
+        teams: Vec<String>,
+        /// Print `name`, `role`, `token` and `token_id` as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// List the users with their roles, teams and token ids.
+    List {
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum TokenCommand {
+    /// Issue another API token for a user (shown once).
+    Issue {
+        /// The user's name.
+        user: String,
+        /// Print `name`, `role`, `token` and `token_id` as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Revoke a token by its id (`tk_…`, from `touchbase user list`): it stops working at once.
+    Revoke {
+        #[arg(value_name = "TOKEN_ID")]
+        token_id: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AuditCommand {
+    /// Print the audit trail, oldest first.
+    Log {
+        /// Only the records about this point (its proposals included).
+        #[arg(long, value_name = "KEY")]
+        point: Option<String>,
+        /// Only the records written by this user.
+        #[arg(long, value_name = "USER")]
+        actor: Option<String>,
+        /// Only the records at or after this instant: RFC 3339 (2026-03-01T09:00:00Z) or a
+        /// date (2026-03-01, meaning 00:00 UTC).
+        #[arg(long, value_name = "TIME")]
+        since: Option<String>,
+        /// Print the records as JSON, with before, after and their hashes.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Check that no record was altered, inserted or removed.
+    Verify,
 }
 
 #[derive(Debug, Args)]
@@ -142,6 +264,48 @@ impl From<StatusArg> for Status {
             StatusArg::UnderReview => Status::UnderReview,
             StatusArg::Retired => Status::Retired,
             StatusArg::Rejected => Status::Rejected,
+        }
+    }
+}
+
+/// A proposal status on the command line.
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+pub enum ProposalStatusArg {
+    Pending,
+    Approved,
+    Rejected,
+    Withdrawn,
+}
+
+impl From<ProposalStatusArg> for ProposalStatus {
+    fn from(s: ProposalStatusArg) -> ProposalStatus {
+        match s {
+            ProposalStatusArg::Pending => ProposalStatus::Pending,
+            ProposalStatusArg::Approved => ProposalStatus::Approved,
+            ProposalStatusArg::Rejected => ProposalStatus::Rejected,
+            ProposalStatusArg::Withdrawn => ProposalStatus::Withdrawn,
+        }
+    }
+}
+
+/// A role on the command line.
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+pub enum RoleArg {
+    Viewer,
+    Analyst,
+    Owner,
+    Executive,
+    Admin,
+}
+
+impl From<RoleArg> for Role {
+    fn from(r: RoleArg) -> Role {
+        match r {
+            RoleArg::Viewer => Role::Viewer,
+            RoleArg::Analyst => Role::Analyst,
+            RoleArg::Owner => Role::Owner,
+            RoleArg::Executive => Role::Executive,
+            RoleArg::Admin => Role::Admin,
         }
     }
 }

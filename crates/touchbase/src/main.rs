@@ -52,16 +52,33 @@ fn init_tracing(verbose: bool) {
 
 async fn run(cli: Cli) -> anyhow::Result<()> {
     let db = cli.db;
-    match cli.command {
-        Command::Init(a) => commands::init::run(&store::open(db.as_deref()).await?, a).await,
-        Command::Inventory(a) => {
-            commands::inventory::run(&store::open(db.as_deref()).await?, a).await
-        }
-        Command::Point(a) => commands::point::run(&store::open(db.as_deref()).await?, a).await,
-        Command::Serve(a) => commands::serve::serve(store::open(db.as_deref()).await?, a).await,
+    if let (Some(name), Command::Serve(_) | Command::Demo(_)) = (&cli.as_user, &cli.command) {
+        eprintln!(
+            "note: --as {name} is ignored here: the server knows each caller by its bearer token"
+        );
+    }
+    let command = match cli.command {
         Command::Demo(a) => {
             let db = db.unwrap_or_else(|| demo::DEFAULT_DB.to_owned());
-            commands::serve::demo(&db, a).await
+            return commands::serve::demo(&db, a).await;
         }
+        // The server knows its callers by their bearer tokens, not by `--as`.
+        Command::Serve(a) => {
+            return commands::serve::serve(store::open(db.as_deref()).await?, a).await;
+        }
+        command => command,
+    };
+    let store = store::open(db.as_deref()).await?;
+    let actor = store::actor(&*store, cli.as_user.as_deref()).await?;
+    let (store, actor) = (&*store, &actor);
+    match command {
+        Command::Init(a) => commands::init::run(store, actor, a).await,
+        Command::Inventory(a) => commands::inventory::run(store, actor, a).await,
+        Command::Point(a) => commands::point::run(store, actor, a).await,
+        Command::Proposal(a) => commands::proposal::run(store, actor, a).await,
+        Command::User(a) => commands::user::run(store, actor, a).await,
+        Command::Token(a) => commands::user::run_token(store, actor, a).await,
+        Command::Audit(a) => commands::audit::run(store, actor, a).await,
+        Command::Serve(_) | Command::Demo(_) => unreachable!("handled above"),
     }
 }

@@ -48,3 +48,29 @@ pub fn number(value: Option<f64>) -> String {
         Some(v) => format!("{v:.2}"),
     }
 }
+
+/// An instant for a table: to the second, in UTC (`2026-03-01 09:30:00Z`); as stored when it
+/// is not RFC 3339.
+pub fn when(at: &str) -> String {
+    match at.parse::<jiff::Timestamp>() {
+        Ok(t) => t.strftime("%Y-%m-%d %H:%M:%SZ").to_string(),
+        Err(_) => at.to_owned(),
+    }
+}
+
+/// `1 record`, `2 records`.
+pub fn count(n: usize, one: &str, many: &str) -> String {
+    format!("{n} {}", if n == 1 { one } else { many })
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn instants_are_shown_to_the_second() {
+        assert_eq!(
+            super::when("2026-11-23T12:52:25.473650117Z"),
+            "2026-11-23 12:52:25Z"
+        );
+        assert_eq!(super::when("yesterday"), "yesterday");
+    }
+}

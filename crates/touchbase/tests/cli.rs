@@ -24,6 +24,7 @@ fn touchbase(dir: &Path, db: &str, args: &[&str]) -> Run {
     } = Command::new(env!("CARGO_BIN_EXE_touchbase"))
         .current_dir(dir)
         .env_remove("TOUCHBASE_DB")
+        .env_remove("TOUCHBASE_AS")
         .arg("--db")
         .arg(db)
         .args(args)
@@ -65,7 +66,11 @@ fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
 /// Import → export → import into a fresh store → export gives identical bytes.
 fn round_trip(dir: &Path, first: &str, second: &str, text: &str) {
     let file = write(dir, "in.yaml", text);
-    ok(dir, first, &["inventory", "import", file.to_str().unwrap()]);
+    ok(
+        dir,
+        first,
+        &["inventory", "import", file.to_str().unwrap(), "--baseline"],
+    );
     let exported = ok(dir, first, &["inventory", "export"]);
     assert_eq!(
         exported,
@@ -78,13 +83,21 @@ fn round_trip(dir: &Path, first: &str, second: &str, text: &str) {
         exported
     );
 
-    ok(dir, second, &["inventory", "import", "out.yaml"]);
+    ok(
+        dir,
+        second,
+        &["inventory", "import", "out.yaml", "--baseline"],
+    );
     assert_eq!(
         ok(dir, second, &["inventory", "export"]),
         exported,
         "export → import → export differs"
     );
+    // Once the points are on record, the same file imports as usual, and changes nothing: the
+    // proposals the baseline opened are not opened twice.
     let again = ok(dir, first, &["inventory", "import", "out.yaml"]);
+    assert!(again.starts_with("no changes"), "{again}");
+    let again = ok(dir, second, &["inventory", "import", "out.yaml"]);
     assert!(again.starts_with("no changes"), "{again}");
 }
 
@@ -108,7 +121,7 @@ fn round_trip_on_postgres() {
     ok(
         dir.path(),
         sqlite.to_str().unwrap(),
-        &["inventory", "import", "in.yaml"],
+        &["inventory", "import", "in.yaml", "--baseline"],
     );
     assert_eq!(
         ok(
@@ -125,7 +138,19 @@ fn dry_run_shows_field_changes_and_changes_nothing() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
     write(d, "small.yaml", SMALL);
-    ok(d, "t.db", &["inventory", "import", "small.yaml"]);
+    let plan = ok(
+        d,
+        "t.db",
+        &["inventory", "import", "small.yaml", "--baseline"],
+    );
+    assert!(
+        plan.contains(
+            "opened proposal 1: new point phone.support, needs 2 approvals\n\
+             1 proposal awaits sign-off: touchbase proposal list\n"
+        ),
+        "{plan}"
+    );
+    assert!(!plan.contains("+ proposal"), "{plan}");
     let before = ok(d, "t.db", &["inventory", "export"]);
     write(
         d,
@@ -139,18 +164,24 @@ fn dry_run_shows_field_changes_and_changes_nothing() {
         "t.db",
         &["inventory", "import", "edited.yaml", "--dry-run"],
     );
-    assert!(
-        plan.contains("~ point web.order\n    expected.cost: 0.35 → 0.4\n"),
-        "{plan}"
-    );
+    // A new name is made at once; new expectations of a live point wait for sign-off (R6).
     assert!(
         plan.contains(
             "~ point workshop.booking\n    name: \"Repair booking\" → \"Workshop booking\"\n"
         ),
         "{plan}"
     );
+    assert!(!plan.contains("~ point web.order"), "{plan}");
     assert!(
-        plan.contains("0 would be added, 2 changed, 0 removed"),
+        plan.contains("0 would be added, 1 changed, 0 removed"),
+        "{plan}"
+    );
+    assert!(
+        plan.contains(
+            "would open proposal 2: change to live point web.order, needs 2 approvals\n    \
+             changes expected.cost: 0.35 → 0.4\n\
+             1 proposal would await sign-off: touchbase proposal list\n"
+        ),
         "{plan}"
     );
     assert!(plan.contains("dry run: nothing was changed"), "{plan}");
@@ -162,8 +193,34 @@ fn dry_run_shows_field_changes_and_changes_nothing() {
         &["inventory", "import", "edited.yaml", "--dry-run", "--json"],
     ))
     .unwrap();
-    assert_eq!(json["changed"], 2);
-    assert_eq!(json["changes"][0]["fields"][0]["field"], "expected.cost");
+    assert_eq!(json["changed"], 1);
+    assert_eq!(json["added"], 0);
+    assert_eq!(json["proposals_opened"], 1);
+    assert_eq!(json["changes"][0]["fields"][0]["field"], "name");
+    assert_eq!(json["changes"][1]["kind"], "proposal");
+    assert_eq!(json["changes"][1]["key"], "2");
+    assert!(
+        ok(d, "t.db", &["proposal", "list"]).contains("1 proposal, 1 pending"),
+        "a dry run opens no proposal"
+    );
+
+    // Only the point's expectations wait: the import applies the rest.
+    let done = ok(d, "t.db", &["inventory", "import", "edited.yaml"]);
+    assert!(
+        done.contains("0 were added, 1 changed, 0 removed"),
+        "{done}"
+    );
+    assert!(
+        done.contains("opened proposal 2: change to live point web.order"),
+        "{done}"
+    );
+    assert!(done.contains("1 proposal awaits sign-off"), "{done}");
+    let shown: serde_json::Value =
+        serde_json::from_str(&ok(d, "t.db", &["point", "show", "web.order", "--json"])).unwrap();
+    assert_eq!(shown["expected"]["cost"], 0.35);
+    // Importing the same file again asks for nothing new.
+    let again = ok(d, "t.db", &["inventory", "import", "edited.yaml"]);
+    assert!(again.starts_with("no changes"), "{again}");
 }
 
 #[test]
@@ -209,7 +266,11 @@ fn point_commands() {
         &["init", "--name", "Spoke & Chain", "--currency", "EUR"],
     );
     write(d, "small.yaml", SMALL);
-    ok(d, "t.db", &["inventory", "import", "small.yaml"]);
+    ok(
+        d,
+        "t.db",
+        &["inventory", "import", "small.yaml", "--baseline"],
+    );
 
     let list: serde_json::Value =
         serde_json::from_str(&ok(d, "t.db", &["point", "list", "--json"])).unwrap();
@@ -230,9 +291,25 @@ fn point_commands() {
     point = point
         .replace("key: web.order", "key: app.order")
         .replace("channel: web", "channel: app");
-    write(d, "point.yaml", &point);
+    write(d, "live.yaml", &point);
+    let err = fails(d, "t.db", &["point", "add", "--file", "live.yaml"]);
     assert!(
-        ok(d, "t.db", &["point", "add", "--file", "point.yaml"]).contains("added point app.order")
+        err.contains("point `app.order`: status: a new point enters as `proposed`"),
+        "{err}"
+    );
+    write(
+        d,
+        "point.yaml",
+        &point.replace("status: live", "status: proposed"),
+    );
+    let added = ok(d, "t.db", &["point", "add", "--file", "point.yaml"]);
+    assert!(
+        added.contains("added point app.order as proposed"),
+        "{added}"
+    );
+    assert!(
+        added.contains("opened proposal 2: the new point app.order needs sign-off (2 approvals)"),
+        "{added}"
     );
     let err = fails(d, "t.db", &["point", "add", "--file", "point.yaml"]);
     assert!(err.contains("a point `app.order` exists already"), "{err}");
@@ -272,6 +349,7 @@ fn point_commands() {
         "{err}"
     );
 
+    // A point that never went live retires at once; a live one waits for sign-off.
     assert!(ok(d, "t.db", &["point", "retire", "app.order"]).contains("retired point app.order"));
     let shown: serde_json::Value =
         serde_json::from_str(&ok(d, "t.db", &["point", "show", "app.order", "--json"])).unwrap();
@@ -288,48 +366,664 @@ fn init_twice_is_refused() {
     assert!(err.contains("already holds the inventory of Acme"), "{err}");
 }
 
-/// `touchbase demo` creates the demo store, prints where to look, and serves it.
+/// The number after `prefix` in `text`: `opened proposal 3: …` → 3.
+fn number_after(text: &str, prefix: &str) -> u64 {
+    let rest = &text[text
+        .find(prefix)
+        .unwrap_or_else(|| panic!("no `{prefix}` in:\n{text}"))
+        + prefix.len()..];
+    rest.chars()
+        .take_while(char::is_ascii_digit)
+        .collect::<String>()
+        .parse()
+        .unwrap()
+}
+
+fn json(dir: &Path, db: &str, args: &[&str]) -> serde_json::Value {
+    serde_json::from_str(&ok(dir, db, args)).unwrap()
+}
+
+/// A point `club.order` of the small inventory, as its owner would propose it.
+fn proposed_point(rationale: &str) -> String {
+    format!(
+        "key: club.order\n\
+         name: Club bulk order\n\
+         party: club\n\
+         function: sales\n\
+         channel: web\n\
+         mode: machine\n\
+         expected: {{ volume_per_month: 30, value_company: 40, value_party: 15, cost: 1.5 }}\n\
+         strategic_value: medium\n\
+         rationale: {rationale}\n\
+         owner: ecommerce\n\
+         status: proposed\n"
+    )
+}
+
+/// Sign-off from end to end through the CLI (R6, R7, R22): a baseline, users, a new point
+/// proposed, approved by two executives and taken live by its owner, a material change and a
+/// retirement that wait for sign-off, the refusals, and the audit trail of it all.
+fn workflow(d: &Path, db: &str) {
+    write(d, "small.yaml", SMALL);
+    ok(d, db, &["inventory", "import", "small.yaml", "--baseline"]);
+    // The baseline opened the proposal of the file's proposed point, as local-admin.
+    let baseline: serde_json::Value = json(d, db, &["proposal", "list", "--json"]);
+    assert_eq!(baseline[0]["point"], "phone.support");
+    assert_eq!(baseline[0]["proposer"], "local-admin");
+
+    let added = ok(
+        d,
+        db,
+        &[
+            "user",
+            "add",
+            "olga",
+            "--role",
+            "owner",
+            "--team",
+            "ecommerce",
+        ],
+    );
+    assert!(added.contains("shown only this once"), "{added}");
+    for exec in ["erin", "ed"] {
+        let issued = json(
+            d,
+            db,
+            &["user", "add", exec, "--role", "executive", "--json"],
+        );
+        assert_eq!(issued["name"], exec);
+        assert_eq!(issued["role"], "executive");
+        assert!(issued["token"].as_str().unwrap().starts_with("tb_"));
+        assert!(issued["token_id"].as_str().unwrap().starts_with("tk_"));
+    }
+    ok(d, db, &["user", "add", "vera", "--role", "viewer"]);
+    let err = fails(d, db, &["--as", "nobody", "point", "list"]);
+    assert!(err.contains("no user `nobody`"), "{err}");
+
+    // A new live point needs --baseline, and only an admin may import.
+    write(
+        d,
+        "grown.yaml",
+        &SMALL.replace(
+            "points:\n",
+            &format!(
+                "points:\n{}",
+                indent(&proposed_point("x").replace("status: proposed", "status: live"))
+            ),
+        ),
+    );
+    let err = fails(d, db, &["inventory", "import", "grown.yaml"]);
+    assert!(
+        err.contains("point `club.order`: status: a new point enters as `proposed`")
+            && err.contains("inventory import --baseline"),
+        "{err}"
+    );
+    let err = fails(
+        d,
+        db,
+        &["--as", "olga", "inventory", "import", "small.yaml"],
+    );
+    assert!(
+        err.contains("this needs the role admin; olga has the role owner"),
+        "{err}"
+    );
+
+    // A proposal needs its rationale.
+    write(d, "bare.yaml", &proposed_point("\"\""));
+    let err = fails(
+        d,
+        db,
+        &["--as", "olga", "point", "add", "--file", "bare.yaml"],
+    );
+    assert!(
+        err.contains("point `club.order`: rationale: a proposal needs its strategic rationale"),
+        "{err}"
+    );
+
+    // The owner proposes; two executives approve; the owner takes it live.
+    write(
+        d,
+        "club.yaml",
+        &proposed_point("Clubs order in bulk every season"),
+    );
+    let added = ok(
+        d,
+        db,
+        &["--as", "olga", "point", "add", "--file", "club.yaml"],
+    );
+    let id = number_after(&added, "opened proposal ");
+    assert!(added.contains("needs sign-off (2 approvals)"), "{added}");
+    let shown = json(d, db, &["proposal", "show", &id.to_string(), "--json"]);
+    assert_eq!(shown["kind"], "new");
+    assert_eq!(shown["proposer"], "olga");
+    assert_eq!(shown["business_case"]["volume_per_month"], 30.0);
+    let shown = ok(
+        d,
+        db,
+        &["--as", "vera", "proposal", "show", &id.to_string()],
+    );
+    assert!(
+        shown.contains("new point club.order — pending, 0 of 2 approvals"),
+        "{shown}"
+    );
+    assert!(
+        shown.contains("Clubs order in bulk every season"),
+        "{shown}"
+    );
+
+    let id = id.to_string();
+    let err = fails(
+        d,
+        db,
+        &[
+            "--as",
+            "vera",
+            "proposal",
+            "approve",
+            &id,
+            "--comment",
+            "yes",
+        ],
+    );
+    assert!(
+        err.contains("this needs the role executive or admin; vera has the role viewer"),
+        "{err}"
+    );
+    let err = fails(
+        d,
+        db,
+        &[
+            "--as",
+            "olga",
+            "proposal",
+            "approve",
+            &id,
+            "--comment",
+            "mine",
+        ],
+    );
+    assert!(
+        err.contains("this needs the role executive or admin"),
+        "{err}"
+    );
+    // Nobody approves their own proposal: local-admin proposed phone.support in the baseline.
+    let err = fails(d, db, &["proposal", "approve", "1", "--comment", "mine"]);
+    assert!(
+        err.contains("local-admin proposed it; nobody approves or rejects their own proposal"),
+        "{err}"
+    );
+    let err = fails(d, db, &["--as", "olga", "point", "go-live", "club.order"]);
+    assert!(err.contains("only an approved point goes live"), "{err}");
+
+    let first = ok(
+        d,
+        db,
+        &[
+            "--as",
+            "erin",
+            "proposal",
+            "approve",
+            &id,
+            "--comment",
+            "Clubs matter",
+        ],
+    );
+    assert!(first.contains("1 of 2 approvals"), "{first}");
+    let err = fails(
+        d,
+        db,
+        &[
+            "--as",
+            "erin",
+            "proposal",
+            "approve",
+            &id,
+            "--comment",
+            "again",
+        ],
+    );
+    assert!(err.contains("erin has decided on it already"), "{err}");
+    let second = ok(
+        d,
+        db,
+        &[
+            "--as",
+            "ed",
+            "proposal",
+            "approve",
+            &id,
+            "--comment",
+            "Fine by me",
+        ],
+    );
+    assert!(second.contains("point club.order is approved"), "{second}");
+    let shown = json(d, db, &["proposal", "show", &id, "--json"]);
+    assert_eq!(shown["status"], "approved");
+    assert_eq!(shown["decisions"].as_array().unwrap().len(), 2);
+    assert_eq!(shown["decisions"][1]["executive"], "ed");
+    let live = ok(d, db, &["--as", "olga", "point", "go-live", "club.order"]);
+    assert!(live.contains("point club.order is live"), "{live}");
+    let point = json(d, db, &["point", "show", "club.order", "--json"]);
+    assert_eq!(point["status"], "live");
+
+    // A new personal data element on a live point waits for sign-off.
+    let edited = ok(
+        d,
+        db,
+        &[
+            "--as",
+            "olga",
+            "point",
+            "edit",
+            "club.order",
+            "--set",
+            "data=[{name: email, direction: in, class: personal}]",
+        ],
+    );
+    let change = number_after(&edited, "opened proposal ").to_string();
+    assert!(edited.contains("needs sign-off"), "{edited}");
+    assert!(edited.contains("passes personal data `email`"), "{edited}");
+    assert!(!edited.contains("changed point"), "{edited}");
+    assert!(
+        json(d, db, &["point", "show", "club.order", "--json"])
+            .get("data")
+            .is_none()
+    );
+    ok(
+        d,
+        db,
+        &[
+            "--as",
+            "ed",
+            "proposal",
+            "approve",
+            &change,
+            "--comment",
+            "Needed for invoices",
+        ],
+    );
+    assert!(
+        json(d, db, &["point", "show", "club.order", "--json"])
+            .get("data")
+            .is_none()
+    );
+    let done = ok(
+        d,
+        db,
+        &[
+            "--as",
+            "erin",
+            "proposal",
+            "approve",
+            &change,
+            "--comment",
+            "Agreed",
+        ],
+    );
+    assert!(
+        done.contains("the change to point club.order is applied"),
+        "{done}"
+    );
+    let point = json(d, db, &["point", "show", "club.order", "--json"]);
+    assert_eq!(point["data"][0]["name"], "email");
+    assert_eq!(point["status"], "live");
+
+    // So does its retirement.
+    let retired = ok(d, db, &["--as", "olga", "point", "retire", "club.order"]);
+    let retire = number_after(&retired, "opened proposal ").to_string();
+    assert!(
+        retired.contains("retiring live point club.order needs sign-off"),
+        "{retired}"
+    );
+    assert_eq!(
+        json(d, db, &["point", "show", "club.order", "--json"])["status"],
+        "live"
+    );
+    let again = ok(d, db, &["--as", "olga", "point", "retire", "club.order"]);
+    assert!(
+        again.contains(&format!("proposal {retire} already asks for this")),
+        "{again}"
+    );
+    ok(
+        d,
+        db,
+        &[
+            "--as",
+            "erin",
+            "proposal",
+            "approve",
+            &retire,
+            "--comment",
+            "Portal replaces it",
+        ],
+    );
+    let done = ok(
+        d,
+        db,
+        &[
+            "--as",
+            "ed",
+            "proposal",
+            "approve",
+            &retire,
+            "--comment",
+            "Yes",
+        ],
+    );
+    assert!(done.contains("point club.order is retired"), "{done}");
+    assert_eq!(
+        json(d, db, &["point", "show", "club.order", "--json"])["status"],
+        "retired"
+    );
+
+    // A rejection.
+    let rejected = ok(
+        d,
+        db,
+        &[
+            "--as",
+            "ed",
+            "proposal",
+            "reject",
+            "1",
+            "--comment",
+            "Not now",
+        ],
+    );
+    assert!(
+        rejected.contains("point phone.support is rejected"),
+        "{rejected}"
+    );
+    let pending = json(
+        d,
+        db,
+        &["proposal", "list", "--status", "pending", "--json"],
+    );
+    assert_eq!(pending, serde_json::json!([]));
+    let list = ok(d, db, &["proposal", "list", "--status", "approved"]);
+    assert!(list.contains("3 proposals, 0 pending"), "{list}");
+
+    // The audit trail holds all of it (R7).
+    let log = ok(d, db, &["audit", "log", "--point", "club.order"]);
+    for action in [
+        "point.add",
+        "proposal.approve",
+        "point.go-live",
+        "point.edit",
+        "point.retire",
+    ] {
+        assert!(log.contains(action), "{action} missing from:\n{log}");
+    }
+    assert!(!log.contains("phone.support"), "{log}");
+    let records = json(d, db, &["audit", "log", "--point", "club.order", "--json"]);
+    let actors: std::collections::BTreeSet<&str> = records
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["actor"].as_str().unwrap())
+        .collect();
+    assert_eq!(actors, ["ed", "erin", "olga"].into());
+    let by_ed = json(
+        d,
+        db,
+        &[
+            "audit",
+            "log",
+            "--actor",
+            "ed",
+            "--since",
+            "2000-01-01",
+            "--json",
+        ],
+    );
+    assert!(by_ed.as_array().unwrap().iter().all(|r| r["actor"] == "ed"));
+    assert!(!by_ed.as_array().unwrap().is_empty());
+    let none = ok(d, db, &["audit", "log", "--since", "2999-01-01T00:00:00Z"]);
+    assert!(none.contains("no records match"), "{none}");
+    let err = fails(d, db, &["audit", "log", "--since", "last tuesday"]);
+    assert!(err.contains("RFC 3339"), "{err}");
+    let err = fails(d, db, &["--as", "vera", "audit", "log"]);
+    assert!(err.contains("vera has the role viewer"), "{err}");
+    let verified = ok(d, db, &["audit", "verify"]);
+    assert!(verified.starts_with("audit trail intact: "), "{verified}");
+    assert!(number_after(&verified, "intact: ") > 20, "{verified}");
+}
+
+/// A YAML list item indented as the inventory's points are.
+fn indent(point: &str) -> String {
+    let mut out = String::new();
+    for (i, line) in point.lines().enumerate() {
+        out.push_str(if i == 0 { "  - " } else { "    " });
+        out.push_str(line);
+        out.push('\n');
+    }
+    out
+}
+
 #[test]
-fn demo_creates_the_organization_and_serves_it() {
+fn sign_off_workflow_on_sqlite() {
     let dir = tempfile::tempdir().unwrap();
+    workflow(dir.path(), "t.db");
+}
+
+#[test]
+fn sign_off_workflow_on_postgres() {
+    let dir = tempfile::tempdir().unwrap();
+    let databases = TestDatabases::new();
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let url = rt.block_on(databases.fresh());
+    workflow(dir.path(), &url);
+}
+
+#[test]
+fn users_and_tokens() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    ok(d, "t.db", &["init", "--name", "Acme"]);
+    let added = json(
+        d,
+        "t.db",
+        &[
+            "user", "add", "ana", "--role", "analyst", "--team", "care", "--json",
+        ],
+    );
+    let first = added["token_id"].as_str().unwrap().to_owned();
+    let err = fails(d, "t.db", &["user", "add", "ana", "--role", "viewer"]);
+    assert!(err.contains("a user `ana` exists already"), "{err}");
+    let err = fails(d, "t.db", &["user", "add", "Ana Lyst", "--role", "viewer"]);
+    assert!(err.contains("user `Ana Lyst`"), "{err}");
+    let err = fails(
+        d,
+        "t.db",
+        &["--as", "ana", "user", "add", "bo", "--role", "admin"],
+    );
+    assert!(
+        err.contains("this needs the role admin; ana has the role analyst"),
+        "{err}"
+    );
+
+    let issued = ok(d, "t.db", &["token", "issue", "ana"]);
+    assert!(issued.contains("shown only this once"), "{issued}");
+    let second = json(d, "t.db", &["token", "issue", "ana", "--json"]);
+    assert_eq!(second["name"], "ana");
+    assert_eq!(second["role"], "analyst");
+    assert_ne!(second["token_id"], first.as_str());
+    let err = fails(d, "t.db", &["token", "issue", "nobody"]);
+    assert!(err.contains("no user `nobody`"), "{err}");
+
+    let revoked = ok(d, "t.db", &["token", "revoke", &first]);
+    assert!(
+        revoked.contains(&format!("revoked token {first}")),
+        "{revoked}"
+    );
+    let err = fails(d, "t.db", &["token", "revoke", "tk_nothing"]);
+    assert!(err.contains("no token `tk_nothing`"), "{err}");
+
+    let users = json(d, "t.db", &["user", "list", "--json"]);
+    assert_eq!(users[0]["name"], "ana");
+    assert_eq!(users[0]["role"], "analyst");
+    assert_eq!(users[0]["teams"], serde_json::json!(["care"]));
+    let tokens = users[0]["tokens"].as_array().unwrap();
+    assert_eq!(tokens.len(), 3);
+    let revoked: Vec<bool> = tokens
+        .iter()
+        .filter(|t| t["id"] == first.as_str())
+        .map(|t| t["revoked"].as_bool().unwrap())
+        .collect();
+    assert_eq!(revoked, [true]);
+    let table = ok(d, "t.db", &["user", "list"]);
+    assert!(table.contains(&format!("{first} (revoked)")), "{table}");
+    assert!(table.contains("1 user"), "{table}");
+    // Secrets are never listed.
+    assert!(!table.contains(added["token"].as_str().unwrap()), "{table}");
+}
+
+/// Changing a record behind touchbase's back breaks the chain at that record (R7).
+#[test]
+fn audit_verify_names_the_altered_record() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    write(d, "small.yaml", SMALL);
+    ok(
+        d,
+        "t.db",
+        &["inventory", "import", "small.yaml", "--baseline"],
+    );
+    assert!(ok(d, "t.db", &["audit", "verify"]).starts_with("audit trail intact: "));
+    {
+        let db = rusqlite::Connection::open(d.join("t.db")).unwrap();
+        db.execute_batch(
+            "DROP TRIGGER audit_no_update; UPDATE audit SET actor = 'mallory' WHERE seq = 3;",
+        )
+        .unwrap();
+    }
+    let err = fails(d, "t.db", &["audit", "verify"]);
+    assert!(err.contains("record 3 was altered"), "{err}");
+}
+
+/// Reads the demo's banner up to its last line.
+fn banner(child: &mut std::process::Child) -> String {
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let mut printed = String::new();
+    loop {
+        let line = lines.next().expect("demo printed its banner").unwrap();
+        printed.push_str(&line);
+        printed.push('\n');
+        if line.starts_with("ctrl-c stops the server") {
+            return printed;
+        }
+    }
+}
+
+fn start_demo(dir: &Path) -> (std::process::Child, String) {
     let mut child = Command::new(env!("CARGO_BIN_EXE_touchbase"))
-        .current_dir(dir.path())
+        .current_dir(dir)
         .env_remove("TOUCHBASE_DB")
+        .env_remove("TOUCHBASE_AS")
         .args(["demo", "--listen", "127.0.0.1:0"])
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
-    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-    let mut printed = String::new();
-    let url = loop {
-        let line = lines.next().expect("demo printed its URL").unwrap();
-        printed.push_str(&line);
-        printed.push('\n');
-        if let Some(rest) = line.trim().strip_prefix("dashboard") {
-            break rest.trim().trim_end_matches('/').to_owned();
-        }
-    };
+    let printed = banner(&mut child);
+    (child, printed)
+}
+
+/// `touchbase demo` creates the demo store with its users and sign-off under way, prints where
+/// to look and the users' tokens, and serves it.
+#[test]
+fn demo_creates_the_organization_and_serves_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let (mut child, printed) = start_demo(dir.path());
     assert!(printed.contains("Northwind Grocers"), "{printed}");
     assert!(dir.path().join("touchbase-demo.db").exists());
+    let url = printed
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("dashboard"))
+        .expect("the dashboard's URL")
+        .trim()
+        .trim_end_matches('/')
+        .to_owned();
+    let mut tokens = std::collections::BTreeMap::new();
+    for line in printed.lines() {
+        let words: Vec<&str> = line.split_whitespace().collect();
+        if let [name, role, token] = words[..]
+            && token.starts_with("tb_")
+        {
+            tokens.insert(name.to_owned(), (role.to_owned(), token.to_owned()));
+        }
+    }
+    let roles: Vec<(&str, &str)> = tokens
+        .iter()
+        .map(|(name, (role, _))| (name.as_str(), role.as_str()))
+        .collect();
+    assert_eq!(
+        roles,
+        [
+            ("ada", "admin"),
+            ("anil", "analyst"),
+            ("ed", "executive"),
+            ("erin", "executive"),
+            ("olga", "owner"),
+            ("vera", "viewer")
+        ],
+        "{printed}"
+    );
 
-    let address = url.trim_start_matches("http://");
-    let mut stream = std::net::TcpStream::connect(address).unwrap();
-    stream
-        .write_all(b"GET /api/points?status=live HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n")
+    let get = |token: &str| {
+        let address = url.trim_start_matches("http://");
+        let mut stream = std::net::TcpStream::connect(address).unwrap();
+        write!(
+            stream,
+            "GET /api/points?status=live HTTP/1.1\r\nHost: t\r\nAuthorization: Bearer {token}\r\nConnection: close\r\n\r\n"
+        )
         .unwrap();
-    let mut response = String::new();
-    stream.read_to_string(&mut response).unwrap();
+        let mut response = String::new();
+        stream.read_to_string(&mut response).unwrap();
+        response
+    };
+    let response = get(&tokens["vera"].1);
+    let refused = get("tb_not-a-token");
     child.kill().unwrap();
     child.wait().unwrap();
     assert!(response.starts_with("HTTP/1.1 200"), "{response}");
     assert!(response.contains(r#""key":"store.checkout""#), "{response}");
+    assert!(refused.starts_with("HTTP/1.1 401"), "{refused}");
 
-    let list = ok(
-        dir.path(),
-        "touchbase-demo.db",
-        &["point", "list", "--json"],
-    );
-    let points: serde_json::Value = serde_json::from_str(&list).unwrap();
+    let d = dir.path();
+    let db = "touchbase-demo.db";
+    let points = json(d, db, &["point", "list", "--json"]);
     assert!(points.as_array().unwrap().len() >= 25);
+    // Sign-off under way: one proposal waits for its second approval, one is rejected.
+    let proposals = json(d, db, &["--as", "erin", "proposal", "list", "--json"]);
+    let auto = proposals
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["point"] == "replenishment.auto")
+        .expect("a proposal for replenishment.auto");
+    assert_eq!(auto["status"], "pending");
+    assert_eq!(auto["proposer"], "local-admin");
+    assert_eq!(auto["decisions"][0]["executive"], "erin");
+    let rejected: Vec<&serde_json::Value> = proposals
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|p| p["status"] == "rejected")
+        .collect();
+    assert_eq!(rejected.len(), 1, "{proposals}");
+    assert_eq!(rejected[0]["decisions"][0]["executive"], "ed");
+    assert!(ok(d, db, &["audit", "verify"]).starts_with("audit trail intact"));
+
+    // Started again, it cannot show the tokens again: it says how to get a new one.
+    let (mut child, printed) = start_demo(dir.path());
+    child.kill().unwrap();
+    child.wait().unwrap();
+    assert!(
+        printed.contains("already in touchbase-demo.db"),
+        "{printed}"
+    );
+    assert!(printed.contains("cannot be shown again"), "{printed}");
+    assert!(printed.contains("token issue NAME"), "{printed}");
+    assert!(!printed.contains("tb_"), "{printed}");
 }

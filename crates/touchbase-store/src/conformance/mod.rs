@@ -6,15 +6,40 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use touchbase_core::change::{Action, Kind};
-use touchbase_core::{Expected, Inventory, Organization, Status, file};
+use touchbase_core::{Expected, Inventory, Organization, Point, Status, file};
 
-use crate::inventory::{self, InventoryError};
+use crate::inventory::{self, ImportMode, InventoryError};
 use crate::{Store, StoreError};
+use touchbase_core::Actor;
+
+fn admin() -> Actor {
+    Actor::local_admin()
+}
+
+async fn baseline(store: &dyn Store, inventory: &Inventory) -> Vec<touchbase_core::Change> {
+    inventory::import(store, &admin(), inventory, ImportMode::Baseline)
+        .await
+        .unwrap()
+}
 
 /// Hands out fresh, empty stores of one backend.
 #[async_trait]
 pub trait Backend: Send + Sync {
     async fn fresh(&self) -> Arc<dyn Store>;
+
+    /// Tampers with the audit trail of the `n`-th store handed out, behind the store's back:
+    /// first checks that a plain UPDATE or DELETE is refused, then gets past that guard (as a
+    /// database administrator could) and does it.
+    async fn tamper(&self, n: usize, how: Tamper);
+}
+
+/// What [`Backend::tamper`] does to the audit trail.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Tamper {
+    /// `UPDATE audit SET actor = 'mallory' WHERE seq = ?`
+    Alter { seq: u64 },
+    /// `DELETE FROM audit WHERE seq = ?`
+    Remove { seq: u64 },
 }
 
 /// The demo organization's inventory (seed 000's grocer).
@@ -42,6 +67,11 @@ macro_rules! conformance_suite {
             point_add_edit_retire,
             invalid_edit_is_refused_and_changes_nothing,
             concurrent_writes_both_land,
+            sign_off_workflow,
+            refusals_of_sign_off,
+            audit_trail_records_every_write,
+            tampering_with_the_audit_trail_is_caught,
+            tokens_authenticate_until_revoked,
         );
     };
     (@each $backend:expr; $($name:ident),* $(,)?) => {
@@ -77,7 +107,7 @@ pub async fn fresh_store_is_empty(backend: &dyn Backend) {
 
 pub async fn init_creates_the_default_functions(backend: &dyn Backend) {
     let store = backend.fresh().await;
-    inventory::init(&*store, Organization::named("Acme"))
+    inventory::init(&*store, &admin(), Organization::named("Acme"))
         .await
         .unwrap();
     let got = inventory::get(&*store).await.unwrap();
@@ -92,10 +122,10 @@ pub async fn init_creates_the_default_functions(backend: &dyn Backend) {
 
 pub async fn init_twice_is_refused(backend: &dyn Backend) {
     let store = backend.fresh().await;
-    inventory::init(&*store, Organization::named("Acme"))
+    inventory::init(&*store, &admin(), Organization::named("Acme"))
         .await
         .unwrap();
-    let err = inventory::init(&*store, Organization::named("Other"))
+    let err = inventory::init(&*store, &admin(), Organization::named("Other"))
         .await
         .unwrap_err();
     assert!(
@@ -106,13 +136,11 @@ pub async fn init_twice_is_refused(backend: &dyn Backend) {
 
 async fn round_trip(backend: &dyn Backend, text: &str) {
     let first = backend.fresh().await;
-    inventory::import(&*first, &parse(text)).await.unwrap();
+    baseline(&*first, &parse(text)).await;
     let exported = export(&*first).await;
 
     let second = backend.fresh().await;
-    inventory::import(&*second, &parse(&exported))
-        .await
-        .unwrap();
+    baseline(&*second, &parse(&exported)).await;
     let again = export(&*second).await;
     assert_eq!(
         exported, again,
@@ -140,17 +168,17 @@ pub async fn small_inventory_round_trips_byte_for_byte(backend: &dyn Backend) {
 
 pub async fn reimport_changes_nothing(backend: &dyn Backend) {
     let store = backend.fresh().await;
-    let changes = inventory::import(&*store, &parse(SMALL)).await.unwrap();
+    let changes = baseline(&*store, &parse(SMALL)).await;
     assert!(changes.iter().all(|c| c.action == Action::Add));
     let version = store.entities().await.unwrap().version;
-    let again = inventory::import(&*store, &parse(SMALL)).await.unwrap();
+    let again = baseline(&*store, &parse(SMALL)).await;
     assert!(again.is_empty(), "{again:?}");
     assert_eq!(store.entities().await.unwrap().version, version);
 }
 
 pub async fn dry_run_plans_field_changes_and_writes_nothing(backend: &dyn Backend) {
     let store = backend.fresh().await;
-    inventory::import(&*store, &parse(SMALL)).await.unwrap();
+    baseline(&*store, &parse(SMALL)).await;
     let before = store.entities().await.unwrap();
 
     let mut edited = parse(SMALL);
@@ -159,14 +187,16 @@ pub async fn dry_run_plans_field_changes_and_writes_nothing(backend: &dyn Backen
         .iter_mut()
         .find(|p| p.key == "web.order")
         .unwrap();
-    point.expected.cost = Some(0.5);
+    point.description = "Parts ordered on the web shop".into();
     point.channel = "app".into();
     let mut new_point = point.clone();
     new_point.key = "app.order".into();
     edited.points.push(new_point);
     let edited = edited.normalized();
 
-    let plan = inventory::plan_import(&*store, &edited).await.unwrap();
+    let plan = inventory::plan_import(&*store, &admin(), &edited, ImportMode::Baseline)
+        .await
+        .unwrap();
     let summary: Vec<(Action, Kind, &str)> = plan
         .iter()
         .map(|c| (c.action, c.kind, c.key.as_str()))
@@ -179,9 +209,9 @@ pub async fn dry_run_plans_field_changes_and_writes_nothing(backend: &dyn Backen
         ]
     );
     let fields: Vec<&str> = plan[1].fields.iter().map(|f| f.field.as_str()).collect();
-    assert_eq!(fields, ["channel", "expected.cost"]);
-    assert_eq!(plan[1].fields[1].before, Some(serde_json::json!(0.35)));
-    assert_eq!(plan[1].fields[1].after, Some(serde_json::json!(0.5)));
+    assert_eq!(fields, ["channel", "description"]);
+    assert_eq!(plan[1].fields[0].before, Some(serde_json::json!("web")));
+    assert_eq!(plan[1].fields[0].after, Some(serde_json::json!("app")));
     assert_eq!(
         store.entities().await.unwrap(),
         before,
@@ -191,14 +221,21 @@ pub async fn dry_run_plans_field_changes_and_writes_nothing(backend: &dyn Backen
 
 pub async fn import_removes_what_the_file_no_longer_has(backend: &dyn Backend) {
     let store = backend.fresh().await;
-    inventory::import(&*store, &parse(SMALL)).await.unwrap();
+    baseline(&*store, &parse(SMALL)).await;
     let mut smaller = parse(SMALL);
     smaller.points.retain(|p| p.key != "phone.support");
-    let changes = inventory::import(&*store, &smaller).await.unwrap();
-    assert_eq!(changes.len(), 1);
+    let changes = baseline(&*store, &smaller).await;
+    let summary: Vec<(Action, Kind, &str)> = changes
+        .iter()
+        .map(|c| (c.action, c.kind, c.key.as_str()))
+        .collect();
+    // The removed point's pending proposal is withdrawn with it.
     assert_eq!(
-        (changes[0].action, changes[0].key.as_str()),
-        (Action::Remove, "phone.support")
+        summary,
+        [
+            (Action::Remove, Kind::Point, "phone.support"),
+            (Action::Change, Kind::Proposal, "1")
+        ]
     );
     let got = inventory::get(&*store).await.unwrap().value;
     assert!(got.point("phone.support").is_none());
@@ -207,15 +244,18 @@ pub async fn import_removes_what_the_file_no_longer_has(backend: &dyn Backend) {
 
 pub async fn stale_version_is_refused_and_changes_nothing(backend: &dyn Backend) {
     let store = backend.fresh().await;
-    inventory::import(&*store, &parse(SMALL)).await.unwrap();
+    baseline(&*store, &parse(SMALL)).await;
     let before = store.entities().await.unwrap();
     let mut edited = parse(SMALL);
     edited.organization.name = "Renamed".into();
     let changes = touchbase_core::change::diff(Some(&parse(SMALL)), &edited);
-    let err = store.apply(before.version - 1, &changes).await.unwrap_err();
+    let err = store
+        .apply(before.version - 1, &changes, &[])
+        .await
+        .unwrap_err();
     assert!(matches!(err, StoreError::Conflict(_)), "{err}");
     assert_eq!(store.entities().await.unwrap(), before);
-    let version = store.apply(before.version, &changes).await.unwrap();
+    let version = store.apply(before.version, &changes, &[]).await.unwrap();
     assert_eq!(version, before.version + 1);
     assert_eq!(
         inventory::get(&*store)
@@ -230,12 +270,15 @@ pub async fn stale_version_is_refused_and_changes_nothing(backend: &dyn Backend)
 
 pub async fn point_add_edit_retire(backend: &dyn Backend) {
     let store = backend.fresh().await;
-    inventory::import(&*store, &parse(SMALL)).await.unwrap();
+    baseline(&*store, &parse(SMALL)).await;
     let mut point = parse(SMALL).point("web.order").unwrap().clone();
     point.key = "kiosk.order".into();
     point.name = "Kiosk order".into();
-    inventory::add_point(&*store, point.clone()).await.unwrap();
-    let err = inventory::add_point(&*store, point.clone())
+    point.status = Status::Proposed;
+    inventory::add_point(&*store, &admin(), point.clone())
+        .await
+        .unwrap();
+    let err = inventory::add_point(&*store, &admin(), point.clone())
         .await
         .unwrap_err();
     assert!(
@@ -245,29 +288,37 @@ pub async fn point_add_edit_retire(backend: &dyn Backend) {
 
     point.expected = Expected {
         volume_per_month: Some(10.0),
-        ..Expected::default()
+        ..point.expected.clone()
     };
-    let changes = inventory::put_point(&*store, point.clone()).await.unwrap();
-    assert_eq!(changes.len(), 1);
+    // A point not yet live changes at once; its proposal's business case follows it.
+    let changes = inventory::put_point(&*store, &admin(), point.clone())
+        .await
+        .unwrap();
+    let kinds: Vec<Kind> = changes.iter().map(|c| c.kind).collect();
+    assert_eq!(kinds, [Kind::Point, Kind::Proposal]);
     let got = inventory::get(&*store).await.unwrap().value;
     assert_eq!(got.point("kiosk.order"), Some(&point));
 
-    inventory::retire_point(&*store, "kiosk.order")
+    inventory::retire_point(&*store, &admin(), "kiosk.order")
         .await
         .unwrap();
     let got = inventory::get(&*store).await.unwrap().value;
     assert_eq!(got.point("kiosk.order").unwrap().status, Status::Retired);
-    let err = inventory::retire_point(&*store, "nope").await.unwrap_err();
+    let err = inventory::retire_point(&*store, &admin(), "nope")
+        .await
+        .unwrap_err();
     assert!(matches!(err, InventoryError::PointNotFound(_)), "{err}");
 }
 
 pub async fn invalid_edit_is_refused_and_changes_nothing(backend: &dyn Backend) {
     let store = backend.fresh().await;
-    inventory::import(&*store, &parse(SMALL)).await.unwrap();
+    baseline(&*store, &parse(SMALL)).await;
     let before = store.entities().await.unwrap();
     let mut point = parse(SMALL).point("web.order").unwrap().clone();
     point.function = "astrology".into();
-    let err = inventory::put_point(&*store, point).await.unwrap_err();
+    let err = inventory::put_point(&*store, &admin(), point)
+        .await
+        .unwrap_err();
     let message = err.to_string();
     assert!(
         message.contains("point `web.order`: function: unknown business function `astrology`"),
@@ -278,15 +329,16 @@ pub async fn invalid_edit_is_refused_and_changes_nothing(backend: &dyn Backend) 
 
 pub async fn concurrent_writes_both_land(backend: &dyn Backend) {
     let store = backend.fresh().await;
-    inventory::import(&*store, &parse(SMALL)).await.unwrap();
-    let template = parse(SMALL).point("web.order").unwrap().clone();
+    baseline(&*store, &parse(SMALL)).await;
+    let mut template = parse(SMALL).point("web.order").unwrap().clone();
+    template.status = Status::Proposed;
     let mut tasks = Vec::new();
     for i in 0..4 {
         let store = Arc::clone(&store);
         let mut point = template.clone();
         point.key = format!("parallel.{i}");
         tasks.push(tokio::spawn(async move {
-            inventory::add_point(&*store, point).await
+            inventory::add_point(&*store, &admin(), point).await
         }));
     }
     for task in tasks {
@@ -299,4 +351,556 @@ pub async fn concurrent_writes_both_land(backend: &dyn Backend) {
             "parallel.{i} was lost"
         );
     }
+}
+
+fn user(name: &str, role: touchbase_core::Role, teams: &[&str]) -> Actor {
+    Actor {
+        name: name.into(),
+        role,
+        teams: teams.iter().map(|t| t.to_string()).collect(),
+    }
+}
+
+async fn add_users(store: &dyn Store) {
+    use touchbase_core::Role::*;
+    for (name, role, teams) in [
+        ("olga", Owner, vec!["ecommerce"]),
+        ("erin", Executive, vec![]),
+        ("ed", Executive, vec![]),
+        ("vic", Viewer, vec![]),
+    ] {
+        crate::access::add_user(
+            store,
+            &admin(),
+            name,
+            role,
+            teams.into_iter().map(String::from).collect(),
+        )
+        .await
+        .unwrap();
+    }
+}
+
+fn proposed_point(key: &str) -> touchbase_core::Point {
+    let mut point = parse(SMALL).point("web.order").unwrap().clone();
+    point.key = key.into();
+    point.status = Status::Proposed;
+    point
+}
+
+fn point_of(store_inventory: &Inventory, key: &str) -> touchbase_core::Point {
+    store_inventory
+        .point(key)
+        .unwrap_or_else(|| panic!("no point {key}"))
+        .clone()
+}
+
+/// Propose, approve twice, go live, change materially, retire — R6 end to end.
+pub async fn sign_off_workflow(backend: &dyn Backend) {
+    use crate::proposals;
+    use touchbase_core::Role::*;
+    use touchbase_core::governance::{ProposalKind, ProposalStatus};
+    let store = backend.fresh().await;
+    let store = &*store;
+    baseline(store, &parse(SMALL)).await;
+    add_users(store).await;
+    let (olga, erin, ed) = (
+        user("olga", Owner, &["ecommerce"]),
+        user("erin", Executive, &[]),
+        user("ed", Executive, &[]),
+    );
+
+    inventory::add_point(store, &olga, proposed_point("app.order"))
+        .await
+        .unwrap();
+    let opened = proposals::list(store, &olga).await.unwrap();
+    let proposal = opened
+        .iter()
+        .find(|p| p.point == "app.order")
+        .unwrap()
+        .clone();
+    assert_eq!(
+        (proposal.kind, proposal.status, proposal.proposer.as_str()),
+        (ProposalKind::New, ProposalStatus::Pending, "olga")
+    );
+    assert_eq!(proposal.approvals_required, 2);
+    assert_eq!(proposal.business_case.cost, Some(0.35));
+
+    let after_one = proposals::decide(store, &erin, proposal.id, true, "fits the app strategy")
+        .await
+        .unwrap();
+    assert_eq!(after_one.status, ProposalStatus::Pending);
+    assert_eq!(
+        point_of(&inventory::get(store).await.unwrap().value, "app.order").status,
+        Status::Proposed
+    );
+    let after_two = proposals::decide(store, &ed, proposal.id, true, "agreed")
+        .await
+        .unwrap();
+    assert_eq!(after_two.status, ProposalStatus::Approved);
+    assert_eq!(
+        point_of(&inventory::get(store).await.unwrap().value, "app.order").status,
+        Status::Approved
+    );
+
+    inventory::go_live(store, &olga, "app.order").await.unwrap();
+    let live = point_of(&inventory::get(store).await.unwrap().value, "app.order");
+    assert_eq!(live.status, Status::Live);
+
+    // A material change waits for sign-off; the live point keeps its definition meanwhile.
+    let mut changed = live.clone();
+    changed.data.push(touchbase_core::DataElement {
+        name: "phone".into(),
+        direction: touchbase_core::Direction::In,
+        class: touchbase_core::DataClass::Personal,
+        json_type: None,
+        required: false,
+    });
+    changed.expected.cost = Some(0.5);
+    changed.name = "App order".into();
+    inventory::put_point(store, &olga, changed.clone())
+        .await
+        .unwrap();
+    assert_eq!(
+        point_of(&inventory::get(store).await.unwrap().value, "app.order"),
+        live
+    );
+    let change = proposals::list(store, &olga)
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|p| p.kind == ProposalKind::Change)
+        .unwrap();
+    assert_eq!(
+        change.reasons,
+        [
+            "passes personal data `phone`",
+            "changes expected.cost: 0.35 → 0.5"
+        ]
+    );
+
+    // A change that is not material applies at once.
+    let mut renamed = live.clone();
+    renamed.name = "Order in the app".into();
+    renamed.description = "Parts ordered in the app".into();
+    inventory::put_point(store, &olga, renamed.clone())
+        .await
+        .unwrap();
+    assert_eq!(
+        point_of(&inventory::get(store).await.unwrap().value, "app.order"),
+        renamed
+    );
+
+    proposals::decide(store, &erin, change.id, true, "needed for delivery calls")
+        .await
+        .unwrap();
+    proposals::decide(store, &ed, change.id, true, "ok")
+        .await
+        .unwrap();
+    let after_change = point_of(&inventory::get(store).await.unwrap().value, "app.order");
+    // The approved change lands on the point as it is now: fields the change did not touch keep
+    // what was done meanwhile.
+    assert_eq!(
+        after_change,
+        Point {
+            description: renamed.description.clone(),
+            ..changed.clone()
+        }
+    );
+
+    inventory::retire_point(store, &olga, "app.order")
+        .await
+        .unwrap();
+    assert_eq!(
+        point_of(&inventory::get(store).await.unwrap().value, "app.order").status,
+        Status::Live
+    );
+    let retire = proposals::list(store, &olga)
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|p| p.kind == ProposalKind::Retire)
+        .unwrap();
+    proposals::decide(store, &erin, retire.id, true, "replaced by the new app")
+        .await
+        .unwrap();
+    proposals::decide(store, &ed, retire.id, true, "ok")
+        .await
+        .unwrap();
+    assert_eq!(
+        point_of(&inventory::get(store).await.unwrap().value, "app.order").status,
+        Status::Retired
+    );
+
+    // One rejection rejects.
+    inventory::add_point(store, &olga, proposed_point("fax.order"))
+        .await
+        .unwrap();
+    let fax = proposals::list(store, &olga)
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|p| p.point == "fax.order")
+        .unwrap();
+    let rejected = proposals::decide(store, &ed, fax.id, false, "nobody faxes")
+        .await
+        .unwrap();
+    assert_eq!(rejected.status, ProposalStatus::Rejected);
+    assert_eq!(
+        point_of(&inventory::get(store).await.unwrap().value, "fax.order").status,
+        Status::Rejected
+    );
+}
+
+pub async fn refusals_of_sign_off(backend: &dyn Backend) {
+    use crate::proposals;
+    use touchbase_core::Role::*;
+    let store = backend.fresh().await;
+    let store = &*store;
+    baseline(store, &parse(SMALL)).await;
+    add_users(store).await;
+    let (olga, erin, vic) = (
+        user("olga", Owner, &["ecommerce"]),
+        user("erin", Executive, &[]),
+        user("vic", Viewer, &[]),
+    );
+    let message = |e: InventoryError| e.to_string();
+
+    let mut no_case = proposed_point("bare.point");
+    no_case.rationale.clear();
+    no_case.expected.cost = None;
+    let err = message(
+        inventory::add_point(store, &olga, no_case)
+            .await
+            .unwrap_err(),
+    );
+    assert!(
+        err.contains("point `bare.point`: rationale: a proposal needs its strategic rationale"),
+        "{err}"
+    );
+    assert!(
+        err.contains("point `bare.point`: expected: a proposal needs its business case"),
+        "{err}"
+    );
+    assert!(err.contains("missing: cost"), "{err}");
+
+    let mut live = proposed_point("sneaky.point");
+    live.status = Status::Live;
+    let err = message(
+        inventory::add_point(store, &olga, live.clone())
+            .await
+            .unwrap_err(),
+    );
+    assert!(
+        err.contains(
+            "a new point enters as `proposed` and goes live only through sign-off, got `live`"
+        ),
+        "{err}"
+    );
+    let mut file = parse(SMALL);
+    file.points.push(live);
+    let err = message(
+        inventory::import(store, &admin(), &file.normalized(), ImportMode::Normal)
+            .await
+            .unwrap_err(),
+    );
+    assert!(err.contains("inventory import --baseline"), "{err}");
+    // A live point is not removed, not even by a baseline.
+    let mut seen_again = parse(SMALL);
+    seen_again.points.retain(|p| p.key != "web.order");
+    let err = message(
+        inventory::import(store, &admin(), &seen_again, ImportMode::Baseline)
+            .await
+            .unwrap_err(),
+    );
+    assert!(err.contains("a live point cannot be removed"), "{err}");
+    // A baseline takes only points the store has never seen.
+    let mut without = parse(SMALL);
+    without.points.retain(|p| p.key != "phone.support");
+    inventory::import(store, &admin(), &without, ImportMode::Normal)
+        .await
+        .unwrap();
+    let mut back = parse(SMALL);
+    back.points
+        .iter_mut()
+        .find(|p| p.key == "phone.support")
+        .unwrap()
+        .status = Status::Live;
+    let err = message(
+        inventory::import(store, &admin(), &back, ImportMode::Baseline)
+            .await
+            .unwrap_err(),
+    );
+    assert!(
+        err.contains(
+            "point `phone.support`: status: a baseline records only points the store has never seen"
+        ),
+        "{err}"
+    );
+
+    inventory::add_point(store, &erin, proposed_point("exec.point"))
+        .await
+        .unwrap();
+    let own = proposals::list(store, &erin)
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|p| p.point == "exec.point")
+        .unwrap();
+    let err = message(
+        proposals::decide(store, &erin, own.id, true, "mine")
+            .await
+            .unwrap_err(),
+    );
+    assert_eq!(
+        err,
+        format!(
+            "proposal {}: proposer: erin proposed it; nobody approves or rejects their own proposal",
+            own.id
+        )
+    );
+    let err = message(
+        proposals::decide(store, &vic, own.id, true, "me too")
+            .await
+            .unwrap_err(),
+    );
+    assert_eq!(
+        err,
+        "this needs the role executive or admin; vic has the role viewer"
+    );
+    let err = message(
+        proposals::decide(store, &olga, own.id, true, "")
+            .await
+            .unwrap_err(),
+    );
+    assert!(
+        err.contains("this needs the role executive or admin; olga has the role owner"),
+        "{err}"
+    );
+    let ed = user("ed", Executive, &[]);
+    let err = message(
+        proposals::decide(store, &ed, own.id, false, " ")
+            .await
+            .unwrap_err(),
+    );
+    assert!(err.contains("comment: a decision needs a comment"), "{err}");
+
+    // A proposed point retired before the decision withdraws its proposal.
+    inventory::add_point(store, &olga, proposed_point("twin.point"))
+        .await
+        .unwrap();
+    inventory::retire_point(store, &olga, "twin.point")
+        .await
+        .unwrap();
+    let twin = proposals::list(store, &erin)
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|p| p.point == "twin.point")
+        .unwrap();
+    assert_eq!(
+        twin.status,
+        touchbase_core::governance::ProposalStatus::Withdrawn
+    );
+    let err = message(
+        proposals::decide(store, &ed, twin.id, true, "too late")
+            .await
+            .unwrap_err(),
+    );
+    assert!(err.contains("status: is already withdrawn"), "{err}");
+    // Editing a proposal's business case clears the approvals given on the old one.
+    let mut case = point_of(&inventory::get(store).await.unwrap().value, "exec.point");
+    proposals::decide(store, &ed, own.id, true, "good case")
+        .await
+        .unwrap();
+    case.expected.volume_per_month = Some(1.0);
+    inventory::put_point(store, &admin(), case).await.unwrap();
+    let own_now = proposals::get(store, &erin, own.id).await.unwrap();
+    assert_eq!(
+        (
+            own_now.business_case.volume_per_month,
+            own_now.decisions.len()
+        ),
+        (Some(1.0), 0)
+    );
+
+    // Nobody takes a point live that is not approved, and only its owner does.
+    let oscar = user("oscar", Owner, &[]);
+    let err = message(
+        inventory::go_live(store, &oscar, "exec.point")
+            .await
+            .unwrap_err(),
+    );
+    assert!(err.contains("owner: only its owner"), "{err}");
+    let err = message(
+        inventory::go_live(store, &admin(), "exec.point")
+            .await
+            .unwrap_err(),
+    );
+    assert!(
+        err.contains("is `proposed`; only an approved point goes live"),
+        "{err}"
+    );
+    let mut bypass = point_of(&inventory::get(store).await.unwrap().value, "exec.point");
+    bypass.status = Status::Live;
+    let err = message(
+        inventory::put_point(store, &admin(), bypass)
+            .await
+            .unwrap_err(),
+    );
+    assert!(
+        err.contains("it goes live only once its proposal is approved"),
+        "{err}"
+    );
+    // An owner edits only the points they own.
+    let mut other = point_of(
+        &inventory::get(store).await.unwrap().value,
+        "workshop.booking",
+    );
+    other.name = "Mine now".into();
+    let err = message(inventory::put_point(store, &olga, other).await.unwrap_err());
+    assert!(
+        err.contains("only its owner `workshop` (or an admin) may change this point"),
+        "{err}"
+    );
+    let err = message(
+        inventory::add_point(store, &vic, proposed_point("viewer.point"))
+            .await
+            .unwrap_err(),
+    );
+    assert!(
+        err.contains("this needs the role owner or executive or admin; vic has the role viewer"),
+        "{err}"
+    );
+}
+
+pub async fn audit_trail_records_every_write(backend: &dyn Backend) {
+    let store = backend.fresh().await;
+    let store = &*store;
+    baseline(store, &parse(SMALL)).await;
+    add_users(store).await;
+    let olga = user("olga", touchbase_core::Role::Owner, &["ecommerce"]);
+    let mut renamed = parse(SMALL).point("web.order").unwrap().clone();
+    renamed.name = "Web shop order".into();
+    inventory::put_point(store, &olga, renamed).await.unwrap();
+
+    let records = store.audit().await.unwrap();
+    assert_eq!(
+        crate::audit::verify(store, &admin()).await.unwrap(),
+        Ok(records.len() as u64)
+    );
+    let filter = crate::audit::Filter {
+        point: Some("web.order".into()),
+        ..Default::default()
+    };
+    let history = crate::audit::log(store, &admin(), &filter).await.unwrap();
+    let actions: Vec<(&str, &str)> = history
+        .iter()
+        .map(|r| (r.actor.as_str(), r.action.as_str()))
+        .collect();
+    assert_eq!(
+        actions,
+        [
+            ("local-admin", "inventory.baseline"),
+            ("olga", "point.edit")
+        ]
+    );
+    assert_eq!(history[1].before.as_ref().unwrap()["name"], "Online order");
+    assert_eq!(history[1].after.as_ref().unwrap()["name"], "Web shop order");
+    let by_olga = crate::audit::Filter {
+        actor: Some("olga".into()),
+        ..Default::default()
+    };
+    assert_eq!(
+        crate::audit::log(store, &admin(), &by_olga)
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
+    let tokens = records
+        .iter()
+        .filter(|r| r.action == "user.add" && r.subject.starts_with("token "))
+        .count();
+    assert_eq!(tokens, 4, "every token issued is on record");
+    let vic = user("vic", touchbase_core::Role::Viewer, &[]);
+    let err = crate::audit::log(store, &vic, &filter)
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("this needs the role analyst"), "{err}");
+}
+
+pub async fn tampering_with_the_audit_trail_is_caught(backend: &dyn Backend) {
+    use touchbase_core::audit::Break;
+    let store = backend.fresh().await;
+    baseline(&*store, &parse(SMALL)).await;
+    let count = store.audit().await.unwrap().len() as u64;
+    assert!(count > 5);
+    backend.tamper(0, Tamper::Alter { seq: 3 }).await;
+    assert_eq!(
+        crate::audit::verify(&*store, &admin()).await.unwrap(),
+        Err(Break::Altered { seq: 3 })
+    );
+
+    let store = backend.fresh().await;
+    baseline(&*store, &parse(SMALL)).await;
+    backend.tamper(1, Tamper::Remove { seq: 4 }).await;
+    assert_eq!(
+        crate::audit::verify(&*store, &admin()).await.unwrap(),
+        Err(Break::Removed {
+            after: 3,
+            found: 5,
+            missing: 4
+        })
+    );
+}
+
+pub async fn tokens_authenticate_until_revoked(backend: &dyn Backend) {
+    use crate::access;
+    let store = backend.fresh().await;
+    let store = &*store;
+    baseline(store, &parse(SMALL)).await;
+    let issued = access::add_user(
+        store,
+        &admin(),
+        "ana",
+        touchbase_core::Role::Analyst,
+        vec![],
+    )
+    .await
+    .unwrap();
+    assert!(issued.secret.starts_with("tb_") && issued.id.starts_with("tk_"));
+    let actor = access::authenticate(store, &issued.secret).await.unwrap();
+    assert_eq!(
+        (actor.name.as_str(), actor.role),
+        ("ana", touchbase_core::Role::Analyst)
+    );
+    // Only the hash is kept.
+    let (_, tokens) = access::list(store, &admin()).await.unwrap();
+    let everything = format!(
+        "{:?}{:?}",
+        store.entities().await.unwrap(),
+        store.audit().await.unwrap()
+    );
+    assert!(
+        !everything.contains(&issued.secret),
+        "the secret must not be stored"
+    );
+    assert_eq!(tokens.len(), 1);
+
+    let second = access::issue_token(store, &admin(), "ana").await.unwrap();
+    access::revoke_token(store, &admin(), &issued.id)
+        .await
+        .unwrap();
+    let err = access::authenticate(store, &issued.secret)
+        .await
+        .unwrap_err();
+    assert!(matches!(err, InventoryError::Unauthenticated(_)), "{err}");
+    assert!(access::authenticate(store, &second.secret).await.is_ok());
+    assert!(access::authenticate(store, "tb_not-a-token").await.is_err());
+    let err = access::add_user(store, &admin(), "ana", touchbase_core::Role::Viewer, vec![])
+        .await
+        .unwrap_err();
+    assert!(matches!(err, InventoryError::UserExists(_)), "{err}");
 }

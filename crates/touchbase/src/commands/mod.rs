@@ -1,6 +1,12 @@
-//! One module per command group.
+//! One module per command group. Every command but `serve` and `demo` runs as the [`Actor`]
+//! resolved once in `main` (`--as`, else the local administrator).
+//!
+//! [`Actor`]: touchbase_core::Actor
 
+pub mod audit;
 pub mod init;
 pub mod inventory;
 pub mod point;
+pub mod proposal;
 pub mod serve;
+pub mod user;

@@ -1,15 +1,15 @@
-use std::sync::Arc;
-
 use anyhow::Context;
-use touchbase_core::{Mode, Point, Status, enum_name, file};
-use touchbase_store::{Store, inventory};
+use touchbase_core::change::Change;
+use touchbase_core::governance::{Proposal, ProposalKind, ProposalStatus};
+use touchbase_core::{Actor, Kind, Mode, Point, Status, enum_name, file};
+use touchbase_store::{Store, inventory, proposals};
 
 use crate::args::PointCommand;
+use crate::commands::proposal::opened;
 use crate::edit;
 use crate::output::{number, print_json, read_input, table};
 
-pub async fn run(store: &Arc<dyn Store>, command: PointCommand) -> anyhow::Result<()> {
-    let store = &**store;
+pub async fn run(store: &dyn Store, actor: &Actor, command: PointCommand) -> anyhow::Result<()> {
     match command {
         PointCommand::List {
             status,
@@ -74,8 +74,18 @@ pub async fn run(store: &Arc<dyn Store>, command: PointCommand) -> anyhow::Resul
             let point = file::parse_point(&read_input(&path)?)
                 .with_context(|| format!("`{}` was not added", path.display()))?;
             let key = point.key.clone();
-            inventory::add_point(store, point).await?;
-            println!("added point {key}");
+            let changes = inventory::add_point(store, actor, point)
+                .await
+                .with_context(|| format!("point {key} was not added"))?;
+            println!("added point {key} as proposed");
+            for p in opened(&changes) {
+                println!(
+                    "opened proposal {id}: the new point {key} needs sign-off ({n} approvals) before it can go live.\n\
+                     The business case: `touchbase proposal show {id}`.",
+                    id = p.id,
+                    n = p.approvals_required
+                );
+            }
         }
         PointCommand::Edit {
             key,
@@ -106,21 +116,111 @@ pub async fn run(store: &Arc<dyn Store>, command: PointCommand) -> anyhow::Resul
                     file::decode_value(doc)?
                 }
             };
-            let changes = inventory::put_point(store, point).await?;
-            match changes.first() {
-                None => println!("point {key} unchanged"),
-                Some(change) => {
-                    println!("changed point {key}");
-                    for f in &change.fields {
-                        println!("    {}: {} → {}", f.field, show(&f.before), show(&f.after));
-                    }
+            let wanted = point.clone();
+            let changes = inventory::put_point(store, actor, point)
+                .await
+                .with_context(|| format!("point {key} was not changed"))?;
+            let applied = point_change(&changes);
+            if let Some(change) = applied {
+                println!("changed point {key}");
+                for f in &change.fields {
+                    println!("    {}: {} → {}", f.field, show(&f.before), show(&f.after));
                 }
+            }
+            let proposals = opened(&changes);
+            for p in &proposals {
+                print_change_proposal(p);
+            }
+            if applied.is_none() && proposals.is_empty() {
+                let same = |p: &Proposal| p.proposed.as_ref() == Some(&wanted);
+                let otherwise = format!("point {key} unchanged");
+                unchanged(store, actor, &key, ProposalKind::Change, same, &otherwise).await?;
             }
         }
         PointCommand::Retire { key } => {
-            inventory::retire_point(store, &key).await?;
-            println!("retired point {key}");
+            let changes = inventory::retire_point(store, actor, &key)
+                .await
+                .with_context(|| format!("point {key} was not retired"))?;
+            if point_change(&changes).is_some() {
+                println!("retired point {key}");
+            }
+            let proposals = opened(&changes);
+            for p in &proposals {
+                print_change_proposal(p);
+            }
+            if point_change(&changes).is_none() && proposals.is_empty() {
+                let otherwise = format!("point {key} is retired already");
+                unchanged(
+                    store,
+                    actor,
+                    &key,
+                    ProposalKind::Retire,
+                    |_| true,
+                    &otherwise,
+                )
+                .await?;
+            }
         }
+        PointCommand::GoLive { key } => {
+            let changes = inventory::go_live(store, actor, &key)
+                .await
+                .with_context(|| format!("point {key} did not go live"))?;
+            if changes.is_empty() {
+                println!("point {key} is live already");
+            } else {
+                println!("point {key} is live: interactions seen there are now counted");
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The change to the point itself, when the write applied one.
+fn point_change(changes: &[Change]) -> Option<&Change> {
+    changes.iter().find(|c| c.kind == Kind::Point)
+}
+
+/// A write to a live point that waits for sign-off instead of applying (R6).
+fn print_change_proposal(p: &Proposal) {
+    let what = match p.kind {
+        ProposalKind::Retire => format!("retiring live point {}", p.point),
+        _ => format!("this change to live point {}", p.point),
+    };
+    println!(
+        "opened proposal {id}: {what} needs sign-off ({n} approvals), because it",
+        id = p.id,
+        n = p.approvals_required
+    );
+    for reason in &p.reasons {
+        println!("  - {reason}");
+    }
+    println!(
+        "The point stays as it is until the executives approve: `touchbase proposal show {}`.",
+        p.id
+    );
+}
+
+/// Nothing was written: either the point already is as asked, or a pending proposal already
+/// asks for it.
+async fn unchanged(
+    store: &dyn Store,
+    actor: &Actor,
+    key: &str,
+    kind: ProposalKind,
+    same: impl Fn(&Proposal) -> bool,
+    otherwise: &str,
+) -> anyhow::Result<()> {
+    let pending = proposals::list(store, actor).await?.into_iter().find(|p| {
+        p.point == key && p.kind == kind && p.status == ProposalStatus::Pending && same(p)
+    });
+    match pending {
+        Some(p) => println!(
+            "point {key} unchanged: proposal {id} already asks for this and awaits sign-off ({a} of {n} approvals): `touchbase proposal show {id}`",
+            id = p.id,
+            a = p.approvals(),
+            n = p.approvals_required
+        ),
+        None => println!("{otherwise}"),
     }
     Ok(())
 }

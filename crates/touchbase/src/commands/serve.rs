@@ -1,11 +1,14 @@
 use std::sync::Arc;
 
 use anyhow::Context;
-use touchbase_core::{Status, file};
+use touchbase_core::governance::{Proposal, ProposalKind, ProposalStatus};
+use touchbase_core::{Actor, Role, Status, file};
 use touchbase_server::{AppState, ServerConfig};
-use touchbase_store::{Store, inventory};
+use touchbase_store::inventory::{self, ImportMode};
+use touchbase_store::{Store, access, proposals};
 
 use crate::args::ServeArgs;
+use crate::output::count;
 use crate::{demo, store};
 
 /// `touchbase serve`: the API and the dashboard until ctrl-c or SIGTERM.
@@ -44,18 +47,41 @@ async fn run_server(
     .context("the server stopped with an error")
 }
 
+/// The demo's users: one of each role, two executives so that sign-off can be shown.
+const DEMO_USERS: [(&str, Role, &[&str]); 6] = [
+    ("vera", Role::Viewer, &[]),
+    ("anil", Role::Analyst, &[]),
+    (
+        "olga",
+        Role::Owner,
+        &["ecommerce", "store-ops", "marketing"],
+    ),
+    ("erin", Role::Executive, &[]),
+    ("ed", Role::Executive, &[]),
+    ("ada", Role::Admin, &[]),
+];
+
 /// `touchbase demo`: creates the demo organization when the store holds none, then serves it.
 pub async fn demo(db: &str, args: ServeArgs) -> anyhow::Result<()> {
     let store = store::open(Some(db)).await?;
+    let admin = Actor::local_admin();
     let created = match inventory::load(&*store).await? {
         Some(_) => false,
         None => {
             let parsed =
                 file::parse_inventory(demo::INVENTORY).context("the demo inventory is broken")?;
-            inventory::import(&*store, &parsed).await?;
+            // The demo's live points exist already: they are taken in as a baseline (R6), and
+            // its proposed points open proposals.
+            inventory::import(&*store, &admin, &parsed, ImportMode::Baseline)
+                .await
+                .context("the demo inventory was not imported")?;
             true
         }
     };
+    let issued = demo_users(&*store, &admin).await?;
+    if created {
+        demo_decisions(&*store).await?;
+    }
     let current = inventory::get(&*store).await?.value;
     let listener = tokio::net::TcpListener::bind(args.listen)
         .await
@@ -71,21 +97,119 @@ pub async fn demo(db: &str, args: ServeArgs) -> anyhow::Result<()> {
         .iter()
         .filter(|p| p.status == Status::Live)
         .count();
+    let pending: Vec<Proposal> = proposals::list(&*store, &admin)
+        .await?
+        .into_iter()
+        .filter(|p| p.status == ProposalStatus::Pending)
+        .collect();
     // The program as it was started (`target/release/touchbase` under `cargo run`), so the
     // hints can be pasted as they are.
     let me = std::env::args()
         .next()
         .unwrap_or_else(|| "touchbase".to_owned());
     println!(
-        "touchbase demo: {org}, {points} points of interaction ({live} live), {what} {db}\n\
+        "touchbase demo: {org}, {points} points of interaction ({live} live, {pending} pending sign-off), {what} {db}\n\
          \n  dashboard  {url}/\n  API        {url}/api/points   (all of it: {url}/api/openapi.json)\n  \
-         inventory  {url}/api/inventory/export\n\
-         \nFrom another terminal:\n  {me} --db {db} point list\n  {me} --db {db} point show store.checkout\n  \
-         {me} --db {db} inventory export --out inventory.yaml\n\
-         \nctrl-c stops the server; the store stays in {db}.",
+         inventory  {url}/api/inventory/export\n",
         org = current.organization.name,
         points = current.points.len(),
         what = if created { "created in" } else { "already in" },
+        pending = count(pending.len(), "proposal", "proposals"),
+    );
+    let users: Vec<String> = DEMO_USERS
+        .iter()
+        .map(|(name, role, _)| format!("{name} ({role})"))
+        .collect();
+    if issued.is_empty() {
+        println!(
+            "Users: {}.\nTheir API tokens were shown when the demo store was created and cannot be shown again;\n\
+             issue a new one with `{me} --db {db} token issue NAME`.",
+            users.join(", ")
+        );
+    } else {
+        println!(
+            "Users and their API tokens (shown only now; the API wants `Authorization: Bearer TOKEN`):"
+        );
+        for (name, role, secret) in &issued {
+            println!("  {name:<5} {:<10} {secret}", role.as_str());
+        }
+        if let Some((_, _, secret)) = issued.first() {
+            println!("  e.g. curl -H 'Authorization: Bearer {secret}' {url}/api/points");
+        }
+    }
+    println!(
+        "\nFrom another terminal:\n  {me} --db {db} point list\n  {me} --db {db} point show store.checkout\n  \
+         {me} --db {db} --as ed proposal list --status pending"
+    );
+    if let Some(p) = pending
+        .iter()
+        .find(|p| p.point == "replenishment.auto" && p.approvals() > 0)
+    {
+        println!(
+            "  {me} --db {db} --as ed proposal approve {id} --comment \"Go ahead\"   (its second approval)",
+            id = p.id
+        );
+    }
+    println!(
+        "  {me} --db {db} inventory export --out inventory.yaml\n\
+         \nctrl-c stops the server; the store stays in {db}."
     );
     run_server(listener, store, args).await
+}
+
+/// Adds the demo users that are missing; returns the tokens of those added (name, role, secret).
+async fn demo_users(
+    store: &dyn Store,
+    admin: &Actor,
+) -> anyhow::Result<Vec<(String, Role, String)>> {
+    let (existing, _) = access::list(store, admin).await?;
+    let mut issued = Vec::new();
+    for (name, role, teams) in DEMO_USERS {
+        if existing.iter().any(|u| u.name == name) {
+            continue;
+        }
+        let teams = teams.iter().map(|t| (*t).to_owned()).collect();
+        let token = access::add_user(store, admin, name, role, teams)
+            .await
+            .with_context(|| format!("the demo user {name} was not added"))?;
+        issued.push((name.to_owned(), role, token.secret));
+    }
+    Ok(issued)
+}
+
+/// Sign-off in progress: erin approves automatic replenishment (it waits for a second
+/// executive), ed rejects another proposed point.
+async fn demo_decisions(store: &dyn Store) -> anyhow::Result<()> {
+    let erin = access::actor_named(store, "erin").await?;
+    let ed = access::actor_named(store, "ed").await?;
+    let pending: Vec<Proposal> = proposals::list(store, &erin)
+        .await?
+        .into_iter()
+        .filter(|p| p.status == ProposalStatus::Pending && p.kind == ProposalKind::New)
+        .collect();
+    if let Some(p) = pending.iter().find(|p| p.point == "replenishment.auto") {
+        proposals::decide(
+            store,
+            &erin,
+            p.id,
+            true,
+            "Strong case: repeat baskets at low cost to serve. Approve, provided households can pause it at any time.",
+        )
+        .await?;
+    }
+    let rejected = pending
+        .iter()
+        .find(|p| p.point == "replenishment.edit")
+        .or_else(|| pending.iter().find(|p| p.point != "replenishment.auto"));
+    if let Some(p) = rejected {
+        proposals::decide(
+            store,
+            &ed,
+            p.id,
+            false,
+            "Not before automatic replenishment itself is approved and has run for a quarter.",
+        )
+        .await?;
+    }
+    Ok(())
 }

@@ -1,0 +1,161 @@
+//! Users, their API tokens, and who a token belongs to (R22).
+
+use touchbase_core::access::{Token, User, token_hash};
+use touchbase_core::change::Entity;
+use touchbase_core::{Actor, Kind, Permission, Role, validate};
+
+use crate::{OpError, Store, update};
+
+/// A token's secret, shown once when it is issued.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Issued {
+    pub id: String,
+    pub secret: String,
+}
+
+fn new_secret() -> Result<String, OpError> {
+    let mut bytes = [0u8; 24];
+    getrandom::fill(&mut bytes).map_err(|e| {
+        OpError::Store(crate::StoreError::backend(
+            "drawing a random token",
+            std::io::Error::other(e.to_string()),
+        ))
+    })?;
+    Ok(format!("tb_{}", touchbase_core::access::hex(&bytes)))
+}
+
+/// Creates a user and issues its first token.
+pub async fn add_user(
+    store: &dyn Store,
+    actor: &Actor,
+    name: &str,
+    role: Role,
+    teams: Vec<String>,
+) -> Result<Issued, OpError> {
+    actor.require(Permission::Administer)?;
+    if name == touchbase_core::access::LOCAL_ADMIN {
+        return Err(
+            touchbase_core::Violations(vec![touchbase_core::Violation::new(
+                format!("user `{name}`"),
+                "name",
+                "is reserved for the command line acting on the store directly",
+            )])
+            .into(),
+        );
+    }
+    if !validate::is_key(name) {
+        return Err(
+            touchbase_core::Violations(vec![touchbase_core::Violation::new(
+                format!("user `{name}`"),
+                "name",
+                validate::KEY_RULE,
+            )])
+            .into(),
+        );
+    }
+    let secret = new_secret()?;
+    let hash = token_hash(&secret);
+    let id = format!("tk_{}", &hash[..8]);
+    update(store, actor, "user.add", |state, now| {
+        if state.user(name).is_some() {
+            return Err(OpError::UserExists(name.to_owned()));
+        }
+        state.users.push(User {
+            name: name.to_owned(),
+            role,
+            teams: teams.clone(),
+            created_at: now.to_owned(),
+        });
+        state.tokens.push((
+            hash.clone(),
+            Token {
+                id: id.clone(),
+                user: name.to_owned(),
+                created_at: now.to_owned(),
+                revoked_at: None,
+            },
+        ));
+        Ok(())
+    })
+    .await?;
+    Ok(Issued { id, secret })
+}
+
+/// Issues another token for an existing user.
+pub async fn issue_token(store: &dyn Store, actor: &Actor, user: &str) -> Result<Issued, OpError> {
+    actor.require(Permission::Administer)?;
+    let secret = new_secret()?;
+    let hash = token_hash(&secret);
+    let id = format!("tk_{}", &hash[..8]);
+    update(store, actor, "token.issue", |state, now| {
+        if state.user(user).is_none() {
+            return Err(OpError::UserNotFound(user.to_owned()));
+        }
+        state.tokens.push((
+            hash.clone(),
+            Token {
+                id: id.clone(),
+                user: user.to_owned(),
+                created_at: now.to_owned(),
+                revoked_at: None,
+            },
+        ));
+        Ok(())
+    })
+    .await?;
+    Ok(Issued { id, secret })
+}
+
+/// Revokes a token by its id (`tk_…`): it stops working at once.
+pub async fn revoke_token(store: &dyn Store, actor: &Actor, id: &str) -> Result<(), OpError> {
+    actor.require(Permission::Administer)?;
+    update(store, actor, "token.revoke", |state, now| {
+        let (_, token) = state
+            .tokens
+            .iter_mut()
+            .find(|(_, t)| t.id == id)
+            .ok_or_else(|| OpError::TokenNotFound(id.to_owned()))?;
+        if token.revoked_at.is_none() {
+            token.revoked_at = Some(now.to_owned());
+        }
+        Ok(())
+    })
+    .await?;
+    Ok(())
+}
+
+/// The users and their tokens (never their secrets).
+pub async fn list(store: &dyn Store, actor: &Actor) -> Result<(Vec<User>, Vec<Token>), OpError> {
+    actor.require(Permission::Administer)?;
+    let state = crate::load(store).await?.value;
+    Ok((
+        state.users,
+        state.tokens.into_iter().map(|(_, t)| t).collect(),
+    ))
+}
+
+/// The actor a bearer token stands for: refused when unknown or revoked.
+pub async fn authenticate(store: &dyn Store, secret: &str) -> Result<Actor, OpError> {
+    let refuse = || {
+        OpError::Unauthenticated("the token is unknown or revoked: ask an admin for a new one (`touchbase user add` or `touchbase token issue`)".to_owned())
+    };
+    let Some(Entity::Token(_, token)) = store.entity(Kind::Token, &token_hash(secret)).await?
+    else {
+        return Err(refuse());
+    };
+    if token.revoked_at.is_some() {
+        return Err(refuse());
+    }
+    match store.entity(Kind::User, &token.user).await? {
+        Some(Entity::User(user)) => Ok(Actor::of(&user)),
+        _ => Err(refuse()),
+    }
+}
+
+/// The actor for a user named on the command line (`--as NAME`).
+pub async fn actor_named(store: &dyn Store, name: &str) -> Result<Actor, OpError> {
+    match store.entity(Kind::User, name).await? {
+        Some(Entity::User(user)) => Ok(Actor::of(&user)),
+        _ => Err(OpError::UserNotFound(name.to_owned())),
+    }
+}

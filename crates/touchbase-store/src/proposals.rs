@@ -1,0 +1,53 @@
+//! Proposals and the executives' decisions on them (R6).
+
+use touchbase_core::governance::{self, Proposal};
+use touchbase_core::{Actor, Permission};
+
+use crate::{OpError, Store, update};
+
+/// Every proposal, oldest first.
+pub async fn list(store: &dyn Store, actor: &Actor) -> Result<Vec<Proposal>, OpError> {
+    actor.require(Permission::Read)?;
+    Ok(crate::load(store).await?.value.proposals)
+}
+
+/// One proposal.
+pub async fn get(store: &dyn Store, actor: &Actor, id: u64) -> Result<Proposal, OpError> {
+    actor.require(Permission::Read)?;
+    crate::load(store)
+        .await?
+        .value
+        .proposal(id)
+        .cloned()
+        .ok_or(OpError::ProposalNotFound(id))
+}
+
+/// Records an executive's approval or rejection; a proposal with enough approvals is carried
+/// out (a new point becomes approved, a change is applied, a retirement takes effect).
+pub async fn decide(
+    store: &dyn Store,
+    actor: &Actor,
+    id: u64,
+    approve: bool,
+    comment: &str,
+) -> Result<Proposal, OpError> {
+    actor.require(Permission::Decide)?;
+    let action = if approve {
+        "proposal.approve"
+    } else {
+        "proposal.reject"
+    };
+    update(store, actor, action, |state, now| {
+        let inventory = state.inventory.as_mut().ok_or(OpError::NotInitialized)?;
+        let proposal = state
+            .proposals
+            .iter_mut()
+            .find(|p| p.id == id)
+            .ok_or(OpError::ProposalNotFound(id))?;
+        Ok(governance::decide(
+            inventory, proposal, actor, approve, comment, now,
+        )?)
+    })
+    .await?;
+    get(store, actor, id).await
+}
