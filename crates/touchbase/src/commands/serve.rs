@@ -133,6 +133,10 @@ pub async fn demo(db: &str, args: ServeArgs) -> anyhow::Result<()> {
         for (name, role, secret) in &issued {
             println!("  {name:<5} {:<10} {secret}", role.as_str());
         }
+        if let Some((name, _, secret)) = issued.iter().find(|(_, role, _)| *role == Role::Executive)
+        {
+            println!("  the dashboard as {name}: {url}/#token={secret}");
+        }
         if let Some((_, _, secret)) = issued.first() {
             println!("  e.g. curl -H 'Authorization: Bearer {secret}' {url}/api/points");
         }
