@@ -36,6 +36,8 @@ pub enum Permission {
     Export,
     /// Propose new points and changes, edit the points one owns, take approved points live.
     Propose,
+    /// Send interaction events in, replay rejects.
+    Ingest,
     /// Approve or reject proposals.
     Decide,
     /// Users, tokens, settings, whole-inventory imports and baselines.
@@ -61,8 +63,8 @@ impl Role {
         use Permission::*;
         match self {
             Role::Admin => true,
-            Role::Executive => matches!(permission, Read | Export | Propose | Decide),
-            Role::Owner => matches!(permission, Read | Export | Propose),
+            Role::Executive => matches!(permission, Read | Export | Propose | Ingest | Decide),
+            Role::Owner => matches!(permission, Read | Export | Propose | Ingest),
             Role::Analyst => matches!(permission, Read | Export),
             Role::Viewer => matches!(permission, Read),
         }
@@ -195,14 +197,14 @@ mod tests {
     fn role_matrix() {
         use Permission::*;
         let table = [
-            (Role::Viewer, [true, false, false, false, false]),
-            (Role::Analyst, [true, true, false, false, false]),
-            (Role::Owner, [true, true, true, false, false]),
-            (Role::Executive, [true, true, true, true, false]),
-            (Role::Admin, [true, true, true, true, true]),
+            (Role::Viewer, [true, false, false, false, false, false]),
+            (Role::Analyst, [true, true, false, false, false, false]),
+            (Role::Owner, [true, true, true, true, false, false]),
+            (Role::Executive, [true, true, true, true, true, false]),
+            (Role::Admin, [true, true, true, true, true, true]),
         ];
         for (role, expected) in table {
-            let got = [Read, Export, Propose, Decide, Administer].map(|p| role.allows(p));
+            let got = [Read, Export, Propose, Ingest, Decide, Administer].map(|p| role.allows(p));
             assert_eq!(got, expected, "{role}");
         }
     }

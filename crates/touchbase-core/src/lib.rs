@@ -7,6 +7,7 @@ pub mod access;
 pub mod audit;
 pub mod change;
 pub mod contract;
+pub mod event;
 pub mod file;
 pub mod governance;
 pub mod inventory;

@@ -11,12 +11,14 @@ use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
 use touchbase_core::audit::Record;
 use touchbase_core::change::ImportSummary;
+use touchbase_core::event::{HeldPoint, Reject};
 use touchbase_core::governance::Proposal;
 use touchbase_core::{Actor, Permission};
 use touchbase_core::{
     Change, Inventory, Mode, Organization, Party, Point, Process, Status, Violation, Violations,
     file,
 };
+use touchbase_store::ingest::{self, Input, Outcome, Summary};
 use touchbase_store::inventory::{self as ops, ImportMode};
 use touchbase_store::{access, audit, proposals};
 use utoipa::OpenApi;
@@ -50,8 +52,12 @@ use crate::problem::{ApiError, Problem};
         reject_proposal,
         audit_log,
         audit_verify,
+        post_events,
+        undocumented,
+        list_rejects,
+        replay_rejects,
     ),
-    components(schemas(Problem, Inventory, Point, Change, ImportSummary, Proposal, Record)),
+    components(schemas(Problem, Inventory, Point, Change, ImportSummary, Proposal, Record, EventsReply, HeldPoint, Reject)),
     modifiers(&BearerAuth),
     security(("bearer" = []))
 )]
@@ -90,6 +96,10 @@ pub fn routes(state: AppState) -> Router<AppState> {
         .route("/api/proposals/{id}/reject", post(reject_proposal))
         .route("/api/audit", get(audit_log))
         .route("/api/audit/verify", get(audit_verify))
+        .route("/api/events", post(post_events))
+        .route("/api/undocumented", get(undocumented))
+        .route("/api/rejects", get(list_rejects))
+        .route("/api/rejects/replay", post(replay_rejects))
         .route_layer(middleware::from_fn_with_state(state, authenticate));
     Router::new()
         .route("/", get(dashboard))
@@ -514,5 +524,130 @@ async fn audit_verify(
             records: None,
             broken: Some(b.to_string()),
         },
+    }))
+}
+
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+struct EventsReply {
+    summary: Summary,
+    /// What became of each event, in the order sent.
+    results: Vec<Outcome>,
+}
+
+/// Splits a body into one input per event: a JSON array (or one object) for
+/// `application/json`, one line per event for NDJSON (`application/x-ndjson`).
+fn split_events(body: &str, ndjson: bool) -> Result<Vec<Input>, String> {
+    let input = |raw: &str| Input {
+        raw: raw.to_owned(),
+        source: "http".to_owned(),
+    };
+    if ndjson {
+        return Ok(body
+            .lines()
+            .filter(|l| !l.trim().is_empty())
+            .map(input)
+            .collect());
+    }
+    let trimmed = body.trim_start();
+    if trimmed.starts_with('{') {
+        return Ok(vec![input(body)]);
+    }
+    let items: Vec<&serde_json::value::RawValue> = serde_json::from_str(body)
+        .map_err(|e| format!("the body is neither a JSON array of events nor one event: {e}"))?;
+    Ok(items.into_iter().map(|raw| input(raw.get())).collect())
+}
+
+/// Sends interaction events in (R9): a JSON array or NDJSON (by content type). Each event is
+/// accepted, a duplicate (its id is on record), held (its point is not live, R8) or rejected
+/// (kept with its reasons, replayable). The answer comes once the batch is durable.
+#[utoipa::path(post, path = "/api/events",
+    request_body(content = String, description = "A JSON array of events, or NDJSON", content_type = "application/json"),
+    responses(
+        (status = 200, body = EventsReply),
+        (status = 400, description = "The body could not be split into events; it was kept in the rejects", body = Problem),
+        (status = 413, description = "More events than the batch limit", body = Problem),
+    ))]
+async fn post_events(
+    State(state): State<AppState>,
+    Extension(actor): Extension<Actor>,
+    Extension(config): Extension<crate::ServerConfig>,
+    headers: axum::http::HeaderMap,
+    body: Bytes,
+) -> Result<Json<EventsReply>, ApiError> {
+    actor.require(Permission::Ingest)?;
+    let text = String::from_utf8_lossy(&body);
+    let ndjson = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|t| t.contains("ndjson") || t.contains("jsonlines"));
+    let inputs = match split_events(&text, ndjson) {
+        Ok(inputs) => inputs,
+        Err(why) => {
+            // Nothing acknowledged is lost, and nothing sent is dropped: keep the body.
+            let reject = touchbase_core::event::NewReject {
+                source: "http".into(),
+                raw: text.into_owned(),
+                reasons: vec![why.clone()],
+            };
+            state
+                .store
+                .write_events(&[], &[reject], ingest::now_us())
+                .await?;
+            return Err(ApiError::BadRequest(format!(
+                "{why}; the body was kept in the rejects (`touchbase rejects list`)"
+            )));
+        }
+    };
+    if inputs.len() > config.max_batch {
+        return Err(ApiError::TooLarge(format!(
+            "{} events in one request; the limit is {}: split the batch",
+            inputs.len(),
+            config.max_batch
+        )));
+    }
+    let checker = ingest::checker(&*state.store).await?;
+    let results = ingest::ingest(&*state.store, &actor, &checker, &inputs).await?;
+    let mut summary = Summary::default();
+    summary.add(&results);
+    Ok(Json(EventsReply { summary, results }))
+}
+
+/// Undocumented points of interaction (R8): interactions seen at points that are not live,
+/// held and not counted, with their volumes.
+#[utoipa::path(get, path = "/api/undocumented", responses((status = 200, body = Vec<HeldPoint>)))]
+async fn undocumented(
+    State(state): State<AppState>,
+    Extension(actor): Extension<Actor>,
+) -> Result<Json<Vec<HeldPoint>>, ApiError> {
+    actor.require(Permission::Export)?;
+    Ok(Json(state.store.held().await?))
+}
+
+/// Rejected inputs with their reasons, oldest first.
+#[utoipa::path(get, path = "/api/rejects", responses((status = 200, body = Vec<Reject>)))]
+async fn list_rejects(
+    State(state): State<AppState>,
+    Extension(actor): Extension<Actor>,
+) -> Result<Json<Vec<Reject>>, ApiError> {
+    actor.require(Permission::Export)?;
+    Ok(Json(state.store.rejects().await?))
+}
+
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+struct ReplayReply {
+    taken: u64,
+    still_rejected: u64,
+}
+
+/// Runs the rejects through the checks again (after the cause was fixed).
+#[utoipa::path(post, path = "/api/rejects/replay", responses((status = 200, body = ReplayReply)))]
+async fn replay_rejects(
+    State(state): State<AppState>,
+    Extension(actor): Extension<Actor>,
+) -> Result<Json<ReplayReply>, ApiError> {
+    let done = ingest::replay(&*state.store, &actor, None).await?;
+    Ok(Json(ReplayReply {
+        taken: done.taken,
+        still_rejected: done.still_rejected,
     }))
 }

@@ -23,12 +23,15 @@ pub use problem::{ApiError, Problem};
 pub struct ServerConfig {
     /// The largest request body accepted, in bytes.
     pub body_limit: usize,
+    /// The most events one `POST /api/events` may carry.
+    pub max_batch: usize,
 }
 
 impl Default for ServerConfig {
     fn default() -> Self {
         ServerConfig {
             body_limit: 8 * 1024 * 1024,
+            max_batch: 10_000,
         }
     }
 }
@@ -43,6 +46,7 @@ pub struct AppState {
 pub fn router(state: AppState, config: &ServerConfig) -> Router {
     api::routes(state.clone())
         .with_state(state)
+        .layer(axum::Extension(config.clone()))
         .layer(DefaultBodyLimit::max(config.body_limit))
         .layer(tower_http::trace::TraceLayer::new_for_http())
 }

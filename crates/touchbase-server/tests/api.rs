@@ -170,6 +170,15 @@ async fn openapi_document_lists_every_route() {
         "/api/points",
         "/api/points/{key}",
         "/api/points/{key}/retire",
+        "/api/points/{key}/go-live",
+        "/api/proposals",
+        "/api/proposals/{id}/approve",
+        "/api/audit",
+        "/api/audit/verify",
+        "/api/events",
+        "/api/undocumented",
+        "/api/rejects",
+        "/api/rejects/replay",
     ] {
         assert!(
             paths.iter().any(|p| *p == path),
@@ -381,7 +390,11 @@ async fn invalid_points_are_refused_with_the_field_and_rule() {
 
 #[tokio::test]
 async fn bodies_over_the_limit_are_refused() {
-    let app = app_with(ServerConfig { body_limit: 1024 }).await;
+    let app = app_with(ServerConfig {
+        body_limit: 1024,
+        ..ServerConfig::default()
+    })
+    .await;
     let reply = app
         .call("POST", "/api/inventory/import", "#".repeat(4096))
         .await;
@@ -498,6 +511,30 @@ async fn every_role_through_every_kind_of_call() {
             "/api/inventory/import?dry_run=true",
             SMALL.to_owned(),
             &["admin"],
+        ),
+        (
+            "POST",
+            "/api/events",
+            json!([{ "point": "web.order", "at": "2026-03-01T09:30:00Z" }]).to_string(),
+            &["owner", "executive", "admin"],
+        ),
+        (
+            "GET",
+            "/api/undocumented",
+            String::new(),
+            &["analyst", "owner", "executive", "admin"],
+        ),
+        (
+            "GET",
+            "/api/rejects",
+            String::new(),
+            &["analyst", "owner", "executive", "admin"],
+        ),
+        (
+            "POST",
+            "/api/rejects/replay",
+            String::new(),
+            &["owner", "executive", "admin"],
         ),
     ];
     for (method, uri, body, allowed) in &calls {
@@ -700,4 +737,96 @@ async fn sign_off_workflow_through_the_api() {
         "{actions:?}"
     );
     assert_eq!(admin.get("/api/audit/verify").await.json()["intact"], true);
+}
+
+#[tokio::test]
+async fn events_in_as_json_or_ndjson() {
+    let app = app().await.imported().await;
+    let owner = app.as_role(Some("owner"));
+    let batch = json!([
+        { "id": "e1", "point": "web.order", "at": "2026-03-01T09:30:00Z", "data": { "basket": [], "email": "a@b" } },
+        { "id": "e1", "point": "web.order", "at": "2026-03-01T09:30:00Z" },
+        { "point": "sms.promo", "at": "2026-03-01T09:30:00Z" },
+        { "point": "web.order", "at": "2026-03-01T09:30:00Z", "outcomes": { "satisfaction": 7 } }
+    ]);
+    let reply = owner.call("POST", "/api/events", batch.to_string()).await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.text);
+    let reply = reply.json();
+    assert_eq!(
+        reply["summary"],
+        json!({ "accepted": 1, "duplicates": 1, "held": 1, "rejected": 1 })
+    );
+    assert_eq!(
+        reply["results"][3]["reasons"][0],
+        "outcomes.satisfaction: must be an integer from 1 to 5, got 7"
+    );
+
+    let ndjson = "{\"point\":\"web.order\",\"at\":\"2026-03-02T09:30:00Z\"}\n\n{\"point\":\"web.order\",\"at\":\"2026-03-03T09:30:00Z\"}\nnot json\n";
+    let request = Request::builder()
+        .method("POST")
+        .uri("/api/events")
+        .header(
+            header::AUTHORIZATION,
+            format!("Bearer {}", app.tokens["owner"]),
+        )
+        .header(header::CONTENT_TYPE, "application/x-ndjson")
+        .body(Body::from(ndjson))
+        .unwrap();
+    let response = app.router.clone().oneshot(request).await.unwrap();
+    let bytes = response.into_body().collect().await.unwrap().to_bytes();
+    let reply: Value = serde_json::from_slice(&bytes).unwrap();
+    assert_eq!(
+        reply["summary"],
+        json!({ "accepted": 2, "duplicates": 0, "held": 0, "rejected": 1 })
+    );
+
+    let undocumented = owner.get("/api/undocumented").await.json();
+    assert_eq!(undocumented[0]["point"], "sms.promo");
+    assert_eq!(undocumented[0]["volume"], 1);
+    let rejects = owner.get("/api/rejects").await.json();
+    assert_eq!(rejects.as_array().unwrap().len(), 2);
+    assert_eq!(rejects[1]["raw"], "not json");
+
+    // A body that is not events at all is refused, and kept.
+    assert_problem(
+        &owner.call("POST", "/api/events", "[1, 2").await,
+        StatusCode::BAD_REQUEST,
+        "kept in the rejects",
+    );
+    assert_eq!(
+        owner
+            .get("/api/rejects")
+            .await
+            .json()
+            .as_array()
+            .unwrap()
+            .len(),
+        3
+    );
+    let replay = owner
+        .call("POST", "/api/rejects/replay", Body::empty())
+        .await
+        .json();
+    assert_eq!(replay, json!({ "taken": 0, "still_rejected": 3 }));
+}
+
+#[tokio::test]
+async fn batches_over_the_limit_are_refused_whole() {
+    let app = app_with(ServerConfig {
+        max_batch: 2,
+        ..ServerConfig::default()
+    })
+    .await
+    .imported()
+    .await;
+    let batch = json!([
+        { "point": "web.order", "at": "2026-03-01T09:30:00Z" },
+        { "point": "web.order", "at": "2026-03-02T09:30:00Z" },
+        { "point": "web.order", "at": "2026-03-03T09:30:00Z" }
+    ]);
+    assert_problem(
+        &app.call("POST", "/api/events", batch.to_string()).await,
+        StatusCode::PAYLOAD_TOO_LARGE,
+        "the limit is 2",
+    );
 }

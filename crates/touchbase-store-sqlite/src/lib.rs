@@ -11,6 +11,7 @@ use std::sync::{Arc, Mutex};
 use async_trait::async_trait;
 use rusqlite::{Connection, OptionalExtension, params};
 use touchbase_core::audit::{self, Entry, Record};
+use touchbase_core::event::{Checked, HeldPoint, NewReject, Reject, Written};
 use touchbase_core::{Change, Entity, Kind};
 use touchbase_store::{Store, StoreError, Versioned};
 
@@ -18,6 +19,7 @@ use touchbase_store::{Store, StoreError, Versioned};
 const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/0001_inventory.sql"),
     include_str!("../migrations/0002_audit.sql"),
+    include_str!("../migrations/0003_events.sql"),
 ];
 
 #[derive(Debug, Clone)]
@@ -267,7 +269,252 @@ impl Store for SqliteStore {
         })
         .await
     }
+
+    async fn write_events(
+        &self,
+        events: &[Checked],
+        rejects: &[NewReject],
+        received_at: i64,
+    ) -> Result<Vec<Written>, StoreError> {
+        const CONTEXT: &str = "writing events";
+        let events = events.to_vec();
+        let rejects = rejects.to_vec();
+        self.with(CONTEXT, move |conn| {
+            let tx = conn
+                .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+                .map_err(db(CONTEXT))?;
+            let mut written = Vec::with_capacity(events.len());
+            {
+                let mut insert = tx
+                    .prepare_cached(
+                        "INSERT INTO events (id, point, at, party, channel, intent, satisfaction, knowledge,
+                             resolved, engaged, value_company, value_party, cost, duration_s, data, vars,
+                             conforms, failures, held, received_at)
+                         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20)
+                         ON CONFLICT (id) DO NOTHING",
+                    )
+                    .map_err(db(CONTEXT))?;
+                let mut rollup = tx.prepare_cached(ROLLUP_ADD).map_err(db(CONTEXT))?;
+                for checked in &events {
+                    let e = &checked.event;
+                    let o = &e.outcomes;
+                    let failures = (!checked.conformance.failures.is_empty())
+                        .then(|| serde_json::to_string(&checked.conformance.failures).unwrap_or_default());
+                    let inserted = insert
+                        .execute(params![
+                            e.id,
+                            e.point,
+                            e.at,
+                            e.party,
+                            e.channel,
+                            o.intent,
+                            o.satisfaction,
+                            o.knowledge,
+                            o.resolved,
+                            o.engaged,
+                            e.value_company,
+                            e.value_party,
+                            e.cost,
+                            e.duration_s,
+                            e.data.as_ref().map(|d| d.to_string()),
+                            e.vars.as_ref().map(|v| serde_json::Value::Object(v.clone()).to_string()),
+                            checked.conformance.conforms,
+                            failures,
+                            checked.held,
+                            received_at,
+                        ])
+                        .map_err(db(CONTEXT))?;
+                    if inserted == 0 {
+                        written.push(Written::Duplicate);
+                    } else if checked.held {
+                        written.push(Written::Held);
+                    } else {
+                        rollup
+                            .execute(params![
+                                e.point,
+                                e.at.div_euclid(DAY_US),
+                                e.value_company,
+                                e.value_party,
+                                e.cost,
+                                o.intent.is_some(),
+                                o.satisfaction.is_some(),
+                                o.satisfaction.unwrap_or(0),
+                                o.satisfaction.is_some_and(|s| s >= 4),
+                                o.knowledge == Some(true),
+                                o.resolved.is_some(),
+                                o.resolved == Some(true),
+                                o.engaged == Some(true),
+                                checked.conformance.conforms,
+                            ])
+                            .map_err(db(CONTEXT))?;
+                        written.push(Written::Accepted);
+                    }
+                }
+                let mut reject = tx
+                    .prepare_cached("INSERT INTO rejects (received_at, source, raw, reasons) VALUES (?1, ?2, ?3, ?4)")
+                    .map_err(db(CONTEXT))?;
+                for r in &rejects {
+                    let reasons = serde_json::to_string(&r.reasons).unwrap_or_default();
+                    reject.execute(params![received_at, r.source, r.raw, reasons]).map_err(db(CONTEXT))?;
+                }
+            }
+            tx.commit().map_err(db(CONTEXT))?;
+            Ok(written)
+        })
+        .await
+    }
+
+    async fn held(&self) -> Result<Vec<HeldPoint>, StoreError> {
+        const CONTEXT: &str = "reading held events";
+        self.with(CONTEXT, |conn| {
+            let mut stmt = conn
+                .prepare(
+                    "SELECT point, COUNT(*), MIN(at), MAX(at), MIN(id) FROM events WHERE held = 1
+                     GROUP BY point ORDER BY point",
+                )
+                .map_err(db(CONTEXT))?;
+            let rows = stmt
+                .query_map([], |r| {
+                    Ok(HeldPoint {
+                        point: r.get(0)?,
+                        volume: r.get::<_, i64>(1)? as u64,
+                        first_at: r.get(2)?,
+                        last_at: r.get(3)?,
+                        sample_id: r.get(4)?,
+                    })
+                })
+                .map_err(db(CONTEXT))?;
+            rows.collect::<Result<Vec<_>, _>>().map_err(db(CONTEXT))
+        })
+        .await
+    }
+
+    async fn release_held(&self, point: &str) -> Result<u64, StoreError> {
+        const CONTEXT: &str = "releasing held events";
+        let point = point.to_owned();
+        self.with(CONTEXT, move |conn| {
+            let tx = conn
+                .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+                .map_err(db(CONTEXT))?;
+            tx.execute(ROLLUP_RELEASE, params![point])
+                .map_err(db(CONTEXT))?;
+            let released = tx
+                .execute(
+                    "UPDATE events SET held = 0 WHERE held = 1 AND point = ?1",
+                    params![point],
+                )
+                .map_err(db(CONTEXT))?;
+            tx.commit().map_err(db(CONTEXT))?;
+            Ok(released as u64)
+        })
+        .await
+    }
+
+    async fn rejects(&self) -> Result<Vec<Reject>, StoreError> {
+        const CONTEXT: &str = "reading rejects";
+        self.with(CONTEXT, |conn| {
+            let mut stmt = conn
+                .prepare("SELECT id, received_at, source, raw, reasons, replayed_at FROM rejects ORDER BY id")
+                .map_err(db(CONTEXT))?;
+            let rows = stmt
+                .query_map([], |r| {
+                    Ok((
+                        r.get::<_, i64>(0)?,
+                        r.get::<_, i64>(1)?,
+                        r.get::<_, String>(2)?,
+                        r.get::<_, String>(3)?,
+                        r.get::<_, String>(4)?,
+                        r.get::<_, Option<i64>>(5)?,
+                    ))
+                })
+                .map_err(db(CONTEXT))?;
+            let mut rejects = Vec::new();
+            for row in rows {
+                let (id, received_at, source, raw, reasons, replayed_at) = row.map_err(db(CONTEXT))?;
+                let reasons = serde_json::from_str(&reasons)
+                    .map_err(|e| StoreError::Corrupt(format!("reject {id}: {e}")))?;
+                rejects.push(Reject { id, received_at, source, raw, reasons, replayed_at });
+            }
+            Ok(rejects)
+        })
+        .await
+    }
+
+    async fn mark_replayed(&self, ids: &[i64], at: i64) -> Result<(), StoreError> {
+        const CONTEXT: &str = "marking rejects replayed";
+        let ids = ids.to_vec();
+        self.with(CONTEXT, move |conn| {
+            let tx = conn.transaction().map_err(db(CONTEXT))?;
+            {
+                let mut mark = tx
+                    .prepare_cached("UPDATE rejects SET replayed_at = ?1 WHERE id = ?2")
+                    .map_err(db(CONTEXT))?;
+                for id in &ids {
+                    mark.execute(params![at, id]).map_err(db(CONTEXT))?;
+                }
+            }
+            tx.commit().map_err(db(CONTEXT))
+        })
+        .await
+    }
+
+    async fn event_counts(&self) -> Result<(u64, u64), StoreError> {
+        const CONTEXT: &str = "counting events";
+        self.with(CONTEXT, |conn| {
+            conn.query_row(
+                "SELECT COALESCE(SUM(held = 0), 0), COALESCE(SUM(held = 1), 0) FROM events",
+                [],
+                |r| Ok((r.get::<_, i64>(0)? as u64, r.get::<_, i64>(1)? as u64)),
+            )
+            .map_err(db(CONTEXT))
+        })
+        .await
+    }
 }
+
+/// Microseconds in a day.
+const DAY_US: i64 = 86_400_000_000;
+
+/// Adds one counted event to its point's day.
+const ROLLUP_ADD: &str = "INSERT INTO rollup_daily (point, day, n, value_company, value_party, cost, intent_n,
+        satisfaction_n, satisfaction_sum, csat_n, knowledge_n, resolved_n, resolved_true_n, engaged_n, conforms_n)
+    VALUES (?1, ?2, 1, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)
+    ON CONFLICT (point, day) DO UPDATE SET
+        n = n + 1,
+        value_company = value_company + excluded.value_company,
+        value_party = value_party + excluded.value_party,
+        cost = cost + excluded.cost,
+        intent_n = intent_n + excluded.intent_n,
+        satisfaction_n = satisfaction_n + excluded.satisfaction_n,
+        satisfaction_sum = satisfaction_sum + excluded.satisfaction_sum,
+        csat_n = csat_n + excluded.csat_n,
+        knowledge_n = knowledge_n + excluded.knowledge_n,
+        resolved_n = resolved_n + excluded.resolved_n,
+        resolved_true_n = resolved_true_n + excluded.resolved_true_n,
+        engaged_n = engaged_n + excluded.engaged_n,
+        conforms_n = conforms_n + excluded.conforms_n";
+
+/// Adds a point's held events to its rollups, day by day.
+const ROLLUP_RELEASE: &str = "INSERT INTO rollup_daily (point, day, n, value_company, value_party, cost, intent_n,
+        satisfaction_n, satisfaction_sum, csat_n, knowledge_n, resolved_n, resolved_true_n, engaged_n, conforms_n)
+    SELECT point, at / 86400000000 - (at % 86400000000 < 0), COUNT(*), SUM(value_company), SUM(value_party), SUM(cost),
+        COUNT(intent), COUNT(satisfaction), COALESCE(SUM(satisfaction), 0), COUNT(CASE WHEN satisfaction >= 4 THEN 1 END),
+        SUM(knowledge IS 1), COUNT(resolved), SUM(resolved IS 1), SUM(engaged IS 1), SUM(conforms)
+    FROM events WHERE held = 1 AND point = ?1 GROUP BY 1, 2
+    ON CONFLICT (point, day) DO UPDATE SET
+        n = n + excluded.n,
+        value_company = value_company + excluded.value_company,
+        value_party = value_party + excluded.value_party,
+        cost = cost + excluded.cost,
+        intent_n = intent_n + excluded.intent_n,
+        satisfaction_n = satisfaction_n + excluded.satisfaction_n,
+        satisfaction_sum = satisfaction_sum + excluded.satisfaction_sum,
+        csat_n = csat_n + excluded.csat_n,
+        knowledge_n = knowledge_n + excluded.knowledge_n,
+        resolved_n = resolved_n + excluded.resolved_n,
+        resolved_true_n = resolved_true_n + excluded.resolved_true_n,
+        engaged_n = engaged_n + excluded.engaged_n,
+        conforms_n = conforms_n + excluded.conforms_n";
 
 fn decode(kind: &str, key: &str, doc: &str) -> Result<Entity, StoreError> {
     let corrupt = |why: String| StoreError::Corrupt(format!("{kind} `{key}`: {why}"));

@@ -88,10 +88,13 @@ pub async fn import(
         ImportMode::Normal => "inventory.import",
         ImportMode::Baseline => "inventory.baseline",
     };
-    update(store, actor, action, |state, now| {
+    let changes = update(store, actor, action, |state, now| {
         apply_inventory(state, actor, file.clone(), mode, &seen, now)
     })
-    .await
+    .await?;
+    // Points the file takes live count the interactions held for them (R8).
+    crate::ingest::release_live(store).await?;
+    Ok(changes)
 }
 
 /// The point keys the audit trail has ever recorded; only a baseline needs them.
@@ -211,12 +214,15 @@ pub async fn retire_point(
 
 /// Takes an approved point live (its owner, after sign-off).
 pub async fn go_live(store: &dyn Store, actor: &Actor, key: &str) -> Result<Vec<Change>, OpError> {
-    update(store, actor, "point.go-live", |state, _| {
+    let changes = update(store, actor, "point.go-live", |state, _| {
         let inventory = state.inventory.as_mut().ok_or(OpError::NotInitialized)?;
         point_mut(inventory, key)?;
         Ok(governance::go_live(inventory, key, actor)?)
     })
-    .await
+    .await?;
+    // The interactions held while the point was not live now count (R8).
+    store.release_held(key).await?;
+    Ok(changes)
 }
 
 /// The point `key` of an inventory being edited.

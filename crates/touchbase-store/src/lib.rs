@@ -9,6 +9,7 @@
 pub mod access;
 pub mod audit;
 mod error;
+pub mod ingest;
 pub mod inventory;
 pub mod proposals;
 mod store;

@@ -2,6 +2,7 @@ use std::fmt::Debug;
 
 use async_trait::async_trait;
 use touchbase_core::audit::{Entry, Record};
+use touchbase_core::event::{Checked, HeldPoint, NewReject, Reject, Written};
 use touchbase_core::{Change, Entity, Kind};
 
 use crate::StoreError;
@@ -45,4 +46,31 @@ pub trait Store: Send + Sync + Debug {
 
     /// The whole audit trail, in order.
     async fn audit(&self) -> Result<Vec<Record>, StoreError>;
+
+    /// Writes checked events and rejected inputs in one durable transaction: each event once by
+    /// its id (a known id is a duplicate and adds nothing), the daily rollups of the counted
+    /// (not held) ones updated with them. Returns what became of each event, in order. When
+    /// this returns, the write has reached the disk.
+    async fn write_events(
+        &self,
+        events: &[Checked],
+        rejects: &[NewReject],
+        received_at: i64,
+    ) -> Result<Vec<Written>, StoreError>;
+
+    /// The points with held events (R8), by point key.
+    async fn held(&self) -> Result<Vec<HeldPoint>, StoreError>;
+
+    /// Counts the held events of `point` from now on (it went live): in one transaction they
+    /// stop being held and enter the rollups. Returns how many were released.
+    async fn release_held(&self, point: &str) -> Result<u64, StoreError>;
+
+    /// Every rejected input, oldest first.
+    async fn rejects(&self) -> Result<Vec<Reject>, StoreError>;
+
+    /// Marks rejects as replayed (their events were taken).
+    async fn mark_replayed(&self, ids: &[i64], at: i64) -> Result<(), StoreError>;
+
+    /// How many events are on record: (counted, held).
+    async fn event_counts(&self) -> Result<(u64, u64), StoreError>;
 }

@@ -52,6 +52,13 @@ pub enum Command {
     /// The audit trail: read it, verify it has not been tampered with.
     #[command(subcommand)]
     Audit(AuditCommand),
+    /// Take interaction events in from an NDJSON file (`-` reads standard input).
+    Import(ImportArgs),
+    /// Rejected inputs: list them, show one, replay them once the cause is fixed.
+    #[command(subcommand)]
+    Rejects(RejectsCommand),
+    /// Undocumented points of interaction: interactions held at points that are not live.
+    Undocumented(UndocumentedArgs),
     /// Serve the JSON API and the dashboard.
     Serve(ServeArgs),
     /// Create the demo organization (when absent) and serve it.
@@ -234,6 +241,47 @@ pub enum AuditCommand {
 }
 
 #[derive(Debug, Args)]
+pub struct ImportArgs {
+    /// An NDJSON file of events, one per line (wire format v1); `-` reads standard input.
+    pub file: PathBuf,
+    /// Events written per transaction.
+    #[arg(long, default_value_t = 10_000)]
+    pub batch: usize,
+    /// Print the summary as JSON: accepted, duplicates, held, rejected, events_per_s.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum RejectsCommand {
+    /// The rejected inputs, oldest first, with their reasons.
+    List {
+        /// Also those already replayed.
+        #[arg(long)]
+        all: bool,
+        #[arg(long)]
+        json: bool,
+    },
+    /// One rejected input in full.
+    Show { id: i64 },
+    /// Run the rejects through the checks again; those that pass are taken.
+    Replay {
+        /// Only this reject.
+        id: Option<i64>,
+    },
+}
+
+#[derive(Debug, Args)]
+pub struct UndocumentedArgs {
+    /// Write a draft proposal for this key instead: a point file with the observed volume
+    /// filled in, to complete and `touchbase point add --file`.
+    #[arg(long, value_name = "KEY")]
+    pub draft: Option<String>,
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
 pub struct ServeArgs {
     /// The address to listen on.
     #[arg(long, env = "TOUCHBASE_LISTEN", default_value = "127.0.0.1:7878")]
@@ -241,6 +289,9 @@ pub struct ServeArgs {
     /// The largest request body accepted, in bytes.
     #[arg(long, env = "TOUCHBASE_BODY_LIMIT", default_value_t = 8 * 1024 * 1024)]
     pub body_limit: usize,
+    /// The most events one `POST /api/events` may carry.
+    #[arg(long, env = "TOUCHBASE_MAX_BATCH", default_value_t = 10_000)]
+    pub max_batch: usize,
 }
 
 /// A point status on the command line.

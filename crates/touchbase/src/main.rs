@@ -79,6 +79,9 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::User(a) => commands::user::run(store, actor, a).await,
         Command::Token(a) => commands::user::run_token(store, actor, a).await,
         Command::Audit(a) => commands::audit::run(store, actor, a).await,
+        Command::Import(a) => commands::events::import(store, actor, a).await,
+        Command::Rejects(a) => commands::events::rejects(store, actor, a).await,
+        Command::Undocumented(a) => commands::events::undocumented(store, actor, a).await,
         Command::Serve(_) | Command::Demo(_) => unreachable!("handled above"),
     }
 }

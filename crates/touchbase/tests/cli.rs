@@ -1027,3 +1027,102 @@ fn demo_creates_the_organization_and_serves_it() {
     assert!(printed.contains("token issue NAME"), "{printed}");
     assert!(!printed.contains("tb_"), "{printed}");
 }
+
+/// `import` takes an NDJSON file: each event accepted, a duplicate, held or rejected; rejects
+/// and undocumented points are listed, and a rejected event is replayed once its cause is fixed.
+#[test]
+fn events_import_rejects_and_undocumented() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    write(d, "small.yaml", SMALL);
+    ok(
+        d,
+        "t.db",
+        &["inventory", "import", "small.yaml", "--baseline"],
+    );
+    write(
+        d,
+        "events.ndjson",
+        concat!(
+            "{\"id\":\"a\",\"point\":\"web.order\",\"at\":\"2026-03-01T09:30:00Z\",\"cost\":0.3}\n",
+            "{\"id\":\"a\",\"point\":\"web.order\",\"at\":\"2026-03-01T09:30:00Z\",\"cost\":0.3}\n",
+            "\n",
+            "{\"point\":\"sms.promo\",\"at\":\"2026-03-01T09:30:00Z\"}\n",
+            "{\"point\":\"web.order\",\"at\":\"2026-03-01T09:30:00Z\",\"vars\":{\"urgency\":\"asap\"}}\n",
+        ),
+    );
+    let report: serde_json::Value =
+        serde_json::from_str(&ok(d, "t.db", &["import", "events.ndjson", "--json"])).unwrap();
+    assert_eq!(
+        (
+            &report["accepted"],
+            &report["duplicates"],
+            &report["held"],
+            &report["rejected"]
+        ),
+        (
+            &serde_json::json!(1),
+            &serde_json::json!(1),
+            &serde_json::json!(1),
+            &serde_json::json!(1)
+        )
+    );
+    assert!(report["events_per_s"].as_f64().unwrap() > 0.0);
+    let keys: Vec<&str> = report
+        .as_object()
+        .unwrap()
+        .keys()
+        .map(String::as_str)
+        .collect();
+    assert_eq!(
+        keys,
+        ["accepted", "duplicates", "events_per_s", "held", "rejected"],
+        "exactly these keys"
+    );
+
+    let again = ok(d, "t.db", &["import", "events.ndjson"]);
+    assert!(
+        again.contains("0 accepted, 3 duplicates, 0 held, 1 rejected"),
+        "{again}"
+    );
+
+    let rejects = ok(d, "t.db", &["rejects", "list"]);
+    assert!(rejects.contains("file:events.ndjson:5"), "{rejects}");
+    assert!(
+        rejects.contains("vars.urgency: must be one of routine, same-day, got \"asap\""),
+        "{rejects}"
+    );
+    let shown = ok(d, "t.db", &["rejects", "show", "1"]);
+    assert!(shown.contains("\"urgency\":\"asap\""), "{shown}");
+
+    let undocumented = ok(d, "t.db", &["undocumented"]);
+    assert!(undocumented.contains("sms.promo"), "{undocumented}");
+    let draft = ok(d, "t.db", &["undocumented", "--draft", "sms.promo"]);
+    assert!(
+        draft.contains("key: sms.promo") && draft.contains("status: proposed"),
+        "{draft}"
+    );
+    assert!(draft.contains("volume_per_month: 30"), "{draft}");
+
+    // The organization adds the value `asap`: the rejects replay.
+    write(
+        d,
+        "small2.yaml",
+        &SMALL.replace(
+            "values: [routine, same-day]",
+            "values: [routine, same-day, asap]",
+        ),
+    );
+    ok(d, "t.db", &["inventory", "import", "small2.yaml"]);
+    let replayed = ok(d, "t.db", &["rejects", "replay"]);
+    assert_eq!(replayed.trim(), "2 taken, 0 still rejected");
+    assert!(ok(d, "t.db", &["rejects", "list"]).contains("0 rejects"));
+
+    let viewer = ok(d, "t.db", &["user", "add", "vic", "--role", "viewer"]);
+    assert!(viewer.contains("tb_"));
+    let err = fails(d, "t.db", &["--as", "vic", "import", "events.ndjson"]);
+    assert!(
+        err.contains("this needs the role owner or executive or admin; vic has the role viewer"),
+        "{err}"
+    );
+}

@@ -72,6 +72,9 @@ macro_rules! conformance_suite {
             audit_trail_records_every_write,
             tampering_with_the_audit_trail_is_caught,
             tokens_authenticate_until_revoked,
+            events_are_accepted_held_rejected_or_duplicates,
+            held_events_count_once_their_point_goes_live,
+            rejects_replay_once_the_cause_is_fixed,
         );
     };
     (@each $backend:expr; $($name:ident),* $(,)?) => {
@@ -903,4 +906,186 @@ pub async fn tokens_authenticate_until_revoked(backend: &dyn Backend) {
         .await
         .unwrap_err();
     assert!(matches!(err, InventoryError::UserExists(_)), "{err}");
+}
+
+fn inputs(lines: &[serde_json::Value]) -> Vec<crate::ingest::Input> {
+    lines
+        .iter()
+        .map(|v| crate::ingest::Input {
+            raw: v.to_string(),
+            source: "test".into(),
+        })
+        .collect()
+}
+
+async fn ingest(store: &dyn Store, raw: Vec<crate::ingest::Input>) -> Vec<crate::ingest::Outcome> {
+    let checker = crate::ingest::checker(store).await.unwrap();
+    crate::ingest::ingest(store, &admin(), &checker, &raw)
+        .await
+        .unwrap()
+}
+
+pub async fn events_are_accepted_held_rejected_or_duplicates(backend: &dyn Backend) {
+    use crate::ingest::Status::*;
+    use serde_json::json;
+    let store = backend.fresh().await;
+    let store = &*store;
+    baseline(store, &parse(SMALL)).await;
+    let good = json!({ "id": "o-1", "point": "web.order", "at": "2026-03-01T09:30:00Z",
+        "outcomes": { "satisfaction": 5 }, "value": { "company": 6.5 }, "cost": 0.3,
+        "data": { "basket": ["chain"], "email": "a@b.c" } });
+    let anonymous =
+        json!({ "point": "web.order", "at": "2026-03-01T10:00:00+01:00", "party": "p-9" });
+    let mut raw = inputs(&[
+        good.clone(),
+        good.clone(),
+        anonymous.clone(),
+        anonymous,
+        json!({ "point": "phone.support", "at": "2026-03-02T08:00:00Z" }),
+        json!({ "point": "sms.promo", "at": "2026-03-02T08:00:00Z" }),
+        json!({ "point": "sms.promo", "at": "2026-03-05T08:00:00Z" }),
+        json!({ "point": "web.order", "at": "2026-03-01T09:30:00Z", "outcomes": { "satisfaction": 7 } }),
+        json!({ "point": "web.order", "at": "2026-03-01T09:30:00Z", "vars": { "colour": "red" } }),
+        // Missing the required email: a data-quality finding, still accepted (R13).
+        json!({ "point": "web.order", "at": "2026-03-03T09:30:00Z", "data": { "basket": [] } }),
+    ]);
+    raw.push(crate::ingest::Input {
+        raw: "{not json\0".into(),
+        source: "test".into(),
+    });
+    let outcomes = ingest(store, raw).await;
+    let statuses: Vec<_> = outcomes.iter().map(|o| o.status).collect();
+    assert_eq!(
+        statuses,
+        [
+            Accepted, Duplicate, Accepted, Duplicate, Held, Held, Held, Rejected, Rejected,
+            Accepted, Rejected
+        ]
+    );
+    assert_eq!(outcomes[0].id.as_deref(), Some("o-1"));
+    assert!(outcomes[2].id.as_ref().unwrap().starts_with("h:"));
+    assert_eq!(
+        outcomes[7].reasons,
+        ["outcomes.satisfaction: must be an integer from 1 to 5, got 7"]
+    );
+    assert_eq!(
+        outcomes[8].reasons,
+        ["vars.colour: is not an industry variable the organization declares"]
+    );
+    assert!(
+        outcomes[10].reasons[0].starts_with("not JSON"),
+        "{:?}",
+        outcomes[10]
+    );
+    assert_eq!(store.event_counts().await.unwrap(), (3, 3));
+
+    let held = store.held().await.unwrap();
+    let summary: Vec<(&str, u64)> = held.iter().map(|h| (h.point.as_str(), h.volume)).collect();
+    assert_eq!(summary, [("phone.support", 1), ("sms.promo", 2)]);
+    assert_eq!(
+        held[1].first_at,
+        touchbase_core::event::parse_instant("2026-03-02T08:00:00Z").unwrap()
+    );
+    assert_eq!(
+        held[1].last_at,
+        touchbase_core::event::parse_instant("2026-03-05T08:00:00Z").unwrap()
+    );
+
+    let rejects = store.rejects().await.unwrap();
+    assert_eq!(rejects.len(), 3);
+    assert_eq!(
+        rejects[2].raw, "{not json\u{2400}",
+        "a NUL is kept visibly, on every store"
+    );
+    assert_eq!(rejects[0].reasons, outcomes[7].reasons);
+    assert!(
+        rejects
+            .iter()
+            .all(|r| r.replayed_at.is_none() && r.source == "test")
+    );
+
+    // The same batch again adds nothing but rejects.
+    let again = ingest(store, inputs(&[good])).await;
+    assert_eq!(again[0].status, Duplicate);
+    assert_eq!(store.event_counts().await.unwrap(), (3, 3));
+}
+
+pub async fn held_events_count_once_their_point_goes_live(backend: &dyn Backend) {
+    use serde_json::json;
+    let store = backend.fresh().await;
+    let store = &*store;
+    baseline(store, &parse(SMALL)).await;
+    add_users(store).await;
+    let held = inputs(&[
+        json!({ "point": "app.order", "at": "2026-03-01T09:30:00Z" }),
+        json!({ "point": "app.order", "at": "2026-03-02T09:30:00Z" }),
+    ]);
+    ingest(store, held).await;
+    assert_eq!(store.event_counts().await.unwrap(), (0, 2));
+
+    let (olga, erin, ed) = (
+        user("olga", touchbase_core::Role::Owner, &["ecommerce"]),
+        user("erin", touchbase_core::Role::Executive, &[]),
+        user("ed", touchbase_core::Role::Executive, &[]),
+    );
+    inventory::add_point(store, &olga, proposed_point("app.order"))
+        .await
+        .unwrap();
+    let id = crate::proposals::list(store, &olga)
+        .await
+        .unwrap()
+        .last()
+        .unwrap()
+        .id;
+    crate::proposals::decide(store, &erin, id, true, "yes")
+        .await
+        .unwrap();
+    crate::proposals::decide(store, &ed, id, true, "yes")
+        .await
+        .unwrap();
+    assert_eq!(
+        store.event_counts().await.unwrap(),
+        (0, 2),
+        "approved is not live yet"
+    );
+    inventory::go_live(store, &olga, "app.order").await.unwrap();
+    assert_eq!(store.event_counts().await.unwrap(), (2, 0));
+    assert!(store.held().await.unwrap().is_empty());
+}
+
+pub async fn rejects_replay_once_the_cause_is_fixed(backend: &dyn Backend) {
+    use serde_json::json;
+    let store = backend.fresh().await;
+    let store = &*store;
+    baseline(store, &parse(SMALL)).await;
+    let raw = inputs(&[
+        json!({ "point": "web.order", "at": "2026-03-01T09:30:00Z", "vars": { "season": "winter" } }),
+        json!({ "point": "web.order", "at": "2026-03-01T09:30:00Z", "cost": -1 }),
+    ]);
+    ingest(store, raw).await;
+    assert_eq!(store.rejects().await.unwrap().len(), 2);
+    let nothing = crate::ingest::replay(store, &admin(), None).await.unwrap();
+    assert_eq!((nothing.taken, nothing.still_rejected), (0, 2));
+
+    // The organization declares the variable: the first reject now passes.
+    let mut file = parse(SMALL);
+    file.organization.variables.insert(
+        "season".into(),
+        touchbase_core::Variable {
+            kind: touchbase_core::VariableKind::Text,
+            values: vec![],
+            description: String::new(),
+        },
+    );
+    inventory::import(store, &admin(), &file, ImportMode::Normal)
+        .await
+        .unwrap();
+    let replayed = crate::ingest::replay(store, &admin(), None).await.unwrap();
+    assert_eq!((replayed.taken, replayed.still_rejected), (1, 1));
+    assert_eq!(store.event_counts().await.unwrap(), (1, 0));
+    let rejects = store.rejects().await.unwrap();
+    assert_eq!(rejects.len(), 2, "a replay records no new rejects");
+    assert!(rejects[0].replayed_at.is_some() && rejects[1].replayed_at.is_none());
+    let again = crate::ingest::replay(store, &admin(), None).await.unwrap();
+    assert_eq!((again.taken, again.still_rejected), (0, 1));
 }

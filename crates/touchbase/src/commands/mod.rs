@@ -4,6 +4,7 @@
 //! [`Actor`]: touchbase_core::Actor
 
 pub mod audit;
+pub mod events;
 pub mod init;
 pub mod inventory;
 pub mod point;

@@ -36,6 +36,7 @@ async fn run_server(
 ) -> anyhow::Result<()> {
     let config = ServerConfig {
         body_limit: args.body_limit,
+        max_batch: args.max_batch,
     };
     touchbase_server::serve(
         listener,

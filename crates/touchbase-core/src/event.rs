@@ -1,0 +1,703 @@
+//! Interaction events: the wire format v1 (PRODUCT.md) decoded and checked, every broken rule
+//! reported with its field and the rule, and the classification of a good event as accepted
+//! (its point is live) or held (a well-formed point key that is not live, R8).
+
+use std::collections::BTreeMap;
+
+use serde_json::{Map, Value};
+use sha2::{Digest, Sha256};
+
+use crate::access::hex;
+use crate::contract::Contract;
+use crate::inventory::{Inventory, Status};
+use crate::validate::{check_variable_value, is_key};
+
+/// One interaction, checked.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Event {
+    /// The idempotency key: given, or the hash of the event's canonical JSON.
+    pub id: String,
+    pub point: String,
+    /// Microseconds since the Unix epoch, UTC.
+    pub at: i64,
+    pub party: Option<String>,
+    pub channel: Option<String>,
+    pub outcomes: Outcomes,
+    pub value_company: f64,
+    pub value_party: f64,
+    pub cost: f64,
+    pub duration_s: Option<f64>,
+    pub data: Option<Value>,
+    pub vars: Option<Map<String, Value>>,
+}
+
+/// The outcomes of an interaction (seed 003).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Outcomes {
+    pub intent: Option<String>,
+    pub satisfaction: Option<u8>,
+    pub knowledge: Option<bool>,
+    pub resolved: Option<bool>,
+    pub engaged: Option<bool>,
+}
+
+/// A broken rule of the wire format: the field and the rule.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Problem {
+    pub field: String,
+    pub rule: String,
+}
+
+impl std::fmt::Display for Problem {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if self.field.is_empty() {
+            f.write_str(&self.rule)
+        } else {
+            write!(f, "{}: {}", self.field, self.rule)
+        }
+    }
+}
+
+fn problem(field: &str, rule: impl Into<String>) -> Problem {
+    Problem {
+        field: field.to_owned(),
+        rule: rule.into(),
+    }
+}
+
+const TOP_LEVEL: [&str; 11] = [
+    "id",
+    "point",
+    "at",
+    "party",
+    "channel",
+    "outcomes",
+    "value",
+    "cost",
+    "duration_s",
+    "data",
+    "vars",
+];
+const OUTCOMES: [&str; 5] = ["intent", "satisfaction", "knowledge", "resolved", "engaged"];
+
+/// The hash id of an event without one: the SHA-256 of its canonical JSON (keys sorted, no
+/// white space), so that importing the same file twice adds nothing.
+pub fn canonical_id(raw: &Value) -> String {
+    format!(
+        "h:{}",
+        &hex(&Sha256::digest(raw.to_string().as_bytes()))[..40]
+    )
+}
+
+/// Decodes and checks one event against the wire format v1. `now_us` is the current instant
+/// (microseconds since the epoch): an event more than 24 h after it is refused. Every broken
+/// rule is reported.
+pub fn decode(raw: &Value, now_us: i64) -> Result<Event, Vec<Problem>> {
+    let mut problems = Vec::new();
+    let Some(object) = raw.as_object() else {
+        return Err(vec![problem(
+            "",
+            format!("an event must be a JSON object, got {}", kind_of(raw)),
+        )]);
+    };
+    for key in object.keys() {
+        if !TOP_LEVEL.contains(&key.as_str()) {
+            problems.push(problem(key, "unknown field; the fields are id, point, at, party, channel, outcomes, value, cost, duration_s, data, vars"));
+        }
+    }
+    let id = match object.get("id") {
+        None | Some(Value::Null) => canonical_id(raw),
+        Some(Value::String(s))
+            if !s.is_empty() && s.chars().count() <= 128 && !s.contains('\0') =>
+        {
+            s.clone()
+        }
+        Some(other) => {
+            problems.push(problem(
+                "id",
+                format!(
+                    "must be a string of 1 to 128 characters, got {}",
+                    shown(other)
+                ),
+            ));
+            String::new()
+        }
+    };
+    let point = match object.get("point") {
+        Some(Value::String(s)) if is_key(s) => s.clone(),
+        Some(Value::String(s)) => {
+            problems.push(problem(
+                "point",
+                format!(
+                    "must match [a-z0-9][a-z0-9._-]{{0,63}}, got {}",
+                    shown(&Value::String(s.clone()))
+                ),
+            ));
+            String::new()
+        }
+        None | Some(Value::Null) => {
+            problems.push(problem(
+                "point",
+                "is required: the key of the point of interaction",
+            ));
+            String::new()
+        }
+        Some(other) => {
+            problems.push(problem(
+                "point",
+                format!("must be a string, got {}", shown(other)),
+            ));
+            String::new()
+        }
+    };
+    let at = match object.get("at") {
+        Some(Value::String(s)) => match parse_instant(s) {
+            Ok(at) if at > now_us + 24 * 3_600_000_000 => {
+                problems.push(problem(
+                    "at",
+                    format!("is more than 24 h in the future: {s}"),
+                ));
+                0
+            }
+            Ok(at) => at,
+            Err(why) => {
+                problems.push(problem("at", why));
+                0
+            }
+        },
+        None | Some(Value::Null) => {
+            problems.push(problem(
+                "at",
+                "is required: an RFC 3339 instant with its offset, e.g. 2026-03-01T09:30:00Z",
+            ));
+            0
+        }
+        Some(other) => {
+            problems.push(problem(
+                "at",
+                format!("must be an RFC 3339 string, got {}", shown(other)),
+            ));
+            0
+        }
+    };
+    let party = optional_string(object, "party", 128, &mut problems);
+    let channel = optional_string(object, "channel", 128, &mut problems);
+    let outcomes = decode_outcomes(object.get("outcomes"), &mut problems);
+    let (value_company, value_party) = match object.get("value") {
+        None | Some(Value::Null) => (0.0, 0.0),
+        Some(Value::Object(value)) => {
+            for key in value.keys() {
+                if key != "company" && key != "party" {
+                    problems.push(problem(
+                        &format!("value.{key}"),
+                        "unknown field; value has company and party",
+                    ));
+                }
+            }
+            (
+                finite(value.get("company"), "value.company", false, &mut problems).unwrap_or(0.0),
+                finite(value.get("party"), "value.party", false, &mut problems).unwrap_or(0.0),
+            )
+        }
+        Some(other) => {
+            problems.push(problem(
+                "value",
+                format!(
+                    "must be an object with company and party, got {}",
+                    shown(other)
+                ),
+            ));
+            (0.0, 0.0)
+        }
+    };
+    let cost = finite(object.get("cost"), "cost", true, &mut problems).unwrap_or(0.0);
+    let duration_s = finite(object.get("duration_s"), "duration_s", true, &mut problems);
+    let data = match object.get("data") {
+        None | Some(Value::Null) => None,
+        Some(d @ Value::Object(_)) => Some(d.clone()),
+        Some(other) => {
+            problems.push(problem(
+                "data",
+                format!("must be an object, got {}", shown(other)),
+            ));
+            None
+        }
+    };
+    let vars = match object.get("vars") {
+        None | Some(Value::Null) => None,
+        Some(Value::Object(v)) => Some(v.clone()),
+        Some(other) => {
+            problems.push(problem(
+                "vars",
+                format!("must be an object, got {}", shown(other)),
+            ));
+            None
+        }
+    };
+    if problems.is_empty() {
+        Ok(Event {
+            id,
+            point,
+            at,
+            party,
+            channel,
+            outcomes,
+            value_company,
+            value_party,
+            cost,
+            duration_s,
+            data,
+            vars,
+        })
+    } else {
+        Err(problems)
+    }
+}
+
+fn decode_outcomes(raw: Option<&Value>, problems: &mut Vec<Problem>) -> Outcomes {
+    let mut outcomes = Outcomes::default();
+    let object = match raw {
+        None | Some(Value::Null) => return outcomes,
+        Some(Value::Object(o)) => o,
+        Some(other) => {
+            problems.push(problem(
+                "outcomes",
+                format!("must be an object, got {}", shown(other)),
+            ));
+            return outcomes;
+        }
+    };
+    for key in object.keys() {
+        if !OUTCOMES.contains(&key.as_str()) {
+            problems.push(problem(
+                &format!("outcomes.{key}"),
+                "unknown field; outcomes are intent, satisfaction, knowledge, resolved, engaged",
+            ));
+        }
+    }
+    outcomes.intent = optional_string(object, "intent", 64, problems).map(|s| s.to_owned());
+    if let Some(problem_at) = problems.iter_mut().find(|p| p.field == "intent") {
+        problem_at.field = "outcomes.intent".into();
+    }
+    outcomes.satisfaction = match object.get("satisfaction") {
+        None | Some(Value::Null) => None,
+        Some(Value::Number(n)) if n.as_u64().is_some_and(|v| (1..=5).contains(&v)) => {
+            n.as_u64().map(|v| v as u8)
+        }
+        Some(other) => {
+            problems.push(problem(
+                "outcomes.satisfaction",
+                format!("must be an integer from 1 to 5, got {}", shown(other)),
+            ));
+            None
+        }
+    };
+    for (name, slot) in [
+        ("knowledge", &mut outcomes.knowledge),
+        ("resolved", &mut outcomes.resolved),
+        ("engaged", &mut outcomes.engaged),
+    ] {
+        *slot = match object.get(name) {
+            None | Some(Value::Null) => None,
+            Some(Value::Bool(b)) => Some(*b),
+            Some(other) => {
+                problems.push(problem(
+                    &format!("outcomes.{name}"),
+                    format!("must be true or false, got {}", shown(other)),
+                ));
+                None
+            }
+        };
+    }
+    outcomes
+}
+
+fn optional_string(
+    object: &Map<String, Value>,
+    field: &str,
+    max: usize,
+    problems: &mut Vec<Problem>,
+) -> Option<String> {
+    match object.get(field) {
+        None | Some(Value::Null) => None,
+        Some(Value::String(s)) if s.contains('\0') => {
+            problems.push(problem(
+                field,
+                "must not contain the NUL character (\\u0000)",
+            ));
+            None
+        }
+        Some(Value::String(s)) if s.chars().count() <= max => Some(s.clone()),
+        Some(Value::String(s)) => {
+            problems.push(problem(
+                field,
+                format!(
+                    "must be at most {max} characters, got {}",
+                    s.chars().count()
+                ),
+            ));
+            None
+        }
+        Some(other) => {
+            problems.push(problem(
+                field,
+                format!("must be a string, got {}", shown(other)),
+            ));
+            None
+        }
+    }
+}
+
+fn finite(
+    raw: Option<&Value>,
+    field: &str,
+    non_negative: bool,
+    problems: &mut Vec<Problem>,
+) -> Option<f64> {
+    match raw {
+        None | Some(Value::Null) => None,
+        Some(Value::Number(n)) => match n.as_f64() {
+            Some(v) if v.is_finite() && (!non_negative || v >= 0.0) => Some(v),
+            _ => {
+                problems.push(problem(
+                    field,
+                    format!(
+                        "must be a finite number{}, got {n}",
+                        if non_negative { " of at least 0" } else { "" }
+                    ),
+                ));
+                None
+            }
+        },
+        Some(other) => {
+            problems.push(problem(
+                field,
+                format!("must be a number, got {}", shown(other)),
+            ));
+            None
+        }
+    }
+}
+
+/// Parses an RFC 3339 instant with its offset into microseconds since the epoch.
+pub fn parse_instant(s: &str) -> Result<i64, String> {
+    s.parse::<jiff::Timestamp>()
+        .map(|t| t.as_microsecond())
+        .map_err(|_| format!("must be an RFC 3339 instant with its offset, e.g. 2026-03-01T09:30:00Z, got \"{s}\""))
+}
+
+fn kind_of(v: &Value) -> &'static str {
+    match v {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "an array",
+        Value::Object(_) => "an object",
+    }
+}
+
+/// A value as a message shows it: short, with its type.
+fn shown(v: &Value) -> String {
+    let text = v.to_string();
+    if text.chars().count() > 40 {
+        format!("{} …", text.chars().take(40).collect::<String>())
+    } else {
+        text
+    }
+}
+
+/// Where a checked event goes.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Disposition {
+    /// Its point is live: it counts.
+    Accepted,
+    /// Its point is not live (unknown to the inventory, proposed, approved, rejected or
+    /// retired; a live point under review still counts): kept, not counted, released into the
+    /// counts if the point goes live (R8).
+    Held,
+    /// It breaks a rule that depends on the inventory (an industry variable); kept in the
+    /// rejects with its reasons.
+    Rejected(Vec<Problem>),
+}
+
+/// What the inventory says about an event: accepted, held or rejected, and — for an accepted
+/// or held event at a known point — whether its data meets the point's contract (R13).
+#[derive(Debug)]
+pub struct Checker {
+    points: BTreeMap<String, (Status, Contract)>,
+    variables: BTreeMap<String, crate::inventory::Variable>,
+}
+
+/// The data-contract result of one event.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Conformance {
+    pub conforms: bool,
+    /// Each element that fails, with the rule it breaks.
+    pub failures: Vec<String>,
+}
+
+impl Checker {
+    /// Compiles every point's contract once.
+    pub fn new(inventory: &Inventory) -> Checker {
+        let points = inventory
+            .points
+            .iter()
+            .filter_map(|p| {
+                Contract::compile(p)
+                    .ok()
+                    .map(|c| (p.key.clone(), (p.status, c)))
+            })
+            .collect();
+        Checker {
+            points,
+            variables: inventory.organization.variables.clone(),
+        }
+    }
+
+    /// Decides where `event` goes, and checks its data against its point's contract.
+    pub fn check(&self, event: &Event) -> (Disposition, Conformance) {
+        let mut problems = Vec::new();
+        if let Some(vars) = &event.vars {
+            for (name, value) in vars {
+                match self.variables.get(name) {
+                    None => problems.push(problem(
+                        &format!("vars.{name}"),
+                        "is not an industry variable the organization declares",
+                    )),
+                    Some(variable) => {
+                        if let Err(rule) = check_variable_value(variable, value) {
+                            problems.push(problem(&format!("vars.{name}"), rule));
+                        }
+                    }
+                }
+            }
+        }
+        let conformance = match self.points.get(&event.point) {
+            None => Conformance {
+                conforms: true,
+                failures: Vec::new(),
+            },
+            Some((_, contract)) => {
+                let failures =
+                    contract.failures(event.data.as_ref().unwrap_or(&Value::Object(Map::new())));
+                Conformance {
+                    conforms: failures.is_empty(),
+                    failures,
+                }
+            }
+        };
+        if !problems.is_empty() {
+            return (Disposition::Rejected(problems), conformance);
+        }
+        let counted = matches!(
+            self.points.get(&event.point),
+            Some((Status::Live | Status::UnderReview, _))
+        );
+        (
+            if counted {
+                Disposition::Accepted
+            } else {
+                Disposition::Held
+            },
+            conformance,
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    const NOW: i64 = 1_780_000_000_000_000;
+
+    fn check(raw: Value, expected: &[&str]) {
+        let got: Vec<String> = match decode(&raw, NOW) {
+            Ok(_) => Vec::new(),
+            Err(problems) => problems.iter().map(ToString::to_string).collect(),
+        };
+        assert_eq!(got, expected, "{raw}");
+    }
+
+    #[test]
+    fn every_rule_of_the_wire_format() {
+        check(
+            json!({ "point": "web.order", "at": "2026-03-01T09:30:00Z" }),
+            &[],
+        );
+        check(
+            json!({ "at": "2026-03-01T09:30:00Z" }),
+            &["point: is required: the key of the point of interaction"],
+        );
+        check(
+            json!({ "point": "Web Order", "at": "2026-03-01T09:30:00Z" }),
+            &["point: must match [a-z0-9][a-z0-9._-]{0,63}, got \"Web Order\""],
+        );
+        check(
+            json!({ "point": "a" }),
+            &["at: is required: an RFC 3339 instant with its offset, e.g. 2026-03-01T09:30:00Z"],
+        );
+        check(
+            json!({ "point": "a", "at": "2026-03-01 09:30" }),
+            &[
+                "at: must be an RFC 3339 instant with its offset, e.g. 2026-03-01T09:30:00Z, got \"2026-03-01 09:30\"",
+            ],
+        );
+        check(
+            json!({ "point": "a", "at": "2036-03-01T09:30:00Z" }),
+            &["at: is more than 24 h in the future: 2036-03-01T09:30:00Z"],
+        );
+        check(
+            json!({ "point": "a", "at": "2026-03-01T09:30:00Z", "outcomes": { "satisfaction": 7 } }),
+            &["outcomes.satisfaction: must be an integer from 1 to 5, got 7"],
+        );
+        check(
+            json!({ "point": "a", "at": "2026-03-01T09:30:00Z", "outcomes": { "satisfaction": 4.5 } }),
+            &["outcomes.satisfaction: must be an integer from 1 to 5, got 4.5"],
+        );
+        check(
+            json!({ "point": "a", "at": "2026-03-01T09:30:00Z", "outcomes": { "resolved": "yes" } }),
+            &["outcomes.resolved: must be true or false, got \"yes\""],
+        );
+        check(
+            json!({ "point": "a", "at": "2026-03-01T09:30:00Z", "outcomes": { "mood": 1 } }),
+            &[
+                "outcomes.mood: unknown field; outcomes are intent, satisfaction, knowledge, resolved, engaged",
+            ],
+        );
+        check(
+            json!({ "point": "a", "at": "2026-03-01T09:30:00Z", "outcomes": { "intent": "x".repeat(65) } }),
+            &["outcomes.intent: must be at most 64 characters, got 65"],
+        );
+        check(
+            json!({ "point": "a", "at": "2026-03-01T09:30:00Z", "cost": -1 }),
+            &["cost: must be a finite number of at least 0, got -1"],
+        );
+        check(
+            json!({ "point": "a", "at": "2026-03-01T09:30:00Z", "value": { "company": "4" } }),
+            &["value.company: must be a number, got \"4\""],
+        );
+        check(
+            json!({ "point": "a", "at": "2026-03-01T09:30:00Z", "colour": "red" }),
+            &[
+                "colour: unknown field; the fields are id, point, at, party, channel, outcomes, value, cost, duration_s, data, vars",
+            ],
+        );
+        check(
+            json!({ "point": "a", "at": "2026-03-01T09:30:00Z", "id": "" }),
+            &["id: must be a string of 1 to 128 characters, got \"\""],
+        );
+        check(
+            json!({ "point": "a", "at": "2026-03-01T09:30:00Z", "party": 12 }),
+            &["party: must be a string, got 12"],
+        );
+        check(
+            json!({ "point": "a", "at": "2026-03-01T09:30:00Z", "party": "a\0b" }),
+            &["party: must not contain the NUL character (\\u0000)"],
+        );
+        check(
+            json!({ "point": "a", "at": "2026-03-01T09:30:00Z", "data": [1] }),
+            &["data: must be an object, got [1]"],
+        );
+        check(
+            json!([1, 2]),
+            &["an event must be a JSON object, got an array"],
+        );
+        check(
+            json!({ "point": 1, "at": 2, "duration_s": -3 }),
+            &[
+                "point: must be a string, got 1",
+                "at: must be an RFC 3339 string, got 2",
+                "duration_s: must be a finite number of at least 0, got -3",
+            ],
+        );
+    }
+
+    #[test]
+    fn the_instant_is_stored_in_utc_and_the_id_defaults_to_the_canonical_hash() {
+        let a = decode(
+            &json!({ "point": "a", "at": "2026-03-01T10:30:00+01:00", "cost": 1 }),
+            NOW,
+        )
+        .unwrap();
+        let b = decode(
+            &json!({ "cost": 1, "at": "2026-03-01T10:30:00+01:00", "point": "a" }),
+            NOW,
+        )
+        .unwrap();
+        assert_eq!(a.at, parse_instant("2026-03-01T09:30:00Z").unwrap());
+        assert_eq!(a.id, b.id, "key order does not change the canonical id");
+        assert!(a.id.starts_with("h:"));
+        let c = decode(
+            &json!({ "point": "a", "at": "2026-03-01T10:30:00+01:00", "cost": 2 }),
+            NOW,
+        )
+        .unwrap();
+        assert_ne!(a.id, c.id);
+        let given = decode(
+            &json!({ "id": "ord-1", "point": "a", "at": "2026-03-01T09:30:00Z" }),
+            NOW,
+        )
+        .unwrap();
+        assert_eq!(given.id, "ord-1");
+    }
+}
+
+/// A checked event ready to be written: where it goes and whether its data conforms.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Checked {
+    pub event: Event,
+    /// Held (R8) rather than counted.
+    pub held: bool,
+    pub conformance: Conformance,
+}
+
+/// An input that could not be taken, kept with its reasons so it can be replayed (R9).
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewReject {
+    /// Where it came from: `http`, `file:NAME:LINE`, `mqtt:TOPIC`, …
+    pub source: String,
+    /// The input as received (one event's text, or the whole line).
+    pub raw: String,
+    pub reasons: Vec<String>,
+}
+
+/// A rejected input on record.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct Reject {
+    pub id: i64,
+    /// Microseconds since the epoch.
+    pub received_at: i64,
+    pub source: String,
+    pub raw: String,
+    pub reasons: Vec<String>,
+    /// When a replay took it (microseconds since the epoch).
+    pub replayed_at: Option<i64>,
+}
+
+/// What became of one event written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "lowercase")]
+pub enum Written {
+    Accepted,
+    Held,
+    /// An event with this id is on record already; nothing was added.
+    Duplicate,
+}
+
+/// Interactions held at one point that is not live (R8): an undocumented point of interaction.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct HeldPoint {
+    pub point: String,
+    pub volume: u64,
+    /// Microseconds since the epoch of the first and last interaction seen.
+    pub first_at: i64,
+    pub last_at: i64,
+    /// One of its events, as stored (its id).
+    pub sample_id: String,
+}

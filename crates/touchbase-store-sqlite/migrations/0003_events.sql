@@ -1,0 +1,58 @@
+-- Interaction events (R9): each accepted or held event once, by its id; `held` marks events
+-- at points that are not live (R8), kept and released into the counts when the point goes live.
+CREATE TABLE events (
+    seq           INTEGER PRIMARY KEY,
+    id            TEXT NOT NULL UNIQUE,
+    point         TEXT NOT NULL,
+    at            INTEGER NOT NULL,      -- microseconds since the epoch, UTC
+    party         TEXT,
+    channel       TEXT,
+    intent        TEXT,
+    satisfaction  INTEGER,
+    knowledge     INTEGER,
+    resolved      INTEGER,
+    engaged       INTEGER,
+    value_company REAL NOT NULL,
+    value_party   REAL NOT NULL,
+    cost          REAL NOT NULL,
+    duration_s    REAL,
+    data          TEXT,
+    vars          TEXT,
+    conforms      INTEGER NOT NULL,
+    failures      TEXT,
+    held          INTEGER NOT NULL,
+    received_at   INTEGER NOT NULL
+) STRICT;
+CREATE INDEX events_point_at ON events (point, at);
+CREATE INDEX events_held ON events (point) WHERE held = 1;
+
+-- What the scorecards add up (METRICS.md), per point and UTC day, for counted events only;
+-- kept in the same transaction as the events so that the two never disagree.
+CREATE TABLE rollup_daily (
+    point            TEXT NOT NULL,
+    day              INTEGER NOT NULL,  -- days since the epoch, UTC
+    n                INTEGER NOT NULL,
+    value_company    REAL NOT NULL,
+    value_party      REAL NOT NULL,
+    cost             REAL NOT NULL,
+    intent_n         INTEGER NOT NULL,
+    satisfaction_n   INTEGER NOT NULL,
+    satisfaction_sum INTEGER NOT NULL,
+    csat_n           INTEGER NOT NULL,
+    knowledge_n      INTEGER NOT NULL,
+    resolved_n       INTEGER NOT NULL,
+    resolved_true_n  INTEGER NOT NULL,
+    engaged_n        INTEGER NOT NULL,
+    conforms_n       INTEGER NOT NULL,
+    PRIMARY KEY (point, day)
+) STRICT, WITHOUT ROWID;
+
+-- Inputs that broke a rule (R9): kept with the raw input and the reasons, replayable.
+CREATE TABLE rejects (
+    id          INTEGER PRIMARY KEY,
+    received_at INTEGER NOT NULL,
+    source      TEXT NOT NULL,
+    raw         TEXT NOT NULL,
+    reasons     TEXT NOT NULL,          -- JSON array of strings
+    replayed_at INTEGER
+) STRICT;

@@ -1,0 +1,245 @@
+//! Taking interaction events in (R9): decode → check → write, the same for every path (HTTP,
+//! files, MQTT). A broken input is never dropped: it goes to the rejects with its reasons and
+//! can be replayed once the cause is fixed. Events at points that are not live are held (R8).
+
+use serde::Serialize;
+use serde_json::Value;
+use touchbase_core::event::{self, Checked, Checker, Disposition, NewReject, Written};
+use touchbase_core::{Actor, Inventory, Permission};
+
+use crate::{OpError, Store, StoreError};
+
+/// One input: the text of one event (a line of NDJSON, an element of a JSON array).
+#[derive(Debug, Clone)]
+pub struct Input {
+    pub raw: String,
+    /// Where it came from, for the rejects: `http`, `file:events.ndjson:12`, …
+    pub source: String,
+}
+
+/// What became of one input.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct Outcome {
+    pub status: Status,
+    /// The event's id (absent when it could not be read).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub id: Option<String>,
+    /// Why it was rejected, each with its field and rule.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub reasons: Vec<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "lowercase")]
+pub enum Status {
+    Accepted,
+    Duplicate,
+    Held,
+    Rejected,
+}
+
+/// Counts of a batch or a whole import.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct Summary {
+    pub accepted: u64,
+    pub duplicates: u64,
+    pub held: u64,
+    pub rejected: u64,
+}
+
+impl Summary {
+    pub fn add(&mut self, outcomes: &[Outcome]) {
+        for o in outcomes {
+            match o.status {
+                Status::Accepted => self.accepted += 1,
+                Status::Duplicate => self.duplicates += 1,
+                Status::Held => self.held += 1,
+                Status::Rejected => self.rejected += 1,
+            }
+        }
+    }
+
+    pub fn total(&self) -> u64 {
+        self.accepted + self.duplicates + self.held + self.rejected
+    }
+}
+
+/// The current instant in microseconds since the epoch.
+pub fn now_us() -> i64 {
+    jiff::Timestamp::now().as_microsecond()
+}
+
+/// The inventory's rules for events, compiled once per batch.
+pub async fn checker(store: &dyn Store) -> Result<Checker, OpError> {
+    let inventory = crate::inventory::load(store).await?.map(|v| v.value);
+    Ok(Checker::new(&inventory.unwrap_or_else(|| {
+        Inventory::new(touchbase_core::Organization::named("-"))
+    })))
+}
+
+/// The inputs that became events, each with its index among the inputs.
+type Good = Vec<(usize, Checked)>;
+/// The inputs that broke a rule, each with its index and its reasons.
+type Bad = Vec<(usize, Vec<String>)>;
+
+/// Decodes and checks inputs: the events to write and, for the others, their reasons.
+fn prepare(checker: &Checker, inputs: &[Input], now: i64) -> (Good, Bad) {
+    let mut good = Vec::new();
+    let mut bad = Vec::new();
+    for (i, input) in inputs.iter().enumerate() {
+        let raw: Value = match serde_json::from_str(&input.raw) {
+            Ok(v) => v,
+            Err(e) => {
+                bad.push((i, vec![format!("not JSON: {e}")]));
+                continue;
+            }
+        };
+        let event = match event::decode(&raw, now) {
+            Ok(e) => e,
+            Err(problems) => {
+                bad.push((i, problems.iter().map(ToString::to_string).collect()));
+                continue;
+            }
+        };
+        match checker.check(&event) {
+            (Disposition::Rejected(problems), _) => {
+                bad.push((i, problems.iter().map(ToString::to_string).collect()));
+            }
+            (disposition, conformance) => {
+                good.push((
+                    i,
+                    Checked {
+                        event,
+                        held: disposition == Disposition::Held,
+                        conformance,
+                    },
+                ));
+            }
+        }
+    }
+    (good, bad)
+}
+
+/// Takes a batch of inputs: writes the good events and the rejects in one durable transaction
+/// and says what became of each input, in order.
+pub async fn ingest(
+    store: &dyn Store,
+    actor: &Actor,
+    checker: &Checker,
+    inputs: &[Input],
+) -> Result<Vec<Outcome>, OpError> {
+    actor.require(Permission::Ingest)?;
+    let now = now_us();
+    let (good, bad) = prepare(checker, inputs, now);
+    let events: Vec<Checked> = good.iter().map(|(_, c)| c.clone()).collect();
+    let rejects: Vec<NewReject> = bad
+        .iter()
+        .map(|(i, reasons)| new_reject(&inputs[*i], reasons.clone()))
+        .collect();
+    let written = store.write_events(&events, &rejects, now).await?;
+    let mut outcomes = vec![
+        Outcome {
+            status: Status::Rejected,
+            id: None,
+            reasons: Vec::new()
+        };
+        inputs.len()
+    ];
+    for ((i, checked), w) in good.iter().zip(written) {
+        outcomes[*i] = Outcome {
+            status: match w {
+                Written::Accepted => Status::Accepted,
+                Written::Held => Status::Held,
+                Written::Duplicate => Status::Duplicate,
+            },
+            id: Some(checked.event.id.clone()),
+            reasons: Vec::new(),
+        };
+    }
+    for (i, reasons) in bad {
+        outcomes[i].reasons = reasons;
+    }
+    Ok(outcomes)
+}
+
+/// A reject of `input`. Every store keeps text, and not every store keeps the NUL character
+/// (PostgreSQL does not): NULs in the raw input are shown as `␀`, and the reasons say so.
+fn new_reject(input: &Input, mut reasons: Vec<String>) -> NewReject {
+    let mut raw = input.raw.clone();
+    if raw.contains('\0') {
+        raw = raw.replace('\0', "\u{2400}");
+        reasons.push("the input held NUL characters; they are shown as ␀".to_owned());
+    }
+    NewReject {
+        source: input.source.replace('\0', "\u{2400}"),
+        raw,
+        reasons,
+    }
+}
+
+/// What a replay did.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct Replayed {
+    /// Rejects whose events were taken now (accepted, held or already on record).
+    pub taken: u64,
+    /// Rejects that still break a rule; they stay in the rejects.
+    pub still_rejected: u64,
+}
+
+/// Runs every reject not yet replayed through the checks again; those that pass are written
+/// and marked replayed, the others stay as they are (no new rejects are recorded).
+pub async fn replay(
+    store: &dyn Store,
+    actor: &Actor,
+    only: Option<i64>,
+) -> Result<Replayed, OpError> {
+    actor.require(Permission::Ingest)?;
+    let pending: Vec<_> = store
+        .rejects()
+        .await?
+        .into_iter()
+        .filter(|r| r.replayed_at.is_none() && only.is_none_or(|id| r.id == id))
+        .collect();
+    let checker = checker(store).await?;
+    let inputs: Vec<Input> = pending
+        .iter()
+        .map(|r| Input {
+            raw: r.raw.clone(),
+            source: format!("replay of reject {}", r.id),
+        })
+        .collect();
+    let now = now_us();
+    let (good, bad) = prepare(&checker, &inputs, now);
+    let events: Vec<Checked> = good.iter().map(|(_, c)| c.clone()).collect();
+    store.write_events(&events, &[], now).await?;
+    let ids: Vec<i64> = good.iter().map(|(i, _)| pending[*i].id).collect();
+    store.mark_replayed(&ids, now).await?;
+    Ok(Replayed {
+        taken: ids.len() as u64,
+        still_rejected: bad.len() as u64,
+    })
+}
+
+/// Counts the held events of every live point (after an inventory change that took points
+/// live); returns how many were released.
+pub async fn release_live(store: &dyn Store) -> Result<u64, StoreError> {
+    let Some(inventory) = crate::inventory::load(store).await? else {
+        return Ok(0);
+    };
+    let mut released = 0;
+    for held in store.held().await? {
+        let live = inventory.value.point(&held.point).is_some_and(|p| {
+            matches!(
+                p.status,
+                touchbase_core::Status::Live | touchbase_core::Status::UnderReview
+            )
+        });
+        if live {
+            released += store.release_held(&held.point).await?;
+        }
+    }
+    Ok(released)
+}
