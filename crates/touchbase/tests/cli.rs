@@ -1126,3 +1126,121 @@ fn events_import_rejects_and_undocumented() {
         "{err}"
     );
 }
+
+/// One HTTP/1.1 request on its own connection; the status code and the body.
+fn http(
+    address: &str,
+    method: &str,
+    path: &str,
+    token: &str,
+    body: &str,
+) -> std::io::Result<(u16, String)> {
+    let mut stream = std::net::TcpStream::connect(address)?;
+    write!(
+        stream,
+        "{method} {path} HTTP/1.1\r\nHost: t\r\nAuthorization: Bearer {token}\r\nContent-Type: application/json\r\n\
+         Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    )?;
+    let mut response = String::new();
+    stream.read_to_string(&mut response)?;
+    let status = response
+        .get(9..12)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
+    let body = response
+        .split_once("\r\n\r\n")
+        .map(|(_, b)| b.to_owned())
+        .unwrap_or_default();
+    Ok((status, body))
+}
+
+/// Starts `touchbase serve` on a free port; returns the child and its address.
+fn start_server(dir: &Path, db: &str) -> (std::process::Child, String) {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_touchbase"))
+        .current_dir(dir)
+        .env_remove("TOUCHBASE_DB")
+        .args(["--db", db, "serve", "--listen", "127.0.0.1:0"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
+    let address = loop {
+        let line = lines
+            .next()
+            .expect("the server says where it listens")
+            .unwrap();
+        if let Some(rest) = line.split("http://").nth(1) {
+            break rest.split('/').next().unwrap().to_owned();
+        }
+    };
+    // Keep draining its log so the server never blocks on a full pipe.
+    std::thread::spawn(move || for _ in lines {});
+    (child, address)
+}
+
+/// Whatever the server acknowledged survives `kill -9` right after: every acknowledged event
+/// is on record when the server comes back (it answers `duplicate` when sent again).
+#[test]
+fn acknowledged_events_survive_kill_9() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    write(d, "small.yaml", SMALL);
+    ok(
+        d,
+        "t.db",
+        &["inventory", "import", "small.yaml", "--baseline"],
+    );
+    let user: serde_json::Value = serde_json::from_str(&ok(
+        d,
+        "t.db",
+        &["user", "add", "feed", "--role", "owner", "--json"],
+    ))
+    .unwrap();
+    let token = user["token"].as_str().unwrap().to_owned();
+
+    let (mut server, address) = start_server(d, "t.db");
+    let acknowledged = std::sync::Arc::new(std::sync::Mutex::new(Vec::<String>::new()));
+    let sender = {
+        let (acknowledged, address, token) = (acknowledged.clone(), address.clone(), token.clone());
+        std::thread::spawn(move || {
+            for b in 0.. {
+                let batch: Vec<serde_json::Value> = (0..200)
+                    .map(|i| serde_json::json!({ "id": format!("b{b}-{i}"), "point": "web.order", "at": "2026-03-01T09:30:00Z", "cost": 0.3 }))
+                    .collect();
+                let body = serde_json::Value::Array(batch).to_string();
+                match http(&address, "POST", "/api/events", &token, &body) {
+                    Ok((200, reply)) => {
+                        let reply: serde_json::Value = serde_json::from_str(&reply).unwrap();
+                        assert_eq!(reply["summary"]["accepted"], 200);
+                        acknowledged.lock().unwrap().push(body);
+                    }
+                    _ => return b,
+                }
+            }
+            unreachable!()
+        })
+    };
+    while acknowledged.lock().unwrap().len() < 15 {
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+    server.kill().unwrap(); // SIGKILL, in the middle of the stream
+    server.wait().unwrap();
+    let batches_tried = sender.join().unwrap();
+    let acknowledged = acknowledged.lock().unwrap().clone();
+    assert!(acknowledged.len() >= 15 && batches_tried >= acknowledged.len());
+
+    let (mut server, address) = start_server(d, "t.db");
+    for body in &acknowledged {
+        let (status, reply) = http(&address, "POST", "/api/events", &token, body).unwrap();
+        assert_eq!(status, 200, "{reply}");
+        let reply: serde_json::Value = serde_json::from_str(&reply).unwrap();
+        assert_eq!(
+            reply["summary"]["duplicates"], 200,
+            "an acknowledged event was lost: {reply}"
+        );
+    }
+    server.kill().unwrap();
+    server.wait().unwrap();
+}
