@@ -5,6 +5,7 @@
 //! tests drive it without a socket; [`serve`] runs it on a listener until `shutdown` resolves.
 
 mod api;
+pub mod mqtt;
 mod problem;
 
 use std::future::Future;

@@ -292,6 +292,20 @@ pub struct ServeArgs {
     /// The most events one `POST /api/events` may carry.
     #[arg(long, env = "TOUCHBASE_MAX_BATCH", default_value_t = 10_000)]
     pub max_batch: usize,
+    /// Also take events from this MQTT broker (mqtt://HOST:PORT), QoS 1.
+    #[arg(long, env = "TOUCHBASE_MQTT", value_name = "URL")]
+    pub mqtt: Option<String>,
+    /// The MQTT topic filter to subscribe to.
+    #[arg(
+        long,
+        env = "TOUCHBASE_MQTT_TOPIC",
+        default_value = "touchbase/events/#",
+        value_name = "FILTER"
+    )]
+    pub mqtt_topic: String,
+    /// The MQTT client id: the broker keeps this client's unacknowledged messages across restarts.
+    #[arg(long, env = "TOUCHBASE_MQTT_CLIENT_ID", default_value = "touchbase")]
+    pub mqtt_client_id: String,
 }
 
 /// A point status on the command line.

@@ -38,14 +38,49 @@ async fn run_server(
         body_limit: args.body_limit,
         max_batch: args.max_batch,
     };
+    // One shutdown (ctrl-c, SIGTERM) for every source.
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    tokio::spawn(async move {
+        touchbase_server::shutdown_signal().await;
+        let _ = stop.send(true);
+    });
+    let until_stopped = |mut stopped: tokio::sync::watch::Receiver<bool>| async move {
+        let _ = stopped.wait_for(|s| *s).await;
+    };
+    let mqtt = match &args.mqtt {
+        None => None,
+        Some(url) => {
+            let config = touchbase_server::mqtt::MqttConfig {
+                url: url.clone(),
+                topic: args.mqtt_topic.clone(),
+                client_id: args.mqtt_client_id.clone(),
+            };
+            config.check()?;
+            eprintln!(
+                "touchbase taking events from MQTT {url}, topic {}",
+                config.topic
+            );
+            let store = Arc::clone(&store);
+            let shutdown = until_stopped(stopped.clone());
+            Some(tokio::spawn(touchbase_server::mqtt::run(
+                store, config, shutdown,
+            )))
+        }
+    };
     touchbase_server::serve(
         listener,
         AppState { store },
         &config,
-        touchbase_server::shutdown_signal(),
+        until_stopped(stopped),
     )
     .await
-    .context("the server stopped with an error")
+    .context("the server stopped with an error")?;
+    if let Some(mqtt) = mqtt {
+        mqtt.await
+            .context("the MQTT source failed")?
+            .context("the MQTT source stopped with an error")?;
+    }
+    Ok(())
 }
 
 /// The demo's users: one of each role, two executives so that sign-off can be shown.

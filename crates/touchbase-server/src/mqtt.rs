@@ -1,0 +1,155 @@
+//! MQTT ingest for devices (R9, R21): subscribes with QoS 1 and acknowledges a message only
+//! once its events (or its rejection) are durable, so a message is never lost between the
+//! broker and the store. The session is persistent (clean session off): while touchbase or the
+//! broker restarts, the broker keeps the messages not yet acknowledged and delivers them again.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use rumqttc::{AsyncClient, Event, MqttOptions, Packet, Publish, QoS};
+use touchbase_core::event::NewReject;
+use touchbase_core::{Actor, Role};
+use touchbase_store::Store;
+use touchbase_store::ingest::{self, Input};
+
+/// Where and what to subscribe.
+#[derive(Debug, Clone)]
+pub struct MqttConfig {
+    /// `mqtt://HOST:PORT`.
+    pub url: String,
+    /// The topic filter, e.g. `touchbase/events/#`.
+    pub topic: String,
+    /// The client id; the broker keeps this client's session (and its unacknowledged messages).
+    pub client_id: String,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum MqttError {
+    #[error("`{0}` is not an MQTT address: write mqtt://HOST:PORT, e.g. mqtt://127.0.0.1:1883")]
+    Url(String),
+}
+
+impl MqttConfig {
+    /// Whether the address can be used; the error says how to write it.
+    pub fn check(&self) -> Result<(), MqttError> {
+        options(self).map(|_| ())
+    }
+}
+
+/// The actor events from MQTT are taken as.
+fn actor() -> Actor {
+    Actor {
+        name: "mqtt".to_owned(),
+        role: Role::Owner,
+        teams: Vec::new(),
+    }
+}
+
+fn options(config: &MqttConfig) -> Result<MqttOptions, MqttError> {
+    let rest = config
+        .url
+        .strip_prefix("mqtt://")
+        .ok_or_else(|| MqttError::Url(config.url.clone()))?;
+    let (host, port) = rest
+        .trim_end_matches('/')
+        .rsplit_once(':')
+        .unwrap_or((rest, "1883"));
+    let port: u16 = port
+        .parse()
+        .map_err(|_| MqttError::Url(config.url.clone()))?;
+    let mut options = MqttOptions::new(&config.client_id, host, port);
+    options
+        .set_keep_alive(Duration::from_secs(10))
+        .set_clean_session(false)
+        .set_manual_acks(true);
+    Ok(options)
+}
+
+/// Connects and takes events until `shutdown` resolves. Broker outages are waited out: the
+/// client reconnects and the broker redelivers what was not acknowledged.
+pub async fn run(
+    store: Arc<dyn Store>,
+    config: MqttConfig,
+    shutdown: impl std::future::Future<Output = ()> + Send,
+) -> Result<(), MqttError> {
+    let (client, mut events) = AsyncClient::new(options(&config)?, 256);
+    tokio::pin!(shutdown);
+    loop {
+        tokio::select! {
+            () = &mut shutdown => return Ok(()),
+            polled = events.poll() => match polled {
+                Ok(Event::Incoming(Packet::ConnAck(ack))) => {
+                    tracing::info!(url = %config.url, topic = %config.topic, session = ack.session_present, "MQTT connected");
+                    // A session the broker kept has its subscription already.
+                    if !ack.session_present
+                        && let Err(e) = client.subscribe(config.topic.clone(), QoS::AtLeastOnce).await
+                    {
+                        tracing::warn!(error = %e, "MQTT subscribe failed");
+                    }
+                }
+                Ok(Event::Incoming(Packet::Publish(publish))) => {
+                    tracing::debug!(topic = %publish.topic, pkid = publish.pkid, dup = publish.dup, "MQTT message");
+                    take(&*store, &client, &publish).await;
+                }
+                Ok(other) => tracing::trace!(?other, "MQTT"),
+                Err(e) => {
+                    tracing::warn!(error = %e, url = %config.url, "MQTT connection lost; retrying");
+                    // The next poll reconnects; the broker then redelivers what was not acknowledged.
+                    tokio::time::sleep(Duration::from_millis(500)).await;
+                }
+            },
+        }
+    }
+}
+
+/// Writes one message's events durably, then acknowledges it. A message that cannot be
+/// written (the store is down) is not acknowledged: the broker delivers it again.
+async fn take(store: &dyn Store, client: &AsyncClient, publish: &Publish) {
+    let source = format!("mqtt:{}", publish.topic);
+    let text = String::from_utf8_lossy(&publish.payload).into_owned();
+    let written = match split(&text, &source) {
+        Ok(inputs) => match ingest::checker(store).await {
+            Ok(checker) => ingest::ingest(store, &actor(), &checker, &inputs)
+                .await
+                .map(|_| ()),
+            Err(e) => Err(e),
+        },
+        Err(why) => {
+            let reject = NewReject {
+                source,
+                raw: text,
+                reasons: vec![why],
+            };
+            store
+                .write_events(&[], &[reject], ingest::now_us())
+                .await
+                .map(|_| ())
+                .map_err(Into::into)
+        }
+    };
+    match written {
+        Ok(()) => {
+            if let Err(e) = client.ack(publish).await {
+                tracing::warn!(error = %e, "MQTT acknowledgement not sent; the broker will deliver again");
+            }
+        }
+        Err(e) => {
+            tracing::error!(error = %e, topic = %publish.topic, "MQTT message not written; left unacknowledged")
+        }
+    }
+}
+
+/// One event (an object) or several (an array) per message.
+fn split(text: &str, source: &str) -> Result<Vec<Input>, String> {
+    let input = |raw: &str| Input {
+        raw: raw.to_owned(),
+        source: source.to_owned(),
+    };
+    if text.trim_start().starts_with('[') {
+        let items: Vec<&serde_json::value::RawValue> = serde_json::from_str(text)
+            .map_err(|e| format!("the message is not a JSON array of events: {e}"))?;
+        Ok(items.into_iter().map(|raw| input(raw.get())).collect())
+    } else {
+        Ok(vec![input(text)])
+    }
+}
