@@ -275,9 +275,10 @@ fn decode_outcomes(raw: Option<&Value>, problems: &mut Vec<Problem>) -> Outcomes
             ));
         }
     }
-    outcomes.intent = optional_string(object, "intent", 64, problems).map(|s| s.to_owned());
-    if let Some(problem_at) = problems.iter_mut().find(|p| p.field == "intent") {
-        problem_at.field = "outcomes.intent".into();
+    let before = problems.len();
+    outcomes.intent = optional_string(object, "intent", 64, problems);
+    for p in &mut problems[before..] {
+        p.field = format!("outcomes.{}", p.field);
     }
     outcomes.satisfaction = match object.get("satisfaction") {
         None | Some(Value::Null) => None,
@@ -379,8 +380,51 @@ fn finite(
     }
 }
 
+/// Whether `s` has the shape of RFC 3339: `YYYY-MM-DDTHH:MM:SS`, an optional fraction, and
+/// `Z` or an offset `±HH:MM` (the parser behind it accepts more than the wire format allows).
+fn is_rfc3339(s: &str) -> bool {
+    let b = s.as_bytes();
+    let digits = |range: std::ops::Range<usize>| {
+        b.get(range)
+            .is_some_and(|d| d.iter().all(u8::is_ascii_digit))
+    };
+    let fixed = b.len() >= 20
+        && digits(0..4)
+        && b[4] == b'-'
+        && digits(5..7)
+        && b[7] == b'-'
+        && digits(8..10)
+        && matches!(b[10], b'T' | b't')
+        && digits(11..13)
+        && b[13] == b':'
+        && digits(14..16)
+        && b[16] == b':'
+        && digits(17..19);
+    if !fixed {
+        return false;
+    }
+    let mut rest = &b[19..];
+    if let Some(fraction) = rest.strip_prefix(b".") {
+        let n = fraction.iter().take_while(|c| c.is_ascii_digit()).count();
+        if n == 0 {
+            return false;
+        }
+        rest = &fraction[n..];
+    }
+    match rest {
+        [b'Z' | b'z'] => true,
+        [b'+' | b'-', h1, h2, b':', m1, m2] => [h1, h2, m1, m2].iter().all(|c| c.is_ascii_digit()),
+        _ => false,
+    }
+}
+
 /// Parses an RFC 3339 instant with its offset into microseconds since the epoch.
 pub fn parse_instant(s: &str) -> Result<i64, String> {
+    if !is_rfc3339(s) {
+        return Err(format!(
+            "must be an RFC 3339 instant with its offset, e.g. 2026-03-01T09:30:00Z, got \"{s}\""
+        ));
+    }
     s.parse::<jiff::Timestamp>()
         .map(|t| t.as_microsecond())
         .map_err(|_| format!("must be an RFC 3339 instant with its offset, e.g. 2026-03-01T09:30:00Z, got \"{s}\""))

@@ -174,12 +174,13 @@ pub fn govern(
             .unwrap_or(0)
             + 1
     };
+    // A pending proposal of this kind for this point (for a change: for this very change).
     let pending = |key: &str, kind: ProposalKind, proposed: Option<&Point>| {
         write.proposals.iter().any(|p| {
             p.point == key
                 && p.kind == kind
                 && p.status == ProposalStatus::Pending
-                && p.proposed.as_ref() == proposed
+                && proposed.is_none_or(|x| p.proposed.as_ref() == Some(x))
         })
     };
 
@@ -233,8 +234,8 @@ pub fn govern(
                 )),
             },
             Some(old) if old == point => {}
-            Some(old) if old.status == Status::Live => match point.status {
-                Status::Live => {
+            Some(old) if matches!(old.status, Status::Live | Status::UnderReview) => match point.status {
+                status if status == old.status => {
                     let reasons = material_changes(old, point);
                     if !reasons.is_empty() {
                         set_point(&mut stored, old.clone());
@@ -271,13 +272,25 @@ pub fn govern(
                 )),
             },
             Some(old) => match (old.status, point.status) {
+                (Status::Approved, Status::Approved) => {
+                    // An approved point changed materially goes back to sign-off.
+                    let reasons = material_changes(old, point);
+                    if !reasons.is_empty() {
+                        if let Err(v) = business_case(point, &subject) {
+                            found.extend(v);
+                        } else {
+                            set_point(&mut stored, Point { status: Status::Proposed, ..point.clone() });
+                            let id = next_id(&opened);
+                            opened.push(new_proposal(id, ProposalKind::New, point, None, reasons, policy.approvals, write));
+                        }
+                    }
+                }
                 (a, b) if a == b => {}
-                (Status::Approved, Status::Live) => {}
                 (_, Status::Live) => found.push(Violation::new(
                     &subject,
                     "status",
                     format!(
-                        "the point is `{}`; it goes live only once its proposal is approved",
+                        "the point is `{}`; it goes live only by its owner's `touchbase point go-live` once its proposal is approved",
                         crate::enum_name(&old.status)
                     ),
                 )),
@@ -294,12 +307,24 @@ pub fn govern(
                         opened.push(new_proposal(id, ProposalKind::New, point, None, Vec::new(), policy.approvals, write));
                     }
                 }
-                _ => {}
+                // Withdrawing a point before it goes live.
+                (Status::Proposed | Status::Approved, Status::Retired) => {}
+                (from, to) => found.push(Violation::new(
+                    &subject,
+                    "status",
+                    format!(
+                        "a `{}` point cannot become `{}`",
+                        crate::enum_name(&from),
+                        crate::enum_name(&to)
+                    ),
+                )),
             },
         }
     }
     for old in &before.points {
-        if after.point(&old.key).is_none() && old.status == Status::Live {
+        if after.point(&old.key).is_none()
+            && matches!(old.status, Status::Live | Status::UnderReview)
+        {
             found.push(Violation::new(
                 format!("point `{}`", old.key),
                 "",
@@ -350,7 +375,8 @@ fn new_proposal(
         kind,
         point: point.key.clone(),
         base: None,
-        proposed,
+        // A new point's proposal keeps the point as proposed, so later material edits show.
+        proposed: proposed.or_else(|| (kind == ProposalKind::New).then(|| point.clone())),
         business_case: BusinessCase::of(point),
         reasons,
         proposer: write.actor.name.clone(),
@@ -491,7 +517,14 @@ pub fn decide(
         (ProposalKind::New, Some(point)) => point.status = Status::Approved,
         (ProposalKind::Change, Some(point)) => {
             if let (Some(base), Some(proposed)) = (&proposal.base, &proposal.proposed) {
-                *point = merge_change(point, base, proposed);
+                match merge_change(point, base, proposed) {
+                    Ok(merged) => *point = merged,
+                    Err(why) => {
+                        proposal.status = ProposalStatus::Pending;
+                        proposal.decisions.pop();
+                        return Err(refuse("proposed", why));
+                    }
+                }
             }
         }
         (ProposalKind::Retire, Some(point)) => point.status = Status::Retired,
@@ -510,7 +543,7 @@ pub fn decide(
 
 /// `current` with every top-level field that differs between `base` and `proposed` set as
 /// `proposed` has it: the approved change, on top of whatever else changed meanwhile.
-fn merge_change(current: &Point, base: &Point, proposed: &Point) -> Point {
+fn merge_change(current: &Point, base: &Point, proposed: &Point) -> Result<Point, String> {
     let (base, proposed) = (serde_json::to_value(base), serde_json::to_value(proposed));
     let mut merged = serde_json::to_value(current).expect("a point serializes");
     if let (Ok(serde_json::Value::Object(base)), Ok(serde_json::Value::Object(proposed))) =
@@ -518,9 +551,15 @@ fn merge_change(current: &Point, base: &Point, proposed: &Point) -> Point {
     {
         let object = merged.as_object_mut().expect("a point is an object");
         let keys: BTreeSet<&String> = base.keys().chain(proposed.keys()).collect();
+        let now = serde_json::to_value(current).expect("a point serializes");
         for key in keys {
             if key == "status" || base.get(key) == proposed.get(key) {
                 continue;
+            }
+            if now.get(key) != base.get(key) {
+                return Err(format!(
+                    "`{key}` changed since this change was proposed; propose the change again on the point as it is now"
+                ));
             }
             match proposed.get(key) {
                 Some(value) => object.insert(key.clone(), value.clone()),
@@ -528,7 +567,7 @@ fn merge_change(current: &Point, base: &Point, proposed: &Point) -> Point {
             };
         }
     }
-    serde_json::from_value(merged).unwrap_or_else(|_| current.clone())
+    Ok(serde_json::from_value(merged).unwrap_or_else(|_| current.clone()))
 }
 
 /// Keeps pending proposals true to the inventory after a write: a proposal whose point was
@@ -552,8 +591,14 @@ pub fn reconcile(inventory: &Inventory, proposals: &mut [Proposal]) {
             }
             (ProposalKind::New, Some(point)) => {
                 let case = BusinessCase::of(point);
-                if case != proposal.business_case {
+                let changed = proposal
+                    .proposed
+                    .as_ref()
+                    .is_some_and(|p| !material_changes(p, point).is_empty());
+                if case != proposal.business_case || changed {
+                    // Approvals were given on another case: they no longer hold.
                     proposal.business_case = case;
+                    proposal.proposed = Some(point.clone());
                     proposal.decisions.clear();
                 }
             }

@@ -222,6 +222,10 @@ impl Store for PostgresStore {
         const CONTEXT: &str = "writing the inventory";
         let mut client = self.client().await?;
         let tx = client.transaction().await.map_err(pg(CONTEXT))?;
+        // Acknowledged means on disk, whatever the server's default.
+        tx.batch_execute("SET LOCAL synchronous_commit = on")
+            .await
+            .map_err(pg(CONTEXT))?;
         let current: i64 = tx
             .query_one(
                 "SELECT value FROM meta WHERE key = 'inventory_version' FOR UPDATE",
@@ -315,6 +319,10 @@ impl Store for PostgresStore {
         const CONTEXT: &str = "writing events";
         let mut client = self.client().await?;
         let tx = client.transaction().await.map_err(pg(CONTEXT))?;
+        // Acknowledged means on disk, whatever the server's default.
+        tx.batch_execute("SET LOCAL synchronous_commit = on")
+            .await
+            .map_err(pg(CONTEXT))?;
         let insert = tx.prepare_cached(INSERT_EVENT).await.map_err(pg(CONTEXT))?;
         let rollup = tx.prepare_cached(ROLLUP_ADD).await.map_err(pg(CONTEXT))?;
         let reject = tx
@@ -455,6 +463,10 @@ impl Store for PostgresStore {
         const CONTEXT: &str = "releasing held events";
         let mut client = self.client().await?;
         let tx = client.transaction().await.map_err(pg(CONTEXT))?;
+        // Acknowledged means on disk, whatever the server's default.
+        tx.batch_execute("SET LOCAL synchronous_commit = on")
+            .await
+            .map_err(pg(CONTEXT))?;
         let released: i64 = tx
             .query_one(ROLLUP_RELEASE, &[&point])
             .await

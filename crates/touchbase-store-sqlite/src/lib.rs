@@ -67,15 +67,16 @@ impl SqliteStore {
     }
 }
 
+/// Brings the schema up to date in one write transaction, reading the version inside it, so that
+/// two processes opening a new file at once migrate it once.
 fn migrate(conn: &mut Connection) -> rusqlite::Result<()> {
-    let current: i64 = conn.pragma_query_value(None, "user_version", |row| row.get(0))?;
+    let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+    let current: i64 = tx.pragma_query_value(None, "user_version", |row| row.get(0))?;
     for (i, sql) in MIGRATIONS.iter().enumerate().skip(current as usize) {
-        let tx = conn.transaction()?;
         tx.execute_batch(sql)?;
         tx.pragma_update(None, "user_version", i as i64 + 1)?;
-        tx.commit()?;
     }
-    Ok(())
+    tx.commit()
 }
 
 fn db(context: &'static str) -> impl Fn(rusqlite::Error) -> StoreError {

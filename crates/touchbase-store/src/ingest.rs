@@ -140,6 +140,7 @@ pub async fn ingest(
         .map(|(i, reasons)| new_reject(&inputs[*i], reasons.clone()))
         .collect();
     let written = store.write_events(&events, &rejects, now).await?;
+    release_if_live_now(store, &good, &written).await?;
     let mut outcomes = vec![
         Outcome {
             status: Status::Rejected,
@@ -178,6 +179,44 @@ fn new_reject(input: &Input, mut reasons: Vec<String>) -> NewReject {
         raw,
         reasons,
     }
+}
+
+/// The checker is a snapshot: a point may have gone live since it was made. Events just held
+/// at such a point are released into the counts at once rather than waiting for the next
+/// inventory change.
+async fn release_if_live_now(
+    store: &dyn Store,
+    good: &Good,
+    written: &[Written],
+) -> Result<(), StoreError> {
+    let mut held: Vec<&str> = good
+        .iter()
+        .zip(written)
+        .filter(|(_, w)| **w == Written::Held)
+        .map(|((_, c), _)| c.event.point.as_str())
+        .collect();
+    if held.is_empty() {
+        return Ok(());
+    }
+    held.sort_unstable();
+    held.dedup();
+    let Some(inventory) = crate::inventory::load(store).await? else {
+        return Ok(());
+    };
+    for key in held {
+        if inventory.value.point(key).is_some_and(|p| counts(p.status)) {
+            store.release_held(key).await?;
+        }
+    }
+    Ok(())
+}
+
+/// Whether events at a point with this status are counted.
+fn counts(status: touchbase_core::Status) -> bool {
+    matches!(
+        status,
+        touchbase_core::Status::Live | touchbase_core::Status::UnderReview
+    )
 }
 
 /// What a replay did.
@@ -231,12 +270,10 @@ pub async fn release_live(store: &dyn Store) -> Result<u64, StoreError> {
     };
     let mut released = 0;
     for held in store.held().await? {
-        let live = inventory.value.point(&held.point).is_some_and(|p| {
-            matches!(
-                p.status,
-                touchbase_core::Status::Live | touchbase_core::Status::UnderReview
-            )
-        });
+        let live = inventory
+            .value
+            .point(&held.point)
+            .is_some_and(|p| counts(p.status));
         if live {
             released += store.release_held(&held.point).await?;
         }

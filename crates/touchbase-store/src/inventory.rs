@@ -214,6 +214,16 @@ pub async fn retire_point(
 
 /// Takes an approved point live (its owner, after sign-off).
 pub async fn go_live(store: &dyn Store, actor: &Actor, key: &str) -> Result<Vec<Change>, OpError> {
+    // Already live (a second call after a release that failed): just count what is held.
+    if get(store)
+        .await?
+        .value
+        .point(key)
+        .is_some_and(|p| p.status == Status::Live)
+    {
+        store.release_held(key).await?;
+        return Ok(Vec::new());
+    }
     let changes = update(store, actor, "point.go-live", |state, _| {
         let inventory = state.inventory.as_mut().ok_or(OpError::NotInitialized)?;
         point_mut(inventory, key)?;

@@ -44,9 +44,11 @@ pub async fn decide(
             .iter_mut()
             .find(|p| p.id == id)
             .ok_or(OpError::ProposalNotFound(id))?;
-        Ok(governance::decide(
-            inventory, proposal, actor, approve, comment, now,
-        )?)
+        governance::decide(inventory, proposal, actor, approve, comment, now)?;
+        // What the decision carried out may make other pending proposals moot (a retirement
+        // withdraws the point's pending changes).
+        governance::reconcile(inventory, &mut state.proposals);
+        Ok(())
     })
     .await?;
     get(store, actor, id).await

@@ -75,6 +75,7 @@ macro_rules! conformance_suite {
             events_are_accepted_held_rejected_or_duplicates,
             held_events_count_once_their_point_goes_live,
             rejects_replay_once_the_cause_is_fixed,
+            sign_off_cannot_be_bypassed,
         );
     };
     (@each $backend:expr; $($name:ident),* $(,)?) => {
@@ -460,7 +461,6 @@ pub async fn sign_off_workflow(backend: &dyn Backend) {
         required: false,
     });
     changed.expected.cost = Some(0.5);
-    changed.name = "App order".into();
     inventory::put_point(store, &olga, changed.clone())
         .await
         .unwrap();
@@ -506,10 +506,53 @@ pub async fn sign_off_workflow(backend: &dyn Backend) {
     assert_eq!(
         after_change,
         Point {
+            name: renamed.name.clone(),
             description: renamed.description.clone(),
             ..changed.clone()
         }
     );
+
+    // Two pending changes of the same field: the second to be approved would undo the first,
+    // so it is refused and must be proposed again.
+    let mut cheaper = after_change.clone();
+    cheaper.expected.cost = Some(0.4);
+    inventory::put_point(store, &olga, cheaper).await.unwrap();
+    let mut busier = after_change.clone();
+    busier.expected.volume_per_month = Some(2000.0);
+    inventory::put_point(store, &olga, busier).await.unwrap();
+    let pending: Vec<u64> = proposals::list(store, &olga)
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|p| p.status == ProposalStatus::Pending && p.point == "app.order")
+        .map(|p| p.id)
+        .collect();
+    assert_eq!(pending.len(), 2);
+    proposals::decide(store, &erin, pending[1], true, "more volume")
+        .await
+        .unwrap();
+    proposals::decide(store, &ed, pending[1], true, "ok")
+        .await
+        .unwrap();
+    proposals::decide(store, &erin, pending[0], true, "cheaper")
+        .await
+        .unwrap();
+    let err = proposals::decide(store, &ed, pending[0], true, "ok")
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("`expected` changed since this change was proposed"),
+        "{err}"
+    );
+    let now = point_of(&inventory::get(store).await.unwrap().value, "app.order");
+    assert_eq!(
+        (now.expected.cost, now.expected.volume_per_month),
+        (Some(0.5), Some(2000.0))
+    );
+    proposals::decide(store, &ed, pending[0], false, "propose it again")
+        .await
+        .unwrap();
 
     inventory::retire_point(store, &olga, "app.order")
         .await
@@ -752,7 +795,7 @@ pub async fn refusals_of_sign_off(backend: &dyn Backend) {
             .unwrap_err(),
     );
     assert!(
-        err.contains("it goes live only once its proposal is approved"),
+        err.contains("it goes live only by its owner's `touchbase point go-live` once its proposal is approved"),
         "{err}"
     );
     // An owner edits only the points they own.
@@ -1088,4 +1131,111 @@ pub async fn rejects_replay_once_the_cause_is_fixed(backend: &dyn Backend) {
     assert!(rejects[0].replayed_at.is_some() && rejects[1].replayed_at.is_none());
     let again = crate::ingest::replay(store, &admin(), None).await.unwrap();
     assert_eq!((again.taken, again.still_rejected), (0, 1));
+}
+
+/// No door around sign-off: a status that counts (`under_review`) cannot be set by an edit,
+/// and an approved point changed materially goes back to sign-off instead of going live as
+/// changed.
+pub async fn sign_off_cannot_be_bypassed(backend: &dyn Backend) {
+    use crate::proposals;
+    use touchbase_core::Role::*;
+    use touchbase_core::governance::{ProposalKind, ProposalStatus};
+    let store = backend.fresh().await;
+    let store = &*store;
+    baseline(store, &parse(SMALL)).await;
+    add_users(store).await;
+    let (olga, erin, ed) = (
+        user("olga", Owner, &["ecommerce"]),
+        user("erin", Executive, &[]),
+        user("ed", Executive, &[]),
+    );
+    inventory::add_point(store, &olga, proposed_point("app.order"))
+        .await
+        .unwrap();
+
+    let mut sneaky = point_of(&inventory::get(store).await.unwrap().value, "app.order");
+    sneaky.status = Status::UnderReview;
+    let err = inventory::put_point(store, &olga, sneaky)
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("a `proposed` point cannot become `under_review`"),
+        "{err}"
+    );
+
+    let id = proposals::list(store, &olga)
+        .await
+        .unwrap()
+        .last()
+        .unwrap()
+        .id;
+    // A material edit between the approvals voids the first one.
+    proposals::decide(store, &erin, id, true, "yes")
+        .await
+        .unwrap();
+    let mut more_data = point_of(&inventory::get(store).await.unwrap().value, "app.order");
+    more_data.data.push(touchbase_core::DataElement {
+        name: "card".into(),
+        direction: touchbase_core::Direction::In,
+        class: touchbase_core::DataClass::Payment,
+        json_type: None,
+        required: false,
+    });
+    inventory::put_point(store, &olga, more_data.clone())
+        .await
+        .unwrap();
+    let proposal = proposals::get(store, &olga, id).await.unwrap();
+    assert!(
+        proposal.decisions.is_empty(),
+        "the approval was given on another point"
+    );
+    proposals::decide(store, &erin, id, true, "yes, with the card")
+        .await
+        .unwrap();
+    proposals::decide(store, &ed, id, true, "yes")
+        .await
+        .unwrap();
+    assert_eq!(
+        point_of(&inventory::get(store).await.unwrap().value, "app.order").status,
+        Status::Approved
+    );
+
+    // Approved, then changed materially: back to proposed, with a new proposal.
+    let mut pricier = more_data.clone();
+    pricier.status = Status::Approved;
+    pricier.expected.cost = Some(99.0);
+    inventory::put_point(store, &olga, pricier.clone())
+        .await
+        .unwrap();
+    let now = point_of(&inventory::get(store).await.unwrap().value, "app.order");
+    assert_eq!(
+        (now.status, now.expected.cost),
+        (Status::Proposed, Some(99.0))
+    );
+    let reopened = proposals::list(store, &olga)
+        .await
+        .unwrap()
+        .into_iter()
+        .last()
+        .unwrap();
+    assert_eq!(
+        (reopened.kind, reopened.status),
+        (ProposalKind::New, ProposalStatus::Pending)
+    );
+    let err = inventory::go_live(store, &olga, "app.order")
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("only an approved point goes live"), "{err}");
+    let mut live = now.clone();
+    live.status = Status::Live;
+    let err = inventory::put_point(store, &olga, live)
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("goes live only by its owner's `touchbase point go-live`"),
+        "{err}"
+    );
 }
