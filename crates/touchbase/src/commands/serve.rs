@@ -11,16 +11,21 @@ use crate::args::ServeArgs;
 use crate::output::count;
 use crate::{demo, store};
 
-/// `touchbase serve`: the API and the dashboard until ctrl-c or SIGTERM.
-pub async fn serve(store: Arc<dyn Store>, args: ServeArgs) -> anyhow::Result<()> {
-    let listener = tokio::net::TcpListener::bind(args.listen)
+/// The listener of `--listen`, or what to do when the address is taken.
+async fn bind(args: &ServeArgs) -> anyhow::Result<tokio::net::TcpListener> {
+    tokio::net::TcpListener::bind(args.listen)
         .await
         .with_context(|| {
             format!(
                 "cannot listen on {}: is another server using it? Try --listen 127.0.0.1:0",
                 args.listen
             )
-        })?;
+        })
+}
+
+/// `touchbase serve`: the API and the dashboard until ctrl-c or SIGTERM.
+pub async fn serve(store: Arc<dyn Store>, args: ServeArgs) -> anyhow::Result<()> {
+    let listener = bind(&args).await?;
     let address = listener.local_addr()?;
     eprintln!(
         "touchbase serving the {} store on http://{address}/ (ctrl-c stops)",
@@ -119,14 +124,7 @@ pub async fn demo(db: &str, args: ServeArgs) -> anyhow::Result<()> {
         demo_decisions(&*store).await?;
     }
     let current = inventory::get(&*store).await?.value;
-    let listener = tokio::net::TcpListener::bind(args.listen)
-        .await
-        .with_context(|| {
-            format!(
-                "cannot listen on {}: is another server using it? Try --listen 127.0.0.1:0",
-                args.listen
-            )
-        })?;
+    let listener = bind(&args).await?;
     let url = format!("http://{}", listener.local_addr()?);
     let live = current
         .points
