@@ -1,0 +1,91 @@
+//! What the integration tests of the binary share: running it in a scratch directory,
+//! reading its output, one HTTP request.
+#![allow(dead_code)] // each test binary uses some of these
+
+use std::io::{Read, Write};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+pub const DEMO: &str = include_str!("../../src/demo/northwind.yaml");
+pub const SMALL: &str = include_str!("../../../touchbase-store/src/conformance/small.yaml");
+
+pub struct Run {
+    pub ok: bool,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+pub fn touchbase(dir: &Path, db: &str, args: &[&str]) -> Run {
+    let Output {
+        status,
+        stdout,
+        stderr,
+    } = Command::new(env!("CARGO_BIN_EXE_touchbase"))
+        .current_dir(dir)
+        .env_remove("TOUCHBASE_DB")
+        .env_remove("TOUCHBASE_AS")
+        .arg("--db")
+        .arg(db)
+        .args(args)
+        .output()
+        .expect("touchbase runs");
+    Run {
+        ok: status.success(),
+        stdout: String::from_utf8(stdout).unwrap(),
+        stderr: String::from_utf8(stderr).unwrap(),
+    }
+}
+
+pub fn ok(dir: &Path, db: &str, args: &[&str]) -> String {
+    let run = touchbase(dir, db, args);
+    assert!(
+        run.ok,
+        "touchbase {args:?} failed:\n{}{}",
+        run.stdout, run.stderr
+    );
+    run.stdout
+}
+
+pub fn fails(dir: &Path, db: &str, args: &[&str]) -> String {
+    let run = touchbase(dir, db, args);
+    assert!(
+        !run.ok,
+        "touchbase {args:?} should have failed:\n{}",
+        run.stdout
+    );
+    run.stderr
+}
+
+pub fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
+    let path = dir.join(name);
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+/// One HTTP/1.1 request on its own connection; the status code and the body.
+pub fn http(
+    address: &str,
+    method: &str,
+    path: &str,
+    token: &str,
+    body: &str,
+) -> std::io::Result<(u16, String)> {
+    let mut stream = std::net::TcpStream::connect(address)?;
+    write!(
+        stream,
+        "{method} {path} HTTP/1.1\r\nHost: t\r\nAuthorization: Bearer {token}\r\nContent-Type: application/json\r\n\
+         Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    )?;
+    let mut response = String::new();
+    stream.read_to_string(&mut response)?;
+    let status = response
+        .get(9..12)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
+    let body = response
+        .split_once("\r\n\r\n")
+        .map(|(_, b)| b.to_owned())
+        .unwrap_or_default();
+    Ok((status, body))
+}
