@@ -23,7 +23,8 @@ struct App {
     tokens: std::collections::BTreeMap<&'static str, String>,
     /// The token `call` sends; `None` sends none.
     token: Option<String>,
-    _dir: Arc<tempfile::TempDir>,
+    /// What the store lives in (a scratch directory, throwaway databases), kept while in use.
+    _keep: Arc<dyn std::any::Any + Send + Sync>,
 }
 
 const ROLES: [(&str, Role); 5] = [
@@ -37,6 +38,26 @@ const ROLES: [(&str, Role); 5] = [
 async fn app_with(config: ServerConfig) -> App {
     let dir = tempfile::tempdir().unwrap();
     let store = Arc::new(SqliteStore::open(dir.path().join("api.db")).unwrap());
+    app_on(store, config, Arc::new(dir)).await
+}
+
+/// The application on a fresh PostgreSQL database (`TOUCHBASE_TEST_PG`).
+async fn app_on_postgres() -> App {
+    let databases = touchbase_store_postgres::test_support::TestDatabases::new();
+    let url = databases.fresh().await;
+    let store = Arc::new(
+        touchbase_store_postgres::PostgresStore::connect(&url)
+            .await
+            .unwrap(),
+    );
+    app_on(store, ServerConfig::default(), Arc::new(databases)).await
+}
+
+async fn app_on(
+    store: Arc<dyn touchbase_store::Store>,
+    config: ServerConfig,
+    keep: Arc<dyn std::any::Any + Send + Sync>,
+) -> App {
     let mut tokens = std::collections::BTreeMap::new();
     for (name, role) in ROLES {
         let teams = vec!["ecommerce".to_owned()];
@@ -50,7 +71,7 @@ async fn app_with(config: ServerConfig) -> App {
         router: router(AppState { store }, &config),
         tokens,
         token,
-        _dir: Arc::new(dir),
+        _keep: keep,
     }
 }
 
@@ -77,7 +98,7 @@ impl App {
             router: self.router.clone(),
             tokens: self.tokens.clone(),
             token: role.map(|r| self.tokens[r].clone()),
-            _dir: Arc::clone(&self._dir),
+            _keep: Arc::clone(&self._keep),
         }
     }
 
@@ -580,8 +601,16 @@ async fn every_role_through_every_kind_of_call() {
 
 /// Propose, approve twice, go live, change, retire — through the API.
 #[tokio::test]
-async fn sign_off_workflow_through_the_api() {
-    let app = app().await.imported().await;
+async fn sign_off_workflow_through_the_api_on_sqlite() {
+    workflow(app().await.imported().await).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sign_off_workflow_through_the_api_on_postgres() {
+    workflow(app_on_postgres().await.imported().await).await;
+}
+
+async fn workflow(app: App) {
     let owner = app.as_role(Some("owner"));
     let executive = app.as_role(Some("executive"));
     let admin = app.as_role(Some("admin"));
