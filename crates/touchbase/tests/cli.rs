@@ -1074,31 +1074,6 @@ fn events_import_rejects_and_undocumented() {
     );
 }
 
-/// Starts `touchbase serve` on a free port; returns the child and its address.
-fn start_server(dir: &Path, db: &str) -> (std::process::Child, String) {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_touchbase"))
-        .current_dir(dir)
-        .env_remove("TOUCHBASE_DB")
-        .args(["--db", db, "serve", "--listen", "127.0.0.1:0"])
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
-    let address = loop {
-        let line = lines
-            .next()
-            .expect("the server says where it listens")
-            .unwrap();
-        if let Some(rest) = line.split("http://").nth(1) {
-            break rest.split('/').next().unwrap().to_owned();
-        }
-    };
-    // Keep draining its log so the server never blocks on a full pipe.
-    std::thread::spawn(move || for _ in lines {});
-    (child, address)
-}
-
 /// Whatever the server acknowledged survives `kill -9` right after: every acknowledged event
 /// is on record when the server comes back (it answers `duplicate` when sent again).
 #[test]
@@ -1119,7 +1094,7 @@ fn acknowledged_events_survive_kill_9() {
     .unwrap();
     let token = user["token"].as_str().unwrap().to_owned();
 
-    let (mut server, address) = start_server(d, "t.db");
+    let (mut server, address) = start_server(d, "t.db", &[]);
     let acknowledged = std::sync::Arc::new(std::sync::Mutex::new(Vec::<String>::new()));
     let sender = {
         let (acknowledged, address, token) = (acknowledged.clone(), address.clone(), token.clone());
@@ -1150,7 +1125,7 @@ fn acknowledged_events_survive_kill_9() {
     let acknowledged = acknowledged.lock().unwrap().clone();
     assert!(acknowledged.len() >= 15 && batches_tried >= acknowledged.len());
 
-    let (mut server, address) = start_server(d, "t.db");
+    let (mut server, address) = start_server(d, "t.db", &[]);
     for body in &acknowledged {
         let (status, reply) = http(&address, "POST", "/api/events", &token, body).unwrap();
         assert_eq!(status, 200, "{reply}");

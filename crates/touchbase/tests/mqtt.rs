@@ -3,7 +3,6 @@
 
 mod support;
 
-use std::io::{BufRead, BufReader, Write};
 use std::path::Path;
 use std::process::{Command, Stdio};
 
@@ -43,42 +42,15 @@ fn serve_with_mqtt(dir: &Path, url: &str, topic: &str) -> (std::process::Child, 
     ))
     .unwrap();
     let client_id = unique("touchbase-test");
-    let mut child = Command::new(env!("CARGO_BIN_EXE_touchbase"))
-        .current_dir(dir)
-        .env_remove("TOUCHBASE_DB")
-        .args([
-            "--db",
-            "t.db",
-            "serve",
-            "--listen",
-            "127.0.0.1:0",
-            "--mqtt",
-            url,
-            "--mqtt-topic",
-            topic,
-        ])
-        .args(["--mqtt-client-id", &client_id])
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
-    let address = loop {
-        let line = lines
-            .next()
-            .expect("the server says where it listens")
-            .unwrap();
-        if let Some(rest) = line.split("http://").nth(1) {
-            break rest.split('/').next().unwrap().to_owned();
-        }
-    };
-    let log = dir.join("server.log");
-    std::thread::spawn(move || {
-        let mut log = std::fs::File::create(log).unwrap();
-        for line in lines.map_while(Result::ok) {
-            let _ = writeln!(log, "{line}");
-        }
-    });
+    let mqtt = [
+        "--mqtt",
+        url,
+        "--mqtt-topic",
+        topic,
+        "--mqtt-client-id",
+        &client_id,
+    ];
+    let (child, address) = start_server(dir, "t.db", &mqtt);
     (child, address, user["token"].as_str().unwrap().to_owned())
 }
 

@@ -2,9 +2,9 @@
 //! reading its output, one HTTP request.
 #![allow(dead_code)] // each test binary uses some of these
 
-use std::io::{Read, Write};
+use std::io::{BufRead, BufReader, Read, Write};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::{Child, Command, Output, Stdio};
 
 pub const DEMO: &str = include_str!("../../src/demo/northwind.yaml");
 pub const SMALL: &str = include_str!("../../../touchbase-store/src/conformance/small.yaml");
@@ -88,4 +88,37 @@ pub fn http(
         .map(|(_, b)| b.to_owned())
         .unwrap_or_default();
     Ok((status, body))
+}
+
+/// Starts `touchbase --db DB serve --listen 127.0.0.1:0 EXTRA…` in `dir`; returns the child and
+/// the address it listens on. Its log goes to `dir/server.log`.
+pub fn start_server(dir: &Path, db: &str, extra: &[&str]) -> (Child, String) {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_touchbase"))
+        .current_dir(dir)
+        .env_remove("TOUCHBASE_DB")
+        .args(["--db", db, "serve", "--listen", "127.0.0.1:0"])
+        .args(extra)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
+    let address = loop {
+        let line = lines
+            .next()
+            .expect("the server says where it listens")
+            .unwrap();
+        if let Some(rest) = line.split("http://").nth(1) {
+            break rest.split('/').next().unwrap().to_owned();
+        }
+    };
+    // Keep draining its log (so the server never blocks on a full pipe) into a file.
+    let log = dir.join("server.log");
+    std::thread::spawn(move || {
+        let mut log = std::fs::File::create(log).unwrap();
+        for line in lines.map_while(Result::ok) {
+            let _ = writeln!(log, "{line}");
+        }
+    });
+    (child, address)
 }
