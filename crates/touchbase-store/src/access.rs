@@ -24,7 +24,50 @@ fn new_secret() -> Result<String, OpError> {
     Ok(format!("tb_{}", touchbase_core::access::hex(&bytes)))
 }
 
-/// Creates a user and issues its first token.
+/// A token about to be issued: its secret (shown once), the hash it is stored under, its id.
+struct Fresh {
+    secret: String,
+    hash: String,
+    id: String,
+}
+
+impl Fresh {
+    fn draw() -> Result<Fresh, OpError> {
+        let secret = new_secret()?;
+        let hash = token_hash(&secret);
+        let id = format!("tk_{}", &hash[..8]);
+        Ok(Fresh { secret, hash, id })
+    }
+
+    /// The token as stored, for `user`, issued `now`.
+    fn stored(&self, user: &str, now: &str) -> (String, Token) {
+        let token = Token {
+            id: self.id.clone(),
+            user: user.to_owned(),
+            created_at: now.to_owned(),
+            revoked_at: None,
+        };
+        (self.hash.clone(), token)
+    }
+
+    fn issued(self) -> Issued {
+        Issued {
+            id: self.id,
+            secret: self.secret,
+        }
+    }
+}
+
+fn bad_name(name: &str, rule: &str) -> OpError {
+    touchbase_core::Violations(vec![touchbase_core::Violation::new(
+        format!("user `{name}`"),
+        "name",
+        rule,
+    )])
+    .into()
+}
+
+/// Creates a user and issues its first token, in one write.
 pub async fn add_user(
     store: &dyn Store,
     actor: &Actor,
@@ -34,28 +77,15 @@ pub async fn add_user(
 ) -> Result<Issued, OpError> {
     actor.require(Permission::Administer)?;
     if name == touchbase_core::access::LOCAL_ADMIN {
-        return Err(
-            touchbase_core::Violations(vec![touchbase_core::Violation::new(
-                format!("user `{name}`"),
-                "name",
-                "is reserved for the command line acting on the store directly",
-            )])
-            .into(),
-        );
+        return Err(bad_name(
+            name,
+            "is reserved for the command line acting on the store directly",
+        ));
     }
     if !validate::is_key(name) {
-        return Err(
-            touchbase_core::Violations(vec![touchbase_core::Violation::new(
-                format!("user `{name}`"),
-                "name",
-                validate::KEY_RULE,
-            )])
-            .into(),
-        );
+        return Err(bad_name(name, validate::KEY_RULE));
     }
-    let secret = new_secret()?;
-    let hash = token_hash(&secret);
-    let id = format!("tk_{}", &hash[..8]);
+    let fresh = Fresh::draw()?;
     update(store, actor, "user.add", |state, now| {
         if state.user(name).is_some() {
             return Err(OpError::UserExists(name.to_owned()));
@@ -66,44 +96,26 @@ pub async fn add_user(
             teams: teams.clone(),
             created_at: now.to_owned(),
         });
-        state.tokens.push((
-            hash.clone(),
-            Token {
-                id: id.clone(),
-                user: name.to_owned(),
-                created_at: now.to_owned(),
-                revoked_at: None,
-            },
-        ));
+        state.tokens.push(fresh.stored(name, now));
         Ok(())
     })
     .await?;
-    Ok(Issued { id, secret })
+    Ok(fresh.issued())
 }
 
 /// Issues another token for an existing user.
 pub async fn issue_token(store: &dyn Store, actor: &Actor, user: &str) -> Result<Issued, OpError> {
     actor.require(Permission::Administer)?;
-    let secret = new_secret()?;
-    let hash = token_hash(&secret);
-    let id = format!("tk_{}", &hash[..8]);
+    let fresh = Fresh::draw()?;
     update(store, actor, "token.issue", |state, now| {
         if state.user(user).is_none() {
             return Err(OpError::UserNotFound(user.to_owned()));
         }
-        state.tokens.push((
-            hash.clone(),
-            Token {
-                id: id.clone(),
-                user: user.to_owned(),
-                created_at: now.to_owned(),
-                revoked_at: None,
-            },
-        ));
+        state.tokens.push(fresh.stored(user, now));
         Ok(())
     })
     .await?;
-    Ok(Issued { id, secret })
+    Ok(fresh.issued())
 }
 
 /// Revokes a token by its id (`tk_…`): it stops working at once.
