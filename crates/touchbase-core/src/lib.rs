@@ -11,6 +11,9 @@ pub mod event;
 pub mod file;
 pub mod governance;
 pub mod inventory;
+pub mod metrics;
+pub mod period;
+pub mod portfolio;
 pub mod validate;
 
 pub use access::{Actor, Permission, Role};

@@ -1,0 +1,520 @@
+//! The portfolio rule of METRICS.md (R15): each live point, over a period, is to be invested
+//! in, improved or eliminated — or there is too little data to say — with the reasons and the
+//! figures and thresholds behind them.
+//!
+//! # Reasons
+//! Each [`Reason`] carries the figure it is about (`value`) and what that figure was held to
+//! (`threshold`), in the order METRICS.md lists the codes:
+//!
+//! | code | when | value | threshold |
+//! | --- | --- | --- | --- |
+//! | `value_below_expectation` | not `financial_ok` | `net_value_per` | `adequacy × expected_net_value_per` when that expectation is > 0, else 0 |
+//! | `quality_below_threshold` | not `quality_ok` | `effectiveness` (null when there is none) | `quality_threshold` |
+//! | `strategic_override` | `improve` although neither financial_ok nor quality_ok | the point's `strategic_value` | `"medium"` |
+//! | `volume_below_expectation` | `volume_attainment < adequacy` | `volume_attainment` | `adequacy` |
+//! | `cost_above_expectation` | `cost_per > expected.cost > 0` | `cost_per` | `expected.cost` |
+//! | `data_nonconformant` | `conformance_rate < 0.95` | `conformance_rate` | 0.95 |
+//!
+//! A comparison with a null figure does not hold, so a null `volume_attainment` (no expected
+//! volume) gives no `volume_below_expectation`.
+//!
+//! `insufficient-data` (fewer than `min_volume` events) judges nothing: it carries none of the
+//! first three codes, which are judgements on too few events, but it does carry the last
+//! three when they hold — they are observations (a point used far less than expected is often
+//! why its data is insufficient). How many events there were is the scorecard's `volume`.
+
+use serde::{Deserialize, Serialize};
+
+use crate::inventory::{Expected, StrategicValue};
+use crate::metrics::Scorecard;
+
+/// The share of conforming events below which a point's data is flagged.
+pub const CONFORMANCE_THRESHOLD: f64 = 0.95;
+
+/// The organization's settings for the portfolio and journey rules, with METRICS.md's defaults.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(default, deny_unknown_fields)]
+pub struct Settings {
+    /// Fewer events than this over the period is `insufficient-data` (default 30).
+    pub min_volume: u64,
+    /// The share of the expected net value per interaction (and of the expected volume) that
+    /// is adequate (default 0.8).
+    pub adequacy: f64,
+    /// The least effectiveness that is good quality (default 0.6).
+    pub quality_threshold: f64,
+    /// The longest gap, in seconds, between two events of one journey (default 30 days).
+    pub journey_gap_s: u64,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings {
+            min_volume: 30,
+            adequacy: 0.8,
+            quality_threshold: 0.6,
+            journey_gap_s: 30 * 86_400,
+        }
+    }
+}
+
+impl Settings {
+    /// `journey_gap_s` in microseconds, the unit of event instants.
+    pub fn journey_gap_us(&self) -> i64 {
+        i64::try_from(self.journey_gap_s)
+            .unwrap_or(i64::MAX)
+            .saturating_mul(1_000_000)
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "kebab-case")]
+pub enum Verdict {
+    Invest,
+    Improve,
+    Eliminate,
+    InsufficientData,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "snake_case")]
+pub enum ReasonCode {
+    ValueBelowExpectation,
+    QualityBelowThreshold,
+    StrategicOverride,
+    VolumeBelowExpectation,
+    CostAboveExpectation,
+    DataNonconformant,
+}
+
+/// A figure a reason is about: a number, or a strategic value (for `strategic_override`).
+/// In JSON, a number or the strategic value's name.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(untagged)]
+pub enum Figure {
+    Number(f64),
+    Strategic(StrategicValue),
+}
+
+/// Why a point got its verdict: the rule's code, the figure and what it was held to.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct Reason {
+    pub code: ReasonCode,
+    /// `None` (JSON `null`) when the figure is (e.g. no effectiveness over the period).
+    pub value: Option<Figure>,
+    pub threshold: Figure,
+}
+
+/// The portfolio verdict of one point over a period.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct Assessment {
+    pub point: String,
+    pub verdict: Verdict,
+    pub reasons: Vec<Reason>,
+}
+
+/// Applies the portfolio rule to one point's scorecard over a period. `expected` is the
+/// point's `expected` (its `cost` is what `cost_above_expectation` compares with). The rule
+/// applies to live points; choosing them is the caller's part.
+pub fn assess(
+    point: &str,
+    card: &Scorecard,
+    strategic_value: StrategicValue,
+    expected: &Expected,
+    settings: &Settings,
+) -> Assessment {
+    let mut reasons = Vec::new();
+    let verdict = if card.volume < settings.min_volume {
+        Verdict::InsufficientData
+    } else {
+        // 2. financial_ok
+        let financial_threshold = match card.expected_net_value_per {
+            Some(e) if e > 0.0 => settings.adequacy * e,
+            _ => 0.0,
+        };
+        let financial_ok = card.net_value_per.is_some_and(|v| v >= financial_threshold);
+        // 3. quality_ok
+        let quality_ok = card
+            .effectiveness
+            .is_some_and(|e| e >= settings.quality_threshold);
+        // 4. strategic
+        let strategic = matches!(
+            strategic_value,
+            StrategicValue::Medium | StrategicValue::High
+        );
+        // 5. the verdict
+        let verdict = if financial_ok && quality_ok {
+            Verdict::Invest
+        } else if !financial_ok && !quality_ok && !strategic {
+            Verdict::Eliminate
+        } else {
+            Verdict::Improve
+        };
+        if !financial_ok {
+            reasons.push(Reason {
+                code: ReasonCode::ValueBelowExpectation,
+                value: card.net_value_per.map(Figure::Number),
+                threshold: Figure::Number(financial_threshold),
+            });
+        }
+        if !quality_ok {
+            reasons.push(Reason {
+                code: ReasonCode::QualityBelowThreshold,
+                value: card.effectiveness.map(Figure::Number),
+                threshold: Figure::Number(settings.quality_threshold),
+            });
+        }
+        if !financial_ok && !quality_ok && strategic {
+            reasons.push(Reason {
+                code: ReasonCode::StrategicOverride,
+                value: Some(Figure::Strategic(strategic_value)),
+                threshold: Figure::Strategic(StrategicValue::Medium),
+            });
+        }
+        verdict
+    };
+    if let Some(attainment) = card.volume_attainment
+        && attainment < settings.adequacy
+    {
+        reasons.push(Reason {
+            code: ReasonCode::VolumeBelowExpectation,
+            value: Some(Figure::Number(attainment)),
+            threshold: Figure::Number(settings.adequacy),
+        });
+    }
+    if let (Some(cost_per), Some(expected_cost)) = (card.cost_per, expected.cost)
+        && expected_cost > 0.0
+        && cost_per > expected_cost
+    {
+        reasons.push(Reason {
+            code: ReasonCode::CostAboveExpectation,
+            value: Some(Figure::Number(cost_per)),
+            threshold: Figure::Number(expected_cost),
+        });
+    }
+    if let Some(rate) = card.conformance_rate
+        && rate < CONFORMANCE_THRESHOLD
+    {
+        reasons.push(Reason {
+            code: ReasonCode::DataNonconformant,
+            value: Some(Figure::Number(rate)),
+            threshold: Figure::Number(CONFORMANCE_THRESHOLD),
+        });
+    }
+    Assessment {
+        point: point.to_owned(),
+        verdict,
+        reasons,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::{Value, json};
+
+    use super::*;
+
+    /// A healthy point: 40 events (at least 30), net 5 a time against 5 expected (≥ 0.8 × 5),
+    /// effectiveness 0.7 (≥ 0.6), volume as expected, cost 1 against 1, all data conforming.
+    fn healthy() -> Scorecard {
+        Scorecard {
+            volume: 40,
+            expected_volume: Some(40.0),
+            volume_attainment: Some(1.0),
+            value_company: 240.0,
+            value_party: 40.0,
+            cost: 40.0,
+            net_value: 200.0,
+            value_company_per: Some(6.0),
+            value_party_per: Some(1.0),
+            cost_per: Some(1.0),
+            net_value_per: Some(5.0),
+            expected_net_value_per: Some(5.0),
+            value_company_attainment: Some(1.0),
+            value_party_attainment: Some(1.0),
+            intent_rate: Some(0.5),
+            satisfaction_avg: Some(4.0),
+            csat: Some(0.7),
+            knowledge_rate: Some(0.5),
+            resolution_rate: Some(0.7),
+            engagement_rate: Some(0.7),
+            effectiveness: Some(0.7),
+            insight: Some(0.5),
+            efficiency: Some(7.0),
+            conformance_rate: Some(1.0),
+        }
+    }
+
+    fn expected_cost(cost: Option<f64>) -> Expected {
+        Expected {
+            volume_per_month: Some(40.0),
+            value_company: Some(6.0),
+            value_party: Some(1.0),
+            cost,
+        }
+    }
+
+    /// The assessment of `card` as JSON: `[verdict, [code, value, threshold]…]`.
+    fn check(card: Scorecard, strategic: StrategicValue, expected: Value) {
+        let a = assess(
+            "web.order",
+            &card,
+            strategic,
+            &expected_cost(Some(1.0)),
+            &Settings::default(),
+        );
+        assert_eq!(a.point, "web.order");
+        let reasons: Vec<Value> = a
+            .reasons
+            .iter()
+            .map(|r| serde_json::to_value(r).unwrap())
+            .map(|r| json!([r["code"], r["value"], r["threshold"]]))
+            .collect();
+        let got = json!([serde_json::to_value(a.verdict).unwrap(), reasons]);
+        assert_eq!(got, expected);
+    }
+
+    #[test]
+    fn the_defaults_are_metrics_md() {
+        let s = Settings::default();
+        assert_eq!(
+            (
+                s.min_volume,
+                s.adequacy,
+                s.quality_threshold,
+                s.journey_gap_s
+            ),
+            (30, 0.8, 0.6, 2_592_000)
+        );
+        assert_eq!(s.journey_gap_us(), 2_592_000_000_000);
+        let partial: Settings = serde_json::from_value(json!({ "min_volume": 5 })).unwrap();
+        assert_eq!(partial, Settings { min_volume: 5, ..s });
+    }
+
+    #[test]
+    fn invest_when_value_and_quality_are_adequate() {
+        check(healthy(), StrategicValue::None, json!(["invest", []]));
+        // Exactly at the thresholds is adequate: 4 = 0.8 × 5, effectiveness 0.6.
+        let edge = Scorecard {
+            net_value_per: Some(4.0),
+            effectiveness: Some(0.6),
+            ..healthy()
+        };
+        check(edge, StrategicValue::None, json!(["invest", []]));
+    }
+
+    #[test]
+    fn improve_when_one_of_value_and_quality_falls_short() {
+        let low_value = Scorecard {
+            net_value_per: Some(3.0),
+            ..healthy()
+        };
+        check(
+            low_value,
+            StrategicValue::None,
+            json!(["improve", [["value_below_expectation", 3.0, 4.0]]]),
+        );
+        let low_quality = Scorecard {
+            effectiveness: Some(0.5),
+            ..healthy()
+        };
+        check(
+            low_quality,
+            StrategicValue::Low,
+            json!(["improve", [["quality_below_threshold", 0.5, 0.6]]]),
+        );
+    }
+
+    #[test]
+    fn eliminate_when_neither_holds_and_it_is_not_strategic() {
+        let poor = Scorecard {
+            net_value_per: Some(-1.0),
+            effectiveness: None,
+            ..healthy()
+        };
+        check(
+            poor,
+            StrategicValue::Low,
+            json!([
+                "eliminate",
+                [
+                    ["value_below_expectation", -1.0, 4.0],
+                    ["quality_below_threshold", null, 0.6],
+                ]
+            ]),
+        );
+    }
+
+    #[test]
+    fn a_strategic_point_is_improved_rather_than_eliminated() {
+        let poor = Scorecard {
+            net_value_per: Some(-1.0),
+            effectiveness: Some(0.1),
+            ..healthy()
+        };
+        for (strategic, name) in [
+            (StrategicValue::Medium, "medium"),
+            (StrategicValue::High, "high"),
+        ] {
+            check(
+                poor,
+                strategic,
+                json!([
+                    "improve",
+                    [
+                        ["value_below_expectation", -1.0, 4.0],
+                        ["quality_below_threshold", 0.1, 0.6],
+                        ["strategic_override", name, "medium"],
+                    ]
+                ]),
+            );
+        }
+    }
+
+    #[test]
+    fn without_a_positive_net_value_expected_the_threshold_is_zero() {
+        for expected in [None, Some(0.0), Some(-2.0)] {
+            let break_even = Scorecard {
+                net_value_per: Some(0.0),
+                expected_net_value_per: expected,
+                ..healthy()
+            };
+            check(break_even, StrategicValue::None, json!(["invest", []]));
+            let loss = Scorecard {
+                net_value_per: Some(-0.5),
+                expected_net_value_per: expected,
+                ..healthy()
+            };
+            check(
+                loss,
+                StrategicValue::None,
+                json!(["improve", [["value_below_expectation", -0.5, 0.0]]]),
+            );
+        }
+    }
+
+    #[test]
+    fn too_few_events_is_insufficient_data_with_only_the_observations() {
+        // 29 events, 0.29 of the 100 expected, cost 2 a time against 1, 0.5 conforming, and
+        // value and quality that would eliminate it: only the observations are listed.
+        let few = Scorecard {
+            volume: 29,
+            expected_volume: Some(100.0),
+            volume_attainment: Some(0.29),
+            cost_per: Some(2.0),
+            net_value_per: Some(-1.0),
+            effectiveness: Some(0.1),
+            conformance_rate: Some(0.5),
+            ..healthy()
+        };
+        check(
+            few,
+            StrategicValue::None,
+            json!([
+                "insufficient-data",
+                [
+                    ["volume_below_expectation", 0.29, 0.8],
+                    ["cost_above_expectation", 2.0, 1.0],
+                    ["data_nonconformant", 0.5, 0.95],
+                ]
+            ]),
+        );
+        let none = Scorecard::compute(
+            &crate::metrics::Tally::default(),
+            &crate::metrics::Expectation::default(),
+            7.0,
+        );
+        check(none, StrategicValue::High, json!(["insufficient-data", []]));
+    }
+
+    #[test]
+    fn the_observations_accompany_any_verdict() {
+        let busy_but_costly = Scorecard {
+            volume_attainment: Some(0.79),
+            cost_per: Some(1.5),
+            conformance_rate: Some(0.94),
+            ..healthy()
+        };
+        check(
+            busy_but_costly,
+            StrategicValue::None,
+            json!([
+                "invest",
+                [
+                    ["volume_below_expectation", 0.79, 0.8],
+                    ["cost_above_expectation", 1.5, 1.0],
+                    ["data_nonconformant", 0.94, 0.95],
+                ]
+            ]),
+        );
+        // At the thresholds nothing is flagged, nor without an expectation to compare with.
+        let at_the_line = Scorecard {
+            volume_attainment: Some(0.8),
+            cost_per: Some(1.0),
+            conformance_rate: Some(0.95),
+            ..healthy()
+        };
+        check(at_the_line, StrategicValue::None, json!(["invest", []]));
+        let no_expected_volume = Scorecard {
+            expected_volume: None,
+            volume_attainment: None,
+            ..healthy()
+        };
+        check(
+            no_expected_volume,
+            StrategicValue::None,
+            json!(["invest", []]),
+        );
+        let a = assess(
+            "web.order",
+            &Scorecard {
+                cost_per: Some(5.0),
+                ..healthy()
+            },
+            StrategicValue::None,
+            &expected_cost(Some(0.0)),
+            &Settings::default(),
+        );
+        assert_eq!(a.reasons, [], "an expected cost of 0 flags nothing");
+        let a = assess(
+            "web.order",
+            &Scorecard {
+                cost_per: Some(5.0),
+                ..healthy()
+            },
+            StrategicValue::None,
+            &expected_cost(None),
+            &Settings::default(),
+        );
+        assert_eq!(a.reasons, [], "no expected cost flags nothing");
+    }
+
+    #[test]
+    fn an_assessment_in_json() {
+        let a = assess(
+            "web.order",
+            &Scorecard {
+                effectiveness: Some(0.5),
+                ..healthy()
+            },
+            StrategicValue::High,
+            &expected_cost(Some(1.0)),
+            &Settings::default(),
+        );
+        assert_eq!(
+            serde_json::to_value(&a).unwrap(),
+            json!({
+                "point": "web.order",
+                "verdict": "improve",
+                "reasons": [
+                    { "code": "quality_below_threshold", "value": 0.5, "threshold": 0.6 },
+                ],
+            })
+        );
+    }
+}
