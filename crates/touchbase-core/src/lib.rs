@@ -11,6 +11,7 @@ pub mod event;
 pub mod file;
 pub mod governance;
 pub mod inventory;
+pub mod journeys;
 pub mod metrics;
 pub mod period;
 pub mod portfolio;
