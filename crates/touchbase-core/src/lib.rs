@@ -1,4 +1,5 @@
-//! The domain of touchbase: the inventory of points of interaction and the rules it keeps.
+//! The domain of touchbase: the inventory of points of interaction, the rules it keeps, and the
+//! metrics, portfolio and journeys computed over its events.
 //!
 //! This crate does no IO: it reads and writes text and values, never files, sockets or
 //! databases. Stores persist what it defines; the server and the CLI present it.
