@@ -706,6 +706,46 @@ pub struct NewReject {
     /// The input as received (one event's text, or the whole line).
     pub raw: String,
     pub reasons: Vec<String>,
+    /// Whether `raw` is exactly what was received. It is not when the input was not UTF-8 or
+    /// held NUL characters (which not every store keeps): those are shown replaced, and such a
+    /// reject is never replayed, since that could take an event that was never sent.
+    pub replayable: bool,
+}
+
+impl NewReject {
+    /// A reject of the bytes received: kept as text, with what text cannot hold shown
+    /// (invalid UTF-8 as U+FFFD, NUL as `␀`) and said in the reasons.
+    pub fn new(source: &str, raw: &[u8], mut reasons: Vec<String>) -> NewReject {
+        let (mut text, mut replayable) = match std::str::from_utf8(raw) {
+            Ok(text) => (text.to_owned(), true),
+            Err(e) => {
+                reasons.push(format!(
+                    "not UTF-8: invalid byte at offset {}; shown as \u{FFFD}, and not replayable",
+                    e.valid_up_to()
+                ));
+                (String::from_utf8_lossy(raw).into_owned(), false)
+            }
+        };
+        if text.contains('\0') {
+            text = text.replace('\0', "\u{2400}");
+            reasons.push(
+                "the input held NUL characters, shown as \u{2400}; it is not replayable".to_owned(),
+            );
+            replayable = false;
+        }
+        NewReject {
+            source: source.replace('\0', "\u{2400}"),
+            raw: text,
+            reasons,
+            replayable,
+        }
+    }
+
+    /// The reject's fingerprint: the SHA-256 of its text. The same input rejected again (a file
+    /// imported twice) is kept once.
+    pub fn digest(&self) -> String {
+        hex(&Sha256::digest(self.raw.as_bytes()))
+    }
 }
 
 /// A rejected input on record.
@@ -720,6 +760,17 @@ pub struct Reject {
     pub reasons: Vec<String>,
     /// When a replay took it (microseconds since the epoch).
     pub replayed_at: Option<i64>,
+    /// False when `raw` is not exactly what was received (see [`NewReject::replayable`]).
+    pub replayable: bool,
+}
+
+/// The 64-bit key an event id is found by: the first eight bytes of its SHA-256. Two ids with
+/// one key are told apart by the stores (the key narrows the search; the id decides).
+pub fn id_key(id: &str) -> i64 {
+    let digest = Sha256::digest(id.as_bytes());
+    let mut first = [0u8; 8];
+    first.copy_from_slice(&digest[..8]);
+    i64::from_be_bytes(first)
 }
 
 /// What became of one event written.

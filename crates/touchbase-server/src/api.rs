@@ -11,14 +11,14 @@ use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
 use touchbase_core::audit::Record;
 use touchbase_core::change::ImportSummary;
-use touchbase_core::event::{HeldPoint, Reject};
+use touchbase_core::event::{HeldPoint, NewReject, Reject};
 use touchbase_core::governance::Proposal;
 use touchbase_core::{Actor, Permission};
 use touchbase_core::{
     Change, Inventory, Mode, Organization, Party, Point, Process, Status, Violation, Violations,
     file,
 };
-use touchbase_store::ingest::{self, Input, Outcome, Summary};
+use touchbase_store::ingest::{self, Input, Outcome, Replayed, Summary};
 use touchbase_store::inventory::{self as ops, ImportMode};
 use touchbase_store::{access, audit, proposals};
 use utoipa::OpenApi;
@@ -575,28 +575,23 @@ async fn post_events(
     body: Bytes,
 ) -> Result<Json<EventsReply>, ApiError> {
     actor.require(Permission::Ingest)?;
-    let text = String::from_utf8_lossy(&body);
+    let text = match std::str::from_utf8(&body) {
+        Ok(text) => text,
+        Err(e) => {
+            let why = format!(
+                "the body is not UTF-8 (invalid byte at offset {})",
+                e.valid_up_to()
+            );
+            return Err(keep_body(&state, &body, why).await);
+        }
+    };
     let ndjson = headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .is_some_and(|t| t.contains("ndjson") || t.contains("jsonlines"));
-    let inputs = match split_events(&text, ndjson) {
+    let inputs = match split_events(text, ndjson) {
         Ok(inputs) => inputs,
-        Err(why) => {
-            // Nothing acknowledged is lost, and nothing sent is dropped: keep the body.
-            let reject = touchbase_core::event::NewReject {
-                source: "http".into(),
-                raw: text.into_owned(),
-                reasons: vec![why.clone()],
-            };
-            state
-                .store
-                .write_events(&[], &[reject], ingest::now_us())
-                .await?;
-            return Err(ApiError::BadRequest(format!(
-                "{why}; the body was kept in the rejects (`touchbase rejects list`)"
-            )));
-        }
+        Err(why) => return Err(keep_body(&state, &body, why).await),
     };
     if inputs.len() > config.max_batch {
         return Err(ApiError::TooLarge(format!(
@@ -610,6 +605,22 @@ async fn post_events(
     let mut summary = Summary::default();
     summary.add(&results);
     Ok(Json(EventsReply { summary, results }))
+}
+
+/// A body that could not be split into events: nothing sent is dropped, so it is kept in the
+/// rejects, and the client is told why.
+async fn keep_body(state: &AppState, body: &[u8], why: String) -> ApiError {
+    let reject = NewReject::new("http", body, vec![why.clone()]);
+    match state
+        .store
+        .write_events(&[], &[reject], ingest::now_us())
+        .await
+    {
+        Ok(_) => ApiError::BadRequest(format!(
+            "{why}; the body was kept in the rejects (`touchbase rejects list`)"
+        )),
+        Err(e) => e.into(),
+    }
 }
 
 /// Undocumented points of interaction (R8): interactions seen at points that are not live,
@@ -633,21 +644,11 @@ async fn list_rejects(
     Ok(Json(state.store.rejects().await?))
 }
 
-#[derive(Debug, Serialize, utoipa::ToSchema)]
-struct ReplayReply {
-    taken: u64,
-    still_rejected: u64,
-}
-
 /// Runs the rejects through the checks again (after the cause was fixed).
-#[utoipa::path(post, path = "/api/rejects/replay", responses((status = 200, body = ReplayReply)))]
+#[utoipa::path(post, path = "/api/rejects/replay", responses((status = 200, body = Replayed)))]
 async fn replay_rejects(
     State(state): State<AppState>,
     Extension(actor): Extension<Actor>,
-) -> Result<Json<ReplayReply>, ApiError> {
-    let done = ingest::replay(&*state.store, &actor, None).await?;
-    Ok(Json(ReplayReply {
-        taken: done.taken,
-        still_rejected: done.still_rejected,
-    }))
+) -> Result<Json<Replayed>, ApiError> {
+    Ok(Json(ingest::replay(&*state.store, &actor, None).await?))
 }

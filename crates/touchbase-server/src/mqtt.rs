@@ -106,8 +106,15 @@ pub async fn run(
 /// written (the store is down) is not acknowledged: the broker delivers it again.
 async fn take(store: &dyn Store, client: &AsyncClient, publish: &Publish) {
     let source = format!("mqtt:{}", publish.topic);
-    let text = String::from_utf8_lossy(&publish.payload).into_owned();
-    let written = match split(&text, &source) {
+    let split = std::str::from_utf8(&publish.payload)
+        .map_err(|e| {
+            format!(
+                "the message is not UTF-8 (invalid byte at offset {})",
+                e.valid_up_to()
+            )
+        })
+        .and_then(|text| split(text, &source));
+    let written = match split {
         Ok(inputs) => match ingest::checker(store).await {
             Ok(checker) => ingest::ingest(store, &actor(), &checker, &inputs)
                 .await
@@ -115,11 +122,7 @@ async fn take(store: &dyn Store, client: &AsyncClient, publish: &Publish) {
             Err(e) => Err(e),
         },
         Err(why) => {
-            let reject = NewReject {
-                source,
-                raw: text,
-                reasons: vec![why],
-            };
+            let reject = NewReject::new(&source, &publish.payload, vec![why]);
             store
                 .write_events(&[], &[reject], ingest::now_us())
                 .await

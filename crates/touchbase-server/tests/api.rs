@@ -836,7 +836,10 @@ async fn events_in_as_json_or_ndjson() {
         .call("POST", "/api/rejects/replay", Body::empty())
         .await
         .json();
-    assert_eq!(replay, json!({ "taken": 0, "still_rejected": 3 }));
+    assert_eq!(
+        replay,
+        json!({ "taken": 0, "still_rejected": 3, "not_replayable": 0 })
+    );
 }
 
 #[tokio::test]

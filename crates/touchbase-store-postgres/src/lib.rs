@@ -1,18 +1,23 @@
 //! The PostgreSQL store (R20), for shared and large deployments.
 //!
-//! tokio-postgres behind a deadpool pool; its binary COPY is what bulk event writes will use.
+//! tokio-postgres behind a deadpool pool; a batch of events is written in a few statements
+//! (arrays through `UNNEST`), see `events`.
 //! Migrations in `migrations/` are applied at connect, tracked in `touchbase_migrations`, under
 //! an advisory lock so that several nodes starting at once migrate once.
 
 use async_trait::async_trait;
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod};
 use serde_json::Value;
+use std::ops::Range;
 use tokio_postgres::NoTls;
 use touchbase_core::audit::{self, Entry, Record};
 use touchbase_core::event::{Checked, HeldPoint, NewReject, Reject, Written};
 use touchbase_core::{Change, Entity, Kind};
-use touchbase_store::{Store, StoreError, Versioned};
 
+use touchbase_store::rollup::Tally;
+use touchbase_store::{DayRollup, Store, StoreError, Versioned};
+
+mod events;
 #[cfg(feature = "test-support")]
 pub mod test_support;
 
@@ -323,113 +328,7 @@ impl Store for PostgresStore {
         tx.batch_execute("SET LOCAL synchronous_commit = on")
             .await
             .map_err(pg(CONTEXT))?;
-        let insert = tx.prepare_cached(INSERT_EVENT).await.map_err(pg(CONTEXT))?;
-        let rollup = tx.prepare_cached(ROLLUP_ADD).await.map_err(pg(CONTEXT))?;
-        let reject = tx
-            .prepare_cached(
-                "INSERT INTO rejects (received_at, source, raw, reasons) VALUES ($1, $2, $3, $4)",
-            )
-            .await
-            .map_err(pg(CONTEXT))?;
-
-        // Concurrent writers take their locks in one order, so that they wait for each other
-        // instead of deadlocking: the events by id (a stable sort, so that of two events with
-        // one id the first in the batch is the one taken, as when written in order), then the
-        // rollups by (point, day), each rollup's events in batch order (so that its sums add
-        // up in the same order as event by event: `counted` is in id order, hence the index).
-        let mut by_id: Vec<usize> = (0..events.len()).collect();
-        by_id.sort_by_key(|&i| &events[i].event.id);
-        let mut written = vec![Written::Duplicate; events.len()];
-        let mut counted: Vec<usize> = Vec::new();
-        for &i in &by_id {
-            let checked = &events[i];
-            let e = &checked.event;
-            let o = &e.outcomes;
-            let satisfaction = o.satisfaction.map(i64::from);
-            let failures = (!checked.conformance.failures.is_empty())
-                .then(|| serde_json::to_string(&checked.conformance.failures).unwrap_or_default());
-            let data = e.data.as_ref().map(|d| d.to_string());
-            let vars = e
-                .vars
-                .as_ref()
-                .map(|v| Value::Object(v.clone()).to_string());
-            let inserted = tx
-                .execute(
-                    &insert,
-                    &[
-                        &e.id,
-                        &e.point,
-                        &e.at,
-                        &e.party,
-                        &e.channel,
-                        &o.intent,
-                        &satisfaction,
-                        &o.knowledge,
-                        &o.resolved,
-                        &o.engaged,
-                        &e.value_company,
-                        &e.value_party,
-                        &e.cost,
-                        &e.duration_s,
-                        &data,
-                        &vars,
-                        &checked.conformance.conforms,
-                        &failures,
-                        &checked.held,
-                        &received_at,
-                    ],
-                )
-                .await
-                .map_err(pg(CONTEXT))?;
-            written[i] = if inserted == 0 {
-                Written::Duplicate
-            } else if checked.held {
-                Written::Held
-            } else {
-                counted.push(i);
-                Written::Accepted
-            };
-        }
-        counted.sort_by_key(|&i| {
-            (
-                &events[i].event.point,
-                events[i].event.at.div_euclid(DAY_US),
-                i,
-            )
-        });
-        for &i in &counted {
-            let checked = &events[i];
-            let e = &checked.event;
-            let o = &e.outcomes;
-            let flag = |b: bool| i64::from(b);
-            tx.execute(
-                &rollup,
-                &[
-                    &e.point,
-                    &e.at.div_euclid(DAY_US),
-                    &e.value_company,
-                    &e.value_party,
-                    &e.cost,
-                    &flag(o.intent.is_some()),
-                    &flag(o.satisfaction.is_some()),
-                    &o.satisfaction.map_or(0, i64::from),
-                    &flag(o.satisfaction.is_some_and(|s| s >= 4)),
-                    &flag(o.knowledge == Some(true)),
-                    &flag(o.resolved.is_some()),
-                    &flag(o.resolved == Some(true)),
-                    &flag(o.engaged == Some(true)),
-                    &flag(checked.conformance.conforms),
-                ],
-            )
-            .await
-            .map_err(pg(CONTEXT))?;
-        }
-        for r in rejects {
-            let reasons = serde_json::to_string(&r.reasons).unwrap_or_default();
-            tx.execute(&reject, &[&received_at, &r.source, &r.raw, &reasons])
-                .await
-                .map_err(pg(CONTEXT))?;
-        }
+        let written = events::write(&tx, events, rejects, received_at).await?;
         // With PostgreSQL's default synchronous_commit, the commit returns once it is on disk.
         tx.commit().await.map_err(pg(CONTEXT))?;
         Ok(written)
@@ -467,13 +366,9 @@ impl Store for PostgresStore {
         tx.batch_execute("SET LOCAL synchronous_commit = on")
             .await
             .map_err(pg(CONTEXT))?;
-        let released: i64 = tx
-            .query_one(ROLLUP_RELEASE, &[&point])
-            .await
-            .map_err(pg(CONTEXT))?
-            .get(0);
+        let released = events::release(&tx, point).await?;
         tx.commit().await.map_err(pg(CONTEXT))?;
-        Ok(released as u64)
+        Ok(released)
     }
 
     async fn rejects(&self) -> Result<Vec<Reject>, StoreError> {
@@ -481,7 +376,7 @@ impl Store for PostgresStore {
         let client = self.client().await?;
         let rows = client
             .query(
-                "SELECT id, received_at, source, raw, reasons, replayed_at FROM rejects ORDER BY id",
+                "SELECT id, received_at, source, raw, reasons, replayed_at, replayable FROM rejects ORDER BY id",
                 &[],
             )
             .await
@@ -499,6 +394,7 @@ impl Store for PostgresStore {
                     raw: row.get(3),
                     reasons,
                     replayed_at: row.get(5),
+                    replayable: row.get(6),
                 })
             })
             .collect()
@@ -518,6 +414,44 @@ impl Store for PostgresStore {
         Ok(())
     }
 
+    async fn rollups(&self, days: Range<i64>) -> Result<Vec<DayRollup>, StoreError> {
+        const CONTEXT: &str = "reading rollups";
+        let client = self.client().await?;
+        let rows = client
+            .query(
+                r#"SELECT point, day, n, value_company, value_party, cost, intent_n, satisfaction_n,
+                       satisfaction_sum, csat_n, knowledge_n, resolved_n, resolved_true_n, engaged_n,
+                       conforms_n
+                   FROM rollup_daily WHERE day >= $1 AND day < $2 ORDER BY point COLLATE "C", day"#,
+                &[&days.start, &days.end],
+            )
+            .await
+            .map_err(pg(CONTEXT))?;
+        let count = |r: &tokio_postgres::Row, i: usize| r.get::<_, i64>(i) as u64;
+        Ok(rows
+            .iter()
+            .map(|r| DayRollup {
+                point: r.get(0),
+                day: r.get(1),
+                tally: Tally {
+                    n: count(r, 2),
+                    value_company: r.get(3),
+                    value_party: r.get(4),
+                    cost: r.get(5),
+                    intent_n: count(r, 6),
+                    satisfaction_n: count(r, 7),
+                    satisfaction_sum: count(r, 8),
+                    csat_n: count(r, 9),
+                    knowledge_n: count(r, 10),
+                    resolved_n: count(r, 11),
+                    resolved_true_n: count(r, 12),
+                    engaged_n: count(r, 13),
+                    conforms_n: count(r, 14),
+                },
+            })
+            .collect())
+    }
+
     async fn event_counts(&self) -> Result<(u64, u64), StoreError> {
         const CONTEXT: &str = "counting events";
         let client = self.client().await?;
@@ -531,73 +465,6 @@ impl Store for PostgresStore {
         Ok((row.get::<_, i64>(0) as u64, row.get::<_, i64>(1) as u64))
     }
 }
-
-/// Microseconds in a day.
-const DAY_US: i64 = 86_400_000_000;
-
-/// Writes one event, unless its id is on record.
-const INSERT_EVENT: &str = "INSERT INTO events (id, point, at, party, channel, intent, satisfaction,
-        knowledge, resolved, engaged, value_company, value_party, cost, duration_s, data, vars,
-        conforms, failures, held, received_at)
-    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20)
-    ON CONFLICT (id) DO NOTHING";
-
-/// Adds one counted event to its point's day.
-const ROLLUP_ADD: &str = "INSERT INTO rollup_daily AS r (point, day, n, value_company, value_party,
-        cost, intent_n, satisfaction_n, satisfaction_sum, csat_n, knowledge_n, resolved_n,
-        resolved_true_n, engaged_n, conforms_n)
-    VALUES ($1, $2, 1, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)
-    ON CONFLICT (point, day) DO UPDATE SET
-        n = r.n + 1,
-        value_company = r.value_company + excluded.value_company,
-        value_party = r.value_party + excluded.value_party,
-        cost = r.cost + excluded.cost,
-        intent_n = r.intent_n + excluded.intent_n,
-        satisfaction_n = r.satisfaction_n + excluded.satisfaction_n,
-        satisfaction_sum = r.satisfaction_sum + excluded.satisfaction_sum,
-        csat_n = r.csat_n + excluded.csat_n,
-        knowledge_n = r.knowledge_n + excluded.knowledge_n,
-        resolved_n = r.resolved_n + excluded.resolved_n,
-        resolved_true_n = r.resolved_true_n + excluded.resolved_true_n,
-        engaged_n = r.engaged_n + excluded.engaged_n,
-        conforms_n = r.conforms_n + excluded.conforms_n";
-
-/// Releases a point's held events and adds them to its rollups, day by day (the day is the
-/// floor of `at` over a day, as `div_euclid`); returns how many were released. One statement,
-/// so that the events added are exactly those released: a concurrent release of the same
-/// point waits, then finds nothing held, and an event written meanwhile is in neither.
-const ROLLUP_RELEASE: &str = "WITH released AS (
-        UPDATE events SET held = false WHERE held AND point = $1
-        RETURNING point, at, value_company, value_party, cost, intent, satisfaction, knowledge,
-            resolved, engaged, conforms
-    ), added AS (
-        INSERT INTO rollup_daily AS r (point, day, n, value_company, value_party, cost, intent_n,
-            satisfaction_n, satisfaction_sum, csat_n, knowledge_n, resolved_n, resolved_true_n,
-            engaged_n, conforms_n)
-        SELECT point,
-            at / 86400000000 - CASE WHEN at % 86400000000 < 0 THEN 1 ELSE 0 END AS day,
-            COUNT(*), SUM(value_company), SUM(value_party), SUM(cost), COUNT(intent),
-            COUNT(satisfaction), COALESCE(SUM(satisfaction), 0)::bigint,
-            COUNT(*) FILTER (WHERE satisfaction >= 4), COUNT(*) FILTER (WHERE knowledge),
-            COUNT(resolved), COUNT(*) FILTER (WHERE resolved), COUNT(*) FILTER (WHERE engaged),
-            COUNT(*) FILTER (WHERE conforms)
-        FROM released GROUP BY 1, 2 ORDER BY 1, 2
-        ON CONFLICT (point, day) DO UPDATE SET
-            n = r.n + excluded.n,
-            value_company = r.value_company + excluded.value_company,
-            value_party = r.value_party + excluded.value_party,
-            cost = r.cost + excluded.cost,
-            intent_n = r.intent_n + excluded.intent_n,
-            satisfaction_n = r.satisfaction_n + excluded.satisfaction_n,
-            satisfaction_sum = r.satisfaction_sum + excluded.satisfaction_sum,
-            csat_n = r.csat_n + excluded.csat_n,
-            knowledge_n = r.knowledge_n + excluded.knowledge_n,
-            resolved_n = r.resolved_n + excluded.resolved_n,
-            resolved_true_n = r.resolved_true_n + excluded.resolved_true_n,
-            engaged_n = r.engaged_n + excluded.engaged_n,
-            conforms_n = r.conforms_n + excluded.conforms_n
-    )
-    SELECT COUNT(*) FROM released";
 
 fn decode(kind: &str, key: &str, doc: Value) -> Result<Entity, StoreError> {
     let corrupt = |why: String| StoreError::Corrupt(format!("{kind} `{key}`: {why}"));

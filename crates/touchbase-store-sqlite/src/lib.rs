@@ -5,15 +5,20 @@
 //! callers never wait on disk. Migrations in `migrations/` are applied at open, tracked by
 //! `PRAGMA user_version`.
 
+use std::collections::BTreeMap;
+use std::ops::Range;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
 use rusqlite::{Connection, OptionalExtension, params};
 use touchbase_core::audit::{self, Entry, Record};
-use touchbase_core::event::{Checked, HeldPoint, NewReject, Reject, Written};
+use touchbase_core::event::{
+    self, Checked, Event, HeldPoint, NewReject, Outcomes, Reject, Written,
+};
 use touchbase_core::{Change, Entity, Kind};
-use touchbase_store::{Store, StoreError, Versioned};
+use touchbase_store::rollup::{self, Tally};
+use touchbase_store::{DayRollup, Store, StoreError, Versioned};
 
 /// Each migration, in order; the n-th brings the schema to `user_version` n.
 const MIGRATIONS: &[&str] = &[
@@ -286,78 +291,49 @@ impl Store for SqliteStore {
                 .map_err(db(CONTEXT))?;
             let mut written = Vec::with_capacity(events.len());
             {
-                let mut insert = tx
+                let mut insert = tx.prepare_cached(INSERT_EVENT).map_err(db(CONTEXT))?;
+                let mut keyed = tx
+                    .prepare_cached("SELECT id FROM events WHERE day = ?1 AND key = ?2")
+                    .map_err(db(CONTEXT))?;
+                let mut unkeyed = tx
                     .prepare_cached(
-                        "INSERT INTO events (id, point, at, party, channel, intent, satisfaction, knowledge,
-                             resolved, engaged, value_company, value_party, cost, duration_s, data, vars,
-                             conforms, failures, held, received_at)
-                         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20)
-                         ON CONFLICT (id) DO NOTHING",
+                        "SELECT 1 FROM events WHERE day = ?1 AND key IS NULL AND id = ?2",
                     )
                     .map_err(db(CONTEXT))?;
-                let mut rollup = tx.prepare_cached(ROLLUP_ADD).map_err(db(CONTEXT))?;
                 for checked in &events {
                     let e = &checked.event;
-                    let o = &e.outcomes;
-                    let failures = (!checked.conformance.failures.is_empty())
-                        .then(|| serde_json::to_string(&checked.conformance.failures).unwrap_or_default());
-                    let inserted = insert
-                        .execute(params![
-                            e.id,
-                            e.point,
-                            e.at,
-                            e.party,
-                            e.channel,
-                            o.intent,
-                            o.satisfaction,
-                            o.knowledge,
-                            o.resolved,
-                            o.engaged,
-                            e.value_company,
-                            e.value_party,
-                            e.cost,
-                            e.duration_s,
-                            e.data.as_ref().map(|d| d.to_string()),
-                            e.vars.as_ref().map(|v| serde_json::Value::Object(v.clone()).to_string()),
-                            checked.conformance.conforms,
-                            failures,
-                            checked.held,
-                            received_at,
-                        ])
-                        .map_err(db(CONTEXT))?;
-                    if inserted == 0 {
-                        written.push(Written::Duplicate);
-                    } else if checked.held {
-                        written.push(Written::Held);
-                    } else {
-                        rollup
-                            .execute(params![
-                                e.point,
-                                e.at.div_euclid(DAY_US),
-                                e.value_company,
-                                e.value_party,
-                                e.cost,
-                                o.intent.is_some(),
-                                o.satisfaction.is_some(),
-                                o.satisfaction.unwrap_or(0),
-                                o.satisfaction.is_some_and(|s| s >= 4),
-                                o.knowledge == Some(true),
-                                o.resolved.is_some(),
-                                o.resolved == Some(true),
-                                o.engaged == Some(true),
-                                checked.conformance.conforms,
-                            ])
-                            .map_err(db(CONTEXT))?;
-                        written.push(Written::Accepted);
-                    }
+                    let day = rollup::day_of(e.at);
+                    let key = event::id_key(&e.id);
+                    let mut write = |key: Option<i64>| {
+                        insert_event(&mut insert, checked, day, key, received_at)
+                            .map_err(db(CONTEXT))
+                    };
+                    let inserted = match write(Some(key))? {
+                        true => true,
+                        // Another event holds this key on this day: the same id, or (rarely)
+                        // another id with the same key, kept unkeyed.
+                        false => {
+                            let holder: String = keyed
+                                .query_row(params![day, key], |r| r.get(0))
+                                .map_err(db(CONTEXT))?;
+                            holder != e.id
+                                && !unkeyed.exists(params![day, e.id]).map_err(db(CONTEXT))?
+                                && write(None)?
+                        }
+                    };
+                    written.push(match (inserted, checked.held) {
+                        (false, _) => Written::Duplicate,
+                        (true, true) => Written::Held,
+                        (true, false) => Written::Accepted,
+                    });
                 }
-                let mut reject = tx
-                    .prepare_cached("INSERT INTO rejects (received_at, source, raw, reasons) VALUES (?1, ?2, ?3, ?4)")
-                    .map_err(db(CONTEXT))?;
-                for r in &rejects {
-                    let reasons = serde_json::to_string(&r.reasons).unwrap_or_default();
-                    reject.execute(params![received_at, r.source, r.raw, reasons]).map_err(db(CONTEXT))?;
-                }
+                let counted = events
+                    .iter()
+                    .zip(&written)
+                    .filter(|(_, w)| **w == Written::Accepted)
+                    .map(|(c, _)| (&c.event, c.conformance.conforms));
+                add_to_rollups(&tx, rollup::tally(counted)).map_err(db(CONTEXT))?;
+                insert_rejects(&tx, &rejects, received_at).map_err(db(CONTEXT))?;
             }
             tx.commit().map_err(db(CONTEXT))?;
             Ok(written)
@@ -397,7 +373,19 @@ impl Store for SqliteStore {
             let tx = conn
                 .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
                 .map_err(db(CONTEXT))?;
-            tx.execute(ROLLUP_RELEASE, params![point])
+            let mut held = {
+                let mut stmt = tx
+                    .prepare_cached(&format!(
+                        "SELECT {ROLLUP_COLUMNS} FROM events WHERE held = 1 AND point = ?1"
+                    ))
+                    .map_err(db(CONTEXT))?;
+                let rows = stmt
+                    .query_map(params![point], counted_event)
+                    .map_err(db(CONTEXT))?;
+                rows.collect::<Result<Vec<_>, _>>().map_err(db(CONTEXT))?
+            };
+            held.sort_by(|a, b| (a.0.at, &a.0.id).cmp(&(b.0.at, &b.0.id)));
+            add_to_rollups(&tx, rollup::tally(held.iter().map(|(e, c)| (e, *c))))
                 .map_err(db(CONTEXT))?;
             let released = tx
                 .execute(
@@ -415,7 +403,7 @@ impl Store for SqliteStore {
         const CONTEXT: &str = "reading rejects";
         self.with(CONTEXT, |conn| {
             let mut stmt = conn
-                .prepare("SELECT id, received_at, source, raw, reasons, replayed_at FROM rejects ORDER BY id")
+                .prepare("SELECT id, received_at, source, raw, reasons, replayed_at, replayable FROM rejects ORDER BY id")
                 .map_err(db(CONTEXT))?;
             let rows = stmt
                 .query_map([], |r| {
@@ -426,15 +414,16 @@ impl Store for SqliteStore {
                         r.get::<_, String>(3)?,
                         r.get::<_, String>(4)?,
                         r.get::<_, Option<i64>>(5)?,
+                        r.get::<_, bool>(6)?,
                     ))
                 })
                 .map_err(db(CONTEXT))?;
             let mut rejects = Vec::new();
             for row in rows {
-                let (id, received_at, source, raw, reasons, replayed_at) = row.map_err(db(CONTEXT))?;
+                let (id, received_at, source, raw, reasons, replayed_at, replayable) = row.map_err(db(CONTEXT))?;
                 let reasons = serde_json::from_str(&reasons)
                     .map_err(|e| StoreError::Corrupt(format!("reject {id}: {e}")))?;
-                rejects.push(Reject { id, received_at, source, raw, reasons, replayed_at });
+                rejects.push(Reject { id, received_at, source, raw, reasons, replayed_at, replayable });
             }
             Ok(rejects)
         })
@@ -459,6 +448,46 @@ impl Store for SqliteStore {
         .await
     }
 
+    async fn rollups(&self, days: Range<i64>) -> Result<Vec<DayRollup>, StoreError> {
+        const CONTEXT: &str = "reading rollups";
+        self.with(CONTEXT, move |conn| {
+            let mut stmt = conn
+                .prepare_cached(
+                    "SELECT point, day, n, value_company, value_party, cost, intent_n, satisfaction_n,
+                         satisfaction_sum, csat_n, knowledge_n, resolved_n, resolved_true_n, engaged_n,
+                         conforms_n
+                     FROM rollup_daily WHERE day >= ?1 AND day < ?2 ORDER BY point, day",
+                )
+                .map_err(db(CONTEXT))?;
+            let count = |r: &rusqlite::Row<'_>, i: usize| r.get::<_, i64>(i).map(|v| v as u64);
+            let rows = stmt
+                .query_map(params![days.start, days.end], |r| {
+                    Ok(DayRollup {
+                        point: r.get(0)?,
+                        day: r.get(1)?,
+                        tally: Tally {
+                            n: count(r, 2)?,
+                            value_company: r.get(3)?,
+                            value_party: r.get(4)?,
+                            cost: r.get(5)?,
+                            intent_n: count(r, 6)?,
+                            satisfaction_n: count(r, 7)?,
+                            satisfaction_sum: count(r, 8)?,
+                            csat_n: count(r, 9)?,
+                            knowledge_n: count(r, 10)?,
+                            resolved_n: count(r, 11)?,
+                            resolved_true_n: count(r, 12)?,
+                            engaged_n: count(r, 13)?,
+                            conforms_n: count(r, 14)?,
+                        },
+                    })
+                })
+                .map_err(db(CONTEXT))?;
+            rows.collect::<Result<Vec<_>, _>>().map_err(db(CONTEXT))
+        })
+        .await
+    }
+
     async fn event_counts(&self) -> Result<(u64, u64), StoreError> {
         const CONTEXT: &str = "counting events";
         self.with(CONTEXT, |conn| {
@@ -473,35 +502,142 @@ impl Store for SqliteStore {
     }
 }
 
-/// Microseconds in a day.
-const DAY_US: i64 = 86_400_000_000;
+/// Writes one event under `key` (none: unkeyed); false when its (day, key) is taken.
+fn insert_event(
+    insert: &mut rusqlite::CachedStatement<'_>,
+    checked: &Checked,
+    day: i64,
+    key: Option<i64>,
+    received_at: i64,
+) -> rusqlite::Result<bool> {
+    let e = &checked.event;
+    let o = &e.outcomes;
+    let failures = (!checked.conformance.failures.is_empty())
+        .then(|| serde_json::to_string(&checked.conformance.failures).unwrap_or_default());
+    let inserted = insert.execute(params![
+        day,
+        key,
+        e.id,
+        e.point,
+        e.at,
+        e.party,
+        e.channel,
+        o.intent,
+        o.satisfaction,
+        o.knowledge,
+        o.resolved,
+        o.engaged,
+        e.value_company,
+        e.value_party,
+        e.cost,
+        e.duration_s,
+        e.data.as_ref().map(|d| d.to_string()),
+        e.vars
+            .as_ref()
+            .map(|v| serde_json::Value::Object(v.clone()).to_string()),
+        checked.conformance.conforms,
+        failures,
+        checked.held,
+        received_at,
+    ])?;
+    Ok(inserted == 1)
+}
 
-/// Adds one counted event to its point's day.
+/// Adds each (point, day)'s tally to its rollup row.
+fn add_to_rollups(
+    tx: &rusqlite::Transaction<'_>,
+    days: BTreeMap<(String, i64), Tally>,
+) -> rusqlite::Result<()> {
+    let mut add = tx.prepare_cached(ROLLUP_ADD)?;
+    for ((point, day), t) in days {
+        add.execute(params![
+            point,
+            day,
+            t.n as i64,
+            t.value_company,
+            t.value_party,
+            t.cost,
+            t.intent_n as i64,
+            t.satisfaction_n as i64,
+            t.satisfaction_sum as i64,
+            t.csat_n as i64,
+            t.knowledge_n as i64,
+            t.resolved_n as i64,
+            t.resolved_true_n as i64,
+            t.engaged_n as i64,
+            t.conforms_n as i64,
+        ])?;
+    }
+    Ok(())
+}
+
+/// Keeps rejected inputs; one already on record (by its text) is not kept twice.
+fn insert_rejects(
+    tx: &rusqlite::Transaction<'_>,
+    rejects: &[NewReject],
+    received_at: i64,
+) -> rusqlite::Result<()> {
+    let mut insert = tx.prepare_cached(
+        "INSERT INTO rejects (received_at, source, raw, digest, reasons, replayable)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT (digest) DO NOTHING",
+    )?;
+    for r in rejects {
+        let reasons = serde_json::to_string(&r.reasons).unwrap_or_default();
+        insert.execute(params![
+            received_at,
+            r.source,
+            r.raw,
+            r.digest(),
+            reasons,
+            r.replayable
+        ])?;
+    }
+    Ok(())
+}
+
+/// The columns of an event that its rollup needs, as [`counted_event`] reads them.
+const ROLLUP_COLUMNS: &str = "id, point, at, intent, satisfaction, knowledge, resolved, engaged,
+    value_company, value_party, cost, conforms";
+
+/// An event as far as its rollup needs it, and whether it conforms.
+fn counted_event(r: &rusqlite::Row<'_>) -> rusqlite::Result<(Event, bool)> {
+    Ok((
+        Event {
+            id: r.get(0)?,
+            point: r.get(1)?,
+            at: r.get(2)?,
+            party: None,
+            channel: None,
+            outcomes: Outcomes {
+                intent: r.get(3)?,
+                satisfaction: r.get(4)?,
+                knowledge: r.get(5)?,
+                resolved: r.get(6)?,
+                engaged: r.get(7)?,
+            },
+            value_company: r.get(8)?,
+            value_party: r.get(9)?,
+            cost: r.get(10)?,
+            duration_s: None,
+            data: None,
+            vars: None,
+        },
+        r.get(11)?,
+    ))
+}
+
+/// Writes one event, unless its (day, key) is taken.
+const INSERT_EVENT: &str = "INSERT INTO events (day, key, id, point, at, party, channel, intent,
+        satisfaction, knowledge, resolved, engaged, value_company, value_party, cost, duration_s,
+        data, vars, conforms, failures, held, received_at)
+    VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19,
+        ?20, ?21, ?22)
+    ON CONFLICT (day, key) DO NOTHING";
+
+/// Adds a tally to its point's day.
 const ROLLUP_ADD: &str = "INSERT INTO rollup_daily (point, day, n, value_company, value_party, cost, intent_n,
         satisfaction_n, satisfaction_sum, csat_n, knowledge_n, resolved_n, resolved_true_n, engaged_n, conforms_n)
-    VALUES (?1, ?2, 1, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)
-    ON CONFLICT (point, day) DO UPDATE SET
-        n = n + 1,
-        value_company = value_company + excluded.value_company,
-        value_party = value_party + excluded.value_party,
-        cost = cost + excluded.cost,
-        intent_n = intent_n + excluded.intent_n,
-        satisfaction_n = satisfaction_n + excluded.satisfaction_n,
-        satisfaction_sum = satisfaction_sum + excluded.satisfaction_sum,
-        csat_n = csat_n + excluded.csat_n,
-        knowledge_n = knowledge_n + excluded.knowledge_n,
-        resolved_n = resolved_n + excluded.resolved_n,
-        resolved_true_n = resolved_true_n + excluded.resolved_true_n,
-        engaged_n = engaged_n + excluded.engaged_n,
-        conforms_n = conforms_n + excluded.conforms_n";
-
-/// Adds a point's held events to its rollups, day by day.
-const ROLLUP_RELEASE: &str = "INSERT INTO rollup_daily (point, day, n, value_company, value_party, cost, intent_n,
-        satisfaction_n, satisfaction_sum, csat_n, knowledge_n, resolved_n, resolved_true_n, engaged_n, conforms_n)
-    SELECT point, at / 86400000000 - (at % 86400000000 < 0), COUNT(*), SUM(value_company), SUM(value_party), SUM(cost),
-        COUNT(intent), COUNT(satisfaction), COALESCE(SUM(satisfaction), 0), COUNT(CASE WHEN satisfaction >= 4 THEN 1 END),
-        SUM(knowledge IS 1), COUNT(resolved), SUM(resolved IS 1), SUM(engaged IS 1), SUM(conforms)
-    FROM events WHERE held = 1 AND point = ?1 GROUP BY 1, 2
+    VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)
     ON CONFLICT (point, day) DO UPDATE SET
         n = n + excluded.n,
         value_company = value_company + excluded.value_company,

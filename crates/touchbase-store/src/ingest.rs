@@ -166,19 +166,9 @@ pub async fn ingest(
     Ok(outcomes)
 }
 
-/// A reject of `input`. Every store keeps text, and not every store keeps the NUL character
-/// (PostgreSQL does not): NULs in the raw input are shown as `␀`, and the reasons say so.
-fn new_reject(input: &Input, mut reasons: Vec<String>) -> NewReject {
-    let mut raw = input.raw.clone();
-    if raw.contains('\0') {
-        raw = raw.replace('\0', "\u{2400}");
-        reasons.push("the input held NUL characters; they are shown as ␀".to_owned());
-    }
-    NewReject {
-        source: input.source.replace('\0', "\u{2400}"),
-        raw,
-        reasons,
-    }
+/// A reject of `input`, with its reasons.
+fn new_reject(input: &Input, reasons: Vec<String>) -> NewReject {
+    NewReject::new(&input.source, input.raw.as_bytes(), reasons)
 }
 
 /// The checker is a snapshot: a point may have gone live since it was made. Events just held
@@ -221,11 +211,15 @@ fn counts(status: touchbase_core::Status) -> bool {
 
 /// What a replay did.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Replayed {
     /// Rejects whose events were taken now (accepted, held or already on record).
     pub taken: u64,
     /// Rejects that still break a rule; they stay in the rejects.
     pub still_rejected: u64,
+    /// Rejects whose text is not exactly what was received (not UTF-8, or NUL characters);
+    /// they are kept to be read, never replayed.
+    pub not_replayable: u64,
 }
 
 /// Runs every reject not yet replayed through the checks again; those that pass are written
@@ -236,12 +230,12 @@ pub async fn replay(
     only: Option<i64>,
 ) -> Result<Replayed, OpError> {
     actor.require(Permission::Ingest)?;
-    let pending: Vec<_> = store
+    let (pending, altered): (Vec<_>, Vec<_>) = store
         .rejects()
         .await?
         .into_iter()
         .filter(|r| r.replayed_at.is_none() && only.is_none_or(|id| r.id == id))
-        .collect();
+        .partition(|r| r.replayable);
     let checker = checker(store).await?;
     let inputs: Vec<Input> = pending
         .iter()
@@ -259,6 +253,7 @@ pub async fn replay(
     Ok(Replayed {
         taken: ids.len() as u64,
         still_rejected: bad.len() as u64,
+        not_replayable: altered.len() as u64,
     })
 }
 

@@ -12,6 +12,7 @@ mod error;
 pub mod ingest;
 pub mod inventory;
 pub mod proposals;
+pub mod rollup;
 mod store;
 mod write;
 
@@ -19,5 +20,5 @@ mod write;
 pub mod conformance;
 
 pub use error::{OpError, StoreError};
-pub use store::{Store, Versioned};
+pub use store::{DayRollup, Store, Versioned};
 pub use write::{load, now, update};

@@ -1,4 +1,5 @@
 use std::fmt::Debug;
+use std::ops::Range;
 
 use async_trait::async_trait;
 use touchbase_core::audit::{Entry, Record};
@@ -6,6 +7,16 @@ use touchbase_core::event::{Checked, HeldPoint, NewReject, Reject, Written};
 use touchbase_core::{Change, Entity, Kind};
 
 use crate::StoreError;
+use crate::rollup::Tally;
+
+/// One point's counted events on one UTC day, added up.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DayRollup {
+    pub point: String,
+    /// Days since the epoch, UTC.
+    pub day: i64,
+    pub tally: Tally,
+}
 
 /// A value with the version of the store it was read at; writes name the version they were
 /// computed from, so a write based on a stale read is refused as a conflict.
@@ -70,6 +81,10 @@ pub trait Store: Send + Sync + Debug {
 
     /// Marks rejects as replayed (their events were taken).
     async fn mark_replayed(&self, ids: &[i64], at: i64) -> Result<(), StoreError>;
+
+    /// The daily rollups of the days in `days` (days since the epoch, UTC), in (point, day)
+    /// order, point keys compared byte by byte.
+    async fn rollups(&self, days: Range<i64>) -> Result<Vec<DayRollup>, StoreError>;
 
     /// How many events are on record: (counted, held).
     async fn event_counts(&self) -> Result<(u64, u64), StoreError>;

@@ -1035,6 +1035,7 @@ fn events_import_rejects_and_undocumented() {
 
     let rejects = ok(d, "t.db", &["rejects", "list"]);
     assert!(rejects.contains("file:events.ndjson:5"), "{rejects}");
+    assert!(rejects.contains("\n1 rejects"), "imported twice, kept once: {rejects}");
     assert!(
         rejects.contains("vars.urgency: must be one of routine, same-day, got \"asap\""),
         "{rejects}"
@@ -1062,7 +1063,7 @@ fn events_import_rejects_and_undocumented() {
     );
     ok(d, "t.db", &["inventory", "import", "small2.yaml"]);
     let replayed = ok(d, "t.db", &["rejects", "replay"]);
-    assert_eq!(replayed.trim(), "2 taken, 0 still rejected");
+    assert_eq!(replayed.trim(), "1 taken, 0 still rejected");
     assert!(ok(d, "t.db", &["rejects", "list"]).contains("0 rejects"));
 
     let viewer = ok(d, "t.db", &["user", "add", "vic", "--role", "viewer"]);

@@ -76,6 +76,9 @@ macro_rules! conformance_suite {
             held_events_count_once_their_point_goes_live,
             rejects_replay_once_the_cause_is_fixed,
             sign_off_cannot_be_bypassed,
+            an_id_is_one_interaction_per_day,
+            rollups_add_up_in_one_order_on_every_store,
+            rejects_are_kept_once_and_altered_ones_never_replayed,
         );
     };
     (@each $backend:expr; $($name:ident),* $(,)?) => {
@@ -1238,4 +1241,129 @@ pub async fn sign_off_cannot_be_bypassed(backend: &dyn Backend) {
         err.contains("goes live only by its owner's `touchbase point go-live`"),
         "{err}"
     );
+}
+
+/// The idempotency rule: an id is one interaction on the UTC day of its `at`, in one batch or
+/// across batches; the same id on another day is another interaction (see the events table).
+pub async fn an_id_is_one_interaction_per_day(backend: &dyn Backend) {
+    use crate::ingest::Status::*;
+    use serde_json::json;
+    let store = backend.fresh().await;
+    let store = &*store;
+    baseline(store, &parse(SMALL)).await;
+    let monday = json!({ "id": "e-1", "point": "web.order", "at": "2026-03-02T00:00:00Z" });
+    let monday_late = json!({ "id": "e-1", "point": "web.order", "at": "2026-03-02T23:59:59Z" });
+    let tuesday = json!({ "id": "e-1", "point": "web.order", "at": "2026-03-03T00:00:00Z" });
+    let first = ingest(
+        store,
+        inputs(&[monday.clone(), monday_late, tuesday.clone()]),
+    )
+    .await;
+    let statuses: Vec<_> = first.iter().map(|o| o.status).collect();
+    assert_eq!(statuses, [Accepted, Duplicate, Accepted]);
+    let again = ingest(store, inputs(&[tuesday, monday])).await;
+    assert!(again.iter().all(|o| o.status == Duplicate), "{again:?}");
+    assert_eq!(store.event_counts().await.unwrap(), (2, 0));
+}
+
+/// Rollups hold the same numbers on every store: each day's figures are added in one order
+/// (the batch's order as written; (`at`, `id`) for released events), never by a database's
+/// own `SUM`. With 1e16, the order shows: 1e16 + 1 is 1e16 in floating point.
+pub async fn rollups_add_up_in_one_order_on_every_store(backend: &dyn Backend) {
+    use serde_json::json;
+    let store = backend.fresh().await;
+    let store = &*store;
+    baseline(store, &parse(SMALL)).await;
+    add_users(store).await;
+    let batch = |point: &str| {
+        inputs(&[
+            json!({ "id": format!("{point}-a"), "point": point, "at": "2026-03-01T10:00:00Z", "value": { "company": 1e16 } }),
+            json!({ "id": format!("{point}-b"), "point": point, "at": "2026-03-01T11:00:00Z", "value": { "company": -1e16 } }),
+            json!({ "id": format!("{point}-c"), "point": point, "at": "2026-03-01T09:00:00Z", "value": { "company": 1 },
+                "outcomes": { "satisfaction": 4, "resolved": false } }),
+            json!({ "id": format!("{point}-d"), "point": point, "at": "2026-03-02T09:00:00Z", "cost": 2.5 }),
+        ])
+    };
+    // Live: added as written, a, b, c: (1e16 - 1e16) + 1.
+    ingest(store, batch("web.order")).await;
+    // Held, then released: added by (at, id), c, a, b: (1 + 1e16) - 1e16.
+    ingest(store, batch("app.order")).await;
+    let (olga, erin, ed) = (
+        user("olga", touchbase_core::Role::Owner, &["ecommerce"]),
+        user("erin", touchbase_core::Role::Executive, &[]),
+        user("ed", touchbase_core::Role::Executive, &[]),
+    );
+    inventory::add_point(store, &olga, proposed_point("app.order"))
+        .await
+        .unwrap();
+    let id = crate::proposals::list(store, &olga)
+        .await
+        .unwrap()
+        .last()
+        .unwrap()
+        .id;
+    for exec in [&erin, &ed] {
+        crate::proposals::decide(store, exec, id, true, "yes")
+            .await
+            .unwrap();
+    }
+    inventory::go_live(store, &olga, "app.order").await.unwrap();
+
+    let day = crate::rollup::day_of(1_772_323_200_000_000); // 2026-03-01
+    let rollups = store.rollups(day - 1..day + 2).await.unwrap();
+    let summary: Vec<_> = rollups
+        .iter()
+        .map(|r| {
+            let t = &r.tally;
+            (
+                r.point.as_str(),
+                r.day - day,
+                t.n,
+                t.value_company,
+                t.cost,
+                t.satisfaction_n,
+                t.csat_n,
+                t.resolved_n,
+            )
+        })
+        .collect();
+    assert_eq!(
+        summary,
+        [
+            ("app.order", 0, 3, 0.0, 0.0, 1, 1, 1),
+            ("app.order", 1, 1, 0.0, 2.5, 0, 0, 0),
+            ("web.order", 0, 3, 1.0, 0.0, 1, 1, 1),
+            ("web.order", 1, 1, 0.0, 2.5, 0, 0, 0),
+        ]
+    );
+    assert!(store.rollups(day + 2..day + 9).await.unwrap().is_empty());
+}
+
+/// A bad input sent again (a file imported twice) is kept once; an input whose text could not
+/// be kept exactly (NUL characters) is kept to be read but never replayed.
+pub async fn rejects_are_kept_once_and_altered_ones_never_replayed(backend: &dyn Backend) {
+    let store = backend.fresh().await;
+    let store = &*store;
+    baseline(store, &parse(SMALL)).await;
+    let bad = |raw: &str| crate::ingest::Input {
+        raw: raw.into(),
+        source: "test".into(),
+    };
+    let batch = vec![
+        bad(r#"{"point": "web.order"}"#),
+        bad("{\"point\": \"web.order\", \"at\": \"2026-03-01T09:00:00Z\", \"party\": \"a\u{0}b\"}"),
+    ];
+    ingest(store, batch.clone()).await;
+    ingest(store, batch).await;
+    let rejects = store.rejects().await.unwrap();
+    assert_eq!(rejects.len(), 2, "{rejects:?}");
+    assert!(rejects[0].replayable);
+    assert!(!rejects[1].replayable);
+    assert!(rejects[1].raw.contains("a\u{2400}b"));
+    let replay = crate::ingest::replay(store, &admin(), None).await.unwrap();
+    assert_eq!(
+        (replay.taken, replay.still_rejected, replay.not_replayable),
+        (0, 1, 1)
+    );
+    assert_eq!(store.event_counts().await.unwrap(), (0, 0));
 }

@@ -182,10 +182,17 @@ pub async fn rejects(
         }
         RejectsCommand::Replay { id } => {
             let done = ingest::replay(store, actor, id).await?;
-            println!(
+            print!(
                 "{} taken, {} still rejected",
                 done.taken, done.still_rejected
             );
+            if done.not_replayable > 0 {
+                print!(
+                    ", {} not replayable (their text is not exactly what was received)",
+                    done.not_replayable
+                );
+            }
+            println!();
         }
     }
     Ok(())

@@ -1,0 +1,413 @@
+//! Writing events, rejects and rollups: a batch in a few statements (arrays through `UNNEST`),
+//! not a round trip per event.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+
+use serde_json::Value;
+use tokio_postgres::Transaction;
+use touchbase_core::event::{self, Checked, Event, NewReject, Outcomes, Written};
+use touchbase_store::StoreError;
+use touchbase_store::rollup::{self, Tally};
+
+use crate::pg;
+
+const CONTEXT: &str = "writing events";
+
+/// Writes a batch (see [`touchbase_store::Store::write_events`]).
+pub(crate) async fn write(
+    tx: &Transaction<'_>,
+    events: &[Checked],
+    rejects: &[NewReject],
+    received_at: i64,
+) -> Result<Vec<Written>, StoreError> {
+    let keys: Vec<(i64, i64)> = events
+        .iter()
+        .map(|c| (rollup::day_of(c.event.at), event::id_key(&c.event.id)))
+        .collect();
+    // The first of each (day, id) in the batch is a candidate; a later one is a duplicate.
+    // Candidates go in one statement, in (day, key) order so that concurrent writers take
+    // their locks in one order; a candidate whose key is taken is settled after.
+    let mut written = vec![Written::Duplicate; events.len()];
+    let mut seen: HashSet<(i64, &str)> = HashSet::new();
+    let mut by_key: HashMap<(i64, i64), usize> = HashMap::new();
+    let mut bulk = Vec::new();
+    let mut settle = Vec::new();
+    for (i, c) in events.iter().enumerate() {
+        if !seen.insert((keys[i].0, c.event.id.as_str())) {
+            continue;
+        }
+        match by_key.entry(keys[i]) {
+            std::collections::hash_map::Entry::Vacant(slot) => {
+                slot.insert(i);
+                bulk.push(i);
+            }
+            std::collections::hash_map::Entry::Occupied(_) => settle.push(i),
+        }
+    }
+    bulk.sort_by_key(|&i| keys[i]);
+    let rows = Rows::of(events, &keys, &bulk, received_at, true);
+    let inserted: HashSet<(i64, i64)> = tx
+        .query(INSERT_EVENTS, &rows.params())
+        .await
+        .map_err(pg(CONTEXT))?
+        .iter()
+        .map(|r| (r.get(0), r.get(1)))
+        .collect();
+    for &i in &bulk {
+        if inserted.contains(&keys[i]) {
+            written[i] = fresh(&events[i]);
+        } else {
+            settle.push(i);
+        }
+    }
+    settle.sort_by_key(|&i| keys[i]);
+    settle_taken(tx, events, &keys, &settle, received_at, &mut written).await?;
+
+    let counted = events
+        .iter()
+        .zip(&written)
+        .filter(|(_, w)| **w == Written::Accepted)
+        .map(|(c, _)| (&c.event, c.conformance.conforms));
+    add_to_rollups(tx, rollup::tally(counted)).await?;
+    insert_rejects(tx, rejects, received_at).await?;
+    Ok(written)
+}
+
+/// What a newly written event became.
+fn fresh(checked: &Checked) -> Written {
+    if checked.held {
+        Written::Held
+    } else {
+        Written::Accepted
+    }
+}
+
+/// Settles the candidates whose (day, key) was taken: by the same id (a duplicate), or by
+/// another id with the same key (rare: then kept unkeyed, unless already kept so).
+async fn settle_taken(
+    tx: &Transaction<'_>,
+    events: &[Checked],
+    keys: &[(i64, i64)],
+    settle: &[usize],
+    received_at: i64,
+    written: &mut [Written],
+) -> Result<(), StoreError> {
+    if settle.is_empty() {
+        return Ok(());
+    }
+    let days: Vec<i64> = settle.iter().map(|&i| keys[i].0).collect();
+    let ks: Vec<i64> = settle.iter().map(|&i| keys[i].1).collect();
+    let holders: HashMap<(i64, i64), String> = tx
+        .query(
+            "SELECT e.day, e.key, e.id FROM events e
+             JOIN UNNEST($1::bigint[], $2::bigint[]) AS t(day, key) ON e.day = t.day AND e.key = t.key",
+            &[&days, &ks],
+        )
+        .await
+        .map_err(pg(CONTEXT))?
+        .iter()
+        .map(|r| ((r.get(0), r.get(1)), r.get(2)))
+        .collect();
+    for &i in settle {
+        let holder = holders.get(&keys[i]);
+        if holder.is_none_or(|id| *id == events[i].event.id) {
+            // Taken by the same id (in the store, or earlier in this batch).
+            continue;
+        }
+        let rows = Rows::of(events, keys, &[i], received_at, false);
+        let kept = tx
+            .query(INSERT_EVENTS, &rows.params())
+            .await
+            .map_err(pg(CONTEXT))?;
+        if !kept.is_empty() {
+            written[i] = fresh(&events[i]);
+        }
+    }
+    Ok(())
+}
+
+/// A batch of events as columns, for `UNNEST`.
+#[derive(Default)]
+struct Rows {
+    day: Vec<i64>,
+    key: Vec<Option<i64>>,
+    id: Vec<String>,
+    point: Vec<String>,
+    at: Vec<i64>,
+    party: Vec<Option<String>>,
+    channel: Vec<Option<String>>,
+    intent: Vec<Option<String>>,
+    satisfaction: Vec<Option<i64>>,
+    knowledge: Vec<Option<bool>>,
+    resolved: Vec<Option<bool>>,
+    engaged: Vec<Option<bool>>,
+    value_company: Vec<f64>,
+    value_party: Vec<f64>,
+    cost: Vec<f64>,
+    duration_s: Vec<Option<f64>>,
+    data: Vec<Option<String>>,
+    vars: Vec<Option<String>>,
+    conforms: Vec<bool>,
+    failures: Vec<Option<String>>,
+    held: Vec<bool>,
+    received_at: i64,
+}
+
+impl Rows {
+    /// The events at `which`, under their keys (`keyed`) or unkeyed.
+    fn of(
+        events: &[Checked],
+        keys: &[(i64, i64)],
+        which: &[usize],
+        received_at: i64,
+        keyed: bool,
+    ) -> Rows {
+        let mut rows = Rows {
+            received_at,
+            ..Rows::default()
+        };
+        for &i in which {
+            let c = &events[i];
+            let e = &c.event;
+            let o = &e.outcomes;
+            rows.day.push(keys[i].0);
+            rows.key.push(keyed.then_some(keys[i].1));
+            rows.id.push(e.id.clone());
+            rows.point.push(e.point.clone());
+            rows.at.push(e.at);
+            rows.party.push(e.party.clone());
+            rows.channel.push(e.channel.clone());
+            rows.intent.push(o.intent.clone());
+            rows.satisfaction.push(o.satisfaction.map(i64::from));
+            rows.knowledge.push(o.knowledge);
+            rows.resolved.push(o.resolved);
+            rows.engaged.push(o.engaged);
+            rows.value_company.push(e.value_company);
+            rows.value_party.push(e.value_party);
+            rows.cost.push(e.cost);
+            rows.duration_s.push(e.duration_s);
+            rows.data.push(e.data.as_ref().map(Value::to_string));
+            rows.vars.push(
+                e.vars
+                    .as_ref()
+                    .map(|v| Value::Object(v.clone()).to_string()),
+            );
+            rows.conforms.push(c.conformance.conforms);
+            rows.failures.push(
+                (!c.conformance.failures.is_empty())
+                    .then(|| serde_json::to_string(&c.conformance.failures).unwrap_or_default()),
+            );
+            rows.held.push(c.held);
+        }
+        rows
+    }
+
+    /// The statement's parameters, in [`INSERT_EVENTS`]'s order.
+    fn params(&self) -> [&(dyn tokio_postgres::types::ToSql + Sync); 22] {
+        [
+            &self.day,
+            &self.key,
+            &self.id,
+            &self.point,
+            &self.at,
+            &self.party,
+            &self.channel,
+            &self.intent,
+            &self.satisfaction,
+            &self.knowledge,
+            &self.resolved,
+            &self.engaged,
+            &self.value_company,
+            &self.value_party,
+            &self.cost,
+            &self.duration_s,
+            &self.data,
+            &self.vars,
+            &self.conforms,
+            &self.failures,
+            &self.held,
+            &self.received_at,
+        ]
+    }
+}
+
+/// Writes events given as arrays, skipping those whose (day, key) or unkeyed (day, id) is
+/// taken; returns the (day, key) of those written.
+const INSERT_EVENTS: &str = "INSERT INTO events (day, key, id, point, at, party, channel, intent,
+        satisfaction, knowledge, resolved, engaged, value_company, value_party, cost, duration_s,
+        data, vars, conforms, failures, held, received_at)
+    SELECT u.*, $22::bigint FROM UNNEST($1::bigint[], $2::bigint[], $3::text[], $4::text[],
+        $5::bigint[], $6::text[], $7::text[], $8::text[], $9::bigint[], $10::boolean[],
+        $11::boolean[], $12::boolean[], $13::float8[], $14::float8[], $15::float8[],
+        $16::float8[], $17::text[], $18::text[], $19::boolean[], $20::text[], $21::boolean[]) AS u
+    ON CONFLICT DO NOTHING
+    RETURNING day, key";
+
+/// Adds each (point, day)'s tally to its rollup row, in (point, day) order.
+pub(crate) async fn add_to_rollups(
+    tx: &Transaction<'_>,
+    days: BTreeMap<(String, i64), Tally>,
+) -> Result<(), StoreError> {
+    if days.is_empty() {
+        return Ok(());
+    }
+    let count = |v: u64| v as i64;
+    let mut point = Vec::new();
+    let mut day = Vec::new();
+    let mut n = Vec::new();
+    let mut value_company = Vec::new();
+    let mut value_party = Vec::new();
+    let mut cost = Vec::new();
+    let mut counts: [Vec<i64>; 9] = Default::default();
+    for ((p, d), t) in days {
+        point.push(p);
+        day.push(d);
+        n.push(count(t.n));
+        value_company.push(t.value_company);
+        value_party.push(t.value_party);
+        cost.push(t.cost);
+        for (column, v) in counts.iter_mut().zip([
+            t.intent_n,
+            t.satisfaction_n,
+            t.satisfaction_sum,
+            t.csat_n,
+            t.knowledge_n,
+            t.resolved_n,
+            t.resolved_true_n,
+            t.engaged_n,
+            t.conforms_n,
+        ]) {
+            column.push(count(v));
+        }
+    }
+    let [
+        intent,
+        satisfaction,
+        satisfaction_sum,
+        csat,
+        knowledge,
+        resolved,
+        resolved_true,
+        engaged,
+        conforms,
+    ] = &counts;
+    tx.execute(
+        ROLLUP_ADD,
+        &[
+            &point,
+            &day,
+            &n,
+            &value_company,
+            &value_party,
+            &cost,
+            intent,
+            satisfaction,
+            satisfaction_sum,
+            csat,
+            knowledge,
+            resolved,
+            resolved_true,
+            engaged,
+            conforms,
+        ],
+    )
+    .await
+    .map_err(pg(CONTEXT))?;
+    Ok(())
+}
+
+/// Adds tallies given as arrays to their points' days.
+const ROLLUP_ADD: &str = "INSERT INTO rollup_daily AS r (point, day, n, value_company, value_party,
+        cost, intent_n, satisfaction_n, satisfaction_sum, csat_n, knowledge_n, resolved_n,
+        resolved_true_n, engaged_n, conforms_n)
+    SELECT * FROM UNNEST($1::text[], $2::bigint[], $3::bigint[], $4::float8[], $5::float8[],
+        $6::float8[], $7::bigint[], $8::bigint[], $9::bigint[], $10::bigint[], $11::bigint[],
+        $12::bigint[], $13::bigint[], $14::bigint[], $15::bigint[])
+    ON CONFLICT (point, day) DO UPDATE SET
+        n = r.n + excluded.n,
+        value_company = r.value_company + excluded.value_company,
+        value_party = r.value_party + excluded.value_party,
+        cost = r.cost + excluded.cost,
+        intent_n = r.intent_n + excluded.intent_n,
+        satisfaction_n = r.satisfaction_n + excluded.satisfaction_n,
+        satisfaction_sum = r.satisfaction_sum + excluded.satisfaction_sum,
+        csat_n = r.csat_n + excluded.csat_n,
+        knowledge_n = r.knowledge_n + excluded.knowledge_n,
+        resolved_n = r.resolved_n + excluded.resolved_n,
+        resolved_true_n = r.resolved_true_n + excluded.resolved_true_n,
+        engaged_n = r.engaged_n + excluded.engaged_n,
+        conforms_n = r.conforms_n + excluded.conforms_n";
+
+/// Keeps rejected inputs; one already on record (by its text) is not kept twice.
+async fn insert_rejects(
+    tx: &Transaction<'_>,
+    rejects: &[NewReject],
+    received_at: i64,
+) -> Result<(), StoreError> {
+    if rejects.is_empty() {
+        return Ok(());
+    }
+    let source: Vec<&str> = rejects.iter().map(|r| r.source.as_str()).collect();
+    let raw: Vec<&str> = rejects.iter().map(|r| r.raw.as_str()).collect();
+    let digest: Vec<String> = rejects.iter().map(NewReject::digest).collect();
+    let reasons: Vec<String> = rejects
+        .iter()
+        .map(|r| serde_json::to_string(&r.reasons).unwrap_or_default())
+        .collect();
+    let replayable: Vec<bool> = rejects.iter().map(|r| r.replayable).collect();
+    tx.execute(
+        "INSERT INTO rejects (received_at, source, raw, digest, reasons, replayable)
+         SELECT $1::bigint, u.* FROM UNNEST($2::text[], $3::text[], $4::text[], $5::text[], $6::boolean[]) AS u
+         ON CONFLICT (digest) DO NOTHING",
+        &[&received_at, &source, &raw, &digest, &reasons, &replayable],
+    )
+    .await
+    .map_err(pg(CONTEXT))?;
+    Ok(())
+}
+
+/// Counts a point's held events: in the caller's transaction they stop being held, and their
+/// tallies (in (at, id) order) enter the rollups. A concurrent release of the same point
+/// waits on the rows, then finds nothing held.
+pub(crate) async fn release(tx: &Transaction<'_>, point: &str) -> Result<u64, StoreError> {
+    let mut released: Vec<(Event, bool)> = tx
+        .query(
+            "UPDATE events SET held = false WHERE held AND point = $1
+             RETURNING id, point, at, intent, satisfaction, knowledge, resolved, engaged,
+                 value_company, value_party, cost, conforms",
+            &[&point],
+        )
+        .await
+        .map_err(pg("releasing held events"))?
+        .iter()
+        .map(|r| {
+            let satisfaction: Option<i64> = r.get(4);
+            (
+                Event {
+                    id: r.get(0),
+                    point: r.get(1),
+                    at: r.get(2),
+                    party: None,
+                    channel: None,
+                    outcomes: Outcomes {
+                        intent: r.get(3),
+                        satisfaction: satisfaction.and_then(|s| u8::try_from(s).ok()),
+                        knowledge: r.get(5),
+                        resolved: r.get(6),
+                        engaged: r.get(7),
+                    },
+                    value_company: r.get(8),
+                    value_party: r.get(9),
+                    cost: r.get(10),
+                    duration_s: None,
+                    data: None,
+                    vars: None,
+                },
+                r.get(11),
+            )
+        })
+        .collect();
+    released.sort_by(|a, b| (a.0.at, &a.0.id).cmp(&(b.0.at, &b.0.id)));
+    add_to_rollups(tx, rollup::tally(released.iter().map(|(e, c)| (e, *c)))).await?;
+    Ok(released.len() as u64)
+}
