@@ -50,11 +50,14 @@ pub async fn import(store: &dyn Store, actor: &Actor, args: ImportArgs) -> anyho
     progress.finish_and_clear();
     if let Some(e) = failed {
         // What was read before the error is on record: say so.
-        anyhow::bail!(
-            "{e:#}; the {} inputs read before were taken ({} rejected)",
-            summary.total(),
-            summary.rejected
-        );
+        if summary.total() > 0 {
+            anyhow::bail!(
+                "{e:#}; the {} inputs read before it were taken ({} of them rejected)",
+                summary.total(),
+                summary.rejected
+            );
+        }
+        return Err(e);
     }
     let seconds = started.elapsed().as_secs_f64();
     let rate = if seconds > 0.0 {

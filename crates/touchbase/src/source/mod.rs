@@ -92,7 +92,7 @@ impl Source {
             Format::Ndjson => Box::new(ndjson::Lines::new(BufReader::new(text), name.clone())),
             Format::Csv => Box::new(
                 self::csv::Rows::new(BufReader::new(text), name.clone())
-                    .with_context(|| format!("`{name}` cannot be read as CSV"))?,
+                    .with_context(|| format!("cannot read `{name}` as CSV"))?,
             ),
         };
         Ok(Box::new(inputs.map(move |input| {
