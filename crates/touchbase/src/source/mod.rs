@@ -38,17 +38,6 @@ pub struct Source {
     format: Format,
 }
 
-impl std::fmt::Debug for Source {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Source")
-            .field("name", &self.name)
-            .field("size", &self.size)
-            .field("gzip", &self.gzip)
-            .field("format", &self.format)
-            .finish_non_exhaustive()
-    }
-}
-
 /// The inputs of a source, one per event, in order; an `Err` is an error of the file itself.
 pub type Inputs = Box<dyn Iterator<Item = anyhow::Result<Input>>>;
 
