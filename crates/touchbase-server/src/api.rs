@@ -537,10 +537,7 @@ struct EventsReply {
 /// Splits a body into one input per event: a JSON array (or one object) for
 /// `application/json`, one line per event for NDJSON (`application/x-ndjson`).
 fn split_events(body: &str, ndjson: bool) -> Result<Vec<Input>, String> {
-    let input = |raw: &str| Input {
-        raw: raw.to_owned(),
-        source: "http".to_owned(),
-    };
+    let input = |raw: &str| Input::new(raw, "http");
     if ndjson {
         return Ok(body
             .lines()

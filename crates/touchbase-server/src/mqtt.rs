@@ -144,10 +144,7 @@ async fn take(store: &dyn Store, client: &AsyncClient, publish: &Publish) {
 
 /// One event (an object) or several (an array) per message.
 fn split(text: &str, source: &str) -> Result<Vec<Input>, String> {
-    let input = |raw: &str| Input {
-        raw: raw.to_owned(),
-        source: source.to_owned(),
-    };
+    let input = |raw: &str| Input::new(raw, source);
     if text.trim_start().starts_with('[') {
         let items: Vec<&serde_json::value::RawValue> = serde_json::from_str(text)
             .map_err(|e| format!("the message is not a JSON array of events: {e}"))?;

@@ -9,12 +9,41 @@ use touchbase_core::{Actor, Inventory, Permission};
 
 use crate::{OpError, Store, StoreError};
 
-/// One input: the text of one event (a line of NDJSON, an element of a JSON array).
+/// One input: the text of one event (a line of NDJSON, an element of a JSON array, a row of
+/// CSV as JSON).
 #[derive(Debug, Clone)]
 pub struct Input {
     pub raw: String,
     /// Where it came from, for the rejects: `http`, `file:events.ndjson:12`, …
     pub source: String,
+    /// Why the source could not read it as the text of an event, when it already knows (a line
+    /// that is not UTF-8, a CSV row with the wrong number of cells): the input is rejected with
+    /// this reason, not decoded.
+    pub unreadable: Option<String>,
+}
+
+impl Input {
+    pub fn new(raw: impl Into<String>, source: impl Into<String>) -> Input {
+        Input {
+            raw: raw.into(),
+            source: source.into(),
+            unreadable: None,
+        }
+    }
+
+    /// An input the source could not read: `raw` is what it has of it (e.g. the text with
+    /// invalid bytes replaced), `reason` why it is rejected.
+    pub fn unreadable(
+        raw: impl Into<String>,
+        source: impl Into<String>,
+        reason: impl Into<String>,
+    ) -> Input {
+        Input {
+            raw: raw.into(),
+            source: source.into(),
+            unreadable: Some(reason.into()),
+        }
+    }
 }
 
 /// What became of one input.
@@ -90,6 +119,10 @@ fn prepare(checker: &Checker, inputs: &[Input], now: i64) -> (Good, Bad) {
     let mut good = Vec::new();
     let mut bad = Vec::new();
     for (i, input) in inputs.iter().enumerate() {
+        if let Some(reason) = &input.unreadable {
+            bad.push((i, vec![reason.clone()]));
+            continue;
+        }
         let raw: Value = match serde_json::from_str(&input.raw) {
             Ok(v) => v,
             Err(e) => {
@@ -168,7 +201,11 @@ pub async fn ingest(
 
 /// A reject of `input`, with its reasons.
 fn new_reject(input: &Input, reasons: Vec<String>) -> NewReject {
-    NewReject::new(&input.source, input.raw.as_bytes(), reasons)
+    let mut reject = NewReject::new(&input.source, input.raw.as_bytes(), reasons);
+    // What the source could not read (text with invalid bytes replaced, a CSV row of the wrong
+    // shape) is not an event's text as received: kept to be read, never replayed.
+    reject.replayable &= input.unreadable.is_none();
+    reject
 }
 
 /// The checker is a snapshot: a point may have gone live since it was made. Events just held
@@ -239,10 +276,7 @@ pub async fn replay(
     let checker = checker(store).await?;
     let inputs: Vec<Input> = pending
         .iter()
-        .map(|r| Input {
-            raw: r.raw.clone(),
-            source: format!("replay of reject {}", r.id),
-        })
+        .map(|r| Input::new(r.raw.clone(), format!("replay of reject {}", r.id)))
         .collect();
     let now = now_us();
     let (good, bad) = prepare(&checker, &inputs, now);
@@ -274,4 +308,32 @@ pub async fn release_live(store: &dyn Store) -> Result<u64, StoreError> {
         }
     }
     Ok(released)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// An input its source could not read is rejected with the source's reason, even when
+    /// what is left of it would decode.
+    #[test]
+    fn unreadable_inputs_are_rejected_with_their_reason() {
+        let checker = Checker::new(&Inventory::new(touchbase_core::Organization::named("-")));
+        let event = r#"{"point":"web.order","at":"2026-03-01T09:30:00Z"}"#;
+        let inputs = [
+            Input::unreadable(
+                event,
+                "file:e.ndjson:1",
+                "not UTF-8: invalid byte at offset 3",
+            ),
+            Input::new(event, "file:e.ndjson:2"),
+        ];
+        let (good, bad) = prepare(&checker, &inputs, now_us());
+        assert_eq!(good.len(), 1);
+        assert_eq!(good[0].0, 1);
+        assert_eq!(
+            bad,
+            [(0, vec!["not UTF-8: invalid byte at offset 3".to_owned()])]
+        );
+    }
 }

@@ -8,6 +8,8 @@ use clap::{Args, Parser, Subcommand};
 use touchbase_core::governance::ProposalStatus;
 use touchbase_core::{Mode, Role, Status};
 
+pub use crate::source::Format;
+
 /// touchbase: the system of record for an organization's points of interaction.
 #[derive(Debug, Parser)]
 #[command(name = "touchbase", version, about, propagate_version = true)]
@@ -52,7 +54,8 @@ pub enum Command {
     /// The audit trail: read it, verify it has not been tampered with.
     #[command(subcommand)]
     Audit(AuditCommand),
-    /// Take interaction events in from an NDJSON file (`-` reads standard input).
+    /// Take interaction events in from an NDJSON or CSV file, gzipped or not (`-` reads
+    /// standard input).
     Import(ImportArgs),
     /// Rejected inputs: list them, show one, replay them once the cause is fixed.
     #[command(subcommand)]
@@ -242,8 +245,13 @@ pub enum AuditCommand {
 
 #[derive(Debug, Args)]
 pub struct ImportArgs {
-    /// An NDJSON file of events, one per line (wire format v1); `-` reads standard input.
+    /// A file of events (wire format v1): NDJSON, one event per line, or CSV (`.csv`) with a
+    /// header row of the field names flattened with dots (`outcomes.satisfaction`); `.gz` is
+    /// read as gzip. `-` reads standard input.
     pub file: PathBuf,
+    /// Read the file in this format, whatever its name says (CSV on standard input needs it).
+    #[arg(long, value_enum)]
+    pub format: Option<Format>,
     /// Events written per transaction.
     #[arg(long, default_value_t = 10_000)]
     pub batch: usize,

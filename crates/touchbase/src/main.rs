@@ -6,6 +6,7 @@ mod commands;
 mod demo;
 mod edit;
 mod output;
+mod source;
 mod store;
 
 use std::process::ExitCode;

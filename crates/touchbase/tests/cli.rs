@@ -1035,7 +1035,10 @@ fn events_import_rejects_and_undocumented() {
 
     let rejects = ok(d, "t.db", &["rejects", "list"]);
     assert!(rejects.contains("file:events.ndjson:5"), "{rejects}");
-    assert!(rejects.contains("\n1 rejects"), "imported twice, kept once: {rejects}");
+    assert!(
+        rejects.contains("\n1 rejects"),
+        "imported twice, kept once: {rejects}"
+    );
     assert!(
         rejects.contains("vars.urgency: must be one of routine, same-day, got \"asap\""),
         "{rejects}"
@@ -1073,6 +1076,284 @@ fn events_import_rejects_and_undocumented() {
         err.contains("this needs the role owner or executive or admin; vic has the role viewer"),
         "{err}"
     );
+}
+
+/// The counts of an `import --json`: accepted, duplicates, held, rejected.
+fn counts(report: &str) -> [u64; 4] {
+    let report: serde_json::Value = serde_json::from_str(report).unwrap();
+    ["accepted", "duplicates", "held", "rejected"].map(|k| report[k].as_u64().unwrap())
+}
+
+/// The rejects on record, as `rejects list --json` gives them.
+fn rejects_on_record(dir: &Path, db: &str) -> Vec<serde_json::Value> {
+    serde_json::from_str(&ok(dir, db, &["rejects", "list", "--json"])).unwrap()
+}
+
+/// A scratch directory with a store holding the small inventory.
+fn small_store() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    write(dir.path(), "small.yaml", SMALL);
+    ok(
+        dir.path(),
+        "t.db",
+        &["inventory", "import", "small.yaml", "--baseline"],
+    );
+    dir
+}
+
+fn gzip(bytes: &[u8]) -> Vec<u8> {
+    let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    encoder.write_all(bytes).unwrap();
+    encoder.finish().unwrap()
+}
+
+/// A CSV file: the header names the wire format's fields with dots; each row is an event,
+/// accepted, held or rejected like a line of NDJSON. A bad cell is rejected naming the field
+/// and the rule, an unknown column's value as an unknown field, a short row naming its line.
+#[test]
+fn events_import_csv() {
+    let dir = small_store();
+    let d = dir.path();
+    write(
+        d,
+        "events.csv",
+        concat!(
+            "id,point,at,party,outcomes.satisfaction,outcomes.resolved,value.company,cost,data,colour\n",
+            "c-1,web.order,2026-03-01T09:30:00Z,p-1,5,true,6.5,0.3,\"{\"\"basket\"\":[\"\"chain\"\"],\"\"email\"\":\"\"a@b.c\"\"}\",\n",
+            "c-2,web.order,2026-03-01T10:00:00Z,,x,,,,,\n",
+            "c-3,web.order,2026-03-01T11:00:00Z,,,,,,,red\n",
+            "c-4,sms.promo,2026-03-01T12:00:00Z,,,,,,,\n",
+            "\n",
+            "c-5,web.order,2026-03-01T12:30:00Z,,4,maybe,,-1,not json,\n",
+            "c-6,web.order\n",
+        ),
+    );
+    let report = ok(d, "t.db", &["import", "events.csv", "--json"]);
+    assert_eq!(counts(&report), [1, 0, 1, 4], "{report}");
+
+    let rejects = rejects_on_record(d, "t.db");
+    let by_source = |source: &str| {
+        rejects
+            .iter()
+            .find(|r| r["source"] == source)
+            .unwrap_or_else(|| panic!("no reject from {source}: {rejects:?}"))
+    };
+    let reasons = |source: &str| -> Vec<String> {
+        by_source(source)["reasons"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| r.as_str().unwrap().to_owned())
+            .collect()
+    };
+    assert_eq!(
+        reasons("file:events.csv:3"),
+        ["outcomes.satisfaction: must be an integer from 1 to 5, got \"x\""]
+    );
+    assert_eq!(
+        by_source("file:events.csv:3")["raw"],
+        r#"{"at":"2026-03-01T10:00:00Z","id":"c-2","outcomes":{"satisfaction":"x"},"point":"web.order"}"#,
+        "the reject keeps the row as JSON"
+    );
+    let unknown = reasons("file:events.csv:4");
+    assert_eq!(unknown.len(), 1, "{unknown:?}");
+    assert!(
+        unknown[0].starts_with("colour: unknown field"),
+        "{unknown:?}"
+    );
+    assert_eq!(
+        reasons("file:events.csv:7"),
+        [
+            "outcomes.resolved: must be true or false, got \"maybe\"",
+            "cost: must be a finite number of at least 0, got -1",
+            "data: must be an object, got \"not json\"",
+        ]
+    );
+    assert_eq!(
+        reasons("file:events.csv:8"),
+        ["line 8 has 2 cells where the header has 10 columns"]
+    );
+    assert_eq!(by_source("file:events.csv:8")["raw"], "c-6,web.order");
+
+    // The accepted row is the event the NDJSON line would give.
+    let again = ok(d, "t.db", &["import", "events.csv", "--json"]);
+    assert_eq!(counts(&again), [0, 2, 0, 4], "{again}");
+}
+
+/// The same events as CSV and as NDJSON are the same events: without an `id`, each gets the
+/// same hash id either way, so the second import finds every one on record.
+#[test]
+fn csv_and_ndjson_give_the_same_ids() {
+    let dir = small_store();
+    let d = dir.path();
+    write(
+        d,
+        "events.csv",
+        concat!(
+            "point,at,party,channel,outcomes.intent,outcomes.satisfaction,outcomes.knowledge,",
+            "outcomes.resolved,outcomes.engaged,value.company,value.party,cost,duration_s,data,vars\n",
+            "web.order,2026-03-01T09:30:00Z,p-1,web,buy,4,true,false,true,4.10,-2,0.35,12.5,",
+            "\"{\"\"email\"\":\"\"a@b.c\"\",\"\"basket\"\":[\"\"chain\"\",2]}\",\"{\"\"urgency\"\":\"\"routine\"\"}\"\n",
+            "web.order,2026-03-01T10:00:00+01:00,,,,,,,,,,,,,\n",
+            "workshop.booking,2026-03-02T08:00:00Z,p-2,,,5,,true,,,,4,,\"{\"\"bike\"\":\"\"Brompton, green\"\"}\",\n",
+        ),
+    );
+    write(
+        d,
+        "events.ndjson",
+        concat!(
+            r#"{"point":"web.order","at":"2026-03-01T09:30:00Z","party":"p-1","channel":"web","outcomes":{"intent":"buy","satisfaction":4,"knowledge":true,"resolved":false,"engaged":true},"value":{"company":4.10,"party":-2},"cost":0.35,"duration_s":12.5,"data":{"basket":["chain",2],"email":"a@b.c"},"vars":{"urgency":"routine"}}"#,
+            "\n",
+            r#"{"at":"2026-03-01T10:00:00+01:00","point":"web.order"}"#,
+            "\n",
+            r#"{"point":"workshop.booking","at":"2026-03-02T08:00:00Z","party":"p-2","outcomes":{"satisfaction":5,"resolved":true},"cost":4,"data":{"bike":"Brompton, green"}}"#,
+            "\n",
+        ),
+    );
+    let first = ok(d, "t.db", &["import", "events.csv", "--json"]);
+    assert_eq!(counts(&first), [3, 0, 0, 0], "{first}");
+    let second = ok(d, "t.db", &["import", "events.ndjson", "--json"]);
+    assert_eq!(counts(&second), [0, 3, 0, 0], "{second}");
+}
+
+/// `.gz` files are read through gzip, CSV and NDJSON alike (several gzip members too, as
+/// `cat a.gz b.gz` makes).
+#[test]
+fn events_import_gzip() {
+    let dir = small_store();
+    let d = dir.path();
+    let csv =
+        "id,point,at\nz-1,web.order,2026-03-01T09:30:00Z\nz-2,sms.promo,2026-03-01T09:30:00Z\n";
+    std::fs::write(d.join("events.csv.gz"), gzip(csv.as_bytes())).unwrap();
+    let report = ok(d, "t.db", &["import", "events.csv.gz", "--json"]);
+    assert_eq!(counts(&report), [1, 0, 1, 0], "{report}");
+
+    let mut members =
+        gzip(b"{\"id\":\"n-1\",\"point\":\"web.order\",\"at\":\"2026-03-01T09:30:00Z\"}\n");
+    members.extend(gzip(
+        b"{\"id\":\"n-2\",\"point\":\"web.order\",\"at\":\"2026-03-01T09:30:00Z\"}\n{\"id\":\"z-1\",\"point\":\"web.order\",\"at\":\"2026-03-01T09:30:00Z\"}\n",
+    ));
+    std::fs::write(d.join("events.ndjson.gz"), members).unwrap();
+    let report = ok(d, "t.db", &["import", "events.ndjson.gz", "--json"]);
+    assert_eq!(counts(&report), [2, 1, 0, 0], "{report}");
+
+    // A file cut short stops the import where it breaks; what was read before is on record.
+    let lines: String = (0..5000)
+        .map(|i| {
+            format!(
+                "{{\"id\":\"cut-{i}\",\"point\":\"web.order\",\"at\":\"2026-03-01T09:30:00Z\"}}\n"
+            )
+        })
+        .collect();
+    let whole = gzip(lines.as_bytes());
+    std::fs::write(d.join("cut.ndjson.gz"), &whole[..whole.len() - 100]).unwrap();
+    let err = fails(d, "t.db", &["import", "cut.ndjson.gz", "--batch", "100"]);
+    assert!(err.contains("cannot read `cut.ndjson.gz`"), "{err}");
+    assert!(
+        err.contains("inputs read before it were taken (0 of them rejected)"),
+        "{err}"
+    );
+
+    // A file that is not gzip stops the import, saying which.
+    write(d, "plain.ndjson.gz", "{}\n");
+    let err = fails(d, "t.db", &["import", "plain.ndjson.gz"]);
+    assert!(err.contains("cannot read `plain.ndjson.gz`"), "{err}");
+}
+
+/// A line that is not UTF-8 is rejected with the offset of its first invalid byte, kept as
+/// text with the byte replaced; the lines after it are read.
+#[test]
+fn a_line_that_is_not_utf8_is_a_reject() {
+    let dir = small_store();
+    let d = dir.path();
+    std::fs::write(
+        d.join("events.ndjson"),
+        b"{\"id\":\"u-1\",\"point\":\"web.order\",\"at\":\"2026-03-01T09:30:00Z\"}\n\
+          {\"id\":\"u-2\",\"point\":\"web.order\",\"at\":\"2026-03-01T09:30:00Z\",\"party\":\"caf\xe9\"}\n\
+          {\"id\":\"u-3\",\"point\":\"web.order\",\"at\":\"2026-03-01T09:30:00Z\"}\n",
+    )
+    .unwrap();
+    let report = ok(d, "t.db", &["import", "events.ndjson", "--json"]);
+    assert_eq!(counts(&report), [2, 0, 0, 1], "{report}");
+    let rejects = rejects_on_record(d, "t.db");
+    assert_eq!(rejects.len(), 1);
+    assert_eq!(rejects[0]["source"], "file:events.ndjson:2");
+    assert_eq!(
+        rejects[0]["reasons"],
+        serde_json::json!(["not UTF-8: invalid byte at offset 72"])
+    );
+    assert!(
+        rejects[0]["raw"]
+            .as_str()
+            .unwrap()
+            .ends_with("\"party\":\"caf\u{fffd}\"}"),
+        "{rejects:?}"
+    );
+
+    // The same in a CSV cell.
+    std::fs::write(
+        d.join("events.csv"),
+        b"id,point,at,party\nu-4,web.order,2026-03-01T09:30:00Z,caf\xe9\nu-5,web.order,2026-03-01T09:30:00Z,\n",
+    )
+    .unwrap();
+    let report = ok(d, "t.db", &["import", "events.csv", "--json"]);
+    assert_eq!(counts(&report), [1, 0, 0, 1], "{report}");
+    let reject = rejects_on_record(d, "t.db").pop().unwrap();
+    assert_eq!(reject["source"], "file:events.csv:2");
+    assert_eq!(
+        reject["reasons"],
+        serde_json::json!(["not UTF-8: invalid byte at offset 3 in the column `party`"])
+    );
+}
+
+/// Standard input is NDJSON unless `--format` says otherwise.
+#[test]
+fn csv_on_standard_input_with_format() {
+    let dir = small_store();
+    let d = dir.path();
+    let csv =
+        b"id,point,at\ns-1,web.order,2026-03-01T09:30:00Z\ns-2,web.order,2026-03-01T09:30:00Z\n";
+    let run = touchbase_with_input(
+        d,
+        "t.db",
+        &["import", "-", "--format", "csv", "--json"],
+        csv,
+    );
+    assert!(run.ok, "{}", run.stderr);
+    assert_eq!(counts(&run.stdout), [2, 0, 0, 0], "{}", run.stdout);
+    assert!(rejects_on_record(d, "t.db").is_empty(), "no rejects");
+
+    // `--format` wins over the name, too.
+    write(
+        d,
+        "events.txt",
+        "id,point,at\ns-3,web.order,2026-03-01T09:30:00Z\n",
+    );
+    let report = ok(
+        d,
+        "t.db",
+        &["import", "events.txt", "--format", "csv", "--json"],
+    );
+    assert_eq!(counts(&report), [1, 0, 0, 0], "{report}");
+    let report = ok(
+        d,
+        "t.db",
+        &["import", "events.txt", "--format", "ndjson", "--json"],
+    );
+    assert_eq!(
+        counts(&report),
+        [0, 0, 0, 2],
+        "every line is not JSON: {report}"
+    );
+
+    let run = touchbase_with_input(
+        d,
+        "t.db",
+        &["import", "-"],
+        b"{\"id\":\"s-4\",\"point\":\"web.order\",\"at\":\"2026-03-01T09:30:00Z\"}\n",
+    );
+    assert!(run.ok, "{}", run.stderr);
+    assert!(run.stdout.starts_with("-: 1 accepted"), "{}", run.stdout);
 }
 
 /// Whatever the server acknowledged survives `kill -9` right after: every acknowledged event
