@@ -597,8 +597,7 @@ async fn post_events(
             config.max_batch
         )));
     }
-    let checker = ingest::checker(&*state.store).await?;
-    let results = ingest::ingest(&*state.store, &actor, &checker, &inputs).await?;
+    let results = state.committer.ingest(&actor, inputs).await?;
     let mut summary = Summary::default();
     summary.add(&results);
     Ok(Json(EventsReply { summary, results }))
@@ -610,7 +609,7 @@ async fn keep_body(state: &AppState, body: &[u8], why: String) -> ApiError {
     let reject = NewReject::new("http", body, vec![why.clone()]);
     match state
         .store
-        .write_events(&[], &[reject], ingest::now_us())
+        .write_events(Vec::new(), vec![reject], ingest::now_us())
         .await
     {
         Ok(_) => ApiError::BadRequest(format!(

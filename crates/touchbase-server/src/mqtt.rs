@@ -124,7 +124,7 @@ async fn take(store: &dyn Store, client: &AsyncClient, publish: &Publish) {
         Err(why) => {
             let reject = NewReject::new(&source, &publish.payload, vec![why]);
             store
-                .write_events(&[], &[reject], ingest::now_us())
+                .write_events(Vec::new(), vec![reject], ingest::now_us())
                 .await
                 .map(|_| ())
                 .map_err(Into::into)

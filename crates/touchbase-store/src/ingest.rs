@@ -156,40 +156,88 @@ fn prepare(checker: &Checker, inputs: &[Input], now: i64) -> (Good, Bad) {
     (good, bad)
 }
 
-/// Takes a batch of inputs: writes the good events and the rejects in one durable transaction
-/// and says what became of each input, in order.
-pub async fn ingest(
-    store: &dyn Store,
-    actor: &Actor,
-    checker: &Checker,
-    inputs: &[Input],
-) -> Result<Vec<Outcome>, OpError> {
-    actor.require(Permission::Ingest)?;
+/// A batch decoded and checked, ready to be written by [`commit`].
+#[derive(Debug)]
+pub struct Prepared {
+    now: i64,
+    len: usize,
+    /// The events, each with the index of its input.
+    events: Vec<Checked>,
+    positions: Vec<usize>,
+    rejects: Vec<NewReject>,
+    bad: Bad,
+}
+
+impl Prepared {
+    /// How many inputs the batch holds.
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+}
+
+/// Decodes and checks a batch (CPU only: no IO), so that a caller can prepare the next batch
+/// while the previous one is being written.
+pub fn prepare_batch(checker: &Checker, inputs: &[Input]) -> Prepared {
     let now = now_us();
     let (good, bad) = prepare(checker, inputs, now);
-    let events: Vec<Checked> = good.iter().map(|(_, c)| c.clone()).collect();
-    let rejects: Vec<NewReject> = bad
+    let rejects = bad
         .iter()
         .map(|(i, reasons)| new_reject(&inputs[*i], reasons.clone()))
         .collect();
-    let written = store.write_events(&events, &rejects, now).await?;
-    release_if_live_now(store, &good, &written).await?;
+    let (positions, events) = good.into_iter().unzip();
+    Prepared {
+        now,
+        len: inputs.len(),
+        events,
+        positions,
+        rejects,
+        bad,
+    }
+}
+
+/// Writes a prepared batch, the good events and the rejects in one durable transaction, and
+/// says what became of each input, in order.
+pub async fn commit(store: &dyn Store, prepared: Prepared) -> Result<Vec<Outcome>, OpError> {
+    let Prepared {
+        now,
+        len,
+        events,
+        positions,
+        rejects,
+        bad,
+    } = prepared;
+    let ids: Vec<String> = events.iter().map(|c| c.event.id.clone()).collect();
+    let mut held_points: Vec<String> = events
+        .iter()
+        .filter(|c| c.held)
+        .map(|c| c.event.point.clone())
+        .collect();
+    let written = store.write_events(events, rejects, now).await?;
+    held_points.sort_unstable();
+    held_points.dedup();
+    if written.contains(&Written::Held) {
+        release_if_live_now(store, &held_points).await?;
+    }
     let mut outcomes = vec![
         Outcome {
             status: Status::Rejected,
             id: None,
             reasons: Vec::new()
         };
-        inputs.len()
+        len
     ];
-    for ((i, checked), w) in good.iter().zip(written) {
-        outcomes[*i] = Outcome {
+    for ((i, id), w) in positions.into_iter().zip(ids).zip(written) {
+        outcomes[i] = Outcome {
             status: match w {
                 Written::Accepted => Status::Accepted,
                 Written::Held => Status::Held,
                 Written::Duplicate => Status::Duplicate,
             },
-            id: Some(checked.event.id.clone()),
+            id: Some(id),
             reasons: Vec::new(),
         };
     }
@@ -197,6 +245,17 @@ pub async fn ingest(
         outcomes[i].reasons = reasons;
     }
     Ok(outcomes)
+}
+
+/// Takes a batch of inputs: [`prepare_batch`], then [`commit`].
+pub async fn ingest(
+    store: &dyn Store,
+    actor: &Actor,
+    checker: &Checker,
+    inputs: &[Input],
+) -> Result<Vec<Outcome>, OpError> {
+    actor.require(Permission::Ingest)?;
+    commit(store, prepare_batch(checker, inputs)).await
 }
 
 /// A reject of `input`, with its reasons.
@@ -211,22 +270,7 @@ fn new_reject(input: &Input, reasons: Vec<String>) -> NewReject {
 /// The checker is a snapshot: a point may have gone live since it was made. Events just held
 /// at such a point are released into the counts at once rather than waiting for the next
 /// inventory change.
-async fn release_if_live_now(
-    store: &dyn Store,
-    good: &Good,
-    written: &[Written],
-) -> Result<(), StoreError> {
-    let mut held: Vec<&str> = good
-        .iter()
-        .zip(written)
-        .filter(|(_, w)| **w == Written::Held)
-        .map(|((_, c), _)| c.event.point.as_str())
-        .collect();
-    if held.is_empty() {
-        return Ok(());
-    }
-    held.sort_unstable();
-    held.dedup();
+async fn release_if_live_now(store: &dyn Store, held: &[String]) -> Result<(), StoreError> {
     let Some(inventory) = crate::inventory::load(store).await? else {
         return Ok(());
     };
@@ -280,9 +324,9 @@ pub async fn replay(
         .collect();
     let now = now_us();
     let (good, bad) = prepare(&checker, &inputs, now);
-    let events: Vec<Checked> = good.iter().map(|(_, c)| c.clone()).collect();
-    store.write_events(&events, &[], now).await?;
     let ids: Vec<i64> = good.iter().map(|(i, _)| pending[*i].id).collect();
+    let events: Vec<Checked> = good.into_iter().map(|(_, c)| c).collect();
+    store.write_events(events, Vec::new(), now).await?;
     store.mark_replayed(&ids, now).await?;
     Ok(Replayed {
         taken: ids.len() as u64,

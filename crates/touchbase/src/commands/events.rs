@@ -8,7 +8,7 @@ use serde::Serialize;
 use touchbase_core::event::Checker;
 use touchbase_core::{Actor, Permission};
 use touchbase_store::Store;
-use touchbase_store::ingest::{self, Input, Summary};
+use touchbase_store::ingest::{self, Input, Prepared, Summary};
 
 use crate::args::{ImportArgs, RejectsCommand, UndocumentedArgs};
 use crate::output::{print_json, table};
@@ -32,21 +32,33 @@ pub async fn import(store: &dyn Store, actor: &Actor, args: ImportArgs) -> anyho
     let checker = ingest::checker(store).await?;
     let started = Instant::now();
     let mut summary = Summary::default();
-    let mut batch = Vec::with_capacity(args.batch);
+    let mut inputs = source.inputs(&progress)?;
     let mut failed = None;
-    for input in source.inputs(&progress)? {
-        match input {
-            Ok(input) => batch.push(input),
-            Err(e) => {
-                failed = Some(e);
-                break;
+    let mut in_flight: Option<Prepared> = None;
+    // One batch is written while the next is read and checked: the disk and the CPU work at
+    // once (SQLite writes on a thread of its own).
+    loop {
+        let (written, next) = tokio::join!(
+            async {
+                match in_flight.take() {
+                    Some(batch) => Some(ingest::commit(store, batch).await),
+                    None => None,
+                }
+            },
+            async {
+                (failed.is_none())
+                    .then(|| read_batch(&mut inputs, args.batch.max(1), &checker, &mut failed))
             }
+        );
+        if let Some(outcomes) = written {
+            summary.add(&outcomes?);
+            progress.set_message(format!("{} events", summary.total()));
         }
-        if batch.len() >= args.batch.max(1) {
-            take(store, actor, &checker, &mut batch, &mut summary, &progress).await?;
+        match next {
+            Some(batch) if !batch.is_empty() => in_flight = Some(batch),
+            _ => break,
         }
     }
-    take(store, actor, &checker, &mut batch, &mut summary, &progress).await?;
     progress.finish_and_clear();
     if let Some(e) = failed {
         // What was read before the error is on record: say so.
@@ -91,23 +103,28 @@ pub async fn import(store: &dyn Store, actor: &Actor, args: ImportArgs) -> anyho
     Ok(())
 }
 
-/// Takes a batch of inputs (when there is one) and adds what became of them to the summary.
-async fn take(
-    store: &dyn Store,
-    actor: &Actor,
+/// Reads up to `size` inputs and checks them; a read error stops the reading (in `failed`),
+/// and what was read before it is still returned.
+fn read_batch(
+    inputs: &mut impl Iterator<Item = anyhow::Result<Input>>,
+    size: usize,
     checker: &Checker,
-    batch: &mut Vec<Input>,
-    summary: &mut Summary,
-    progress: &indicatif::ProgressBar,
-) -> anyhow::Result<()> {
-    if batch.is_empty() {
-        return Ok(());
+    failed: &mut Option<anyhow::Error>,
+) -> Prepared {
+    let mut batch = Vec::with_capacity(size);
+    for input in inputs.by_ref() {
+        match input {
+            Ok(input) => batch.push(input),
+            Err(e) => {
+                *failed = Some(e);
+                break;
+            }
+        }
+        if batch.len() >= size {
+            break;
+        }
     }
-    let outcomes = ingest::ingest(store, actor, checker, batch).await?;
-    summary.add(&outcomes);
-    batch.clear();
-    progress.set_message(format!("{} events", summary.total()));
-    Ok(())
+    ingest::prepare_batch(checker, &batch)
 }
 
 /// A progress bar on a terminal (bytes read, rate, ETA); hidden otherwise.

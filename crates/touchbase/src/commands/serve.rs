@@ -74,7 +74,7 @@ async fn run_server(
     };
     touchbase_server::serve(
         listener,
-        AppState { store },
+        AppState::new(store),
         &config,
         until_stopped(stopped),
     )
