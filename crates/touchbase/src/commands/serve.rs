@@ -52,6 +52,7 @@ async fn run_server(
     let until_stopped = |mut stopped: tokio::sync::watch::Receiver<bool>| async move {
         let _ = stopped.wait_for(|s| *s).await;
     };
+    let state = AppState::new(Arc::clone(&store));
     let mqtt = match &args.mqtt {
         None => None,
         Some(url) => {
@@ -65,21 +66,18 @@ async fn run_server(
                 "touchbase taking events from MQTT {url}, topic {}",
                 config.topic
             );
-            let store = Arc::clone(&store);
             let shutdown = until_stopped(stopped.clone());
             Some(tokio::spawn(touchbase_server::mqtt::run(
-                store, config, shutdown,
+                Arc::clone(&store),
+                state.committer.clone(),
+                config,
+                shutdown,
             )))
         }
     };
-    touchbase_server::serve(
-        listener,
-        AppState::new(store),
-        &config,
-        until_stopped(stopped),
-    )
-    .await
-    .context("the server stopped with an error")?;
+    touchbase_server::serve(listener, state, &config, until_stopped(stopped))
+        .await
+        .context("the server stopped with an error")?;
     if let Some(mqtt) = mqtt {
         mqtt.await
             .context("the MQTT source failed")?
