@@ -5,7 +5,11 @@
 
 use rand::RngExt;
 use rand_pcg::Pcg64Mcg;
+use std::sync::Arc;
+
 use serde_json::{Map, Value, json};
+
+use crate::Data;
 
 /// How to make one value.
 #[derive(Debug, Clone)]
@@ -44,7 +48,7 @@ enum TextKind {
 
 #[derive(Debug, Clone)]
 struct Field {
-    name: String,
+    name: Arc<str>,
     how: Gen,
     required: bool,
 }
@@ -216,12 +220,12 @@ fn compile_value(name: &str, schema: &Value) -> Gen {
             if fields.is_empty() {
                 Gen::Object(vec![
                     Field {
-                        name: "lat".into(),
+                        name: Arc::from("lat"),
                         how: compile_value("lat", &json!({"type": "number"})),
                         required: true,
                     },
                     Field {
-                        name: "lon".into(),
+                        name: Arc::from("lon"),
                         how: compile_value("lon", &json!({"type": "number"})),
                         required: true,
                     },
@@ -246,7 +250,7 @@ fn compile_fields(schema: &Value) -> Vec<Field> {
     properties
         .iter()
         .map(|(name, sub)| Field {
-            name: name.clone(),
+            name: Arc::from(name.as_str()),
             how: compile_value(name, sub),
             required: required.contains(&name.as_str()),
         })
@@ -276,7 +280,7 @@ impl Plan {
     pub(crate) fn free_form() -> Plan {
         Plan {
             fields: vec![Field {
-                name: "ref".into(),
+                name: Arc::from("ref"),
                 how: Gen::Text(TextKind::Token("ref")),
                 required: true,
             }],
@@ -292,18 +296,18 @@ impl Plan {
         broken: bool,
         party: Option<&str>,
         day: i64,
-    ) -> Map<String, Value> {
+    ) -> Data {
         let chosen = if broken && !self.breaks.is_empty() {
             Some(&self.breaks[rng.random_range(0..self.breaks.len())])
         } else {
             None
         };
-        let mut data = Map::new();
+        let mut data = Vec::with_capacity(self.fields.len() + 1);
         for (i, f) in self.fields.iter().enumerate() {
             match chosen {
                 Some(Break::Drop(j)) if *j == i => continue,
                 Some(Break::WrongType(j)) if *j == i => {
-                    data.insert(f.name.clone(), wrong_type(&f.how));
+                    data.push((Arc::clone(&f.name), wrong_type(&f.how)));
                     continue;
                 }
                 _ => {}
@@ -311,12 +315,12 @@ impl Plan {
             if !f.required && !rng.random_bool(0.65) {
                 continue;
             }
-            data.insert(f.name.clone(), make(&f.how, rng, party, day));
+            data.push((Arc::clone(&f.name), make(&f.how, rng, party, day)));
         }
         if let Some(Break::Undeclared) = chosen {
-            data.insert("note".into(), Value::String("keyed by hand".into()));
+            data.push((Arc::from("note"), Value::String("keyed by hand".into())));
         }
-        data
+        Data(data)
     }
 }
 
@@ -361,13 +365,21 @@ fn make(how: &Gen, rng: &mut Pcg64Mcg, party: Option<&str>, day: i64) -> Value {
             let mut object = Map::new();
             for f in fields {
                 if f.required || rng.random_bool(0.5) {
-                    object.insert(f.name.clone(), make(&f.how, rng, party, day));
+                    object.insert(f.name.to_string(), make(&f.how, rng, party, day));
                 }
             }
             Value::Object(object)
         }
         Gen::Any(kind) => Value::String(text(*kind, rng, party, day)),
     }
+}
+
+/// `prefix` then `n` zero-padded to `width` digits.
+fn numbered(prefix: &str, n: u32, width: usize) -> String {
+    let mut text = String::with_capacity(prefix.len() + width.max(6));
+    text.push_str(prefix);
+    crate::push_number(&mut text, u64::from(n), width);
+    text
 }
 
 fn text(kind: TextKind, rng: &mut Pcg64Mcg, party: Option<&str>, day: i64) -> String {
@@ -390,16 +402,22 @@ fn text(kind: TextKind, rng: &mut Pcg64Mcg, party: Option<&str>, day: i64) -> St
                 rng.random_range(1..=9u32)
             )
         }
-        TextKind::Phone => format!("+1555{:07}", rng.random_range(0..10_000_000u32)),
+        TextKind::Phone => numbered("+1555", rng.random_range(0..10_000_000u32), 7),
         TextKind::Date => crate::time::date_text(day + rng.random_range(0..=14i64)),
         TextKind::Slot => {
             let h = rng.random_range(7..=20u32);
             format!("{h:02}:00-{:02}:00", h + 1)
         }
         TextKind::Link => format!("https://nw.example/t/{:08x}", rng.random::<u32>()),
-        TextKind::Name => format!("Customer {}", rng.random_range(1..100_000u32)),
-        TextKind::Handle => format!("@shopper{}", rng.random_range(1..100_000u32)),
+        TextKind::Name => numbered("Customer ", rng.random_range(1..100_000u32), 1),
+        TextKind::Handle => numbered("@shopper", rng.random_range(1..100_000u32), 1),
         TextKind::Words(words) => words[rng.random_range(0..words.len())].to_owned(),
-        TextKind::Token(prefix) => format!("{prefix}-{:06}", rng.random_range(0..1_000_000u32)),
+        TextKind::Token(prefix) => {
+            let mut token = String::with_capacity(prefix.len() + 7);
+            token.push_str(prefix);
+            token.push('-');
+            crate::push_number(&mut token, u64::from(rng.random_range(0..1_000_000u32)), 6);
+            token
+        }
     }
 }

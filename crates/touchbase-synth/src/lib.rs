@@ -155,7 +155,7 @@ pub struct Interaction {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub duration_s: Option<f64>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub data: Option<Map<String, Value>>,
+    pub data: Option<Data>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub vars: Option<Map<String, Value>>,
 }
@@ -168,6 +168,40 @@ impl Interaction {
     /// The event as a JSON value.
     pub fn to_value(&self) -> Value {
         serde_json::to_value(self).expect("an interaction is always valid JSON")
+    }
+}
+
+/// The data passed at an interaction: its elements in the order of the point's contract.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Data(pub Vec<(std::sync::Arc<str>, Value)>);
+
+impl Data {
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    /// The element called `name`.
+    pub fn get(&self, name: &str) -> Option<&Value> {
+        self.0.iter().find(|(n, _)| &**n == name).map(|(_, v)| v)
+    }
+
+    /// The data as a JSON object.
+    pub fn to_map(&self) -> Map<String, Value> {
+        self.0
+            .iter()
+            .map(|(n, v)| (n.to_string(), v.clone()))
+            .collect()
+    }
+}
+
+impl Serialize for Data {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let mut map = serializer.serialize_map(Some(self.0.len()))?;
+        for (name, value) in &self.0 {
+            map.serialize_entry(&**name, value)?;
+        }
+        map.end()
     }
 }
 
@@ -301,7 +335,7 @@ struct Source {
 /// The generator: an iterator over the interactions of the period, in time order.
 #[derive(Debug)]
 pub struct Generator {
-    seed: u64,
+    id_prefix: String,
     total: u64,
     rng: Pcg64Mcg,
     sources: Vec<Source>,
@@ -536,7 +570,7 @@ impl Generator {
         let first_day = options.period.first_day();
         let hours = u64::from(options.period.days) * 24;
         let mut generator = Generator {
-            seed: options.seed,
+            id_prefix: format!("g-{}-", options.seed),
             total: events,
             rng: Pcg64Mcg::seed_from_u64(options.seed),
             sources,
@@ -670,12 +704,11 @@ impl Generator {
 
     fn party_id(&self, party: u64) -> String {
         let pool = &self.pools[(party >> 32) as usize];
-        format!(
-            "{}-{:0width$}",
-            pool.prefix,
-            party & 0xffff_ffff,
-            width = pool.width
-        )
+        let mut id = String::with_capacity(pool.prefix.len() + 1 + pool.width.max(10));
+        id.push_str(&pool.prefix);
+        id.push('-');
+        push_number(&mut id, party & 0xffff_ffff, pool.width);
+        id
     }
 
     /// The party of an event at source `s` at instant `at`: from a recent interaction at an
@@ -724,7 +757,9 @@ impl Generator {
             ring.push(at, p);
         }
         let party = party.map(|p| self.party_id(p));
-        let id = format!("g-{}-{}", self.seed, self.produced);
+        let mut id = String::with_capacity(self.id_prefix.len() + 10);
+        id.push_str(&self.id_prefix);
+        push_number(&mut id, self.produced, 1);
         self.produced += 1;
         let rng = &mut self.rng;
         let source = &self.sources[s];
@@ -826,6 +861,26 @@ fn split(sources: &mut [Source], shares: &[f64], count: u64) {
     });
     for i in order.into_iter().cycle().take((count - given) as usize) {
         sources[i].total += 1;
+    }
+}
+
+/// Appends `n` in decimal, zero-padded to `width` digits.
+fn push_number(out: &mut String, mut n: u64, width: usize) {
+    let mut digits = [0u8; 20];
+    let mut i = digits.len();
+    loop {
+        i -= 1;
+        digits[i] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    for _ in (digits.len() - i)..width {
+        out.push('0');
+    }
+    for d in &digits[i..] {
+        out.push(char::from(*d));
     }
 }
 

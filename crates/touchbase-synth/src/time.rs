@@ -37,24 +37,59 @@ pub(crate) fn weekday(day: i64) -> usize {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct Instant(pub i64);
 
-impl fmt::Display for Instant {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+impl Instant {
+    /// `YYYY-MM-DDTHH:MM:SSZ` for years 0 to 9999.
+    fn text(self) -> Option<[u8; 20]> {
         let day = self.0.div_euclid(86_400);
         let secs = self.0.rem_euclid(86_400);
         let (y, m, d) = civil_from_days(day);
-        write!(
-            f,
-            "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z",
-            secs / 3600,
-            secs / 60 % 60,
-            secs % 60
-        )
+        if !(0..=9999).contains(&y) {
+            return None;
+        }
+        let mut b = *b"0000-00-00T00:00:00Z";
+        let two = |b: &mut [u8; 20], at: usize, v: u32| {
+            b[at] = b'0' + (v / 10) as u8;
+            b[at + 1] = b'0' + (v % 10) as u8;
+        };
+        let y = y as u32;
+        two(&mut b, 0, y / 100);
+        two(&mut b, 2, y % 100);
+        two(&mut b, 5, m);
+        two(&mut b, 8, d);
+        two(&mut b, 11, (secs / 3600) as u32);
+        two(&mut b, 14, (secs / 60 % 60) as u32);
+        two(&mut b, 17, (secs % 60) as u32);
+        Some(b)
+    }
+}
+
+impl fmt::Display for Instant {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.text() {
+            Some(b) => f.write_str(std::str::from_utf8(&b).map_err(|_| fmt::Error)?),
+            None => {
+                let day = self.0.div_euclid(86_400);
+                let secs = self.0.rem_euclid(86_400);
+                let (y, m, d) = civil_from_days(day);
+                write!(
+                    f,
+                    "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z",
+                    secs / 3600,
+                    secs / 60 % 60,
+                    secs % 60
+                )
+            }
+        }
     }
 }
 
 impl serde::Serialize for Instant {
     fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        serializer.collect_str(self)
+        match self.text() {
+            Some(b) => serializer
+                .serialize_str(std::str::from_utf8(&b).map_err(serde::ser::Error::custom)?),
+            None => serializer.collect_str(self),
+        }
     }
 }
 

@@ -81,7 +81,10 @@ fn look(inventory: &Inventory, text: &[u8]) -> Seen {
             "{line} is outside the period"
         );
         assert!(event.id.starts_with("g-"), "{line}");
-        assert!(ids.insert(event.id.clone()), "the id of {line} is not unique");
+        assert!(
+            ids.insert(event.id.clone()),
+            "the id of {line} is not unique"
+        );
         seen.at.push(event.at);
         *seen.by_point.entry(event.point.clone()).or_default() += 1;
         let day = event.at.div_euclid(86_400_000_000);
@@ -129,13 +132,16 @@ fn every_event_is_valid_and_the_broken_share_is_small() {
         share(seen.nonconformant)
     );
     // Undocumented points: well under 1 %, but there.
-    let undocumented: usize = seen
-        .undocumented
-        .iter()
-        .map(|k| seen.by_point[k])
-        .sum();
-    assert!(undocumented > 0 && share(undocumented) < 0.01, "{undocumented}");
-    assert!(seen.undocumented.iter().all(|k| inventory.point(k).is_none()));
+    let undocumented: usize = seen.undocumented.iter().map(|k| seen.by_point[k]).sum();
+    assert!(
+        undocumented > 0 && share(undocumented) < 0.01,
+        "{undocumented}"
+    );
+    assert!(
+        seen.undocumented
+            .iter()
+            .all(|k| inventory.point(k).is_none())
+    );
     // Every point that is not live gets events: they are held.
     for point in &inventory.points {
         assert!(
@@ -156,7 +162,10 @@ fn every_event_is_valid_and_the_broken_share_is_small() {
 fn events_come_out_in_time_order_with_weekly_seasonality() {
     let inventory = demo();
     let seen = look(&inventory, &ndjson(&inventory, 40_000, 11));
-    assert!(seen.at.windows(2).all(|w| w[0] <= w[1]), "not in time order");
+    assert!(
+        seen.at.windows(2).all(|w| w[0] <= w[1]),
+        "not in time order"
+    );
     // Spread over the whole year.
     let first = seen.at[0];
     let last = seen.at[seen.at.len() - 1];
@@ -167,7 +176,11 @@ fn events_come_out_in_time_order_with_weekly_seasonality() {
     let ratio = weekend / weekday;
     assert!(!(0.93..=1.07).contains(&ratio), "weekend/weekday {ratio}");
     // Sundays are quieter than Saturdays (phones closed, fewer deliveries).
-    assert!(seen.by_weekday[6] < seen.by_weekday[5], "{:?}", seen.by_weekday);
+    assert!(
+        seen.by_weekday[6] < seen.by_weekday[5],
+        "{:?}",
+        seen.by_weekday
+    );
 }
 
 #[test]

@@ -39,39 +39,37 @@ pub async fn import(store: &dyn Store, actor: &Actor, args: ImportArgs) -> anyho
         "`{name}`: only NDJSON (one JSON event per line) is read for now; gzip and CSV are coming"
     );
     let progress = progress_bar(size, args.json);
-    let checker = ingest::checker(store).await?;
     let started = Instant::now();
-    let mut summary = Summary::default();
-    let mut batch = Vec::with_capacity(args.batch);
     let mut lines = BufReader::new(reader);
     let mut line_no = 0u64;
-    let mut line = String::new();
-    loop {
-        line.clear();
-        let read = lines
-            .read_line(&mut line)
-            .with_context(|| format!("cannot read `{name}`"))?;
-        if read > 0 {
-            line_no += 1;
-            progress.inc(read as u64);
-            let text = line.trim_end_matches(['\n', '\r']);
-            if !text.trim().is_empty() {
-                batch.push(Input {
-                    raw: text.to_owned(),
-                    source: format!("file:{name}:{line_no}"),
-                });
+    let inputs = std::iter::from_fn(|| {
+        loop {
+            let mut line = String::new();
+            match lines.read_line(&mut line) {
+                Ok(0) => return None,
+                Ok(read) => {
+                    line_no += 1;
+                    progress.inc(read as u64);
+                    let text = line.trim_end_matches(['\n', '\r']);
+                    if !text.trim().is_empty() {
+                        return Some(Ok(Input {
+                            raw: text.to_owned(),
+                            source: format!("file:{name}:{line_no}"),
+                        }));
+                    }
+                }
+                Err(e) => {
+                    return Some(Err(
+                        anyhow::Error::new(e).context(format!("cannot read `{name}`"))
+                    ));
+                }
             }
         }
-        if batch.len() >= args.batch.max(1) || (read == 0 && !batch.is_empty()) {
-            let outcomes = ingest::ingest(store, actor, &checker, &batch).await?;
-            summary.add(&outcomes);
-            batch.clear();
-            progress.set_message(format!("{} events", summary.total()));
-        }
-        if read == 0 {
-            break;
-        }
-    }
+    });
+    let summary = ingest_all(store, actor, inputs, args.batch, |summary| {
+        progress.set_message(format!("{} events", summary.total()));
+    })
+    .await?;
     progress.finish_and_clear();
     let seconds = started.elapsed().as_secs_f64();
     let rate = if seconds > 0.0 {
@@ -103,6 +101,31 @@ pub async fn import(store: &dyn Store, actor: &Actor, args: ImportArgs) -> anyho
         );
     }
     Ok(())
+}
+
+/// Takes inputs in through the one ingest path (decode → check → write), `batch` per
+/// transaction; `each_batch` hears the running summary after each. Returns the summary.
+pub async fn ingest_all(
+    store: &dyn Store,
+    actor: &Actor,
+    inputs: impl Iterator<Item = anyhow::Result<Input>>,
+    batch: usize,
+    mut each_batch: impl FnMut(&Summary),
+) -> anyhow::Result<Summary> {
+    let checker = ingest::checker(store).await?;
+    let mut summary = Summary::default();
+    let mut pending = Vec::with_capacity(batch.max(1));
+    let mut inputs = inputs.peekable();
+    while let Some(input) = inputs.next() {
+        pending.push(input?);
+        if pending.len() >= batch.max(1) || inputs.peek().is_none() {
+            let outcomes = ingest::ingest(store, actor, &checker, &pending).await?;
+            summary.add(&outcomes);
+            pending.clear();
+            each_batch(&summary);
+        }
+    }
+    Ok(summary)
 }
 
 /// A progress bar on a terminal (bytes read, rate, ETA); hidden otherwise.
