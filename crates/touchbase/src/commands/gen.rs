@@ -61,7 +61,7 @@ pub fn run(args: GenArgs) -> anyhow::Result<()> {
             .and_then(|()| out.write_all(b"\n"))
             .with_context(|| format!("cannot write to {name}"))?;
         written += 1;
-        if written % 8192 == 0 {
+        if written.is_multiple_of(8192) {
             progress.set_position(written);
         }
     }
