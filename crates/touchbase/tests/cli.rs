@@ -867,7 +867,7 @@ fn start_demo(dir: &Path) -> (std::process::Child, String) {
         .current_dir(dir)
         .env_remove("TOUCHBASE_DB")
         .env_remove("TOUCHBASE_AS")
-        .args(["demo", "--listen", "127.0.0.1:0"])
+        .args(["demo", "--listen", "127.0.0.1:0", "--events", "20000"])
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()
@@ -883,6 +883,13 @@ fn demo_creates_the_organization_and_serves_it() {
     let dir = tempfile::tempdir().unwrap();
     let (mut child, printed) = start_demo(dir.path());
     assert!(printed.contains("Northwind Grocers"), "{printed}");
+    // A year of interactions, loaded through the ingest path: none refused, some held.
+    let loaded = printed
+        .lines()
+        .find(|l| l.starts_with("loaded 20,000 interactions from 2025-11-01 to 2026-11-01"))
+        .unwrap_or_else(|| panic!("no load line in {printed}"));
+    assert!(loaded.contains(", 0 rejected)"), "{loaded}");
+    assert!(!loaded.contains(" 0 held"), "{loaded}");
     assert!(dir.path().join("touchbase-demo.db").exists());
     let url = printed
         .lines()
@@ -971,6 +978,7 @@ fn demo_creates_the_organization_and_serves_it() {
         "{printed}"
     );
     assert!(printed.contains("cannot be shown again"), "{printed}");
+    assert!(!printed.contains("loaded"), "loaded twice: {printed}");
     assert!(printed.contains("token issue NAME"), "{printed}");
     assert!(!printed.contains("tb_"), "{printed}");
 }
@@ -1354,6 +1362,74 @@ fn csv_on_standard_input_with_format() {
     );
     assert!(run.ok, "{}", run.stderr);
     assert!(run.stdout.starts_with("-: 1 accepted"), "{}", run.stdout);
+}
+
+/// `gen` writes the same bytes for the same seed (to a file or standard output); `import` takes
+/// them: most accepted, those at points that are not live held, none refused.
+#[test]
+fn gen_is_reproducible_and_imports() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let args = ["gen", "--events", "5000", "--seed", "9"];
+    let to_stdout = ok(d, "unused.db", &args);
+    ok(
+        d,
+        "unused.db",
+        &[&args[..], &["--out", "a.ndjson"]].concat(),
+    );
+    let in_file = std::fs::read_to_string(d.join("a.ndjson")).unwrap();
+    assert_eq!(to_stdout, in_file, "standard output and --out differ");
+    assert_eq!(in_file.lines().count(), 5000);
+    assert_ne!(
+        ok(d, "unused.db", &["gen", "--events", "5000", "--seed", "10"]),
+        in_file
+    );
+    let first: serde_json::Value = serde_json::from_str(in_file.lines().next().unwrap()).unwrap();
+    assert_eq!(first["id"], "g-9-0");
+    assert!(first["at"].as_str().unwrap().starts_with("2025-11-01T"));
+    // Another period: --from and --days.
+    let march = ok(
+        d,
+        "unused.db",
+        &[
+            "gen",
+            "--events",
+            "100",
+            "--from",
+            "2026-03-01",
+            "--days",
+            "7",
+        ],
+    );
+    assert!(
+        march.lines().all(|l| l.contains(r#""at":"2026-03-0"#)),
+        "{march}"
+    );
+    let err = fails(
+        d,
+        "unused.db",
+        &["gen", "--events", "10", "--from", "2999-01-01"],
+    );
+    assert!(err.contains("ends after now"), "{err}");
+
+    write(d, "demo.yaml", DEMO);
+    ok(
+        d,
+        "t.db",
+        &["inventory", "import", "demo.yaml", "--baseline"],
+    );
+    let report: serde_json::Value =
+        serde_json::from_str(&ok(d, "t.db", &["import", "a.ndjson", "--json"])).unwrap();
+    let count = |k: &str| report[k].as_u64().unwrap();
+    assert_eq!(count("accepted") + count("held"), 5000, "{report}");
+    assert!(count("accepted") > 4500, "{report}");
+    assert!(count("held") > 0, "{report}");
+    assert_eq!(count("rejected"), 0, "{report}");
+    let undocumented = ok(d, "t.db", &["undocumented"]);
+    assert!(
+        undocumented.contains("replenishment.auto") && undocumented.contains("whatsapp.order"),
+        "{undocumented}"
+    );
 }
 
 /// Whatever the server acknowledged survives `kill -9` right after: every acknowledged event

@@ -29,36 +29,11 @@ pub async fn import(store: &dyn Store, actor: &Actor, args: ImportArgs) -> anyho
     let source = Source::open(&args.file, args.format)?;
     let name = source.name.clone();
     let progress = progress_bar(source.size, args.json);
-    let checker = ingest::checker(store).await?;
     let started = Instant::now();
-    let mut summary = Summary::default();
-    let mut inputs = source.inputs(&progress)?;
-    let mut failed = None;
-    let mut in_flight: Option<Prepared> = None;
-    // One batch is written while the next is read and checked: the disk and the CPU work at
-    // once (SQLite writes on a thread of its own).
-    loop {
-        let (written, next) = tokio::join!(
-            async {
-                match in_flight.take() {
-                    Some(batch) => Some(ingest::commit(store, batch).await),
-                    None => None,
-                }
-            },
-            async {
-                (failed.is_none())
-                    .then(|| read_batch(&mut inputs, args.batch.max(1), &checker, &mut failed))
-            }
-        );
-        if let Some(outcomes) = written {
-            summary.add(&outcomes?);
-            progress.set_message(format!("{} events", summary.total()));
-        }
-        match next {
-            Some(batch) if !batch.is_empty() => in_flight = Some(batch),
-            _ => break,
-        }
-    }
+    let (summary, failed) = ingest_all(store, source.inputs(&progress)?, args.batch, |summary| {
+        progress.set_message(format!("{} events", summary.total()));
+    })
+    .await?;
     progress.finish_and_clear();
     if let Some(e) = failed {
         // What was read before the error is on record: say so.
@@ -101,6 +76,46 @@ pub async fn import(store: &dyn Store, actor: &Actor, args: ImportArgs) -> anyho
         );
     }
     Ok(())
+}
+
+/// Takes inputs in through the one ingest path (decode → check → write), `batch` per
+/// transaction, one batch written while the next is read and checked (the disk and the CPU work
+/// at once: SQLite writes on a thread of its own). `each_batch` hears the running summary after
+/// each. A read error stops the reading: it is returned beside the summary of what was read
+/// before it, which is on record.
+pub async fn ingest_all(
+    store: &dyn Store,
+    mut inputs: impl Iterator<Item = anyhow::Result<Input>>,
+    batch: usize,
+    mut each_batch: impl FnMut(&Summary),
+) -> anyhow::Result<(Summary, Option<anyhow::Error>)> {
+    let checker = ingest::checker(store).await?;
+    let mut summary = Summary::default();
+    let mut failed = None;
+    let mut in_flight: Option<Prepared> = None;
+    loop {
+        let (written, next) = tokio::join!(
+            async {
+                match in_flight.take() {
+                    Some(batch) => Some(ingest::commit(store, batch).await),
+                    None => None,
+                }
+            },
+            async {
+                (failed.is_none())
+                    .then(|| read_batch(&mut inputs, batch.max(1), &checker, &mut failed))
+            }
+        );
+        if let Some(outcomes) = written {
+            summary.add(&outcomes?);
+            each_batch(&summary);
+        }
+        match next {
+            Some(batch) if !batch.is_empty() => in_flight = Some(batch),
+            _ => break,
+        }
+    }
+    Ok((summary, failed))
 }
 
 /// Reads up to `size` inputs and checks them; a read error stops the reading (in `failed`),
