@@ -18,6 +18,7 @@ mod report;
 mod sqlite_floor;
 
 use std::path::PathBuf;
+use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
@@ -85,7 +86,7 @@ struct Bench {
 }
 
 #[tokio::main]
-async fn main() -> anyhow::Result<()> {
+async fn main() -> anyhow::Result<ExitCode> {
     let args = Args::parse();
     let exe = child::touchbase_exe()?;
     std::fs::create_dir_all(&args.work)

@@ -149,7 +149,10 @@ pub struct Floor {
 /// The on-disk size of a table with its indexes and TOAST, in bytes.
 pub async fn table_size(client: &Client, table: &str) -> anyhow::Result<u64> {
     let row = client
-        .query_one("SELECT pg_total_relation_size($1::regclass)", &[&table])
+        .query_one(
+            "SELECT pg_total_relation_size($1::text::regclass)",
+            &[&table],
+        )
         .await?;
     Ok(row.get::<_, i64>(0).max(0) as u64)
 }

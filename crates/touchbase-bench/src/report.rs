@@ -206,7 +206,7 @@ impl Report {
             ]);
         }
         for f in &self.failed {
-            table.add_row([f.step.clone(), "FAILED".to_owned(), f.error.clone()]);
+            table.add_row([f.step.clone(), "FAILED (below)".to_owned()]);
         }
         let m = &self.machine;
         println!(
@@ -217,6 +217,9 @@ impl Report {
             m.touchbase,
             m.started
         );
+        for f in &self.failed {
+            println!("{} FAILED: {}", f.step, f.error);
+        }
     }
 
     pub fn save(&self, path: &Path) -> anyhow::Result<()> {
