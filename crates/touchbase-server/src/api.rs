@@ -537,10 +537,7 @@ struct EventsReply {
 /// Splits a body into one input per event: a JSON array (or one object) for
 /// `application/json`, one line per event for NDJSON (`application/x-ndjson`).
 fn split_events(body: &str, ndjson: bool) -> Result<Vec<Input>, String> {
-    let input = |raw: &str| Input {
-        raw: raw.to_owned(),
-        source: "http".to_owned(),
-    };
+    let input = |raw: &str| Input::new(raw, "http");
     if ndjson {
         return Ok(body
             .lines()
@@ -600,8 +597,7 @@ async fn post_events(
             config.max_batch
         )));
     }
-    let checker = ingest::checker(&*state.store).await?;
-    let results = ingest::ingest(&*state.store, &actor, &checker, &inputs).await?;
+    let results = state.committer.ingest(&actor, inputs).await?;
     let mut summary = Summary::default();
     summary.add(&results);
     Ok(Json(EventsReply { summary, results }))
@@ -613,7 +609,7 @@ async fn keep_body(state: &AppState, body: &[u8], why: String) -> ApiError {
     let reject = NewReject::new("http", body, vec![why.clone()]);
     match state
         .store
-        .write_events(&[], &[reject], ingest::now_us())
+        .write_events(Vec::new(), vec![reject], ingest::now_us())
         .await
     {
         Ok(_) => ApiError::BadRequest(format!(

@@ -5,6 +5,7 @@
 //! tests drive it without a socket; [`serve`] runs it on a listener until `shutdown` resolves.
 
 mod api;
+pub mod committer;
 pub mod mqtt;
 mod problem;
 
@@ -15,6 +16,8 @@ use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use tokio::net::TcpListener;
 use touchbase_store::Store;
+
+pub use committer::Committer;
 
 pub use api::ApiDoc;
 pub use problem::{ApiError, Problem};
@@ -41,6 +44,18 @@ impl Default for ServerConfig {
 #[derive(Debug, Clone)]
 pub struct AppState {
     pub store: Arc<dyn Store>,
+    /// Where event batches go to be written (group commit).
+    pub committer: Committer,
+}
+
+impl AppState {
+    /// The state over `store`; starts the committer's task on the current tokio runtime.
+    pub fn new(store: Arc<dyn Store>) -> AppState {
+        AppState {
+            committer: Committer::start(Arc::clone(&store)),
+            store,
+        }
+    }
 }
 
 /// The whole application: API, OpenAPI document, dashboard.

@@ -12,6 +12,8 @@ use touchbase_core::{Actor, Role};
 use touchbase_store::Store;
 use touchbase_store::ingest::{self, Input};
 
+use crate::Committer;
+
 /// Where and what to subscribe.
 #[derive(Debug, Clone)]
 pub struct MqttConfig {
@@ -69,6 +71,7 @@ fn options(config: &MqttConfig) -> Result<MqttOptions, MqttError> {
 /// client reconnects and the broker redelivers what was not acknowledged.
 pub async fn run(
     store: Arc<dyn Store>,
+    committer: Committer,
     config: MqttConfig,
     shutdown: impl std::future::Future<Output = ()> + Send,
 ) -> Result<(), MqttError> {
@@ -89,7 +92,7 @@ pub async fn run(
                 }
                 Ok(Event::Incoming(Packet::Publish(publish))) => {
                     tracing::debug!(topic = %publish.topic, pkid = publish.pkid, dup = publish.dup, "MQTT message");
-                    take(&*store, &client, &publish).await;
+                    take(&*store, &committer, &client, &publish).await;
                 }
                 Ok(other) => tracing::trace!(?other, "MQTT"),
                 Err(e) => {
@@ -104,7 +107,7 @@ pub async fn run(
 
 /// Writes one message's events durably, then acknowledges it. A message that cannot be
 /// written (the store is down) is not acknowledged: the broker delivers it again.
-async fn take(store: &dyn Store, client: &AsyncClient, publish: &Publish) {
+async fn take(store: &dyn Store, committer: &Committer, client: &AsyncClient, publish: &Publish) {
     let source = format!("mqtt:{}", publish.topic);
     let split = std::str::from_utf8(&publish.payload)
         .map_err(|e| {
@@ -115,19 +118,18 @@ async fn take(store: &dyn Store, client: &AsyncClient, publish: &Publish) {
         })
         .and_then(|text| split(text, &source));
     let written = match split {
-        Ok(inputs) => match ingest::checker(store).await {
-            Ok(checker) => ingest::ingest(store, &actor(), &checker, &inputs)
-                .await
-                .map(|_| ()),
-            Err(e) => Err(e),
-        },
+        Ok(inputs) => committer
+            .ingest(&actor(), inputs)
+            .await
+            .map(|_| ())
+            .map_err(|e| e.to_string()),
         Err(why) => {
             let reject = NewReject::new(&source, &publish.payload, vec![why]);
             store
-                .write_events(&[], &[reject], ingest::now_us())
+                .write_events(Vec::new(), vec![reject], ingest::now_us())
                 .await
                 .map(|_| ())
-                .map_err(Into::into)
+                .map_err(|e| e.to_string())
         }
     };
     match written {
@@ -144,10 +146,7 @@ async fn take(store: &dyn Store, client: &AsyncClient, publish: &Publish) {
 
 /// One event (an object) or several (an array) per message.
 fn split(text: &str, source: &str) -> Result<Vec<Input>, String> {
-    let input = |raw: &str| Input {
-        raw: raw.to_owned(),
-        source: source.to_owned(),
-    };
+    let input = |raw: &str| Input::new(raw, source);
     if text.trim_start().starts_with('[') {
         let items: Vec<&serde_json::value::RawValue> = serde_json::from_str(text)
             .map_err(|e| format!("the message is not a JSON array of events: {e}"))?;

@@ -9,6 +9,8 @@ use touchbase_core::{FileError, Violations};
 use touchbase_store::OpError;
 use touchbase_store::StoreError;
 
+use crate::committer::CommitError;
+
 /// One broken rule: the entity, the field and the rule.
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct ProblemViolation {
@@ -157,6 +159,22 @@ impl From<OpError> for ApiError {
             | OpError::PointExists(_)
             | OpError::UserExists(_) => ApiError::Conflict(e.to_string()),
             OpError::Store(e) => e.into(),
+        }
+    }
+}
+
+impl From<CommitError> for ApiError {
+    fn from(e: CommitError) -> Self {
+        match e {
+            CommitError::Refused(e) => e.into(),
+            CommitError::Failed(e) => ApiError::Internal {
+                context: "writing events",
+                source: Box::new(e),
+            },
+            CommitError::Closed => ApiError::Internal {
+                context: "writing events",
+                source: Box::new(CommitError::Closed),
+            },
         }
     }
 }

@@ -68,7 +68,7 @@ async fn app_on(
     }
     let token = Some(tokens["admin"].clone());
     App {
-        router: router(AppState { store }, &config),
+        router: router(AppState::new(store), &config),
         tokens,
         token,
         _keep: keep,
@@ -445,7 +445,7 @@ async fn serve_answers_on_a_socket_and_shuts_down_gracefully() {
         };
         touchbase_server::serve(
             listener,
-            AppState { store },
+            AppState::new(store),
             &ServerConfig::default(),
             shutdown,
         )
@@ -861,4 +861,66 @@ async fn batches_over_the_limit_are_refused_whole() {
         StatusCode::PAYLOAD_TOO_LARGE,
         "the limit is 2",
     );
+}
+
+/// Concurrent requests are written together (group commit), and each is answered with the
+/// outcomes of its own events, after the commit that holds them.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_requests_each_get_their_own_outcomes() {
+    let app = app().await.imported().await;
+    let owner = Arc::new(app.as_role(Some("owner")));
+    let mut requests = tokio::task::JoinSet::new();
+    for i in 0..64 {
+        let owner = Arc::clone(&owner);
+        requests.spawn(async move {
+            // Every fourth request sends a broken event, the others a good one and its retry.
+            let body = if i % 4 == 3 {
+                json!([{ "id": format!("c{i}"), "point": "web.order", "at": "2026-03-01T09:30:00Z", "cost": -1 }])
+            } else {
+                let event = json!({ "id": format!("c{i}"), "point": "web.order", "at": "2026-03-01T09:30:00Z" });
+                json!([event, event])
+            };
+            (i, owner.call("POST", "/api/events", body.to_string()).await)
+        });
+    }
+    while let Some(done) = requests.join_next().await {
+        let (i, reply) = done.unwrap();
+        assert_eq!(reply.status, StatusCode::OK, "{}", reply.text);
+        let reply = reply.json();
+        if i % 4 == 3 {
+            assert_eq!(reply["results"][0]["status"], "rejected");
+            assert_eq!(
+                reply["results"][0]["reasons"][0],
+                "cost: must be a finite number of at least 0, got -1",
+                "{reply}"
+            );
+        } else {
+            assert_eq!(reply["results"][0]["status"], "accepted", "{reply}");
+            assert_eq!(reply["results"][0]["id"], format!("c{i}"));
+            assert_eq!(reply["results"][1]["status"], "duplicate", "{reply}");
+        }
+    }
+    let rejects = owner.call("GET", "/api/rejects", "").await.json();
+    assert_eq!(rejects.as_array().unwrap().len(), 16);
+}
+
+/// A body that is not UTF-8 is kept whole in the rejects, never decoded lossily into events,
+/// and marked not replayable.
+#[tokio::test]
+async fn a_body_that_is_not_utf8_is_kept_and_not_replayed() {
+    let app = app().await.imported().await;
+    let mut body = br#"[{"point": "web.order", "at": "2026-03-01T09:30:00Z", "party": "a"#.to_vec();
+    body.extend_from_slice(&[0xff, b'"', b'}', b']']);
+    let reply = app.call("POST", "/api/events", body).await;
+    assert_eq!(reply.status, StatusCode::BAD_REQUEST, "{}", reply.text);
+    assert!(
+        reply.text.contains("not UTF-8 (invalid byte at offset 65)"),
+        "{}",
+        reply.text
+    );
+    let rejects = app.call("GET", "/api/rejects", "").await.json();
+    assert_eq!(rejects[0]["replayable"], false, "{rejects}");
+    let replay = app.call("POST", "/api/rejects/replay", "").await.json();
+    assert_eq!(replay["not_replayable"], 1);
+    assert_eq!(replay["taken"], 0);
 }

@@ -180,6 +180,20 @@ impl Store for PostgresStore {
         })
     }
 
+    async fn version(&self) -> Result<u64, StoreError> {
+        const CONTEXT: &str = "reading the store's version";
+        let client = self.client().await?;
+        let version: i64 = client
+            .query_one(
+                "SELECT value FROM meta WHERE key = 'inventory_version'",
+                &[],
+            )
+            .await
+            .map_err(pg(CONTEXT))?
+            .get(0);
+        Ok(version as u64)
+    }
+
     async fn entity(&self, kind: Kind, key: &str) -> Result<Option<Entity>, StoreError> {
         const CONTEXT: &str = "reading the inventory";
         let client = self.client().await?;
@@ -317,8 +331,8 @@ impl Store for PostgresStore {
 
     async fn write_events(
         &self,
-        events: &[Checked],
-        rejects: &[NewReject],
+        events: Vec<Checked>,
+        rejects: Vec<NewReject>,
         received_at: i64,
     ) -> Result<Vec<Written>, StoreError> {
         const CONTEXT: &str = "writing events";
@@ -328,7 +342,7 @@ impl Store for PostgresStore {
         tx.batch_execute("SET LOCAL synchronous_commit = on")
             .await
             .map_err(pg(CONTEXT))?;
-        let written = events::write(&tx, events, rejects, received_at).await?;
+        let written = events::write(&tx, &events, &rejects, received_at).await?;
         // With PostgreSQL's default synchronous_commit, the commit returns once it is on disk.
         tx.commit().await.map_err(pg(CONTEXT))?;
         Ok(written)

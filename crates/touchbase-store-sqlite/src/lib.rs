@@ -130,6 +130,17 @@ impl Store for SqliteStore {
         .await
     }
 
+    async fn version(&self) -> Result<u64, StoreError> {
+        const CONTEXT: &str = "reading the store's version";
+        self.with(CONTEXT, |conn| {
+            conn.prepare_cached("SELECT value FROM meta WHERE key = 'inventory_version'")
+                .and_then(|mut s| s.query_row([], |r| r.get::<_, i64>(0)))
+                .map(|v| v as u64)
+                .map_err(db(CONTEXT))
+        })
+        .await
+    }
+
     async fn entity(&self, kind: Kind, key: &str) -> Result<Option<Entity>, StoreError> {
         const CONTEXT: &str = "reading the inventory";
         let key = key.to_owned();
@@ -278,13 +289,11 @@ impl Store for SqliteStore {
 
     async fn write_events(
         &self,
-        events: &[Checked],
-        rejects: &[NewReject],
+        events: Vec<Checked>,
+        rejects: Vec<NewReject>,
         received_at: i64,
     ) -> Result<Vec<Written>, StoreError> {
         const CONTEXT: &str = "writing events";
-        let events = events.to_vec();
-        let rejects = rejects.to_vec();
         self.with(CONTEXT, move |conn| {
             let tx = conn
                 .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)

@@ -9,12 +9,41 @@ use touchbase_core::{Actor, Inventory, Permission};
 
 use crate::{OpError, Store, StoreError};
 
-/// One input: the text of one event (a line of NDJSON, an element of a JSON array).
+/// One input: the text of one event (a line of NDJSON, an element of a JSON array, a row of
+/// CSV as JSON).
 #[derive(Debug, Clone)]
 pub struct Input {
     pub raw: String,
     /// Where it came from, for the rejects: `http`, `file:events.ndjson:12`, …
     pub source: String,
+    /// Why the source could not read it as the text of an event, when it already knows (a line
+    /// that is not UTF-8, a CSV row with the wrong number of cells): the input is rejected with
+    /// this reason, not decoded.
+    pub unreadable: Option<String>,
+}
+
+impl Input {
+    pub fn new(raw: impl Into<String>, source: impl Into<String>) -> Input {
+        Input {
+            raw: raw.into(),
+            source: source.into(),
+            unreadable: None,
+        }
+    }
+
+    /// An input the source could not read: `raw` is what it has of it (e.g. the text with
+    /// invalid bytes replaced), `reason` why it is rejected.
+    pub fn unreadable(
+        raw: impl Into<String>,
+        source: impl Into<String>,
+        reason: impl Into<String>,
+    ) -> Input {
+        Input {
+            raw: raw.into(),
+            source: source.into(),
+            unreadable: Some(reason.into()),
+        }
+    }
 }
 
 /// What became of one input.
@@ -90,6 +119,10 @@ fn prepare(checker: &Checker, inputs: &[Input], now: i64) -> (Good, Bad) {
     let mut good = Vec::new();
     let mut bad = Vec::new();
     for (i, input) in inputs.iter().enumerate() {
+        if let Some(reason) = &input.unreadable {
+            bad.push((i, vec![reason.clone()]));
+            continue;
+        }
         let raw: Value = match serde_json::from_str(&input.raw) {
             Ok(v) => v,
             Err(e) => {
@@ -123,40 +156,88 @@ fn prepare(checker: &Checker, inputs: &[Input], now: i64) -> (Good, Bad) {
     (good, bad)
 }
 
-/// Takes a batch of inputs: writes the good events and the rejects in one durable transaction
-/// and says what became of each input, in order.
-pub async fn ingest(
-    store: &dyn Store,
-    actor: &Actor,
-    checker: &Checker,
-    inputs: &[Input],
-) -> Result<Vec<Outcome>, OpError> {
-    actor.require(Permission::Ingest)?;
+/// A batch decoded and checked, ready to be written by [`commit`].
+#[derive(Debug)]
+pub struct Prepared {
+    now: i64,
+    len: usize,
+    /// The events, each with the index of its input.
+    events: Vec<Checked>,
+    positions: Vec<usize>,
+    rejects: Vec<NewReject>,
+    bad: Bad,
+}
+
+impl Prepared {
+    /// How many inputs the batch holds.
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+}
+
+/// Decodes and checks a batch (CPU only: no IO), so that a caller can prepare the next batch
+/// while the previous one is being written.
+pub fn prepare_batch(checker: &Checker, inputs: &[Input]) -> Prepared {
     let now = now_us();
     let (good, bad) = prepare(checker, inputs, now);
-    let events: Vec<Checked> = good.iter().map(|(_, c)| c.clone()).collect();
-    let rejects: Vec<NewReject> = bad
+    let rejects = bad
         .iter()
         .map(|(i, reasons)| new_reject(&inputs[*i], reasons.clone()))
         .collect();
-    let written = store.write_events(&events, &rejects, now).await?;
-    release_if_live_now(store, &good, &written).await?;
+    let (positions, events) = good.into_iter().unzip();
+    Prepared {
+        now,
+        len: inputs.len(),
+        events,
+        positions,
+        rejects,
+        bad,
+    }
+}
+
+/// Writes a prepared batch, the good events and the rejects in one durable transaction, and
+/// says what became of each input, in order.
+pub async fn commit(store: &dyn Store, prepared: Prepared) -> Result<Vec<Outcome>, OpError> {
+    let Prepared {
+        now,
+        len,
+        events,
+        positions,
+        rejects,
+        bad,
+    } = prepared;
+    let ids: Vec<String> = events.iter().map(|c| c.event.id.clone()).collect();
+    let mut held_points: Vec<String> = events
+        .iter()
+        .filter(|c| c.held)
+        .map(|c| c.event.point.clone())
+        .collect();
+    let written = store.write_events(events, rejects, now).await?;
+    held_points.sort_unstable();
+    held_points.dedup();
+    if written.contains(&Written::Held) {
+        release_if_live_now(store, &held_points).await?;
+    }
     let mut outcomes = vec![
         Outcome {
             status: Status::Rejected,
             id: None,
             reasons: Vec::new()
         };
-        inputs.len()
+        len
     ];
-    for ((i, checked), w) in good.iter().zip(written) {
-        outcomes[*i] = Outcome {
+    for ((i, id), w) in positions.into_iter().zip(ids).zip(written) {
+        outcomes[i] = Outcome {
             status: match w {
                 Written::Accepted => Status::Accepted,
                 Written::Held => Status::Held,
                 Written::Duplicate => Status::Duplicate,
             },
-            id: Some(checked.event.id.clone()),
+            id: Some(id),
             reasons: Vec::new(),
         };
     }
@@ -166,30 +247,30 @@ pub async fn ingest(
     Ok(outcomes)
 }
 
+/// Takes a batch of inputs: [`prepare_batch`], then [`commit`].
+pub async fn ingest(
+    store: &dyn Store,
+    actor: &Actor,
+    checker: &Checker,
+    inputs: &[Input],
+) -> Result<Vec<Outcome>, OpError> {
+    actor.require(Permission::Ingest)?;
+    commit(store, prepare_batch(checker, inputs)).await
+}
+
 /// A reject of `input`, with its reasons.
 fn new_reject(input: &Input, reasons: Vec<String>) -> NewReject {
-    NewReject::new(&input.source, input.raw.as_bytes(), reasons)
+    let mut reject = NewReject::new(&input.source, input.raw.as_bytes(), reasons);
+    // What the source could not read (text with invalid bytes replaced, a CSV row of the wrong
+    // shape) is not an event's text as received: kept to be read, never replayed.
+    reject.replayable &= input.unreadable.is_none();
+    reject
 }
 
 /// The checker is a snapshot: a point may have gone live since it was made. Events just held
 /// at such a point are released into the counts at once rather than waiting for the next
 /// inventory change.
-async fn release_if_live_now(
-    store: &dyn Store,
-    good: &Good,
-    written: &[Written],
-) -> Result<(), StoreError> {
-    let mut held: Vec<&str> = good
-        .iter()
-        .zip(written)
-        .filter(|(_, w)| **w == Written::Held)
-        .map(|((_, c), _)| c.event.point.as_str())
-        .collect();
-    if held.is_empty() {
-        return Ok(());
-    }
-    held.sort_unstable();
-    held.dedup();
+async fn release_if_live_now(store: &dyn Store, held: &[String]) -> Result<(), StoreError> {
     let Some(inventory) = crate::inventory::load(store).await? else {
         return Ok(());
     };
@@ -239,16 +320,13 @@ pub async fn replay(
     let checker = checker(store).await?;
     let inputs: Vec<Input> = pending
         .iter()
-        .map(|r| Input {
-            raw: r.raw.clone(),
-            source: format!("replay of reject {}", r.id),
-        })
+        .map(|r| Input::new(r.raw.clone(), format!("replay of reject {}", r.id)))
         .collect();
     let now = now_us();
     let (good, bad) = prepare(&checker, &inputs, now);
-    let events: Vec<Checked> = good.iter().map(|(_, c)| c.clone()).collect();
-    store.write_events(&events, &[], now).await?;
     let ids: Vec<i64> = good.iter().map(|(i, _)| pending[*i].id).collect();
+    let events: Vec<Checked> = good.into_iter().map(|(_, c)| c).collect();
+    store.write_events(events, Vec::new(), now).await?;
     store.mark_replayed(&ids, now).await?;
     Ok(Replayed {
         taken: ids.len() as u64,
@@ -274,4 +352,32 @@ pub async fn release_live(store: &dyn Store) -> Result<u64, StoreError> {
         }
     }
     Ok(released)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// An input its source could not read is rejected with the source's reason, even when
+    /// what is left of it would decode.
+    #[test]
+    fn unreadable_inputs_are_rejected_with_their_reason() {
+        let checker = Checker::new(&Inventory::new(touchbase_core::Organization::named("-")));
+        let event = r#"{"point":"web.order","at":"2026-03-01T09:30:00Z"}"#;
+        let inputs = [
+            Input::unreadable(
+                event,
+                "file:e.ndjson:1",
+                "not UTF-8: invalid byte at offset 3",
+            ),
+            Input::new(event, "file:e.ndjson:2"),
+        ];
+        let (good, bad) = prepare(&checker, &inputs, now_us());
+        assert_eq!(good.len(), 1);
+        assert_eq!(good[0].0, 1);
+        assert_eq!(
+            bad,
+            [(0, vec!["not UTF-8: invalid byte at offset 3".to_owned()])]
+        );
+    }
 }

@@ -41,6 +41,9 @@ pub trait Store: Send + Sync + Debug {
     /// store was never initialized.
     async fn entities(&self) -> Result<Versioned<Vec<Entity>>, StoreError>;
 
+    /// The store's version: it changes with every write to the entities (not with events).
+    async fn version(&self) -> Result<u64, StoreError>;
+
     /// One entity by kind and key.
     async fn entity(&self, kind: Kind, key: &str) -> Result<Option<Entity>, StoreError>;
 
@@ -64,8 +67,8 @@ pub trait Store: Send + Sync + Debug {
     /// this returns, the write has reached the disk.
     async fn write_events(
         &self,
-        events: &[Checked],
-        rejects: &[NewReject],
+        events: Vec<Checked>,
+        rejects: Vec<NewReject>,
         received_at: i64,
     ) -> Result<Vec<Written>, StoreError>;
 

@@ -8,6 +8,8 @@ use clap::{Args, Parser, Subcommand};
 use touchbase_core::governance::ProposalStatus;
 use touchbase_core::{Mode, Role, Status};
 
+pub use crate::source::Format;
+
 /// touchbase: the system of record for an organization's points of interaction.
 #[derive(Debug, Parser)]
 #[command(name = "touchbase", version, about, propagate_version = true)]
@@ -52,7 +54,8 @@ pub enum Command {
     /// The audit trail: read it, verify it has not been tampered with.
     #[command(subcommand)]
     Audit(AuditCommand),
-    /// Take interaction events in from an NDJSON file (`-` reads standard input).
+    /// Take interaction events in from an NDJSON or CSV file, gzipped or not (`-` reads
+    /// standard input).
     Import(ImportArgs),
     /// Rejected inputs: list them, show one, replay them once the cause is fixed.
     #[command(subcommand)]
@@ -61,8 +64,10 @@ pub enum Command {
     Undocumented(UndocumentedArgs),
     /// Serve the JSON API and the dashboard.
     Serve(ServeArgs),
-    /// Create the demo organization (when absent) and serve it.
-    Demo(ServeArgs),
+    /// Create the demo organization with a year of interactions (when absent) and serve it.
+    Demo(DemoArgs),
+    /// Write synthetic interaction events for the demo organization as NDJSON (wire format v1).
+    Gen(GenArgs),
 }
 
 #[derive(Debug, Args)]
@@ -242,8 +247,13 @@ pub enum AuditCommand {
 
 #[derive(Debug, Args)]
 pub struct ImportArgs {
-    /// An NDJSON file of events, one per line (wire format v1); `-` reads standard input.
+    /// A file of events (wire format v1): NDJSON, one event per line, or CSV (`.csv`) with a
+    /// header row of the field names flattened with dots (`outcomes.satisfaction`); `.gz` is
+    /// read as gzip. `-` reads standard input.
     pub file: PathBuf,
+    /// Read the file in this format, whatever its name says (CSV on standard input needs it).
+    #[arg(long, value_enum)]
+    pub format: Option<Format>,
     /// Events written per transaction.
     #[arg(long, default_value_t = 10_000)]
     pub batch: usize,
@@ -306,6 +316,34 @@ pub struct ServeArgs {
     /// The MQTT client id: the broker keeps this client's unacknowledged messages across restarts.
     #[arg(long, env = "TOUCHBASE_MQTT_CLIENT_ID", default_value = "touchbase")]
     pub mqtt_client_id: String,
+}
+
+#[derive(Debug, Args)]
+pub struct DemoArgs {
+    /// How many synthetic interactions a new demo store is loaded with (a year of them).
+    #[arg(long, env = "TOUCHBASE_DEMO_EVENTS", default_value_t = 100_000)]
+    pub events: u64,
+    #[command(flatten)]
+    pub serve: ServeArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct GenArgs {
+    /// How many events, exactly.
+    #[arg(long, default_value_t = 100_000)]
+    pub events: u64,
+    /// The same seed gives the same bytes.
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+    /// The first day of the period, YYYY-MM-DD. [default: --days before 2026-11-01]
+    #[arg(long, value_name = "DATE")]
+    pub from: Option<jiff::civil::Date>,
+    /// How many days the period lasts.
+    #[arg(long, default_value_t = 365)]
+    pub days: u32,
+    /// Write to this file rather than standard output.
+    #[arg(long, short)]
+    pub out: Option<PathBuf>,
 }
 
 /// A point status on the command line.

@@ -6,6 +6,7 @@ mod commands;
 mod demo;
 mod edit;
 mod output;
+mod source;
 mod store;
 
 use std::process::ExitCode;
@@ -58,6 +59,8 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         );
     }
     let command = match cli.command {
+        // Needs no store: it writes events for the demo organization.
+        Command::Gen(a) => return commands::r#gen::run(a),
         Command::Demo(a) => {
             let db = db.unwrap_or_else(|| demo::DEFAULT_DB.to_owned());
             return commands::serve::demo(&db, a).await;
@@ -82,6 +85,6 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Import(a) => commands::events::import(store, actor, a).await,
         Command::Rejects(a) => commands::events::rejects(store, actor, a).await,
         Command::Undocumented(a) => commands::events::undocumented(store, actor, a).await,
-        Command::Serve(_) | Command::Demo(_) => unreachable!("handled above"),
+        Command::Serve(_) | Command::Demo(_) | Command::Gen(_) => unreachable!("handled above"),
     }
 }

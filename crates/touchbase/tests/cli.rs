@@ -867,7 +867,7 @@ fn start_demo(dir: &Path) -> (std::process::Child, String) {
         .current_dir(dir)
         .env_remove("TOUCHBASE_DB")
         .env_remove("TOUCHBASE_AS")
-        .args(["demo", "--listen", "127.0.0.1:0"])
+        .args(["demo", "--listen", "127.0.0.1:0", "--events", "20000"])
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()
@@ -883,6 +883,13 @@ fn demo_creates_the_organization_and_serves_it() {
     let dir = tempfile::tempdir().unwrap();
     let (mut child, printed) = start_demo(dir.path());
     assert!(printed.contains("Northwind Grocers"), "{printed}");
+    // A year of interactions, loaded through the ingest path: none refused, some held.
+    let loaded = printed
+        .lines()
+        .find(|l| l.starts_with("loaded 20,000 interactions from 2025-11-01 to 2026-11-01"))
+        .unwrap_or_else(|| panic!("no load line in {printed}"));
+    assert!(loaded.contains(", 0 rejected)"), "{loaded}");
+    assert!(!loaded.contains(" 0 held"), "{loaded}");
     assert!(dir.path().join("touchbase-demo.db").exists());
     let url = printed
         .lines()
@@ -971,6 +978,7 @@ fn demo_creates_the_organization_and_serves_it() {
         "{printed}"
     );
     assert!(printed.contains("cannot be shown again"), "{printed}");
+    assert!(!printed.contains("loaded"), "loaded twice: {printed}");
     assert!(printed.contains("token issue NAME"), "{printed}");
     assert!(!printed.contains("tb_"), "{printed}");
 }
@@ -1035,7 +1043,10 @@ fn events_import_rejects_and_undocumented() {
 
     let rejects = ok(d, "t.db", &["rejects", "list"]);
     assert!(rejects.contains("file:events.ndjson:5"), "{rejects}");
-    assert!(rejects.contains("\n1 rejects"), "imported twice, kept once: {rejects}");
+    assert!(
+        rejects.contains("\n1 rejects"),
+        "imported twice, kept once: {rejects}"
+    );
     assert!(
         rejects.contains("vars.urgency: must be one of routine, same-day, got \"asap\""),
         "{rejects}"
@@ -1072,6 +1083,352 @@ fn events_import_rejects_and_undocumented() {
     assert!(
         err.contains("this needs the role owner or executive or admin; vic has the role viewer"),
         "{err}"
+    );
+}
+
+/// The counts of an `import --json`: accepted, duplicates, held, rejected.
+fn counts(report: &str) -> [u64; 4] {
+    let report: serde_json::Value = serde_json::from_str(report).unwrap();
+    ["accepted", "duplicates", "held", "rejected"].map(|k| report[k].as_u64().unwrap())
+}
+
+/// The rejects on record, as `rejects list --json` gives them.
+fn rejects_on_record(dir: &Path, db: &str) -> Vec<serde_json::Value> {
+    serde_json::from_str(&ok(dir, db, &["rejects", "list", "--json"])).unwrap()
+}
+
+/// A scratch directory with a store holding the small inventory.
+fn small_store() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    write(dir.path(), "small.yaml", SMALL);
+    ok(
+        dir.path(),
+        "t.db",
+        &["inventory", "import", "small.yaml", "--baseline"],
+    );
+    dir
+}
+
+fn gzip(bytes: &[u8]) -> Vec<u8> {
+    let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    encoder.write_all(bytes).unwrap();
+    encoder.finish().unwrap()
+}
+
+/// A CSV file: the header names the wire format's fields with dots; each row is an event,
+/// accepted, held or rejected like a line of NDJSON. A bad cell is rejected naming the field
+/// and the rule, an unknown column's value as an unknown field, a short row naming its line.
+#[test]
+fn events_import_csv() {
+    let dir = small_store();
+    let d = dir.path();
+    write(
+        d,
+        "events.csv",
+        concat!(
+            "id,point,at,party,outcomes.satisfaction,outcomes.resolved,value.company,cost,data,colour\n",
+            "c-1,web.order,2026-03-01T09:30:00Z,p-1,5,true,6.5,0.3,\"{\"\"basket\"\":[\"\"chain\"\"],\"\"email\"\":\"\"a@b.c\"\"}\",\n",
+            "c-2,web.order,2026-03-01T10:00:00Z,,x,,,,,\n",
+            "c-3,web.order,2026-03-01T11:00:00Z,,,,,,,red\n",
+            "c-4,sms.promo,2026-03-01T12:00:00Z,,,,,,,\n",
+            "\n",
+            "c-5,web.order,2026-03-01T12:30:00Z,,4,maybe,,-1,not json,\n",
+            "c-6,web.order\n",
+        ),
+    );
+    let report = ok(d, "t.db", &["import", "events.csv", "--json"]);
+    assert_eq!(counts(&report), [1, 0, 1, 4], "{report}");
+
+    let rejects = rejects_on_record(d, "t.db");
+    let by_source = |source: &str| {
+        rejects
+            .iter()
+            .find(|r| r["source"] == source)
+            .unwrap_or_else(|| panic!("no reject from {source}: {rejects:?}"))
+    };
+    let reasons = |source: &str| -> Vec<String> {
+        by_source(source)["reasons"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| r.as_str().unwrap().to_owned())
+            .collect()
+    };
+    assert_eq!(
+        reasons("file:events.csv:3"),
+        ["outcomes.satisfaction: must be an integer from 1 to 5, got \"x\""]
+    );
+    assert_eq!(
+        by_source("file:events.csv:3")["raw"],
+        r#"{"at":"2026-03-01T10:00:00Z","id":"c-2","outcomes":{"satisfaction":"x"},"point":"web.order"}"#,
+        "the reject keeps the row as JSON"
+    );
+    let unknown = reasons("file:events.csv:4");
+    assert_eq!(unknown.len(), 1, "{unknown:?}");
+    assert!(
+        unknown[0].starts_with("colour: unknown field"),
+        "{unknown:?}"
+    );
+    assert_eq!(
+        reasons("file:events.csv:7"),
+        [
+            "outcomes.resolved: must be true or false, got \"maybe\"",
+            "cost: must be a finite number of at least 0, got -1",
+            "data: must be an object, got \"not json\"",
+        ]
+    );
+    assert_eq!(
+        reasons("file:events.csv:8"),
+        ["line 8 has 2 cells where the header has 10 columns"]
+    );
+    assert_eq!(by_source("file:events.csv:8")["raw"], "c-6,web.order");
+
+    // The accepted row is the event the NDJSON line would give.
+    let again = ok(d, "t.db", &["import", "events.csv", "--json"]);
+    assert_eq!(counts(&again), [0, 2, 0, 4], "{again}");
+}
+
+/// The same events as CSV and as NDJSON are the same events: without an `id`, each gets the
+/// same hash id either way, so the second import finds every one on record.
+#[test]
+fn csv_and_ndjson_give_the_same_ids() {
+    let dir = small_store();
+    let d = dir.path();
+    write(
+        d,
+        "events.csv",
+        concat!(
+            "point,at,party,channel,outcomes.intent,outcomes.satisfaction,outcomes.knowledge,",
+            "outcomes.resolved,outcomes.engaged,value.company,value.party,cost,duration_s,data,vars\n",
+            "web.order,2026-03-01T09:30:00Z,p-1,web,buy,4,true,false,true,4.10,-2,0.35,12.5,",
+            "\"{\"\"email\"\":\"\"a@b.c\"\",\"\"basket\"\":[\"\"chain\"\",2]}\",\"{\"\"urgency\"\":\"\"routine\"\"}\"\n",
+            "web.order,2026-03-01T10:00:00+01:00,,,,,,,,,,,,,\n",
+            "workshop.booking,2026-03-02T08:00:00Z,p-2,,,5,,true,,,,4,,\"{\"\"bike\"\":\"\"Brompton, green\"\"}\",\n",
+        ),
+    );
+    write(
+        d,
+        "events.ndjson",
+        concat!(
+            r#"{"point":"web.order","at":"2026-03-01T09:30:00Z","party":"p-1","channel":"web","outcomes":{"intent":"buy","satisfaction":4,"knowledge":true,"resolved":false,"engaged":true},"value":{"company":4.10,"party":-2},"cost":0.35,"duration_s":12.5,"data":{"basket":["chain",2],"email":"a@b.c"},"vars":{"urgency":"routine"}}"#,
+            "\n",
+            r#"{"at":"2026-03-01T10:00:00+01:00","point":"web.order"}"#,
+            "\n",
+            r#"{"point":"workshop.booking","at":"2026-03-02T08:00:00Z","party":"p-2","outcomes":{"satisfaction":5,"resolved":true},"cost":4,"data":{"bike":"Brompton, green"}}"#,
+            "\n",
+        ),
+    );
+    let first = ok(d, "t.db", &["import", "events.csv", "--json"]);
+    assert_eq!(counts(&first), [3, 0, 0, 0], "{first}");
+    let second = ok(d, "t.db", &["import", "events.ndjson", "--json"]);
+    assert_eq!(counts(&second), [0, 3, 0, 0], "{second}");
+}
+
+/// `.gz` files are read through gzip, CSV and NDJSON alike (several gzip members too, as
+/// `cat a.gz b.gz` makes).
+#[test]
+fn events_import_gzip() {
+    let dir = small_store();
+    let d = dir.path();
+    let csv =
+        "id,point,at\nz-1,web.order,2026-03-01T09:30:00Z\nz-2,sms.promo,2026-03-01T09:30:00Z\n";
+    std::fs::write(d.join("events.csv.gz"), gzip(csv.as_bytes())).unwrap();
+    let report = ok(d, "t.db", &["import", "events.csv.gz", "--json"]);
+    assert_eq!(counts(&report), [1, 0, 1, 0], "{report}");
+
+    let mut members =
+        gzip(b"{\"id\":\"n-1\",\"point\":\"web.order\",\"at\":\"2026-03-01T09:30:00Z\"}\n");
+    members.extend(gzip(
+        b"{\"id\":\"n-2\",\"point\":\"web.order\",\"at\":\"2026-03-01T09:30:00Z\"}\n{\"id\":\"z-1\",\"point\":\"web.order\",\"at\":\"2026-03-01T09:30:00Z\"}\n",
+    ));
+    std::fs::write(d.join("events.ndjson.gz"), members).unwrap();
+    let report = ok(d, "t.db", &["import", "events.ndjson.gz", "--json"]);
+    assert_eq!(counts(&report), [2, 1, 0, 0], "{report}");
+
+    // A file cut short stops the import where it breaks; what was read before is on record.
+    let lines: String = (0..5000)
+        .map(|i| {
+            format!(
+                "{{\"id\":\"cut-{i}\",\"point\":\"web.order\",\"at\":\"2026-03-01T09:30:00Z\"}}\n"
+            )
+        })
+        .collect();
+    let whole = gzip(lines.as_bytes());
+    std::fs::write(d.join("cut.ndjson.gz"), &whole[..whole.len() - 100]).unwrap();
+    let err = fails(d, "t.db", &["import", "cut.ndjson.gz", "--batch", "100"]);
+    assert!(err.contains("cannot read `cut.ndjson.gz`"), "{err}");
+    assert!(
+        err.contains("inputs read before it were taken (0 of them rejected)"),
+        "{err}"
+    );
+
+    // A file that is not gzip stops the import, saying which.
+    write(d, "plain.ndjson.gz", "{}\n");
+    let err = fails(d, "t.db", &["import", "plain.ndjson.gz"]);
+    assert!(err.contains("cannot read `plain.ndjson.gz`"), "{err}");
+}
+
+/// A line that is not UTF-8 is rejected with the offset of its first invalid byte, kept as
+/// text with the byte replaced; the lines after it are read.
+#[test]
+fn a_line_that_is_not_utf8_is_a_reject() {
+    let dir = small_store();
+    let d = dir.path();
+    std::fs::write(
+        d.join("events.ndjson"),
+        b"{\"id\":\"u-1\",\"point\":\"web.order\",\"at\":\"2026-03-01T09:30:00Z\"}\n\
+          {\"id\":\"u-2\",\"point\":\"web.order\",\"at\":\"2026-03-01T09:30:00Z\",\"party\":\"caf\xe9\"}\n\
+          {\"id\":\"u-3\",\"point\":\"web.order\",\"at\":\"2026-03-01T09:30:00Z\"}\n",
+    )
+    .unwrap();
+    let report = ok(d, "t.db", &["import", "events.ndjson", "--json"]);
+    assert_eq!(counts(&report), [2, 0, 0, 1], "{report}");
+    let rejects = rejects_on_record(d, "t.db");
+    assert_eq!(rejects.len(), 1);
+    assert_eq!(rejects[0]["source"], "file:events.ndjson:2");
+    assert_eq!(
+        rejects[0]["reasons"],
+        serde_json::json!(["not UTF-8: invalid byte at offset 72"])
+    );
+    assert!(
+        rejects[0]["raw"]
+            .as_str()
+            .unwrap()
+            .ends_with("\"party\":\"caf\u{fffd}\"}"),
+        "{rejects:?}"
+    );
+
+    // The same in a CSV cell.
+    std::fs::write(
+        d.join("events.csv"),
+        b"id,point,at,party\nu-4,web.order,2026-03-01T09:30:00Z,caf\xe9\nu-5,web.order,2026-03-01T09:30:00Z,\n",
+    )
+    .unwrap();
+    let report = ok(d, "t.db", &["import", "events.csv", "--json"]);
+    assert_eq!(counts(&report), [1, 0, 0, 1], "{report}");
+    let reject = rejects_on_record(d, "t.db").pop().unwrap();
+    assert_eq!(reject["source"], "file:events.csv:2");
+    assert_eq!(
+        reject["reasons"],
+        serde_json::json!(["not UTF-8: invalid byte at offset 3 in the column `party`"])
+    );
+}
+
+/// Standard input is NDJSON unless `--format` says otherwise.
+#[test]
+fn csv_on_standard_input_with_format() {
+    let dir = small_store();
+    let d = dir.path();
+    let csv =
+        b"id,point,at\ns-1,web.order,2026-03-01T09:30:00Z\ns-2,web.order,2026-03-01T09:30:00Z\n";
+    let run = touchbase_with_input(
+        d,
+        "t.db",
+        &["import", "-", "--format", "csv", "--json"],
+        csv,
+    );
+    assert!(run.ok, "{}", run.stderr);
+    assert_eq!(counts(&run.stdout), [2, 0, 0, 0], "{}", run.stdout);
+    assert!(rejects_on_record(d, "t.db").is_empty(), "no rejects");
+
+    // `--format` wins over the name, too.
+    write(
+        d,
+        "events.txt",
+        "id,point,at\ns-3,web.order,2026-03-01T09:30:00Z\n",
+    );
+    let report = ok(
+        d,
+        "t.db",
+        &["import", "events.txt", "--format", "csv", "--json"],
+    );
+    assert_eq!(counts(&report), [1, 0, 0, 0], "{report}");
+    let report = ok(
+        d,
+        "t.db",
+        &["import", "events.txt", "--format", "ndjson", "--json"],
+    );
+    assert_eq!(
+        counts(&report),
+        [0, 0, 0, 2],
+        "every line is not JSON: {report}"
+    );
+
+    let run = touchbase_with_input(
+        d,
+        "t.db",
+        &["import", "-"],
+        b"{\"id\":\"s-4\",\"point\":\"web.order\",\"at\":\"2026-03-01T09:30:00Z\"}\n",
+    );
+    assert!(run.ok, "{}", run.stderr);
+    assert!(run.stdout.starts_with("-: 1 accepted"), "{}", run.stdout);
+}
+
+/// `gen` writes the same bytes for the same seed (to a file or standard output); `import` takes
+/// them: most accepted, those at points that are not live held, none refused.
+#[test]
+fn gen_is_reproducible_and_imports() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let args = ["gen", "--events", "5000", "--seed", "9"];
+    let to_stdout = ok(d, "unused.db", &args);
+    ok(
+        d,
+        "unused.db",
+        &[&args[..], &["--out", "a.ndjson"]].concat(),
+    );
+    let in_file = std::fs::read_to_string(d.join("a.ndjson")).unwrap();
+    assert_eq!(to_stdout, in_file, "standard output and --out differ");
+    assert_eq!(in_file.lines().count(), 5000);
+    assert_ne!(
+        ok(d, "unused.db", &["gen", "--events", "5000", "--seed", "10"]),
+        in_file
+    );
+    let first: serde_json::Value = serde_json::from_str(in_file.lines().next().unwrap()).unwrap();
+    assert_eq!(first["id"], "g-9-0");
+    assert!(first["at"].as_str().unwrap().starts_with("2025-11-01T"));
+    // Another period: --from and --days.
+    let march = ok(
+        d,
+        "unused.db",
+        &[
+            "gen",
+            "--events",
+            "100",
+            "--from",
+            "2026-03-01",
+            "--days",
+            "7",
+        ],
+    );
+    assert!(
+        march.lines().all(|l| l.contains(r#""at":"2026-03-0"#)),
+        "{march}"
+    );
+    let err = fails(
+        d,
+        "unused.db",
+        &["gen", "--events", "10", "--from", "2999-01-01"],
+    );
+    assert!(err.contains("ends after now"), "{err}");
+
+    write(d, "demo.yaml", DEMO);
+    ok(
+        d,
+        "t.db",
+        &["inventory", "import", "demo.yaml", "--baseline"],
+    );
+    let report: serde_json::Value =
+        serde_json::from_str(&ok(d, "t.db", &["import", "a.ndjson", "--json"])).unwrap();
+    let count = |k: &str| report[k].as_u64().unwrap();
+    assert_eq!(count("accepted") + count("held"), 5000, "{report}");
+    assert!(count("accepted") > 4500, "{report}");
+    assert!(count("held") > 0, "{report}");
+    assert_eq!(count("rejected"), 0, "{report}");
+    let undocumented = ok(d, "t.db", &["undocumented"]);
+    assert!(
+        undocumented.contains("replenishment.auto") && undocumented.contains("whatsapp.order"),
+        "{undocumented}"
     );
 }
 

@@ -957,10 +957,7 @@ pub async fn tokens_authenticate_until_revoked(backend: &dyn Backend) {
 fn inputs(lines: &[serde_json::Value]) -> Vec<crate::ingest::Input> {
     lines
         .iter()
-        .map(|v| crate::ingest::Input {
-            raw: v.to_string(),
-            source: "test".into(),
-        })
+        .map(|v| crate::ingest::Input::new(v.to_string(), "test"))
         .collect()
 }
 
@@ -995,10 +992,7 @@ pub async fn events_are_accepted_held_rejected_or_duplicates(backend: &dyn Backe
         // Missing the required email: a data-quality finding, still accepted (R13).
         json!({ "point": "web.order", "at": "2026-03-03T09:30:00Z", "data": { "basket": [] } }),
     ]);
-    raw.push(crate::ingest::Input {
-        raw: "{not json\0".into(),
-        source: "test".into(),
-    });
+    raw.push(crate::ingest::Input::new("{not json\0", "test"));
     let outcomes = ingest(store, raw).await;
     let statuses: Vec<_> = outcomes.iter().map(|o| o.status).collect();
     assert_eq!(
@@ -1345,10 +1339,7 @@ pub async fn rejects_are_kept_once_and_altered_ones_never_replayed(backend: &dyn
     let store = backend.fresh().await;
     let store = &*store;
     baseline(store, &parse(SMALL)).await;
-    let bad = |raw: &str| crate::ingest::Input {
-        raw: raw.into(),
-        source: "test".into(),
-    };
+    let bad = |raw: &str| crate::ingest::Input::new(raw, "test");
     let batch = vec![
         bad(r#"{"point": "web.order"}"#),
         bad("{\"point\": \"web.order\", \"at\": \"2026-03-01T09:00:00Z\", \"party\": \"a\u{0}b\"}"),

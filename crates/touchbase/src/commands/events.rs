@@ -1,17 +1,18 @@
 //! `touchbase import`, `rejects`, `undocumented`: interaction events in, what was refused, and
 //! what was seen at points that are not live.
 
-use std::io::{BufRead, BufReader, IsTerminal, Read};
+use std::io::IsTerminal;
 use std::time::Instant;
 
-use anyhow::Context;
 use serde::Serialize;
+use touchbase_core::event::Checker;
 use touchbase_core::{Actor, Permission};
 use touchbase_store::Store;
-use touchbase_store::ingest::{self, Input, Summary};
+use touchbase_store::ingest::{self, Input, Prepared, Summary};
 
 use crate::args::{ImportArgs, RejectsCommand, UndocumentedArgs};
 use crate::output::{print_json, table};
+use crate::source::Source;
 
 /// The summary `import --json` prints.
 #[derive(Debug, Serialize)]
@@ -25,54 +26,26 @@ struct ImportReport {
 
 pub async fn import(store: &dyn Store, actor: &Actor, args: ImportArgs) -> anyhow::Result<()> {
     actor.require(Permission::Ingest)?;
-    let name = args.file.display().to_string();
-    let (reader, size): (Box<dyn Read>, Option<u64>) = if name == "-" {
-        (Box::new(std::io::stdin()), None)
-    } else {
-        let file =
-            std::fs::File::open(&args.file).with_context(|| format!("cannot read `{name}`"))?;
-        let size = file.metadata().ok().map(|m| m.len());
-        (Box::new(file), size)
-    };
-    anyhow::ensure!(
-        !name.ends_with(".gz") && !name.ends_with(".csv"),
-        "`{name}`: only NDJSON (one JSON event per line) is read for now; gzip and CSV are coming"
-    );
-    let progress = progress_bar(size, args.json);
-    let checker = ingest::checker(store).await?;
+    let source = Source::open(&args.file, args.format)?;
+    let name = source.name.clone();
+    let progress = progress_bar(source.size, args.json);
     let started = Instant::now();
-    let mut summary = Summary::default();
-    let mut batch = Vec::with_capacity(args.batch);
-    let mut lines = BufReader::new(reader);
-    let mut line_no = 0u64;
-    let mut line = String::new();
-    loop {
-        line.clear();
-        let read = lines
-            .read_line(&mut line)
-            .with_context(|| format!("cannot read `{name}`"))?;
-        if read > 0 {
-            line_no += 1;
-            progress.inc(read as u64);
-            let text = line.trim_end_matches(['\n', '\r']);
-            if !text.trim().is_empty() {
-                batch.push(Input {
-                    raw: text.to_owned(),
-                    source: format!("file:{name}:{line_no}"),
-                });
-            }
-        }
-        if batch.len() >= args.batch.max(1) || (read == 0 && !batch.is_empty()) {
-            let outcomes = ingest::ingest(store, actor, &checker, &batch).await?;
-            summary.add(&outcomes);
-            batch.clear();
-            progress.set_message(format!("{} events", summary.total()));
-        }
-        if read == 0 {
-            break;
-        }
-    }
+    let (summary, failed) = ingest_all(store, source.inputs(&progress)?, args.batch, |summary| {
+        progress.set_message(format!("{} events", summary.total()));
+    })
+    .await?;
     progress.finish_and_clear();
+    if let Some(e) = failed {
+        // What was read before the error is on record: say so.
+        if summary.total() > 0 {
+            anyhow::bail!(
+                "{e:#}; the {} inputs read before it were taken ({} of them rejected)",
+                summary.total(),
+                summary.rejected
+            );
+        }
+        return Err(e);
+    }
     let seconds = started.elapsed().as_secs_f64();
     let rate = if seconds > 0.0 {
         summary.total() as f64 / seconds
@@ -103,6 +76,70 @@ pub async fn import(store: &dyn Store, actor: &Actor, args: ImportArgs) -> anyho
         );
     }
     Ok(())
+}
+
+/// Takes inputs in through the one ingest path (decode → check → write), `batch` per
+/// transaction, one batch written while the next is read and checked (the disk and the CPU work
+/// at once: SQLite writes on a thread of its own). `each_batch` hears the running summary after
+/// each. A read error stops the reading: it is returned beside the summary of what was read
+/// before it, which is on record.
+pub async fn ingest_all(
+    store: &dyn Store,
+    mut inputs: impl Iterator<Item = anyhow::Result<Input>>,
+    batch: usize,
+    mut each_batch: impl FnMut(&Summary),
+) -> anyhow::Result<(Summary, Option<anyhow::Error>)> {
+    let checker = ingest::checker(store).await?;
+    let mut summary = Summary::default();
+    let mut failed = None;
+    let mut in_flight: Option<Prepared> = None;
+    loop {
+        let (written, next) = tokio::join!(
+            async {
+                match in_flight.take() {
+                    Some(batch) => Some(ingest::commit(store, batch).await),
+                    None => None,
+                }
+            },
+            async {
+                (failed.is_none())
+                    .then(|| read_batch(&mut inputs, batch.max(1), &checker, &mut failed))
+            }
+        );
+        if let Some(outcomes) = written {
+            summary.add(&outcomes?);
+            each_batch(&summary);
+        }
+        match next {
+            Some(batch) if !batch.is_empty() => in_flight = Some(batch),
+            _ => break,
+        }
+    }
+    Ok((summary, failed))
+}
+
+/// Reads up to `size` inputs and checks them; a read error stops the reading (in `failed`),
+/// and what was read before it is still returned.
+fn read_batch(
+    inputs: &mut impl Iterator<Item = anyhow::Result<Input>>,
+    size: usize,
+    checker: &Checker,
+    failed: &mut Option<anyhow::Error>,
+) -> Prepared {
+    let mut batch = Vec::with_capacity(size);
+    for input in inputs.by_ref() {
+        match input {
+            Ok(input) => batch.push(input),
+            Err(e) => {
+                *failed = Some(e);
+                break;
+            }
+        }
+        if batch.len() >= size {
+            break;
+        }
+    }
+    ingest::prepare_batch(checker, &batch)
 }
 
 /// A progress bar on a terminal (bytes read, rate, ETA); hidden otherwise.

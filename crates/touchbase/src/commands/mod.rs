@@ -1,10 +1,11 @@
-//! One module per command group. Every command but `serve` and `demo` runs as the [`Actor`]
+//! One module per command group. Every command but `serve`, `demo` and `gen` runs as the [`Actor`]
 //! resolved once in `main` (`--as`, else the local administrator).
 //!
 //! [`Actor`]: touchbase_core::Actor
 
 pub mod audit;
 pub mod events;
+pub mod r#gen;
 pub mod init;
 pub mod inventory;
 pub mod point;

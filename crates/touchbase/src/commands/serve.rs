@@ -7,8 +7,9 @@ use touchbase_server::{AppState, ServerConfig};
 use touchbase_store::inventory::{self, ImportMode};
 use touchbase_store::{Store, access, proposals};
 
-use crate::args::ServeArgs;
-use crate::output::count;
+use crate::args::{DemoArgs, ServeArgs};
+use crate::commands::events::ingest_all;
+use crate::output::{count, thousands};
 use crate::{demo, store};
 
 /// The listener of `--listen`, or what to do when the address is taken.
@@ -52,6 +53,7 @@ async fn run_server(
     let until_stopped = |mut stopped: tokio::sync::watch::Receiver<bool>| async move {
         let _ = stopped.wait_for(|s| *s).await;
     };
+    let state = AppState::new(Arc::clone(&store));
     let mqtt = match &args.mqtt {
         None => None,
         Some(url) => {
@@ -65,21 +67,18 @@ async fn run_server(
                 "touchbase taking events from MQTT {url}, topic {}",
                 config.topic
             );
-            let store = Arc::clone(&store);
             let shutdown = until_stopped(stopped.clone());
             Some(tokio::spawn(touchbase_server::mqtt::run(
-                store, config, shutdown,
+                Arc::clone(&store),
+                state.committer.clone(),
+                config,
+                shutdown,
             )))
         }
     };
-    touchbase_server::serve(
-        listener,
-        AppState { store },
-        &config,
-        until_stopped(stopped),
-    )
-    .await
-    .context("the server stopped with an error")?;
+    touchbase_server::serve(listener, state, &config, until_stopped(stopped))
+        .await
+        .context("the server stopped with an error")?;
     if let Some(mqtt) = mqtt {
         mqtt.await
             .context("the MQTT source failed")?
@@ -102,8 +101,13 @@ const DEMO_USERS: [(&str, Role, &[&str]); 6] = [
     ("ada", Role::Admin, &[]),
 ];
 
-/// `touchbase demo`: creates the demo organization when the store holds none, then serves it.
-pub async fn demo(db: &str, args: ServeArgs) -> anyhow::Result<()> {
+/// `touchbase demo`: creates the demo organization when the store holds none, with a year of
+/// interactions, then serves it.
+pub async fn demo(db: &str, args: DemoArgs) -> anyhow::Result<()> {
+    let DemoArgs {
+        events,
+        serve: args,
+    } = args;
     let store = store::open(Some(db)).await?;
     let admin = Actor::local_admin();
     let created = match inventory::load(&*store).await? {
@@ -122,6 +126,7 @@ pub async fn demo(db: &str, args: ServeArgs) -> anyhow::Result<()> {
     let issued = demo_users(&*store, &admin).await?;
     if created {
         demo_decisions(&*store).await?;
+        demo_events(&*store, &admin, events).await?;
     }
     let current = inventory::get(&*store).await?.value;
     let listener = bind(&args).await?;
@@ -213,6 +218,59 @@ async fn demo_users(
         issued.push((name.to_owned(), role, token.secret));
     }
     Ok(issued)
+}
+
+/// A year of synthetic interactions (`touchbase gen` with its default seed), taken in through
+/// the one ingest path: the points that are not live get theirs held (R8).
+async fn demo_events(store: &dyn Store, admin: &Actor, events: u64) -> anyhow::Result<()> {
+    if events == 0 {
+        return Ok(());
+    }
+    let inventory = crate::commands::r#gen::demo_inventory()?;
+    // The year to 2026-11-01; on a clock before that, the year to today.
+    let period = match touchbase_synth::Period::default() {
+        p if p.end_instant() <= jiff::Timestamp::now() => p,
+        _ => {
+            let days = jiff::Timestamp::now().as_second().div_euclid(86_400);
+            let today = jiff::civil::date(1970, 1, 1).checked_add(jiff::Span::new().days(days))?;
+            touchbase_synth::Period::ending(today, 365)?
+        }
+    };
+    let options = touchbase_synth::Options {
+        events,
+        seed: 1,
+        period,
+    };
+    let generator = touchbase_synth::Generator::new(&inventory, options)?;
+    let progress = crate::commands::r#gen::progress_bar(events);
+    let started = std::time::Instant::now();
+    let inputs = generator.map(|event| -> anyhow::Result<_> {
+        Ok(touchbase_store::ingest::Input::new(
+            serde_json::to_string(&event)?,
+            "demo",
+        ))
+    });
+    admin.require(touchbase_core::Permission::Ingest)?;
+    let (summary, failed) = ingest_all(store, inputs, 10_000, |summary| {
+        progress.set_position(summary.total());
+    })
+    .await
+    .context("the demo's interactions were not loaded")?;
+    if let Some(e) = failed {
+        return Err(e.context("the demo's interactions were not all loaded"));
+    }
+    progress.finish_and_clear();
+    println!(
+        "loaded {} interactions from {} to {} ({} accepted, {} held at points that are not live, {} rejected) in {:.1} s",
+        thousands(summary.total()),
+        period.from(),
+        period.end(),
+        thousands(summary.accepted),
+        thousands(summary.held),
+        thousands(summary.rejected),
+        started.elapsed().as_secs_f64()
+    );
+    Ok(())
 }
 
 /// Sign-off in progress: erin approves automatic replenishment (it waits for a second

@@ -36,6 +36,33 @@ pub fn touchbase(dir: &Path, db: &str, args: &[&str]) -> Run {
     }
 }
 
+/// Runs `touchbase --db DB ARGS…` in `dir` with `input` on its standard input.
+pub fn touchbase_with_input(dir: &Path, db: &str, args: &[&str], input: &[u8]) -> Run {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_touchbase"))
+        .current_dir(dir)
+        .env_remove("TOUCHBASE_DB")
+        .env_remove("TOUCHBASE_AS")
+        .arg("--db")
+        .arg(db)
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("touchbase runs");
+    child.stdin.take().unwrap().write_all(input).unwrap();
+    let Output {
+        status,
+        stdout,
+        stderr,
+    } = child.wait_with_output().unwrap();
+    Run {
+        ok: status.success(),
+        stdout: String::from_utf8(stdout).unwrap(),
+        stderr: String::from_utf8(stderr).unwrap(),
+    }
+}
+
 pub fn ok(dir: &Path, db: &str, args: &[&str]) -> String {
     let run = touchbase(dir, db, args);
     assert!(
