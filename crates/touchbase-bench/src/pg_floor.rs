@@ -223,10 +223,10 @@ pub async fn run(events: &Path, url: &str) -> anyhow::Result<Floor> {
             ];
             w.as_mut().write(&values).await?;
             rows += 1;
-            if rows % ROWS_PER_COPY == 0 {
-                if let Some(mut w) = writer.take() {
-                    w.as_mut().finish().await?;
-                }
+            if rows.is_multiple_of(ROWS_PER_COPY)
+                && let Some(mut w) = writer.take()
+            {
+                w.as_mut().finish().await?;
             }
         }
     }

@@ -70,7 +70,7 @@ pub fn run(events: &Path, db: &Path) -> anyhow::Result<Floor> {
         pending.push(row);
         if pending.len() == ROWS_PER_INSERT {
             rows += insert(&conn, &mut pending, received_at)?;
-            if rows % ROWS_PER_TRANSACTION == 0 {
+            if rows.is_multiple_of(ROWS_PER_TRANSACTION) {
                 conn.execute_batch("COMMIT; BEGIN")?;
             }
         }
