@@ -75,7 +75,7 @@ const TYPES: [Type; 22] = [
 pub async fn connect(url: &str) -> anyhow::Result<Client> {
     let (client, connection) = tokio_postgres::connect(url, NoTls)
         .await
-        .with_context(|| format!("cannot connect to PostgreSQL at {url} (--pg URL)"))?;
+        .context("cannot connect to PostgreSQL (--pg URL)")?;
     tokio::spawn(connection);
     Ok(client)
 }
