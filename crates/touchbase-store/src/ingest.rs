@@ -271,11 +271,14 @@ fn new_reject(input: &Input, reasons: Vec<String>) -> NewReject {
 /// at such a point are released into the counts at once rather than waiting for the next
 /// inventory change.
 async fn release_if_live_now(store: &dyn Store, held: &[String]) -> Result<(), StoreError> {
-    let Some(inventory) = crate::inventory::load(store).await? else {
-        return Ok(());
-    };
+    // One point's document each, not the whole inventory: this runs on every batch with a
+    // held event.
     for key in held {
-        if inventory.value.point(key).is_some_and(|p| counts(p.status)) {
+        let live = matches!(
+            store.entity(touchbase_core::Kind::Point, key).await?,
+            Some(touchbase_core::Entity::Point(p)) if counts(p.status)
+        );
+        if live {
             store.release_held(key).await?;
         }
     }
