@@ -2,14 +2,15 @@
 //! in one durable transaction, instead of one transaction each.
 //!
 //! A durable commit waits for the disk (an fsync); with one per request, single-event requests
-//! could go no faster than the disk flushes. One task takes the batches from a queue: while it
-//! writes a group, the next requests queue up, and it takes them all (up to [`MAX_GROUP`]
-//! events) as the next group. Under light load a group is one request and nothing waits; under
+//! could go no faster than the disk flushes. One task takes the batches from a queue: while a
+//! group is written, the next requests queue up, and it takes them all (up to [`MAX_GROUP`]
+//! events) as the next group, decodes and checks them, then waits for the write in flight. Under light load a group is one request and nothing waits; under
 //! heavy load a group grows, and the fsyncs per second stay what the disk can do. Every caller
 //! is answered only after the commit that holds its events. The inventory's checker is
 //! compiled once per inventory version, not per request.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use tokio::sync::{mpsc, oneshot};
 use touchbase_core::event::Checker;
@@ -87,45 +88,83 @@ impl Committer {
     }
 }
 
-/// The writing task: one group at a time, until every handle is dropped.
+/// The writing task, until every handle is dropped: one group is written while the next is
+/// gathered and checked (the disk and the CPU work at once); at most one write is in flight.
 async fn run(store: Arc<dyn Store>, mut jobs: mpsc::Receiver<Job>) {
     let mut checker: Option<(u64, Checker)> = None;
+    // The store's version as last seen after a write: a changed inventory is noticed at the
+    // next group without a read of the store before every group.
+    let seen = Arc::new(AtomicU64::new(UNKNOWN));
+    let mut writing: Option<tokio::task::JoinHandle<()>> = None;
     while let Some(first) = jobs.recv().await {
         let mut group = vec![first];
-        let mut events = group[0].inputs.len();
+        let mut events = group[0].len;
         while events < MAX_GROUP {
             match jobs.try_recv() {
                 Ok(job) => {
-                    events += job.inputs.len();
+                    events += job.len;
                     group.push(job);
                 }
                 Err(_) => break,
             }
         }
-        let result = write(&*store, &mut checker, &mut group).await;
-        answer(group, result);
+        let inputs: Vec<Input> = group
+            .iter_mut()
+            .flat_map(|job| std::mem::take(&mut job.inputs))
+            .collect();
+        // The version now when no write is in flight; under load, as read right after the
+        // last write (an inventory change is then in force one group later).
+        let idle = writing.as_ref().is_none_or(|w| w.is_finished());
+        let version = if idle {
+            store.version().await.unwrap_or(UNKNOWN)
+        } else {
+            seen.load(Ordering::Acquire)
+        };
+        if version == UNKNOWN || checker.as_ref().is_none_or(|(v, _)| *v != version) {
+            // Refreshing reads the store: wait for the write in flight first.
+            if let Some(done) = writing.take() {
+                let _ = done.await;
+            }
+            match fresh_checker(&*store).await {
+                Ok((version, fresh)) => {
+                    seen.store(version, Ordering::Release);
+                    checker = Some((version, fresh));
+                }
+                Err(e) => {
+                    answer(group, Err(e));
+                    continue;
+                }
+            }
+        }
+        let Some((_, current)) = checker.as_ref() else {
+            unreachable!("set above");
+        };
+        let prepared = ingest::prepare_batch(current, &inputs);
+        if let Some(done) = writing.take() {
+            let _ = done.await;
+        }
+        let (store, seen) = (Arc::clone(&store), Arc::clone(&seen));
+        writing = Some(tokio::spawn(async move {
+            let result = ingest::commit(&*store, prepared).await;
+            answer(group, result);
+            match store.version().await {
+                Ok(version) => seen.store(version, Ordering::Release),
+                Err(_) => seen.store(UNKNOWN, Ordering::Release),
+            }
+        }));
+    }
+    if let Some(done) = writing.take() {
+        let _ = done.await;
     }
 }
 
-/// Writes a group's inputs in one commit.
-async fn write(
-    store: &dyn Store,
-    checker: &mut Option<(u64, Checker)>,
-    group: &mut [Job],
-) -> Result<Vec<Outcome>, OpError> {
+/// Not yet read.
+const UNKNOWN: u64 = u64::MAX;
+
+/// The store's version and the checker of its inventory.
+async fn fresh_checker(store: &dyn Store) -> Result<(u64, Checker), OpError> {
     let version = store.version().await?;
-    if checker.as_ref().is_none_or(|(v, _)| *v != version) {
-        *checker = Some((version, ingest::checker(store).await?));
-    }
-    let Some((_, checker)) = checker.as_ref() else {
-        unreachable!("set above");
-    };
-    let inputs: Vec<Input> = group
-        .iter_mut()
-        .flat_map(|job| std::mem::take(&mut job.inputs))
-        .collect();
-    let prepared = ingest::prepare_batch(checker, &inputs);
-    ingest::commit(store, prepared).await
+    Ok((version, ingest::checker(store).await?))
 }
 
 /// Sends each job its share of the outcomes (or the error).

@@ -924,3 +924,24 @@ async fn a_body_that_is_not_utf8_is_kept_and_not_replayed() {
     assert_eq!(replay["not_replayable"], 1);
     assert_eq!(replay["taken"], 0);
 }
+
+/// The committer checks events against the inventory as it is now: a change to the inventory
+/// is in force for the next request.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn events_are_checked_against_the_current_inventory() {
+    let app = app().await.imported().await;
+    let event = |id: &str| {
+        json!([{ "id": id, "point": "web.order", "at": "2026-03-01T09:30:00Z", "vars": { "urgency": "asap" } }])
+            .to_string()
+    };
+    let before = app.call("POST", "/api/events", event("u-1")).await.json();
+    assert_eq!(before["results"][0]["status"], "rejected", "{before}");
+    let widened = SMALL.replace(
+        "values: [routine, same-day]",
+        "values: [routine, same-day, asap]",
+    );
+    let reply = app.call("POST", "/api/inventory/import", widened).await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.text);
+    let after = app.call("POST", "/api/events", event("u-2")).await.json();
+    assert_eq!(after["results"][0]["status"], "accepted", "{after}");
+}
