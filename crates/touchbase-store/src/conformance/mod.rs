@@ -1050,6 +1050,28 @@ pub async fn events_are_accepted_held_rejected_or_duplicates(backend: &dyn Backe
     assert_eq!(store.event_counts().await.unwrap(), (3, 3));
 }
 
+/// Proposes point `key` as olga (an owner) and has erin and ed (executives) approve it; it is
+/// approved, not yet live. Returns olga, who takes it live. Needs `add_users`.
+async fn propose_and_approve(store: &dyn Store, key: &str) -> Actor {
+    let olga = user("olga", touchbase_core::Role::Owner, &["ecommerce"]);
+    inventory::add_point(store, &olga, proposed_point(key))
+        .await
+        .unwrap();
+    let id = crate::proposals::list(store, &olga)
+        .await
+        .unwrap()
+        .last()
+        .unwrap()
+        .id;
+    for exec in ["erin", "ed"] {
+        let exec = user(exec, touchbase_core::Role::Executive, &[]);
+        crate::proposals::decide(store, &exec, id, true, "yes")
+            .await
+            .unwrap();
+    }
+    olga
+}
+
 pub async fn held_events_count_once_their_point_goes_live(backend: &dyn Backend) {
     use serde_json::json;
     let store = backend.fresh().await;
@@ -1063,26 +1085,7 @@ pub async fn held_events_count_once_their_point_goes_live(backend: &dyn Backend)
     ingest(store, held).await;
     assert_eq!(store.event_counts().await.unwrap(), (0, 2));
 
-    let (olga, erin, ed) = (
-        user("olga", touchbase_core::Role::Owner, &["ecommerce"]),
-        user("erin", touchbase_core::Role::Executive, &[]),
-        user("ed", touchbase_core::Role::Executive, &[]),
-    );
-    inventory::add_point(store, &olga, proposed_point("app.order"))
-        .await
-        .unwrap();
-    let id = crate::proposals::list(store, &olga)
-        .await
-        .unwrap()
-        .last()
-        .unwrap()
-        .id;
-    crate::proposals::decide(store, &erin, id, true, "yes")
-        .await
-        .unwrap();
-    crate::proposals::decide(store, &ed, id, true, "yes")
-        .await
-        .unwrap();
+    let olga = propose_and_approve(store, "app.order").await;
     assert_eq!(
         store.event_counts().await.unwrap(),
         (0, 2),
@@ -1282,25 +1285,7 @@ pub async fn rollups_add_up_in_one_order_on_every_store(backend: &dyn Backend) {
     ingest(store, batch("web.order")).await;
     // Held, then released: added by (at, id), c, a, b: (1 + 1e16) - 1e16.
     ingest(store, batch("app.order")).await;
-    let (olga, erin, ed) = (
-        user("olga", touchbase_core::Role::Owner, &["ecommerce"]),
-        user("erin", touchbase_core::Role::Executive, &[]),
-        user("ed", touchbase_core::Role::Executive, &[]),
-    );
-    inventory::add_point(store, &olga, proposed_point("app.order"))
-        .await
-        .unwrap();
-    let id = crate::proposals::list(store, &olga)
-        .await
-        .unwrap()
-        .last()
-        .unwrap()
-        .id;
-    for exec in [&erin, &ed] {
-        crate::proposals::decide(store, exec, id, true, "yes")
-            .await
-            .unwrap();
-    }
+    let olga = propose_and_approve(store, "app.order").await;
     inventory::go_live(store, &olga, "app.order").await.unwrap();
 
     let day = crate::rollup::day_of(1_772_323_200_000_000); // 2026-03-01
