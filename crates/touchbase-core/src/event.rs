@@ -212,28 +212,8 @@ pub fn decode(raw: &Value, now_us: i64) -> Result<Event, Vec<Problem>> {
     };
     let cost = finite(object.get("cost"), "cost", true, &mut problems).unwrap_or(0.0);
     let duration_s = finite(object.get("duration_s"), "duration_s", true, &mut problems);
-    let data = match object.get("data") {
-        None | Some(Value::Null) => None,
-        Some(d @ Value::Object(_)) => Some(d.clone()),
-        Some(other) => {
-            problems.push(problem(
-                "data",
-                format!("must be an object, got {}", shown(other)),
-            ));
-            None
-        }
-    };
-    let vars = match object.get("vars") {
-        None | Some(Value::Null) => None,
-        Some(Value::Object(v)) => Some(v.clone()),
-        Some(other) => {
-            problems.push(problem(
-                "vars",
-                format!("must be an object, got {}", shown(other)),
-            ));
-            None
-        }
-    };
+    let data = data_of(object.get("data").cloned(), &mut problems);
+    let vars = vars_of(object.get("vars").cloned(), &mut problems);
     if problems.is_empty() {
         Ok(Event {
             id,
@@ -251,6 +231,59 @@ pub fn decode(raw: &Value, now_us: i64) -> Result<Event, Vec<Problem>> {
         })
     } else {
         Err(problems)
+    }
+}
+
+/// As [`decode`], taking the event by value: its `data` and `vars` are moved into the event
+/// rather than copied (an event with an `id`; without one, its id is the hash of the whole).
+pub fn decode_owned(mut raw: Value, now_us: i64) -> Result<Event, Vec<Problem>> {
+    let taken = match raw.as_object_mut() {
+        Some(object) if object.get("id").is_some_and(|id| !id.is_null()) => {
+            (object.remove("data"), object.remove("vars"))
+        }
+        _ => return decode(&raw, now_us),
+    };
+    let decoded = decode(&raw, now_us);
+    let mut problems = decoded.as_ref().err().cloned().unwrap_or_default();
+    let data = data_of(taken.0, &mut problems);
+    let vars = vars_of(taken.1, &mut problems);
+    match decoded {
+        Ok(event) if problems.is_empty() => Ok(Event {
+            data,
+            vars,
+            ..event
+        }),
+        _ => Err(problems),
+    }
+}
+
+/// The `data` of an event: an object, or absent.
+fn data_of(raw: Option<Value>, problems: &mut Vec<Problem>) -> Option<Value> {
+    match raw {
+        None | Some(Value::Null) => None,
+        Some(d @ Value::Object(_)) => Some(d),
+        Some(other) => {
+            problems.push(problem(
+                "data",
+                format!("must be an object, got {}", shown(&other)),
+            ));
+            None
+        }
+    }
+}
+
+/// The `vars` of an event: an object, or absent.
+fn vars_of(raw: Option<Value>, problems: &mut Vec<Problem>) -> Option<Map<String, Value>> {
+    match raw {
+        None | Some(Value::Null) => None,
+        Some(Value::Object(v)) => Some(v),
+        Some(other) => {
+            problems.push(problem(
+                "vars",
+                format!("must be an object, got {}", shown(&other)),
+            ));
+            None
+        }
     }
 }
 
@@ -563,6 +596,17 @@ mod tests {
             Err(problems) => problems.iter().map(ToString::to_string).collect(),
         };
         assert_eq!(got, expected, "{raw}");
+        // Taking the event by value decides the same, with or without an id.
+        assert_eq!(decode_owned(raw.clone(), NOW), decode(&raw, NOW), "{raw}");
+        let mut with_id = raw.clone();
+        if let Some(object) = with_id.as_object_mut() {
+            object.entry("id").or_insert_with(|| json!("x-1"));
+        }
+        assert_eq!(
+            decode_owned(with_id.clone(), NOW),
+            decode(&with_id, NOW),
+            "{with_id}"
+        );
     }
 
     #[test]

@@ -130,7 +130,7 @@ fn prepare(checker: &Checker, inputs: &[Input], now: i64) -> (Good, Bad) {
                 continue;
             }
         };
-        let event = match event::decode(&raw, now) {
+        let event = match event::decode_owned(raw, now) {
             Ok(e) => e,
             Err(problems) => {
                 bad.push((i, problems.iter().map(ToString::to_string).collect()));
