@@ -182,8 +182,6 @@ struct Value {
     party: Option<f64>,
 }
 
-const DAY_US: i64 = 86_400_000_000;
-
 impl Row {
     /// Parses one line; `None` when it is not an event of the wire format's shape (the floors
     /// skip what touchbase would reject).
@@ -197,7 +195,7 @@ impl Row {
             None => format!("h-{:016x}", touchbase_core::event::id_key(line)),
         };
         Some(Row {
-            day: at.div_euclid(DAY_US),
+            day: touchbase_core::period::day_of(at),
             key: touchbase_core::event::id_key(&id),
             id,
             point: wire.point.into_owned(),

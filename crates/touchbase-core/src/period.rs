@@ -14,6 +14,11 @@ use crate::event::parse_instant;
 /// Microseconds in a day.
 pub const DAY_US: i64 = 86_400_000_000;
 
+/// The UTC day of an instant in microseconds: days since the epoch.
+pub fn day_of(at_us: i64) -> i64 {
+    at_us.div_euclid(DAY_US)
+}
+
 /// A half-open interval `[from, to)` of instants, in microseconds since the epoch (UTC).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
@@ -80,12 +85,7 @@ impl Period {
     /// `first..=last` cover it (the first and last may be partial, see [`Period::whole_days`]).
     /// `None` for an empty period.
     pub fn day_range(&self) -> Option<(i64, i64)> {
-        (self.from < self.to).then(|| {
-            (
-                self.from.div_euclid(DAY_US),
-                (self.to - 1).div_euclid(DAY_US),
-            )
-        })
+        (self.from < self.to).then(|| (day_of(self.from), day_of(self.to - 1)))
     }
 
     /// Whether the period starts and ends at 00:00 UTC, so that daily rollups give exactly its
@@ -113,7 +113,7 @@ impl Period {
 
 /// The first boundary of `granularity` strictly after `at`.
 fn next_boundary(at: i64, granularity: Granularity) -> Result<i64, PeriodError> {
-    let day = at.div_euclid(DAY_US);
+    let day = day_of(at);
     match granularity {
         Granularity::Day => Ok((day + 1) * DAY_US),
         Granularity::Week => {

@@ -64,6 +64,19 @@ pub fn redact(url: &str) -> String {
     }
 }
 
+/// A write transaction whose commit returns only once it is on disk, whatever the server's
+/// default `synchronous_commit`: what is acknowledged is durable.
+async fn durable<'c>(
+    client: &'c mut deadpool_postgres::Object,
+    context: &'static str,
+) -> Result<deadpool_postgres::Transaction<'c>, StoreError> {
+    let tx = client.transaction().await.map_err(pg(context))?;
+    tx.batch_execute("SET LOCAL synchronous_commit = on")
+        .await
+        .map_err(pg(context))?;
+    Ok(tx)
+}
+
 fn pg(context: impl Into<String>) -> impl FnOnce(tokio_postgres::Error) -> StoreError {
     let context = context.into();
     move |e| StoreError::backend(context, e)
@@ -240,11 +253,7 @@ impl Store for PostgresStore {
     ) -> Result<u64, StoreError> {
         const CONTEXT: &str = "writing the inventory";
         let mut client = self.client().await?;
-        let tx = client.transaction().await.map_err(pg(CONTEXT))?;
-        // Acknowledged means on disk, whatever the server's default.
-        tx.batch_execute("SET LOCAL synchronous_commit = on")
-            .await
-            .map_err(pg(CONTEXT))?;
+        let tx = durable(&mut client, CONTEXT).await?;
         let current: i64 = tx
             .query_one(
                 "SELECT value FROM meta WHERE key = 'inventory_version' FOR UPDATE",
@@ -337,13 +346,8 @@ impl Store for PostgresStore {
     ) -> Result<Vec<Written>, StoreError> {
         const CONTEXT: &str = "writing events";
         let mut client = self.client().await?;
-        let tx = client.transaction().await.map_err(pg(CONTEXT))?;
-        // Acknowledged means on disk, whatever the server's default.
-        tx.batch_execute("SET LOCAL synchronous_commit = on")
-            .await
-            .map_err(pg(CONTEXT))?;
+        let tx = durable(&mut client, CONTEXT).await?;
         let written = events::write(&tx, &events, &rejects, received_at).await?;
-        // With PostgreSQL's default synchronous_commit, the commit returns once it is on disk.
         tx.commit().await.map_err(pg(CONTEXT))?;
         Ok(written)
     }
@@ -375,11 +379,7 @@ impl Store for PostgresStore {
     async fn release_held(&self, point: &str) -> Result<u64, StoreError> {
         const CONTEXT: &str = "releasing held events";
         let mut client = self.client().await?;
-        let tx = client.transaction().await.map_err(pg(CONTEXT))?;
-        // Acknowledged means on disk, whatever the server's default.
-        tx.batch_execute("SET LOCAL synchronous_commit = on")
-            .await
-            .map_err(pg(CONTEXT))?;
+        let tx = durable(&mut client, CONTEXT).await?;
         let released = events::release(&tx, point).await?;
         tx.commit().await.map_err(pg(CONTEXT))?;
         Ok(released)

@@ -7,12 +7,7 @@ use std::collections::BTreeMap;
 
 use touchbase_core::event::Event;
 pub use touchbase_core::metrics::Tally;
-pub use touchbase_core::period::DAY_US;
-
-/// The UTC day of an instant in microseconds: days since the epoch.
-pub fn day_of(at_us: i64) -> i64 {
-    at_us.div_euclid(DAY_US)
-}
+pub use touchbase_core::period::{DAY_US, day_of};
 
 /// What a set of counted events adds to the rollups, by (point, day), each day's events added
 /// in the order given. The map's order (point, then day) is the order in which a store
