@@ -12,6 +12,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::governance::Policy;
+use crate::portfolio::Settings;
 
 /// The business functions every organization has (seed 001). An organization adds its own.
 pub const DEFAULT_FUNCTIONS: [&str; 5] =
@@ -50,6 +51,9 @@ pub struct Organization {
     /// The sign-off policy (R6): how many executive approvals a proposal needs.
     #[serde(default, skip_serializing_if = "Policy::is_default")]
     pub policy: Policy,
+    /// The thresholds of the portfolio and journey rules (METRICS.md).
+    #[serde(default, skip_serializing_if = "Settings::is_default")]
+    pub settings: Settings,
 }
 
 fn default_currency() -> String {
@@ -64,6 +68,7 @@ impl Organization {
             currency: default_currency(),
             variables: BTreeMap::new(),
             policy: Policy::default(),
+            settings: Settings::default(),
         }
     }
 }

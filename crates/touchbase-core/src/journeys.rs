@@ -119,6 +119,11 @@ impl JourneyBuilder {
         }
     }
 
+    /// The party whose events it takes.
+    pub fn party(&self) -> &str {
+        &self.party
+    }
+
     /// Takes the next event. When it is more than `journey_gap` after the last one, the
     /// journey that was open closes and is returned; the event starts a new one. A gap of
     /// exactly `journey_gap` keeps the journey open ("at most").
@@ -520,12 +525,25 @@ pub fn summarize<'a>(
             variants.add(journey);
         }
     }
-    Summary {
-        journeys: graph.journeys(),
-        distinct_variants: variants.distinct() as u64,
-        edges: graph.edges(),
-        handoffs: graph.handoffs(points),
-        variants: variants.ranked(points, top),
+    Summary::of(&graph, &variants, points, top)
+}
+
+impl Summary {
+    /// The summary of accumulated journeys: the graph's edges and hand-offs, the variants
+    /// ranked (the first `top` when given).
+    pub fn of(
+        graph: &Graph,
+        variants: &Variants,
+        points: &BTreeMap<String, PointFacts>,
+        top: Option<usize>,
+    ) -> Summary {
+        Summary {
+            journeys: graph.journeys(),
+            distinct_variants: variants.distinct() as u64,
+            edges: graph.edges(),
+            handoffs: graph.handoffs(points),
+            variants: variants.ranked(points, top),
+        }
     }
 }
 

@@ -58,7 +58,121 @@ impl Default for Settings {
     }
 }
 
+/// A setting's name as the CLI and the API give it, e.g. `portfolio.quality_threshold`.
+pub const SETTING_NAMES: [&str; 4] = [
+    "portfolio.min_volume",
+    "portfolio.adequacy",
+    "portfolio.quality_threshold",
+    "journeys.journey_gap_s",
+];
+
+/// A setting that cannot be: an unknown name, or a value that breaks the setting's rule.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{name}: {rule}")]
+pub struct SettingError {
+    pub name: String,
+    pub rule: String,
+}
+
 impl Settings {
+    pub fn is_default(&self) -> bool {
+        *self == Settings::default()
+    }
+
+    /// Every setting by name ([`SETTING_NAMES`]) with its value.
+    pub fn named(&self) -> Vec<(&'static str, serde_json::Value)> {
+        SETTING_NAMES
+            .iter()
+            .map(|name| (*name, self.get(name).unwrap_or(serde_json::Value::Null)))
+            .collect()
+    }
+
+    /// The value of the setting `name`.
+    pub fn get(&self, name: &str) -> Option<serde_json::Value> {
+        Some(match name {
+            "portfolio.min_volume" => self.min_volume.into(),
+            "portfolio.adequacy" => self.adequacy.into(),
+            "portfolio.quality_threshold" => self.quality_threshold.into(),
+            "journeys.journey_gap_s" => self.journey_gap_s.into(),
+            _ => return None,
+        })
+    }
+
+    /// Sets `name` to `value` (as typed on a command line), refusing a value that breaks the
+    /// setting's rule (see [`Settings::problems`]); nothing changes on an error.
+    pub fn set(&mut self, name: &str, value: &str) -> Result<(), SettingError> {
+        let error = |rule: String| SettingError {
+            name: name.to_owned(),
+            rule,
+        };
+        let count = || {
+            value.trim().parse::<u64>().map_err(|_| {
+                error(format!(
+                    "must be a whole number of 0 or more, got `{value}`"
+                ))
+            })
+        };
+        let number = || {
+            value
+                .trim()
+                .parse::<f64>()
+                .ok()
+                .filter(|v| v.is_finite())
+                .ok_or_else(|| error(format!("must be a number, got `{value}`")))
+        };
+        let mut next = *self;
+        match name {
+            "portfolio.min_volume" => next.min_volume = count()?,
+            "portfolio.adequacy" => next.adequacy = number()?,
+            "portfolio.quality_threshold" => next.quality_threshold = number()?,
+            "journeys.journey_gap_s" => next.journey_gap_s = count()?,
+            _ => {
+                return Err(error(format!(
+                    "no such setting; the settings are {}",
+                    SETTING_NAMES.join(", ")
+                )));
+            }
+        }
+        if let Some(problem) = next.problems().into_iter().find(|p| p.name == name) {
+            return Err(problem);
+        }
+        *self = next;
+        Ok(())
+    }
+
+    /// The rules the settings break: `adequacy` a number of 0 or more, `quality_threshold`
+    /// from 0 to 1 (effectiveness is a share), `journey_gap_s` at least 1 second.
+    pub fn problems(&self) -> Vec<SettingError> {
+        let mut found = Vec::new();
+        let mut rule = |name: &str, holds: bool, rule: String| {
+            if !holds {
+                found.push(SettingError {
+                    name: name.to_owned(),
+                    rule,
+                });
+            }
+        };
+        rule(
+            "portfolio.adequacy",
+            self.adequacy.is_finite() && self.adequacy >= 0.0,
+            format!("must be a number of 0 or more, got {}", self.adequacy),
+        );
+        rule(
+            "portfolio.quality_threshold",
+            (0.0..=1.0).contains(&self.quality_threshold),
+            format!(
+                "must be from 0 to 1 (effectiveness is a share), got {}",
+                self.quality_threshold
+            ),
+        );
+        rule(
+            "journeys.journey_gap_s",
+            self.journey_gap_s >= 1,
+            format!("must be at least 1 second, got {}", self.journey_gap_s),
+        );
+        found
+    }
+
     /// `journey_gap_s` in microseconds, the unit of event instants.
     pub fn journey_gap_us(&self) -> i64 {
         i64::try_from(self.journey_gap_s)

@@ -178,6 +178,17 @@ fn check_organization(org: &Organization, found: &mut Vec<Violation>) {
             "must be at least 1: every proposal needs an executive's approval",
         ));
     }
+    for problem in org.settings.problems() {
+        found.push(Violation::new(
+            "organization",
+            // The file names a setting by its field (`settings.adequacy`).
+            format!(
+                "settings.{}",
+                problem.name.rsplit('.').next().unwrap_or_default()
+            ),
+            problem.rule,
+        ));
+    }
     for (name, variable) in &org.variables {
         let field = format!("variables.{name}");
         if !is_key(name) {

@@ -5,7 +5,7 @@ use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 use touchbase_core::access::Denied;
-use touchbase_core::{FileError, Violations};
+use touchbase_core::{FileError, Violation, Violations};
 use touchbase_store::OpError;
 use touchbase_store::StoreError;
 
@@ -148,6 +148,11 @@ impl From<OpError> for ApiError {
     fn from(e: OpError) -> Self {
         match e {
             OpError::Invalid(v) => ApiError::Invalid(v),
+            OpError::Setting(s) => ApiError::Invalid(Violations(vec![Violation::new(
+                "settings",
+                s.name.clone(),
+                s.rule.clone(),
+            )])),
             OpError::Unauthenticated(why) => ApiError::Unauthorized(why),
             OpError::Denied(d) => ApiError::Forbidden(d.to_string()),
             OpError::PointNotFound(_)

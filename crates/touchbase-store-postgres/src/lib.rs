@@ -7,6 +7,7 @@
 
 use async_trait::async_trait;
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod};
+use futures_util::StreamExt;
 use serde_json::Value;
 use std::ops::Range;
 use tokio_postgres::NoTls;
@@ -14,8 +15,11 @@ use touchbase_core::audit::{self, Entry, Record};
 use touchbase_core::event::{Checked, HeldPoint, NewReject, Reject, Written};
 use touchbase_core::{Change, Entity, Kind};
 
-use touchbase_store::rollup::Tally;
-use touchbase_store::{DayRollup, Store, StoreError, Versioned};
+use touchbase_core::event::Outcomes;
+use touchbase_store::rollup::{StoredCounts, Tally, add_stored, day_of};
+use touchbase_store::{
+    DayRollup, Nonconforming, PartyTouch, Store, StoreError, TOUCH_CHUNK, Versioned,
+};
 
 mod events;
 #[cfg(feature = "test-support")]
@@ -26,6 +30,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (1, include_str!("../migrations/0001_inventory.sql")),
     (2, include_str!("../migrations/0002_audit.sql")),
     (3, include_str!("../migrations/0003_events.sql")),
+    (4, include_str!("../migrations/0004_quality.sql")),
 ];
 
 /// Key of the advisory lock held while migrating.
@@ -464,6 +469,100 @@ impl Store for PostgresStore {
                 },
             })
             .collect())
+    }
+
+    async fn tally_events(&self, from: i64, to: i64) -> Result<Vec<DayRollup>, StoreError> {
+        const CONTEXT: &str = "adding up events";
+        let client = self.client().await?;
+        let rows = client
+            .query(
+                r#"SELECT point, at, intent IS NOT NULL, satisfaction, knowledge, resolved, engaged,
+                       value_company, value_party, cost, conforms
+                   FROM events
+                   WHERE day >= $1 AND day <= $2 AND at >= $3 AND at < $4 AND NOT held
+                   ORDER BY point COLLATE "C", at, id COLLATE "C""#,
+                &[&day_of(from), &day_of(to - 1), &from, &to],
+            )
+            .await
+            .map_err(pg(CONTEXT))?;
+        let mut days = Vec::new();
+        for r in &rows {
+            let satisfaction: Option<i64> = r.get(3);
+            add_stored(
+                &mut days,
+                StoredCounts {
+                    point: r.get(0),
+                    at: r.get(1),
+                    outcomes: Outcomes {
+                        intent: r.get::<_, bool>(2).then(String::new),
+                        satisfaction: satisfaction.and_then(|s| u8::try_from(s).ok()),
+                        knowledge: r.get(4),
+                        resolved: r.get(5),
+                        engaged: r.get(6),
+                    },
+                    value_company: r.get(7),
+                    value_party: r.get(8),
+                    cost: r.get(9),
+                    conforms: r.get(10),
+                },
+            );
+        }
+        Ok(days)
+    }
+
+    async fn nonconforming(&self, from: i64, to: i64) -> Result<Vec<Nonconforming>, StoreError> {
+        const CONTEXT: &str = "reading nonconforming events";
+        let client = self.client().await?;
+        let rows = client
+            .query(
+                r#"SELECT point, failures FROM events
+                   WHERE day >= $1 AND day <= $2 AND at >= $3 AND at < $4
+                     AND NOT conforms AND NOT held
+                   ORDER BY point COLLATE "C", at, id COLLATE "C""#,
+                &[&day_of(from), &day_of(to - 1), &from, &to],
+            )
+            .await
+            .map_err(pg(CONTEXT))?;
+        rows.iter()
+            .map(|r| Nonconforming::decode(r.get(0), r.get::<_, Option<&str>>(1)))
+            .collect()
+    }
+
+    async fn party_touches(
+        &self,
+        sink: tokio::sync::mpsc::Sender<Vec<PartyTouch>>,
+    ) -> Result<(), StoreError> {
+        const CONTEXT: &str = "reading the parties' events";
+        let client = self.client().await?;
+        let rows = client
+            .query_raw(
+                r#"SELECT party, point, at, id FROM events
+                   WHERE party IS NOT NULL AND NOT held
+                   ORDER BY party COLLATE "C", at, id COLLATE "C""#,
+                std::iter::empty::<i64>(),
+            )
+            .await
+            .map_err(pg(CONTEXT))?;
+        let mut rows = std::pin::pin!(rows);
+        let mut chunk = Vec::with_capacity(TOUCH_CHUNK);
+        while let Some(r) = rows.next().await.transpose().map_err(pg(CONTEXT))? {
+            chunk.push(PartyTouch {
+                party: r.get(0),
+                point: r.get(1),
+                at: r.get(2),
+                id: r.get(3),
+            });
+            if chunk.len() == TOUCH_CHUNK {
+                let full = std::mem::replace(&mut chunk, Vec::with_capacity(TOUCH_CHUNK));
+                if sink.send(full).await.is_err() {
+                    return Ok(());
+                }
+            }
+        }
+        if !chunk.is_empty() {
+            let _ = sink.send(chunk).await;
+        }
+        Ok(())
     }
 
     async fn event_counts(&self) -> Result<(u64, u64), StoreError> {

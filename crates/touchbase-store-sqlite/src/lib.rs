@@ -17,14 +17,17 @@ use touchbase_core::event::{
     self, Checked, Event, HeldPoint, NewReject, Outcomes, Reject, Written,
 };
 use touchbase_core::{Change, Entity, Kind};
-use touchbase_store::rollup::{self, Tally};
-use touchbase_store::{DayRollup, Store, StoreError, Versioned};
+use touchbase_store::rollup::{self, StoredCounts, Tally, add_stored, day_of};
+use touchbase_store::{
+    DayRollup, Nonconforming, PartyTouch, Store, StoreError, TOUCH_CHUNK, Versioned,
+};
 
 /// Each migration, in order; the n-th brings the schema to `user_version` n.
 const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/0001_inventory.sql"),
     include_str!("../migrations/0002_audit.sql"),
     include_str!("../migrations/0003_events.sql"),
+    include_str!("../migrations/0004_quality.sql"),
 ];
 
 #[derive(Debug, Clone)]
@@ -496,6 +499,110 @@ impl Store for SqliteStore {
                 })
                 .map_err(db(CONTEXT))?;
             rows.collect::<Result<Vec<_>, _>>().map_err(db(CONTEXT))
+        })
+        .await
+    }
+
+    async fn tally_events(&self, from: i64, to: i64) -> Result<Vec<DayRollup>, StoreError> {
+        const CONTEXT: &str = "adding up events";
+        self.with(CONTEXT, move |conn| {
+            let mut stmt = conn
+                .prepare_cached(
+                    "SELECT point, at, intent IS NOT NULL, satisfaction, knowledge, resolved, engaged,
+                         value_company, value_party, cost, conforms
+                     FROM events
+                     WHERE day >= ?1 AND day <= ?2 AND at >= ?3 AND at < ?4 AND held = 0
+                     ORDER BY point, at, id",
+                )
+                .map_err(db(CONTEXT))?;
+            let mut rows = stmt
+                .query(params![day_of(from), day_of(to - 1), from, to])
+                .map_err(db(CONTEXT))?;
+            let mut days = Vec::new();
+            while let Some(r) = rows.next().map_err(db(CONTEXT))? {
+                let stored = (|| {
+                    Ok::<_, rusqlite::Error>(StoredCounts {
+                        point: r.get(0)?,
+                        at: r.get(1)?,
+                        outcomes: Outcomes {
+                            intent: r.get::<_, bool>(2)?.then(String::new),
+                            satisfaction: r.get(3)?,
+                            knowledge: r.get(4)?,
+                            resolved: r.get(5)?,
+                            engaged: r.get(6)?,
+                        },
+                        value_company: r.get(7)?,
+                        value_party: r.get(8)?,
+                        cost: r.get(9)?,
+                        conforms: r.get(10)?,
+                    })
+                })()
+                .map_err(db(CONTEXT))?;
+                add_stored(&mut days, stored);
+            }
+            Ok(days)
+        })
+        .await
+    }
+
+    async fn nonconforming(&self, from: i64, to: i64) -> Result<Vec<Nonconforming>, StoreError> {
+        const CONTEXT: &str = "reading nonconforming events";
+        self.with(CONTEXT, move |conn| {
+            let mut stmt = conn
+                .prepare_cached(
+                    "SELECT point, failures FROM events INDEXED BY events_nonconforming
+                     WHERE day >= ?1 AND day <= ?2 AND at >= ?3 AND at < ?4
+                       AND conforms = 0 AND held = 0
+                     ORDER BY point, at, id",
+                )
+                .map_err(db(CONTEXT))?;
+            let rows = stmt
+                .query_map(params![day_of(from), day_of(to - 1), from, to], |r| {
+                    Ok((r.get::<_, String>(0)?, r.get::<_, Option<String>>(1)?))
+                })
+                .map_err(db(CONTEXT))?;
+            let mut out = Vec::new();
+            for row in rows {
+                let (point, failures) = row.map_err(db(CONTEXT))?;
+                out.push(Nonconforming::decode(point, failures.as_deref())?);
+            }
+            Ok(out)
+        })
+        .await
+    }
+
+    async fn party_touches(
+        &self,
+        sink: tokio::sync::mpsc::Sender<Vec<PartyTouch>>,
+    ) -> Result<(), StoreError> {
+        const CONTEXT: &str = "reading the parties' events";
+        self.with(CONTEXT, move |conn| {
+            let mut stmt = conn
+                .prepare_cached(
+                    "SELECT party, point, at, id FROM events
+                     WHERE party IS NOT NULL AND held = 0 ORDER BY party, at, id",
+                )
+                .map_err(db(CONTEXT))?;
+            let mut rows = stmt.query([]).map_err(db(CONTEXT))?;
+            let mut chunk = Vec::with_capacity(TOUCH_CHUNK);
+            while let Some(r) = rows.next().map_err(db(CONTEXT))? {
+                chunk.push(PartyTouch {
+                    party: r.get(0).map_err(db(CONTEXT))?,
+                    point: r.get(1).map_err(db(CONTEXT))?,
+                    at: r.get(2).map_err(db(CONTEXT))?,
+                    id: r.get(3).map_err(db(CONTEXT))?,
+                });
+                if chunk.len() == TOUCH_CHUNK {
+                    let full = std::mem::replace(&mut chunk, Vec::with_capacity(TOUCH_CHUNK));
+                    if sink.blocking_send(full).is_err() {
+                        return Ok(());
+                    }
+                }
+            }
+            if !chunk.is_empty() {
+                let _ = sink.blocking_send(chunk);
+            }
+            Ok(())
         })
         .await
     }

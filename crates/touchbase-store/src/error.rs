@@ -67,6 +67,9 @@ pub enum OpError {
     Denied(#[from] Denied),
     #[error(transparent)]
     Invalid(#[from] Violations),
+    /// A setting that does not exist or a value that breaks its rule (HTTP 422).
+    #[error("{0}; `touchbase settings` lists the settings")]
+    Setting(#[from] touchbase_core::portfolio::SettingError),
     #[error(transparent)]
     Store(#[from] StoreError),
 }

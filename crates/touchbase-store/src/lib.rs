@@ -11,8 +11,10 @@ pub mod audit;
 mod error;
 pub mod ingest;
 pub mod inventory;
+pub mod measure;
 pub mod proposals;
 pub mod rollup;
+pub mod settings;
 mod store;
 mod write;
 
@@ -20,5 +22,5 @@ mod write;
 pub mod conformance;
 
 pub use error::{OpError, StoreError};
-pub use store::{DayRollup, Store, Versioned};
+pub use store::{DayRollup, Nonconforming, PartyTouch, Store, TOUCH_CHUNK, Versioned};
 pub use write::{load, now, update};

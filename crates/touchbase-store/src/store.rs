@@ -18,6 +18,42 @@ pub struct DayRollup {
     pub tally: Tally,
 }
 
+/// One counted event of a party, as the journey rule (METRICS.md) needs it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PartyTouch {
+    pub party: String,
+    pub point: String,
+    /// Microseconds since the epoch, UTC.
+    pub at: i64,
+    pub id: String,
+}
+
+/// A counted event whose `data` broke its point's contract (R13): the point and each rule it
+/// broke, as the contract check worded it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Nonconforming {
+    pub point: String,
+    pub failures: Vec<String>,
+}
+
+impl Nonconforming {
+    /// From a stored row: the point and its `failures` column (a JSON array of strings).
+    pub fn decode(point: String, failures: Option<&str>) -> Result<Nonconforming, StoreError> {
+        let failures = match failures {
+            None => Vec::new(),
+            Some(text) => serde_json::from_str(text).map_err(|e| {
+                StoreError::Corrupt(format!(
+                    "an event of point `{point}` has unreadable contract failures: {e}"
+                ))
+            })?,
+        };
+        Ok(Nonconforming { point, failures })
+    }
+}
+
+/// How many [`PartyTouch`]es a store sends at a time.
+pub const TOUCH_CHUNK: usize = 8192;
+
 /// A value with the version of the store it was read at; writes name the version they were
 /// computed from, so a write based on a stale read is refused as a conflict.
 #[derive(Debug, Clone, PartialEq)]
@@ -88,6 +124,23 @@ pub trait Store: Send + Sync + Debug {
     /// The daily rollups of the days in `days` (days since the epoch, UTC), in (point, day)
     /// order, point keys compared byte by byte.
     async fn rollups(&self, days: Range<i64>) -> Result<Vec<DayRollup>, StoreError>;
+
+    /// The counted events with `from <= at < to`, added up from the events themselves (for the
+    /// partial first and last days of a period): per (point, day) in (point, day) order, point
+    /// keys compared byte by byte, each day's events added in (`at`, `id`) order.
+    async fn tally_events(&self, from: i64, to: i64) -> Result<Vec<DayRollup>, StoreError>;
+
+    /// The counted events with `from <= at < to` whose data broke their point's contract, in
+    /// (point, `at`, `id`) order.
+    async fn nonconforming(&self, from: i64, to: i64) -> Result<Vec<Nonconforming>, StoreError>;
+
+    /// Every counted event that has a party, in (party, `at`, `id`) order, sent to `sink` in
+    /// chunks of at most [`TOUCH_CHUNK`]. Stops early, without error, when the receiver is
+    /// dropped.
+    async fn party_touches(
+        &self,
+        sink: tokio::sync::mpsc::Sender<Vec<PartyTouch>>,
+    ) -> Result<(), StoreError>;
 
     /// How many events are on record: (counted, held).
     async fn event_counts(&self) -> Result<(u64, u64), StoreError>;

@@ -1,0 +1,90 @@
+//! Measurement over any [`Store`] (R10–R17, METRICS.md): scorecards of points and groups, the
+//! portfolio verdicts, data-quality findings and journeys. The figures themselves are computed
+//! by `touchbase_core` (`metrics`, `portfolio`, `journeys`); this module fetches what they need
+//! from a store, in the order that makes every store give the same numbers.
+//!
+//! # From rollups to a period
+//! [`Days::read`] gives exactly a period's counted events, added up per (point, UTC day): the
+//! daily rollups for its whole days and, for a first or last day the period only partly
+//! covers, the events of that part ([`Store::tally_events`]). Any bucket of a series by day,
+//! week or month is a run of those days (bucket bounds fall on midnights, so only the period's
+//! own ends can cut a day), so one read serves a whole series.
+
+mod journeys;
+mod quality;
+mod scorecards;
+
+use std::collections::BTreeSet;
+
+use touchbase_core::Status;
+use touchbase_core::period::{DAY_US, Period};
+
+use crate::{DayRollup, Store, StoreError};
+
+pub use journeys::{JourneyQuery, journeys};
+pub use quality::{ElementFailures, PointQuality, quality};
+pub use scorecards::{Card, GroupBy, Scope, ScopeError, assess_all, cards, portfolio, scorecards};
+
+/// Whether a point of this status is live for the portfolio rule (a live point with a change
+/// under review still is).
+pub fn is_live(status: Status) -> bool {
+    matches!(status, Status::Live | Status::UnderReview)
+}
+
+/// A period's counted events added up per (point, UTC day), in (point, day) order, point keys
+/// compared byte by byte.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Days {
+    pub period: Period,
+    pub rows: Vec<DayRollup>,
+}
+
+impl Days {
+    /// Reads `period` from `store`: rollups for its whole days, the events themselves for a
+    /// partial first or last day.
+    pub async fn read(store: &dyn Store, period: Period) -> Result<Days, StoreError> {
+        let Some((first, last)) = period.day_range() else {
+            return Ok(Days {
+                period,
+                rows: Vec::new(),
+            });
+        };
+        let head_cut = period.from != first * DAY_US;
+        let tail_cut = period.to != (last + 1) * DAY_US;
+        let mut rows = Vec::new();
+        if head_cut {
+            rows.extend(
+                store
+                    .tally_events(period.from, period.to.min((first + 1) * DAY_US))
+                    .await?,
+            );
+        }
+        if tail_cut && (last != first || !head_cut) {
+            rows.extend(store.tally_events(last * DAY_US, period.to).await?);
+        }
+        let whole = (first + i64::from(head_cut))..(last + 1 - i64::from(tail_cut));
+        if whole.start < whole.end {
+            rows.extend(store.rollups(whole).await?);
+        }
+        rows.sort_by(|a, b| {
+            a.point
+                .as_bytes()
+                .cmp(b.point.as_bytes())
+                .then(a.day.cmp(&b.day))
+        });
+        Ok(Days { period, rows })
+    }
+
+    /// The rows of the days `bucket` covers (a bucket of a split of this period).
+    pub fn within(&self, bucket: Period) -> impl Iterator<Item = &DayRollup> {
+        let days = bucket
+            .day_range()
+            .map_or(0..0, |(first, last)| first..last + 1);
+        self.rows.iter().filter(move |r| days.contains(&r.day))
+    }
+
+    /// The points with counted events in the period.
+    pub fn points(&self) -> BTreeSet<&str> {
+        self.rows.iter().map(|r| r.point.as_str()).collect()
+    }
+}
