@@ -75,12 +75,23 @@ impl Days {
         Ok(Days { period, rows })
     }
 
-    /// The rows of the days `bucket` covers (a bucket of a split of this period).
-    pub fn within(&self, bucket: Period) -> impl Iterator<Item = &DayRollup> {
+    /// The rows of the days `bucket` covers (a bucket of a split of this period) that may
+    /// belong to `scope`: for a point only its own rows (found by binary search, the rows being
+    /// in point order), for a group all of them.
+    pub fn within(&self, scope: &Scope, bucket: Period) -> impl Iterator<Item = &DayRollup> {
         let days = bucket
             .day_range()
             .map_or(0..0, |(first, last)| first..last + 1);
-        self.rows.iter().filter(move |r| days.contains(&r.day))
+        let rows = match scope {
+            Scope::Point(key) => {
+                let key = key.as_bytes();
+                let start = self.rows.partition_point(|r| r.point.as_bytes() < key);
+                let end = start + self.rows[start..].partition_point(|r| r.point.as_bytes() == key);
+                &self.rows[start..end]
+            }
+            _ => &self.rows[..],
+        };
+        rows.iter().filter(move |r| days.contains(&r.day))
     }
 
     /// The points with counted events in the period.

@@ -209,7 +209,7 @@ pub fn cards(
         for bucket in &buckets {
             let mut tally = Tally::default();
             let mut member = (String::new(), false);
-            for row in days.within(*bucket) {
+            for row in days.within(scope, *bucket) {
                 if member.0 != row.point {
                     member = (
                         row.point.clone(),
