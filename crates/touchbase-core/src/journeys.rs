@@ -496,9 +496,11 @@ impl Filter {
     }
 }
 
-/// The journey rule over a set of journeys.
+/// The journey rule over a set of journeys. (`JourneySummary` in the API's document, beside
+/// the ingest summary.)
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "openapi", schema(as = JourneySummary))]
 pub struct Summary {
     /// Journeys the filter admitted.
     pub journeys: u64,

@@ -139,6 +139,18 @@ fn next_boundary(at: i64, granularity: Granularity) -> Result<i64, PeriodError> 
     }
 }
 
+/// How many days a period lasts when a person gives no `from`.
+pub const DEFAULT_DAYS: i64 = 30;
+
+/// The period a person asks for with optional bounds, at the instant `now`: `to` defaults to
+/// the next 00:00 UTC after `now` (so today counts), `from` to [`DEFAULT_DAYS`] days before
+/// `to`. Refused when the bounds are reversed or outside the calendar.
+pub fn requested(from: Option<i64>, to: Option<i64>, now: i64) -> Result<Period, PeriodError> {
+    let to = to.unwrap_or_else(|| (day_of(now) + 1) * DAY_US);
+    let from = from.unwrap_or_else(|| to.saturating_sub(DEFAULT_DAYS * DAY_US));
+    Period::new(from, to)
+}
+
 /// A bound of a period as a person gives it: an RFC 3339 instant with its offset
 /// (`2026-03-01T09:30:00Z`), or a date (`2026-03-01`), which means 00:00 UTC of that day.
 pub fn parse_bound(text: &str) -> Result<i64, PeriodError> {
@@ -212,6 +224,27 @@ mod tests {
         assert_eq!(empty.day_range(), None);
         assert!(matches!(
             Period::parse("2026-03-02", "2026-03-01"),
+            Err(PeriodError::Reversed { .. })
+        ));
+    }
+
+    #[test]
+    fn an_unbounded_request_is_the_30_days_to_the_next_midnight() {
+        let now = at("2026-03-10T15:00:00Z");
+        assert_eq!(
+            requested(None, None, now).unwrap(),
+            period("2026-02-09", "2026-03-11")
+        );
+        assert_eq!(
+            requested(Some(at("2026-03-01")), None, now).unwrap(),
+            period("2026-03-01", "2026-03-11")
+        );
+        assert_eq!(
+            requested(None, Some(at("2026-01-31")), now).unwrap(),
+            period("2026-01-01", "2026-01-31")
+        );
+        assert!(matches!(
+            requested(Some(at("2026-03-12")), None, now),
             Err(PeriodError::Reversed { .. })
         ));
     }

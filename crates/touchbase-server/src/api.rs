@@ -13,6 +13,8 @@ use touchbase_core::audit::Record;
 use touchbase_core::change::ImportSummary;
 use touchbase_core::event::{HeldPoint, NewReject, Reject};
 use touchbase_core::governance::Proposal;
+use touchbase_core::journeys::Summary as JourneySummary;
+use touchbase_core::portfolio::Assessment;
 use touchbase_core::{Actor, Permission};
 use touchbase_core::{
     Change, Inventory, Mode, Organization, Party, Point, Process, Status, Violation, Violations,
@@ -20,6 +22,7 @@ use touchbase_core::{
 };
 use touchbase_store::ingest::{self, Input, Outcome, Replayed, Summary};
 use touchbase_store::inventory::{self as ops, ImportMode};
+use touchbase_store::measure::{Card, PointQuality};
 use touchbase_store::{access, audit, proposals};
 use utoipa::OpenApi;
 
@@ -56,8 +59,14 @@ use crate::problem::{ApiError, Problem};
         undocumented,
         list_rejects,
         replay_rejects,
+        crate::measure::scorecards,
+        crate::measure::portfolio,
+        crate::measure::journeys,
+        crate::measure::quality,
+        crate::measure::get_settings,
+        crate::measure::put_setting,
     ),
-    components(schemas(Problem, Inventory, Point, Change, ImportSummary, Proposal, Record, EventsReply, HeldPoint, Reject)),
+    components(schemas(Problem, Inventory, Point, Change, ImportSummary, Proposal, Record, EventsReply, HeldPoint, Reject, Card, Assessment, JourneySummary, PointQuality)),
     modifiers(&BearerAuth),
     security(("bearer" = []))
 )]
@@ -100,6 +109,7 @@ pub fn routes(state: AppState) -> Router<AppState> {
         .route("/api/undocumented", get(undocumented))
         .route("/api/rejects", get(list_rejects))
         .route("/api/rejects/replay", post(replay_rejects))
+        .merge(crate::measure::routes())
         .route_layer(middleware::from_fn_with_state(state, authenticate));
     Router::new()
         .route("/", get(dashboard))

@@ -6,6 +6,7 @@
 
 mod api;
 pub mod committer;
+mod measure;
 pub mod mqtt;
 mod problem;
 

@@ -200,6 +200,12 @@ async fn openapi_document_lists_every_route() {
         "/api/undocumented",
         "/api/rejects",
         "/api/rejects/replay",
+        "/api/scorecards",
+        "/api/portfolio",
+        "/api/journeys",
+        "/api/quality",
+        "/api/settings",
+        "/api/settings/{name}",
     ] {
         assert!(
             paths.iter().any(|p| *p == path),
@@ -207,6 +213,20 @@ async fn openapi_document_lists_every_route() {
         );
     }
     assert!(doc["components"]["schemas"]["Point"].is_object());
+    for schema in [
+        "Card",
+        "Assessment",
+        "JourneySummary",
+        "PointQuality",
+        "Summary",
+    ] {
+        assert!(
+            doc["components"]["schemas"][schema].is_object(),
+            "{schema} is missing"
+        );
+    }
+    // The ingest summary keeps its name beside the journeys'.
+    assert!(doc["components"]["schemas"]["Summary"]["properties"]["accepted"].is_object());
 }
 
 #[tokio::test]
@@ -944,4 +964,253 @@ async fn events_are_checked_against_the_current_inventory() {
     assert_eq!(reply.status, StatusCode::OK, "{}", reply.text);
     let after = app.call("POST", "/api/events", event("u-2")).await.json();
     assert_eq!(after["results"][0]["status"], "accepted", "{after}");
+}
+
+/// Three interactions at `web.order` (one without its required data) and one at
+/// `workshop.booking`, with known figures; rider r1 goes web.order → workshop.booking →
+/// web.order.
+fn measured() -> String {
+    json!([
+        { "id": "w1", "point": "web.order", "at": "2026-03-01T09:00:00Z", "party": "r1",
+          "value": { "company": 10, "party": 2 }, "cost": 0.5,
+          "outcomes": { "satisfaction": 5, "resolved": true },
+          "data": { "basket": [], "email": "a@b" } },
+        { "id": "w2", "point": "web.order", "at": "2026-03-02T10:00:00Z", "party": "r2",
+          "value": { "company": 6 }, "cost": 0.5,
+          "outcomes": { "satisfaction": 3, "resolved": false },
+          "data": { "basket": [], "email": "c@d" } },
+        { "id": "w3", "point": "web.order", "at": "2026-03-02T11:00:00Z", "party": "r1",
+          "outcomes": { "satisfaction": 4 } },
+        { "id": "b1", "point": "workshop.booking", "at": "2026-03-01T10:00:00Z", "party": "r1",
+          "data": { "bike": "x" }, "outcomes": { "engaged": true } }
+    ])
+    .to_string()
+}
+
+fn close(got: &Value, expected: f64) {
+    let got = got
+        .as_f64()
+        .unwrap_or_else(|| panic!("{got} is not a number"));
+    assert!((got - expected).abs() < 1e-9, "{got} ≠ {expected}");
+}
+
+const WEEK: &str = "from=2026-03-01&to=2026-03-08";
+
+async fn measuring(app: App) {
+    let app = app.imported().await;
+    let reply = app.call("POST", "/api/events", measured()).await;
+    assert_eq!(reply.json()["summary"]["accepted"], 4, "{}", reply.text);
+    let viewer = app.as_role(Some("viewer"));
+
+    let card = viewer
+        .get(&format!("/api/scorecards?point=web.order&{WEEK}"))
+        .await
+        .json();
+    assert_eq!(card["scope"], "point");
+    assert_eq!(card["key"], "web.order");
+    assert_eq!(card["from"], "2026-03-01T00:00:00Z");
+    assert_eq!(card["volume"], 3);
+    close(&card["value_company"], 16.0);
+    close(&card["csat"], 2.0 / 3.0);
+    close(&card["resolution_rate"], 0.5);
+    close(&card["conformance_rate"], 2.0 / 3.0);
+    close(&card["expected_volume"], 900.0 * 7.0 / 30.4375);
+
+    let modes = viewer
+        .get(&format!("/api/scorecards?all=mode&{WEEK}"))
+        .await
+        .json();
+    let volumes: Vec<(&str, u64)> = modes
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| (c["key"].as_str().unwrap(), c["volume"].as_u64().unwrap()))
+        .collect();
+    assert_eq!(volumes, [("machine", 3), ("people", 0), ("hybrid", 1)]);
+    let series = viewer
+        .get("/api/scorecards?function=sales&by=day&from=2026-03-01&to=2026-03-04")
+        .await
+        .json();
+    let volumes: Vec<u64> = series
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["volume"].as_u64().unwrap())
+        .collect();
+    assert_eq!(volumes, [1, 2, 0]);
+    assert_eq!(series[2]["from"], "2026-03-03T00:00:00Z");
+
+    let verdicts = viewer.get(&format!("/api/portfolio?{WEEK}")).await.json();
+    assert_eq!(verdicts[0]["point"], "web.order");
+    assert_eq!(verdicts[0]["verdict"], "insufficient-data");
+    let settings = viewer.get("/api/settings").await.json();
+    assert_eq!(
+        settings,
+        json!({
+            "journeys.journey_gap_s": 2_592_000,
+            "portfolio.adequacy": 0.8,
+            "portfolio.min_volume": 30,
+            "portfolio.quality_threshold": 0.6
+        })
+    );
+    assert_problem(
+        &viewer
+            .call("PUT", "/api/settings/portfolio.min_volume", "1")
+            .await,
+        StatusCode::FORBIDDEN,
+        "admin",
+    );
+    let after = app
+        .call("PUT", "/api/settings/portfolio.min_volume", "1")
+        .await;
+    assert_eq!(after.status, StatusCode::OK, "{}", after.text);
+    assert_eq!(after.json()["portfolio.min_volume"], 1);
+    let verdicts = viewer.get(&format!("/api/portfolio?{WEEK}")).await.json();
+    assert_eq!(verdicts[0]["verdict"], "improve", "{verdicts}");
+    assert_eq!(verdicts[0]["reasons"][0]["code"], "quality_below_threshold");
+    close(&verdicts[0]["reasons"][0]["value"], (2.0 / 3.0 + 0.5) / 3.0);
+    let after = app
+        .call(
+            "PUT",
+            "/api/settings/portfolio.quality_threshold",
+            r#"{"value": 0.35}"#,
+        )
+        .await;
+    assert_eq!(after.json()["portfolio.quality_threshold"], 0.35);
+    let verdicts = viewer.get(&format!("/api/portfolio?{WEEK}")).await.json();
+    assert_eq!(verdicts[0]["verdict"], "invest", "{verdicts}");
+
+    let summary = viewer
+        .get(&format!("/api/journeys?{WEEK}&party_type=rider&top=1"))
+        .await
+        .json();
+    assert_eq!(summary["journeys"], 2);
+    assert_eq!(summary["distinct_variants"], 2);
+    assert_eq!(summary["variants"].as_array().unwrap().len(), 1);
+    assert_eq!(summary["variants"][0]["text"], "web.order");
+    assert_eq!(summary["handoffs"][0]["from_function"], "sales");
+    assert_eq!(summary["handoffs"][0]["to_function"], "workshop");
+    let summary = viewer
+        .get(&format!("/api/journeys?{WEEK}&start=workshop.booking"))
+        .await
+        .json();
+    assert_eq!(summary["journeys"], 0);
+
+    assert_problem(
+        &viewer.get(&format!("/api/quality?{WEEK}")).await,
+        StatusCode::FORBIDDEN,
+        "viewer",
+    );
+    let quality = app
+        .as_role(Some("analyst"))
+        .get(&format!("/api/quality?{WEEK}&top=1"))
+        .await
+        .json();
+    assert_eq!(quality[0]["point"], "web.order");
+    assert_eq!(quality[0]["conforming"], 2);
+    assert_eq!(quality[0]["failing"].as_array().unwrap().len(), 1);
+    assert_eq!(
+        quality[0]["failing"][0]["failure"],
+        "\"basket\" is a required property"
+    );
+}
+
+#[tokio::test]
+async fn measuring_through_the_api_on_sqlite() {
+    measuring(app().await).await;
+}
+
+#[tokio::test]
+async fn measuring_through_the_api_on_postgres() {
+    measuring(app_on_postgres().await).await;
+}
+
+#[tokio::test]
+async fn measuring_refuses_bad_parameters_naming_them() {
+    let app = app().await.imported().await;
+    for (uri, status, detail) in [
+        (
+            "/api/scorecards?from=yesterday",
+            StatusCode::BAD_REQUEST,
+            "from: must be a date (2026-03-01) or an RFC 3339 instant",
+        ),
+        (
+            "/api/portfolio?from=2026-03-10&to=2026-03-01",
+            StatusCode::BAD_REQUEST,
+            "from: is after `to`",
+        ),
+        (
+            "/api/scorecards?mode=robot",
+            StatusCode::BAD_REQUEST,
+            "mode: must be one of machine, people, hybrid, got `robot`",
+        ),
+        (
+            "/api/scorecards?by=year",
+            StatusCode::BAD_REQUEST,
+            "by: must be one of day, week, month, got `year`",
+        ),
+        (
+            "/api/scorecards?point=web.order&all=mode",
+            StatusCode::BAD_REQUEST,
+            "give at most one of them",
+        ),
+        (
+            "/api/scorecards?point=web.ordr",
+            StatusCode::NOT_FOUND,
+            "point: no point `web.ordr`",
+        ),
+        (
+            "/api/scorecards?function=legal",
+            StatusCode::NOT_FOUND,
+            "function: no business function `legal`",
+        ),
+        (
+            "/api/scorecards?party_type=robot",
+            StatusCode::NOT_FOUND,
+            "party_type: no party type `robot` in the inventory; the party types are club, rider",
+        ),
+        (
+            "/api/journeys?start=nowhere",
+            StatusCode::NOT_FOUND,
+            "start: no point `nowhere`",
+        ),
+        (
+            "/api/journeys?top=-1",
+            StatusCode::BAD_REQUEST,
+            "top: must be a whole number of 0 or more, got `-1`",
+        ),
+    ] {
+        assert_problem(&app.get(uri).await, status, detail);
+    }
+    for (name, body, detail) in [
+        (
+            "portfolio.quality_threshold",
+            "2",
+            "portfolio.quality_threshold: must be from 0 to 1",
+        ),
+        (
+            "portfolio.min_volume",
+            "2.5",
+            "portfolio.min_volume: must be a whole number of 0 or more, got `2.5`",
+        ),
+        (
+            "portfolio.adequacy",
+            "\"high\"",
+            "portfolio.adequacy: the body must be the value as a JSON number",
+        ),
+        ("portfolio.speed", "1", "portfolio.speed: no such setting"),
+    ] {
+        let problem = assert_problem(
+            &app.call("PUT", &format!("/api/settings/{name}"), body)
+                .await,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            detail,
+        );
+        assert_eq!(problem["violations"][0]["field"], name);
+    }
+    // Nothing changed.
+    assert_eq!(
+        app.get("/api/settings").await.json()["portfolio.quality_threshold"],
+        0.6
+    );
 }

@@ -68,6 +68,24 @@ pub enum Command {
     Demo(DemoArgs),
     /// Write synthetic interaction events for the demo organization as NDJSON (wire format v1).
     Gen(GenArgs),
+    /// Scorecards (R10–R12): volume, value, cost and outcomes against what was expected, for a
+    /// point, a group of points or the whole organization, over a period or as a series.
+    Scorecard(ScorecardArgs),
+    /// Portfolio verdicts (R15): invest, improve or eliminate for each live point, with the
+    /// figures and thresholds behind each verdict.
+    Portfolio(PortfolioArgs),
+    /// Journeys (R16): the sequences of points parties go through, the hand-offs between
+    /// business functions and the weakest link of each common journey.
+    ///
+    /// The journeys whose first event is in the period count (each cut from the party's whole
+    /// history); weakest links use each point's effectiveness over the period.
+    Journeys(JourneysArgs),
+    /// Data quality (R13): per point, the share of interactions whose data meets its contract
+    /// and the rules that fail most.
+    Quality(QualityArgs),
+    /// The organization's settings for the portfolio and journey rules: list them, get one,
+    /// set one (admins).
+    Settings(SettingsArgs),
 }
 
 #[derive(Debug, Args)]
@@ -344,6 +362,160 @@ pub struct GenArgs {
     /// Write to this file rather than standard output.
     #[arg(long, short)]
     pub out: Option<PathBuf>,
+}
+
+/// The period measured, `[--from, --to)`. Each bound is a date (`2026-03-01`, meaning 00:00 UTC)
+/// or an RFC 3339 instant (`2026-03-01T09:30:00+01:00`).
+#[derive(Debug, Args)]
+pub struct PeriodArgs {
+    /// The period's first instant: a date (00:00 UTC) or an RFC 3339 instant.
+    /// [default: 30 days before --to]
+    #[arg(long, value_name = "WHEN", value_parser = bound)]
+    pub from: Option<i64>,
+    /// The first instant after the period: a date (00:00 UTC) or an RFC 3339 instant.
+    /// [default: tomorrow 00:00 UTC, so that today counts]
+    #[arg(long, value_name = "WHEN", value_parser = bound)]
+    pub to: Option<i64>,
+}
+
+/// `--from`, `--to`: microseconds since the epoch; clap names the flag in the error.
+fn bound(text: &str) -> Result<i64, String> {
+    touchbase_core::period::parse_bound(text).map_err(|e| e.to_string())
+}
+
+#[derive(Debug, Args)]
+#[command(group = clap::ArgGroup::new("scope").multiple(false))]
+pub struct ScorecardArgs {
+    /// The scorecard of one point. [default, without a selector: the whole organization]
+    #[arg(long, value_name = "KEY", group = "scope")]
+    pub point: Option<String>,
+    /// The scorecard of the points of one business function.
+    #[arg(long, group = "scope")]
+    pub function: Option<String>,
+    /// The scorecard of the points of one interface mode.
+    #[arg(long, group = "scope")]
+    pub mode: Option<ModeArg>,
+    /// The scorecard of the points that serve one party type.
+    #[arg(long, value_name = "PARTY", group = "scope")]
+    pub party_type: Option<String>,
+    /// Every group of a kind side by side: each live point (or one with events), each business
+    /// function, each interface mode (machine vs people vs hybrid) or each party type.
+    #[arg(long, value_name = "KIND", group = "scope")]
+    pub all: Option<GroupByArg>,
+    #[command(flatten)]
+    pub period: PeriodArgs,
+    /// A series: one scorecard per UTC day, week (from Monday) or calendar month, the first
+    /// and last cut to the period.
+    #[arg(long)]
+    pub by: Option<GranularityArg>,
+    /// Print JSON with METRICS.md's field names: one object, or an array for a series or --all.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct PortfolioArgs {
+    #[command(flatten)]
+    pub period: PeriodArgs,
+    /// Print a JSON array of {point, verdict, reasons: [{code, value, threshold}]}.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct JourneysArgs {
+    #[command(flatten)]
+    pub period: PeriodArgs,
+    /// Only journeys of this party type (that of their first point).
+    #[arg(long, value_name = "PARTY")]
+    pub party_type: Option<String>,
+    /// Only journeys that start at this point.
+    #[arg(long, value_name = "KEY")]
+    pub start: Option<String>,
+    /// How many of the most frequent variants to list.
+    #[arg(long, value_name = "N", default_value_t = 10)]
+    pub top: usize,
+    /// Print the summary as JSON: journeys, distinct_variants, edges, handoffs, variants.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct QualityArgs {
+    #[command(flatten)]
+    pub period: PeriodArgs,
+    /// How many of each point's most frequent failures to list.
+    #[arg(long, value_name = "N", default_value_t = 5)]
+    pub top: usize,
+    /// Print a JSON array of {point, volume, conforming, conformance_rate, failing}.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+#[command(args_conflicts_with_subcommands = true)]
+pub struct SettingsArgs {
+    #[command(subcommand)]
+    pub command: Option<SettingsCommand>,
+    /// Print the settings as a JSON object, name → value.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum SettingsCommand {
+    /// Print one setting's value.
+    Get {
+        /// e.g. portfolio.quality_threshold
+        name: String,
+    },
+    /// Change one setting (admins); the change is on the audit trail.
+    Set {
+        /// e.g. portfolio.quality_threshold
+        name: String,
+        /// e.g. 0.7
+        value: String,
+    },
+}
+
+/// A kind of group for `scorecard --all`.
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+pub enum GroupByArg {
+    Point,
+    Function,
+    Mode,
+    PartyType,
+}
+
+impl From<GroupByArg> for touchbase_store::measure::GroupBy {
+    fn from(g: GroupByArg) -> Self {
+        use touchbase_store::measure::GroupBy;
+        match g {
+            GroupByArg::Point => GroupBy::Point,
+            GroupByArg::Function => GroupBy::Function,
+            GroupByArg::Mode => GroupBy::Mode,
+            GroupByArg::PartyType => GroupBy::PartyType,
+        }
+    }
+}
+
+/// The buckets of a series.
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+pub enum GranularityArg {
+    Day,
+    Week,
+    Month,
+}
+
+impl From<GranularityArg> for touchbase_core::period::Granularity {
+    fn from(g: GranularityArg) -> Self {
+        use touchbase_core::period::Granularity;
+        match g {
+            GranularityArg::Day => Granularity::Day,
+            GranularityArg::Week => Granularity::Week,
+            GranularityArg::Month => Granularity::Month,
+        }
+    }
 }
 
 /// A point status on the command line.

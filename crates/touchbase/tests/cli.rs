@@ -1496,3 +1496,321 @@ fn acknowledged_events_survive_kill_9() {
     server.kill().unwrap();
     server.wait().unwrap();
 }
+
+/// Four interactions with known figures: three at `web.order` (one without its required data),
+/// one at `workshop.booking`; rider r1 goes web.order → workshop.booking → web.order.
+const MEASURED: &str = concat!(
+    "{\"id\":\"w1\",\"point\":\"web.order\",\"at\":\"2026-03-01T09:00:00Z\",\"party\":\"r1\",\"value\":{\"company\":10,\"party\":2},\"cost\":0.5,\"outcomes\":{\"satisfaction\":5,\"resolved\":true},\"data\":{\"basket\":[],\"email\":\"a@b\"}}\n",
+    "{\"id\":\"w2\",\"point\":\"web.order\",\"at\":\"2026-03-02T10:00:00Z\",\"party\":\"r2\",\"value\":{\"company\":6},\"cost\":0.5,\"outcomes\":{\"satisfaction\":3,\"resolved\":false},\"data\":{\"basket\":[],\"email\":\"c@d\"}}\n",
+    "{\"id\":\"w3\",\"point\":\"web.order\",\"at\":\"2026-03-02T11:00:00Z\",\"party\":\"r1\",\"outcomes\":{\"satisfaction\":4}}\n",
+    "{\"id\":\"b1\",\"point\":\"workshop.booking\",\"at\":\"2026-03-01T10:00:00Z\",\"party\":\"r1\",\"data\":{\"bike\":\"x\"},\"outcomes\":{\"engaged\":true}}\n",
+);
+
+const WEEK: [&str; 4] = ["--from", "2026-03-01", "--to", "2026-03-08"];
+
+fn close(got: &serde_json::Value, expected: f64) {
+    let got = got
+        .as_f64()
+        .unwrap_or_else(|| panic!("{got} is not a number"));
+    assert!((got - expected).abs() < 1e-9, "{got} ≠ {expected}");
+}
+
+/// Scorecards, portfolio, journeys, quality and settings over the small inventory and
+/// [`MEASURED`], on the store `db`.
+fn measuring(d: &Path, db: &str) {
+    write(d, "small.yaml", SMALL);
+    ok(d, db, &["inventory", "import", "small.yaml", "--baseline"]);
+    write(d, "measured.ndjson", MEASURED);
+    assert_eq!(
+        counts(&ok(d, db, &["import", "measured.ndjson", "--json"])),
+        [4, 0, 0, 0]
+    );
+    let with = |args: &[&str]| -> Vec<String> {
+        args.iter()
+            .chain(WEEK.iter())
+            .map(|s| (*s).to_owned())
+            .collect()
+    };
+    let run = |args: &[&str]| {
+        let args = with(args);
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        json(d, db, &args)
+    };
+
+    // One point: one object with METRICS.md's names.
+    let card = run(&["scorecard", "--point", "web.order", "--json"]);
+    assert_eq!(card["scope"], "point");
+    assert_eq!(card["key"], "web.order");
+    assert_eq!(card["from"], "2026-03-01T00:00:00Z");
+    assert_eq!(card["to"], "2026-03-08T00:00:00Z");
+    assert_eq!(card["volume"], 3);
+    close(&card["value_company"], 16.0);
+    close(&card["cost"], 1.0);
+    close(&card["net_value_per"], 5.0);
+    close(&card["expected_volume"], 900.0 * 7.0 / 30.4375);
+    close(&card["satisfaction_avg"], 4.0);
+    close(&card["csat"], 2.0 / 3.0);
+    close(&card["resolution_rate"], 0.5);
+    close(&card["conformance_rate"], 2.0 / 3.0);
+    close(&card["effectiveness"], (2.0 / 3.0 + 0.5 + 0.0) / 3.0);
+    assert_eq!(card.as_object().unwrap().len(), 4 + 24, "{card}");
+
+    // The organization by day: a series of objects with their own bounds.
+    let series = json(
+        d,
+        db,
+        &[
+            "scorecard",
+            "--by",
+            "day",
+            "--from",
+            "2026-03-01",
+            "--to",
+            "2026-03-04",
+            "--json",
+        ],
+    );
+    let volumes: Vec<u64> = series
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["volume"].as_u64().unwrap())
+        .collect();
+    assert_eq!(volumes, [2, 2, 0]);
+    assert_eq!(series[1]["scope"], "organization");
+    assert!(series[1].get("key").is_none());
+    assert_eq!(series[1]["from"], "2026-03-02T00:00:00Z");
+
+    // Machine vs people vs hybrid (R12).
+    let modes = run(&["scorecard", "--all", "mode", "--json"]);
+    let by_mode: Vec<(&str, u64)> = modes
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| (c["key"].as_str().unwrap(), c["volume"].as_u64().unwrap()))
+        .collect();
+    assert_eq!(by_mode, [("machine", 3), ("people", 0), ("hybrid", 1)]);
+    let table = ok(
+        d,
+        db,
+        &with(&["scorecard", "--all", "mode"])
+            .iter()
+            .map(String::as_str)
+            .collect::<Vec<_>>(),
+    );
+    assert!(
+        table.starts_with("scorecards by mode, 2026-03-01 → 2026-03-08 (7 days)"),
+        "{table}"
+    );
+    let csat = table.lines().find(|l| l.contains("csat")).unwrap();
+    assert_eq!(
+        csat.split('┆').map(str::trim).collect::<Vec<_>>(),
+        ["│ csat", "66.7 %", "—", "— │"],
+        "machine 2 of 3, people nothing, hybrid no satisfaction: {table}"
+    );
+
+    // The portfolio: too few events, until the settings say 1 is enough.
+    let verdicts = run(&["portfolio", "--json"]);
+    assert_eq!(verdicts[0]["point"], "web.order");
+    assert_eq!(verdicts[0]["verdict"], "insufficient-data");
+    assert_eq!(verdicts[0]["reasons"][1]["code"], "data_nonconformant");
+    close(&verdicts[0]["reasons"][1]["value"], 2.0 / 3.0);
+    close(&verdicts[0]["reasons"][1]["threshold"], 0.95);
+    assert_eq!(
+        ok(d, db, &["settings", "set", "portfolio.min_volume", "1"]).trim(),
+        "portfolio.min_volume: 30 → 1"
+    );
+    let verdicts = run(&["portfolio", "--json"]);
+    assert_eq!(verdicts[0]["verdict"], "improve");
+    assert_eq!(verdicts[0]["reasons"][0]["code"], "quality_below_threshold");
+    close(&verdicts[0]["reasons"][0]["threshold"], 0.6);
+    assert_eq!(verdicts[1]["verdict"], "invest");
+    ok(
+        d,
+        db,
+        &["settings", "set", "portfolio.quality_threshold", "0.35"],
+    );
+    let verdicts = run(&["portfolio", "--json"]);
+    assert_eq!(verdicts[0]["verdict"], "invest", "{verdicts}");
+    let text = ok(
+        d,
+        db,
+        &with(&["portfolio"])
+            .iter()
+            .map(String::as_str)
+            .collect::<Vec<_>>(),
+    );
+    assert!(text.contains("quality_threshold 0.35"), "{text}");
+    assert!(
+        text.contains("data_nonconformant: conformance rate 0.67 < 0.95"),
+        "{text}"
+    );
+    assert_eq!(
+        ok(d, db, &["settings", "get", "portfolio.quality_threshold"]).trim(),
+        "0.35"
+    );
+    let settings = json(d, db, &["settings", "--json"]);
+    assert_eq!(settings["portfolio.min_volume"], 1);
+    assert_eq!(settings["portfolio.adequacy"], 0.8);
+    let audit = ok(d, db, &["audit", "log"]);
+    assert_eq!(audit.matches("settings.set").count(), 2, "{audit}");
+
+    // Journeys: r2's web.order alone, r1's round trip through the workshop.
+    let summary = run(&["journeys", "--json"]);
+    assert_eq!(summary["journeys"], 2);
+    assert_eq!(summary["distinct_variants"], 2);
+    assert_eq!(summary["variants"][0]["text"], "web.order");
+    assert_eq!(
+        summary["variants"][1]["text"],
+        "web.order → workshop.booking → web.order"
+    );
+    assert_eq!(summary["variants"][1]["weakest_link"]["point"], "web.order");
+    let handoffs: Vec<(&str, &str, &str)> = summary["handoffs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|h| {
+            (
+                h["from"].as_str().unwrap(),
+                h["to"].as_str().unwrap(),
+                h["to_function"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        handoffs,
+        [
+            ("web.order", "workshop.booking", "workshop"),
+            ("workshop.booking", "web.order", "sales")
+        ]
+    );
+    close(&summary["handoffs"][0]["median_gap_s"], 3_600.0);
+    let top = run(&["journeys", "--top", "1", "--party-type", "rider", "--json"]);
+    assert_eq!(top["variants"].as_array().unwrap().len(), 1);
+    assert_eq!(top["journeys"], 2);
+    assert_eq!(
+        run(&["journeys", "--party-type", "club", "--json"])["journeys"],
+        0
+    );
+
+    // Data quality: which rules fail, how often.
+    let quality = run(&["quality", "--json"]);
+    assert_eq!(quality[0]["point"], "web.order");
+    assert_eq!(
+        (&quality[0]["volume"], &quality[0]["conforming"]),
+        (&3.into(), &2.into())
+    );
+    assert_eq!(
+        quality[0]["failing"][0]["failure"],
+        "\"basket\" is a required property"
+    );
+    assert_eq!(quality[0]["failing"][0]["events"], 1);
+    assert_eq!(quality[1]["conformance_rate"], 1.0);
+}
+
+#[test]
+fn measuring_on_sqlite() {
+    let dir = tempfile::tempdir().unwrap();
+    measuring(dir.path(), "t.db");
+}
+
+#[test]
+fn measuring_on_postgres() {
+    let dir = tempfile::tempdir().unwrap();
+    let databases = TestDatabases::new();
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let url = rt.block_on(databases.fresh());
+    measuring(dir.path(), &url);
+}
+
+#[test]
+fn measuring_refuses_bad_flags_naming_them() {
+    let dir = small_store();
+    let d = dir.path();
+    let err = fails(d, "t.db", &["scorecard", "--from", "yesterday"]);
+    assert!(
+        err.contains("invalid value 'yesterday' for '--from <WHEN>': must be a date (2026-03-01) or an RFC 3339 instant"),
+        "{err}"
+    );
+    let err = fails(
+        d,
+        "t.db",
+        &["portfolio", "--from", "2026-03-10", "--to", "2026-03-01"],
+    );
+    assert!(
+        err.contains("--from 2026-03-10T00:00:00Z is after --to 2026-03-01T00:00:00Z"),
+        "{err}"
+    );
+    let err = fails(d, "t.db", &["scorecard", "--point", "web.ordr"]);
+    assert!(
+        err.contains("--point web.ordr: no point `web.ordr`"),
+        "{err}"
+    );
+    let err = fails(d, "t.db", &["scorecard", "--function", "legal"]);
+    assert!(
+        err.contains("--function legal: no business function `legal` in the inventory; the functions are marketing, sales"),
+        "{err}"
+    );
+    let err = fails(d, "t.db", &["journeys", "--party-type", "robot"]);
+    assert!(
+        err.contains("--party-type robot: no party type `robot` in the inventory; the party types are club, rider"),
+        "{err}"
+    );
+    let err = fails(
+        d,
+        "t.db",
+        &["scorecard", "--point", "web.order", "--all", "mode"],
+    );
+    assert!(err.contains("cannot be used with"), "{err}");
+    let err = fails(
+        d,
+        "t.db",
+        &["settings", "set", "portfolio.quality_threshold", "2"],
+    );
+    assert_eq!(
+        err.trim(),
+        "error: portfolio.quality_threshold: must be from 0 to 1 (effectiveness is a share), got 2; \
+         `touchbase settings` lists the settings"
+    );
+    let err = fails(d, "t.db", &["settings", "get", "portfolio.speed"]);
+    assert!(
+        err.contains("no setting `portfolio.speed`; the settings are portfolio.min_volume"),
+        "{err}"
+    );
+    // Reading is for everyone, settings are for admins, the failures quote data.
+    ok(d, "t.db", &["user", "add", "vic", "--role", "viewer"]);
+    ok(
+        d,
+        "t.db",
+        &["--as", "vic", "scorecard", "--all", "function"],
+    );
+    ok(d, "t.db", &["--as", "vic", "settings"]);
+    let err = fails(
+        d,
+        "t.db",
+        &[
+            "--as",
+            "vic",
+            "settings",
+            "set",
+            "portfolio.adequacy",
+            "0.5",
+        ],
+    );
+    assert!(
+        err.contains("this needs the role admin; vic has the role viewer"),
+        "{err}"
+    );
+    let err = fails(d, "t.db", &["--as", "vic", "quality"]);
+    assert!(err.contains("vic has the role viewer"), "{err}");
+    // Without bounds: the 30 days up to tomorrow.
+    let card = json(d, "t.db", &["scorecard", "--json"]);
+    let from: jiff::Timestamp = card["from"].as_str().unwrap().parse().unwrap();
+    let to: jiff::Timestamp = card["to"].as_str().unwrap().parse().unwrap();
+    assert_eq!(to.as_second() - from.as_second(), 30 * 86_400);
+    let now = jiff::Timestamp::now();
+    assert!(
+        to > now && to.as_second() - now.as_second() <= 86_400,
+        "{to}"
+    );
+}

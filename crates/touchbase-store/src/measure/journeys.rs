@@ -8,7 +8,7 @@ use touchbase_core::inventory::Inventory;
 use touchbase_core::journeys::{Filter, Graph, JourneyBuilder, Summary, Variants, facts};
 use touchbase_core::period::Period;
 
-use super::{Days, Scope, cards};
+use super::{Days, Scope, ScopeError, cards};
 use crate::{PartyTouch, Store, StoreError};
 
 /// Which journeys to sum up, and how many variants to list.
@@ -22,6 +22,32 @@ pub struct JourneyQuery {
     pub start: Option<String>,
     /// The most frequent variants to list; all when `None`.
     pub top: Option<usize>,
+}
+
+impl JourneyQuery {
+    /// Refuses a party type or a start point the inventory does not know (they would only
+    /// ever admit no journey).
+    pub fn check(&self, inventory: &Inventory) -> Result<(), ScopeError> {
+        if let Some(t) = &self.party_type
+            && inventory.party(t).is_none()
+        {
+            let known: Vec<&str> = inventory.parties.iter().map(|p| p.key.as_str()).collect();
+            return Err(ScopeError::PartyType {
+                got: t.clone(),
+                known: if known.is_empty() {
+                    "none".to_owned()
+                } else {
+                    known.join(", ")
+                },
+            });
+        }
+        if let Some(k) = &self.start
+            && inventory.point(k).is_none()
+        {
+            return Err(ScopeError::Point(k.clone()));
+        }
+        Ok(())
+    }
 }
 
 /// The journey rule over every party's whole history (a journey is cut from all of a party's
