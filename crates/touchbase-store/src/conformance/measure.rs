@@ -295,7 +295,8 @@ impl Ev {
 }
 
 /// A fresh store with `points` as its inventory (imported as a baseline) and `events` written
-/// through ingest in one batch, in the order given; every event must be accepted.
+/// through ingest in one batch, in the order given; every event must be accepted (held when
+/// its point is not live).
 async fn store_with(
     backend: &dyn Backend,
     points: &[Pt],
@@ -306,9 +307,16 @@ async fn store_with(
     let lines: Vec<Value> = events.iter().map(Ev::json).collect();
     let outcomes = ingest(&*store, inputs(&lines)).await;
     for (outcome, event) in outcomes.iter().zip(events) {
+        let live = points
+            .iter()
+            .any(|p| p.key == event.point && p.status == "live");
         assert_eq!(
             outcome.status,
-            crate::ingest::Status::Accepted,
+            if live {
+                crate::ingest::Status::Accepted
+            } else {
+                crate::ingest::Status::Held
+            },
             "{}: {:?}",
             event.id,
             outcome.reasons
@@ -441,7 +449,8 @@ fn card_by_hand(
     // on a day the read period cuts.
     let mut days: BTreeMap<(&[u8], i64), Vec<&Ev>> = BTreeMap::new();
     for e in events {
-        if of.holds(point(e.point)) && bucket.from <= e.at && e.at < bucket.to {
+        let p = point(e.point);
+        if p.status == "live" && of.holds(p) && bucket.from <= e.at && e.at < bucket.to {
             days.entry((e.point.as_bytes(), e.at.div_euclid(DAY_US)))
                 .or_default()
                 .push(e);
@@ -579,7 +588,7 @@ fn assert_card(what: &str, card: &measure::Card, want: &BTreeMap<&str, Option<f6
 // ---------------------------------------------------------------------------------------------
 // Scorecards.
 
-const CARD_POINTS: [Pt; 5] = [
+const CARD_POINTS: [Pt; 6] = [
     Pt::new("a.web", "sales", "machine", "household")
         .expects([Some(60.875), Some(4.1), Some(1.3), Some(0.35)])
         .strategic("high")
@@ -606,12 +615,20 @@ const CARD_POINTS: [Pt; 5] = [
         None,
         Some(0.5),
     ]),
+    // Not live: its events are held, counted nowhere.
+    Pt::new("z.held", "sales", "machine", "household")
+        .expects([Some(50.0), Some(9.0), Some(9.0), Some(9.0)])
+        .status("proposed"),
 ];
 
 /// Every kind of scope: each point, a function of two points, one of one, one of none, each
 /// mode, each party type and the organization.
 fn card_scopes() -> Vec<Of> {
-    let mut scopes: Vec<Of> = CARD_POINTS.iter().map(|p| Of::Point(p.key)).collect();
+    let mut scopes: Vec<Of> = CARD_POINTS
+        .iter()
+        .filter(|p| p.status == "live")
+        .map(|p| Of::Point(p.key))
+        .collect();
     scopes.extend([
         Of::Function("sales"),
         Of::Function("service"),
@@ -690,6 +707,14 @@ fn card_events() -> Vec<Ev> {
         Ev::new("whole-to", "c.shop", at("2026-03-30")).value(9.0, 0.1),
         Ev::new("day-from", "d.mail", at("2026-03-05T10:00:00Z")).engaged(true),
         Ev::new("day-to", "d.mail", at("2026-03-05T14:00:00Z")).engaged(false),
+        // Held, on a partial day and on a whole one: in no figure.
+        Ev::new("held-1", "z.held", mid.from + H)
+            .value(100.0, 1.0)
+            .party("h1")
+            .data(json!({ "bad": 1 })),
+        Ev::new("held-2", "z.held", at("2026-03-10T12:00:00Z"))
+            .value(100.0, 1.0)
+            .satisfaction(5),
     ]);
     events
 }
@@ -732,7 +757,19 @@ pub async fn scorecards_are_metrics_by_hand(backend: &dyn Backend) {
     let one_day = period("2026-03-05T10:00:00Z", "2026-03-05T14:00:00Z");
     let empty = period("2026-05-01", "2026-05-08");
     let instant = Period::new(mid.from, mid.from).unwrap();
-    for p in [mid, whole, one_day, empty, instant] {
+    let head_cut = Period::new(mid.from, at("2026-03-31")).unwrap();
+    let tail_cut = Period::new(at("2026-03-02"), mid.to).unwrap();
+    let over_midnight = period("2026-03-04T20:00:00Z", "2026-03-05T04:00:00Z");
+    for p in [
+        mid,
+        whole,
+        head_cut,
+        tail_cut,
+        one_day,
+        over_midnight,
+        empty,
+        instant,
+    ] {
         check_cards(store, &inventory, &events, p).await;
     }
 
@@ -932,7 +969,7 @@ pub async fn quality_is_metrics_by_hand(backend: &dyn Backend) {
         for p in &CARD_POINTS {
             let of = events
                 .iter()
-                .filter(|e| e.point == p.key && mid.contains(e.at));
+                .filter(|e| e.point == p.key && p.status == "live" && mid.contains(e.at));
             let (mut volume, mut conforming) = (0u64, 0u64);
             let mut failures: BTreeMap<&str, u64> = BTreeMap::new();
             for e in of {
@@ -1245,7 +1282,7 @@ pub async fn portfolio_is_metrics_by_hand(backend: &dyn Backend) {
 // ---------------------------------------------------------------------------------------------
 // Journeys.
 
-const JOURNEY_POINTS: [Pt; 7] = [
+const JOURNEY_POINTS: [Pt; 8] = [
     Pt::new("j.ad", "marketing", "machine", "household"),
     Pt::new("j.web", "sales", "machine", "household"),
     Pt::new("j.web2", "sales", "machine", "household"),
@@ -1254,6 +1291,10 @@ const JOURNEY_POINTS: [Pt; 7] = [
     // Used only after the period: no effectiveness over it.
     Pt::new("j.late", "service", "people", "household"),
     Pt::new("j.biz", "sales", "machine", "business"),
+    // Not live: its events are held, in no journey.
+    Pt::new("j.held", "sales", "machine", "household")
+        .expects([Some(1.0), Some(1.0), Some(1.0), Some(1.0)])
+        .status("proposed"),
 ];
 
 /// The journey gap the test sets: one day.
@@ -1308,6 +1349,7 @@ fn journey_events() -> Vec<Ev> {
         h("h7-b", "j.pay", "2026-03-14T09:00:00Z"),
         h("h7-a", "j.web", "2026-03-14T09:00:00Z"),
         h("h8-1", "j.web", "2026-03-16T12:00:00Z"),
+        h("h8-h", "j.held", "2026-03-16T12:05:00Z"),
         h("h8-2", "j.pay", "2026-03-16T12:10:00Z"),
         // A business's journey.
         h("b1-1", "j.biz", "2026-03-11T09:00:00Z"),
@@ -1318,12 +1360,19 @@ fn journey_events() -> Vec<Ev> {
     ]
 }
 
-/// Every journey of the events, by METRICS.md: each party's events in (`at`, `id`) order, cut
-/// where a gap exceeds the journey gap.
+/// Every journey of the events, by METRICS.md: each party's accepted events in (`at`, `id`)
+/// order, cut where a gap exceeds the journey gap.
 fn journeys_by_hand(events: &[Ev], gap_us: i64) -> Vec<Vec<&Ev>> {
     let mut by_party: BTreeMap<&str, Vec<&Ev>> = BTreeMap::new();
+    let live = |key: &str| {
+        JOURNEY_POINTS
+            .iter()
+            .any(|p| p.key == key && p.status == "live")
+    };
     for e in events {
-        if let Some(party) = &e.party {
+        if let Some(party) = &e.party
+            && live(e.point)
+        {
             by_party.entry(party).or_default().push(e);
         }
     }
