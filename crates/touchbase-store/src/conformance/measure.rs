@@ -20,7 +20,7 @@ use touchbase_core::Inventory;
 use touchbase_core::inventory::Mode;
 use touchbase_core::period::{DAY_US, Granularity, Period, parse_bound};
 
-use super::{Backend, admin, baseline, ingest, inputs, parse};
+use super::{Backend, add_users, admin, baseline, ingest, inputs, parse, user};
 use crate::Store;
 use crate::measure::{self, Days, JourneyQuery, Scope};
 
@@ -180,7 +180,7 @@ fn inventory_yaml(points: &[Pt]) -> String {
             text += &format!("    expected: {{ {} }}\n", expected.join(", "));
         }
         text += &format!(
-            "    strategic_value: {}\n    rationale: by hand\n    owner: ops\n    status: {}\n",
+            "    strategic_value: {}\n    rationale: by hand\n    owner: ecommerce\n    status: {}\n",
             p.strategic, p.status
         );
     }
@@ -934,6 +934,108 @@ pub async fn series_are_metrics_by_hand_and_add_up(backend: &dyn Backend) {
             assert!(empty_buckets > 0, "some days of some scopes have no events");
         }
     }
+}
+
+/// Held events count from the moment their point goes live, through sign-off: a released day
+/// is added up in (`at`, `id`) order (not the order the events were written), and measured
+/// like any other.
+pub async fn released_events_are_measured_by_hand(backend: &dyn Backend) {
+    let mut points = [
+        Pt::new("r.live", "sales", "machine", "household").expects([
+            Some(20.0),
+            Some(1.1),
+            Some(0.3),
+            Some(0.7),
+        ]),
+        Pt::new("r.new", "service", "people", "household")
+            .expects([Some(10.0), Some(2.3), Some(0.4), Some(0.9)])
+            .status("proposed"),
+    ];
+    // Written newest first, with values that are not exact in binary, on whole and cut days.
+    let mut rng = Lcg(11);
+    let events: Vec<Ev> = (0..80)
+        .rev()
+        .map(|i| {
+            let key = if i % 3 == 0 { "r.live" } else { "r.new" };
+            let mut e = Ev::new(
+                format!("r-{i:02}"),
+                key,
+                at("2026-03-01") + i * 7 * H + rng.next(3_600) as i64 * S,
+            )
+            .value(rng.next(30) as f64 * 0.1, rng.next(11) as f64 * 0.07);
+            e.value_party = Some(rng.next(13) as f64 * 0.3);
+            e.satisfaction = Some(1 + rng.next(5));
+            e.engaged = Some(i % 2 == 0);
+            e
+        })
+        .collect();
+    let store = store_with(backend, &points, &events).await;
+    let store = &*store;
+    add_users(store).await;
+    let scopes: Vec<Of> = vec![
+        Of::Point("r.live"),
+        Of::Function("service"),
+        Of::Organization,
+    ];
+    let wanted: Vec<Scope> = scopes.iter().map(|s| s.scope()).collect();
+    let periods = [
+        period("2026-03-01", "2026-03-25"),
+        period("2026-03-02T13:00:00Z", "2026-03-21T05:00:00Z"),
+    ];
+    let check = async |points: &[Pt], by_hand: &[Ev]| {
+        let inventory = inventory_of(store).await;
+        for p in periods {
+            let cards = measure::scorecards(store, &inventory, p, &wanted, None)
+                .await
+                .unwrap();
+            for (card, of) in cards.iter().zip(&scopes) {
+                let want = card_by_hand(by_hand, points, *of, p, p);
+                assert_card(&format!("{of:?} over {p:?}"), card, &want, *of);
+            }
+        }
+    };
+    // Held: r.new counts nowhere.
+    check(&points, &events).await;
+
+    let id = crate::proposals::list(store, &admin())
+        .await
+        .unwrap()
+        .last()
+        .unwrap()
+        .id;
+    for exec in ["erin", "ed"] {
+        let exec = user(exec, touchbase_core::Role::Executive, &[]);
+        crate::proposals::decide(store, &exec, id, true, "yes")
+            .await
+            .unwrap();
+    }
+    let olga = user("olga", touchbase_core::Role::Owner, &["ecommerce"]);
+    crate::inventory::go_live(store, &olga, "r.new")
+        .await
+        .unwrap();
+    points[1].status = "live";
+    // Released: r.new's days were added up in (at, id) order.
+    let mut by_hand: Vec<Ev> = events
+        .iter()
+        .filter(|e| e.point == "r.live")
+        .cloned()
+        .collect();
+    let mut released: Vec<Ev> = events
+        .iter()
+        .filter(|e| e.point == "r.new")
+        .cloned()
+        .collect();
+    released.sort_by(|a, b| (a.at, &a.id).cmp(&(b.at, &b.id)));
+    by_hand.extend(released);
+    check(&points, &by_hand).await;
+    let inventory = inventory_of(store).await;
+    let p = periods[0];
+    let cards = measure::scorecards(store, &inventory, p, &[Of::Point("r.new").scope()], None)
+        .await
+        .unwrap();
+    let want = card_by_hand(&by_hand, &points, Of::Point("r.new"), p, p);
+    assert_card("r.new, released", &cards[0], &want, Of::Point("r.new"));
+    assert!(cards[0].scorecard.volume > 40);
 }
 
 // ---------------------------------------------------------------------------------------------

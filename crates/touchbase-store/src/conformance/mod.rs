@@ -15,7 +15,8 @@ use touchbase_core::Actor;
 mod measure;
 pub use measure::{
     journeys_are_metrics_by_hand, portfolio_is_metrics_by_hand, quality_is_metrics_by_hand,
-    scorecards_are_metrics_by_hand, series_are_metrics_by_hand_and_add_up,
+    released_events_are_measured_by_hand, scorecards_are_metrics_by_hand,
+    series_are_metrics_by_hand_and_add_up,
 };
 
 fn admin() -> Actor {
@@ -90,6 +91,7 @@ macro_rules! conformance_suite {
             quality_is_metrics_by_hand,
             portfolio_is_metrics_by_hand,
             journeys_are_metrics_by_hand,
+            released_events_are_measured_by_hand,
         );
     };
     (@each $backend:expr; $($name:ident),* $(,)?) => {
