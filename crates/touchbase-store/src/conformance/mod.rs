@@ -12,6 +12,13 @@ use crate::inventory::{self, ImportMode, InventoryError};
 use crate::{Store, StoreError};
 use touchbase_core::Actor;
 
+mod measure;
+pub use measure::{
+    journeys_are_metrics_by_hand, portfolio_is_metrics_by_hand, quality_is_metrics_by_hand,
+    released_events_are_measured_by_hand, scorecards_are_metrics_by_hand,
+    series_are_metrics_by_hand_and_add_up,
+};
+
 fn admin() -> Actor {
     Actor::local_admin()
 }
@@ -79,6 +86,12 @@ macro_rules! conformance_suite {
             an_id_is_one_interaction_per_day,
             rollups_add_up_in_one_order_on_every_store,
             rejects_are_kept_once_and_altered_ones_never_replayed,
+            scorecards_are_metrics_by_hand,
+            series_are_metrics_by_hand_and_add_up,
+            quality_is_metrics_by_hand,
+            portfolio_is_metrics_by_hand,
+            journeys_are_metrics_by_hand,
+            released_events_are_measured_by_hand,
         );
     };
     (@each $backend:expr; $($name:ident),* $(,)?) => {
