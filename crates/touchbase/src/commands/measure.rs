@@ -125,6 +125,21 @@ fn bucket_label(card: &Card, by: Granularity) -> String {
     }
 }
 
+/// Cards side by side in one table at most: more are printed in tables of this many, so that
+/// every table stays readable on a terminal.
+const COLUMNS_PER_TABLE: usize = 6;
+
+/// Prints the figures of `cards` side by side, [`COLUMNS_PER_TABLE`] cards per table.
+fn print_cards(columns: &[String], cards: &[&Card]) -> anyhow::Result<()> {
+    for (names, cards) in columns
+        .chunks(COLUMNS_PER_TABLE)
+        .zip(cards.chunks(COLUMNS_PER_TABLE))
+    {
+        println!("{}", card_table(names, cards)?);
+    }
+    Ok(())
+}
+
 /// The figures of `cards` side by side: one row per field, one column per card.
 fn card_table(columns: &[String], cards: &[&Card]) -> anyhow::Result<comfy_table::Table> {
     let mut t = table(std::iter::once("figure".to_owned()).chain(columns.iter().cloned()));
@@ -199,35 +214,36 @@ pub async fn scorecard(
                 let row: Vec<&Card> = cards.iter().filter(|c| c.from == bucket).collect();
                 let columns: Vec<String> = row.iter().map(|c| scope_label(c)).collect();
                 println!("\n{}", bucket_label(row[0], by));
-                println!("{}", card_table(&columns, &row)?);
+                print_cards(&columns, &row)?;
             }
         }
         (true, None) => {
             let all: Vec<&Card> = cards.iter().collect();
             let columns: Vec<String> = all.iter().map(|c| scope_label(c)).collect();
-            println!("{}", card_table(&columns, &all)?);
+            print_cards(&columns, &all)?;
         }
         (false, Some(by)) => {
             let all: Vec<&Card> = cards.iter().collect();
             let columns: Vec<String> = all.iter().map(|c| bucket_label(c, by)).collect();
-            println!("{}", card_table(&columns, &all)?);
+            print_cards(&columns, &all)?;
         }
         (false, None) => println!("{}", card_table(&["value".to_owned()], &[first])?),
     }
     Ok(())
 }
 
-/// A reason's figure for a table: two decimals, or a strategic value's name; `—` when null.
-fn reason_figure(figure: Option<Figure>) -> String {
+/// A reason's figure for a table with `decimals`, or a strategic value's name; `—` when null.
+fn reason_figure(figure: Option<Figure>, decimals: usize) -> String {
     match figure {
         None => "—".to_owned(),
-        Some(Figure::Number(v)) => format!("{v:.2}"),
+        Some(Figure::Number(v)) => format!("{v:.decimals$}"),
         Some(Figure::Strategic(s)) => enum_name(&s),
     }
 }
 
 /// `value_below_expectation: net value per interaction 1.20 < 4.88`: the rule's code, the
-/// figure and what it was held to.
+/// figure and what it was held to, with two decimals or as many more (up to six) as it takes
+/// for the two to differ (`cost per interaction 0.031 > 0.030`).
 fn reason_text(reason: &Reason) -> String {
     let (what, sign) = match reason.code {
         ReasonCode::ValueBelowExpectation => ("net value per interaction", "<"),
@@ -237,12 +253,15 @@ fn reason_text(reason: &Reason) -> String {
         ReasonCode::CostAboveExpectation => ("cost per interaction", ">"),
         ReasonCode::DataNonconformant => ("conformance rate", "<"),
     };
-    let value = reason_figure(reason.value);
+    let decimals = (2..=6)
+        .find(|d| reason_figure(reason.value, *d) != reason_figure(Some(reason.threshold), *d))
+        .unwrap_or(6);
     let sign = if reason.value.is_none() { "vs" } else { sign };
     format!(
-        "{}: {what} {value} {sign} {}",
+        "{}: {what} {} {sign} {}",
         enum_name(&reason.code),
-        reason_figure(Some(reason.threshold))
+        reason_figure(reason.value, decimals),
+        reason_figure(Some(reason.threshold), decimals)
     )
 }
 
@@ -442,6 +461,32 @@ mod tests {
         names.sort_unstable();
         fields.sort_unstable();
         assert_eq!(fields, names);
+    }
+
+    #[test]
+    fn a_reason_shows_as_many_decimals_as_tell_figure_and_threshold_apart() {
+        use touchbase_core::portfolio::{Figure, Reason, ReasonCode};
+        let reason = |code, value: Option<f64>, threshold| Reason {
+            code,
+            value: value.map(Figure::Number),
+            threshold: Figure::Number(threshold),
+        };
+        assert_eq!(
+            super::reason_text(&reason(
+                ReasonCode::CostAboveExpectation,
+                Some(0.0312),
+                0.03
+            )),
+            "cost_above_expectation: cost per interaction 0.031 > 0.030"
+        );
+        assert_eq!(
+            super::reason_text(&reason(ReasonCode::ValueBelowExpectation, Some(1.2), 4.88)),
+            "value_below_expectation: net value per interaction 1.20 < 4.88"
+        );
+        assert_eq!(
+            super::reason_text(&reason(ReasonCode::QualityBelowThreshold, None, 0.6)),
+            "quality_below_threshold: effectiveness — vs 0.60"
+        );
     }
 
     #[test]
