@@ -68,6 +68,8 @@ pub enum Command {
     Demo(DemoArgs),
     /// Write synthetic interaction events for the demo organization as NDJSON (wire format v1).
     Gen(GenArgs),
+    /// Write the executive report: one self-contained HTML page with charts, Markdown or JSON.
+    Report(crate::commands::report::ReportArgs),
 }
 
 #[derive(Debug, Args)]

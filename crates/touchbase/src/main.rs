@@ -85,6 +85,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Import(a) => commands::events::import(store, actor, a).await,
         Command::Rejects(a) => commands::events::rejects(store, actor, a).await,
         Command::Undocumented(a) => commands::events::undocumented(store, actor, a).await,
+        Command::Report(a) => commands::report::run(store, actor, a).await,
         Command::Serve(_) | Command::Demo(_) | Command::Gen(_) => unreachable!("handled above"),
     }
 }

@@ -10,5 +10,6 @@ pub mod init;
 pub mod inventory;
 pub mod point;
 pub mod proposal;
+pub mod report;
 pub mod serve;
 pub mod user;
