@@ -10,8 +10,7 @@ use touchbase_store::measure::Card;
 
 use crate::charts::{self, hex, mode_colour, verdict_colour};
 use crate::words::{
-    SECTIONS, Words, approx, count, dash, duration, findings, pct, plural, verdict,
-    verdict_meaning,
+    SECTIONS, Words, approx, count, dash, duration, findings, pct, plural, verdict, verdict_meaning,
 };
 use crate::{Report, ReportError};
 
@@ -44,6 +43,7 @@ header.top .kicker { text-transform: uppercase; letter-spacing: .08em; font-size
 h1 { font-size: 30px; line-height: 1.15; margin: 4px 0 6px; }
 header.top .meta { color: var(--muted); font-size: 14px; }
 h2 { font-size: 21px; margin: 40px 0 6px; padding-top: 10px; border-top: 1px solid var(--rule); }
+h2.first { border-top: 0; margin-top: 8px; padding-top: 0; }
 h2 .n { color: var(--muted); font-weight: 400; margin-right: 6px; }
 h3 { font-size: 16px; margin: 20px 0 6px; }
 p.lead { color: var(--muted); margin: 0 0 14px; max-width: 78ch; }
@@ -60,10 +60,12 @@ p.lead { color: var(--muted); margin: 0 0 14px; max-width: 78ch; }
 .v-eliminate { background: var(--eliminate); } .v-insufficient-data { background: var(--insufficient); }
 ul.findings { margin: 0; padding-left: 20px; } ul.findings li { margin: 3px 0; }
 table { border-collapse: collapse; width: 100%; font-size: 13px; margin: 6px 0 14px; }
-th, td { padding: 5px 8px; border-bottom: 1px solid var(--rule); text-align: left; vertical-align: top; }
-th { font-size: 11.5px; text-transform: uppercase; letter-spacing: .04em; color: var(--muted); font-weight: 600;
+th, td { padding: 5px 6px; border-bottom: 1px solid var(--rule); text-align: left; vertical-align: top; }
+th { font-size: 11px; text-transform: uppercase; letter-spacing: .02em; color: var(--muted); font-weight: 600;
   border-bottom: 2px solid var(--rule); }
-td.num, th.num { text-align: right; font-variant-numeric: tabular-nums; white-space: nowrap; }
+td.num, th.num { text-align: right; font-variant-numeric: tabular-nums; }
+td.num { white-space: nowrap; }
+td .key { white-space: nowrap; }
 tbody tr:nth-child(even) { background: #fafafa; }
 code, .key { font-family: ui-monospace, "SFMono-Regular", Menlo, Consolas, monospace; font-size: 12px; color: var(--muted); }
 .pill { display: inline-block; padding: 1px 8px; border-radius: 10px; font-size: 12px; font-weight: 600; color: #fff; white-space: nowrap; }
@@ -117,17 +119,30 @@ impl Page {
     }
 
     /// A table; `numeric` names the columns aligned right. Cells are HTML already.
-    fn table(&mut self, header: &[&str], numeric: &[usize], rows: impl IntoIterator<Item = Vec<String>>) {
+    fn table(
+        &mut self,
+        header: &[&str],
+        numeric: &[usize],
+        rows: impl IntoIterator<Item = Vec<String>>,
+    ) {
         self.out.push_str("<table><thead><tr>");
         for (i, h) in header.iter().enumerate() {
-            let class = if numeric.contains(&i) { " class=\"num\"" } else { "" };
+            let class = if numeric.contains(&i) {
+                " class=\"num\""
+            } else {
+                ""
+            };
             let _ = write!(self.out, "<th{class}>{}</th>", escape(h));
         }
         self.out.push_str("</tr></thead><tbody>\n");
         for row in rows {
             self.out.push_str("<tr>");
             for (i, cell) in row.iter().enumerate() {
-                let class = if numeric.contains(&i) { " class=\"num\"" } else { "" };
+                let class = if numeric.contains(&i) {
+                    " class=\"num\""
+                } else {
+                    ""
+                };
                 let _ = write!(self.out, "<td{class}>{cell}</td>");
             }
             self.out.push_str("</tr>\n");
@@ -143,7 +158,9 @@ impl Page {
                     "<figure>{svg}<figcaption>{caption}</figcaption></figure>"
                 );
             }
-            None => self.out.push_str("<p class=\"none\">No interactions in the period to chart.</p>\n"),
+            None => self
+                .out
+                .push_str("<p class=\"none\">No interactions in the period to chart.</p>\n"),
         }
     }
 }
@@ -168,9 +185,16 @@ fn name_and_key(name: &str, key: &str) -> String {
     if name == key {
         format!("<span class=\"key\">{}</span>", escape(key))
     } else {
-        format!("{}<br><span class=\"key\">{}</span>", escape(name), escape(key))
+        format!(
+            "{}<br><span class=\"key\">{}</span>",
+            escape(name),
+            escape(key)
+        )
     }
 }
+
+/// The steps between points the journey graph draws.
+const JOURNEY_STEPS: usize = 18;
 
 pub fn render(r: &Report) -> Result<String, ReportError> {
     let w = Words::new(&r.currency);
@@ -178,7 +202,9 @@ pub fn render(r: &Report) -> Result<String, ReportError> {
     let s = &r.scorecard.scorecard;
     let from = &r.period.from[..10.min(r.period.from.len())];
     let to = &r.period.to[..10.min(r.period.to.len())];
-    let mut p = Page { out: String::with_capacity(256 * 1024) };
+    let mut p = Page {
+        out: String::with_capacity(256 * 1024),
+    };
     let _ = write!(
         p.out,
         "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n\
@@ -189,27 +215,45 @@ pub fn render(r: &Report) -> Result<String, ReportError> {
         org = escape(&r.organization),
         days = r.period.days,
         currency = escape(&r.currency),
-        industry = if r.industry.is_empty() { String::new() } else { format!(" · {}", escape(&r.industry)) },
+        industry = if r.industry.is_empty() {
+            String::new()
+        } else {
+            format!(" · {}", escape(&r.industry))
+        },
         made = escape(&r.generated_at),
     );
 
     // 0. Summary.
-    let _ = write!(p.out, "<h2 class=\"first\">{}</h2>\n<div class=\"kpis\">", escape(SECTIONS[0]));
+    let _ = write!(
+        p.out,
+        "<h2 class=\"first\">{}</h2>\n<div class=\"kpis\">",
+        escape(SECTIONS[0])
+    );
     let kpi = |label: &str, value: String, sub: String| {
-        format!("<div class=\"kpi\"><div class=\"label\">{label}</div><div class=\"value\">{value}</div><div class=\"sub\">{sub}</div></div>")
+        format!(
+            "<div class=\"kpi\"><div class=\"label\">{label}</div><div class=\"value\">{value}</div><div class=\"sub\">{sub}</div></div>"
+        )
     };
     p.out.push_str(&kpi(
         "Interactions",
         count(h.volume),
         match h.volume_attainment {
-            Some(a) => format!("{} of expected · {} live points", pct(Some(a)), h.live_points),
+            Some(a) => format!(
+                "{} of expected · {} live points",
+                pct(Some(a)),
+                h.live_points
+            ),
             None => format!("{} live points", h.live_points),
         },
     ));
     p.out.push_str(&kpi(
         "Net value",
         w.money(h.net_value),
-        format!("{} earned − {} cost", w.money(h.value_company), w.money(h.cost)),
+        format!(
+            "{} earned − {} cost",
+            w.money(h.value_company),
+            w.money(h.cost)
+        ),
     ));
     p.out.push_str(&kpi(
         "Value to customers",
@@ -219,7 +263,11 @@ pub fn render(r: &Report) -> Result<String, ReportError> {
     p.out.push_str(&kpi(
         "Effectiveness",
         pct(h.effectiveness),
-        format!("bar {} · CSAT {}", pct(Some(r.settings.quality_threshold)), pct(s.csat)),
+        format!(
+            "bar {} · CSAT {}",
+            pct(Some(r.settings.quality_threshold)),
+            pct(s.csat)
+        ),
     ));
     p.out.push_str("</div>\n<div class=\"verdicts\">");
     for (v, n) in [
@@ -253,7 +301,11 @@ pub fn render(r: &Report) -> Result<String, ReportError> {
     );
     p.out.push_str("<div class=\"grid4\"><div>");
     let counts = |p: &mut Page, head: &str, items: &[crate::Count], live: bool| {
-        let header: Vec<&str> = if live { vec![head, "points", "live"] } else { vec![head, "points"] };
+        let header: Vec<&str> = if live {
+            vec![head, "points", "live"]
+        } else {
+            vec![head, "points"]
+        };
         p.table(
             &header,
             &[1, 2],
@@ -279,7 +331,10 @@ pub fn render(r: &Report) -> Result<String, ReportError> {
                 _ => hex(mode_colour(touchbase_core::Mode::Hybrid)),
             };
             vec![
-                format!("<span class=\"swatch\" style=\"background:{colour}\"></span>{}", escape(&c.name)),
+                format!(
+                    "<span class=\"swatch\" style=\"background:{colour}\"></span>{}",
+                    escape(&c.name)
+                ),
                 c.points.to_string(),
                 c.live.to_string(),
             ]
@@ -294,7 +349,11 @@ pub fn render(r: &Report) -> Result<String, ReportError> {
         g.data_classes.iter().map(|c| {
             let name = enum_name(&c.class);
             vec![
-                if c.sensitive { format!("<strong>{name}</strong> (sensitive)") } else { name },
+                if c.sensitive {
+                    format!("<strong>{name}</strong> (sensitive)")
+                } else {
+                    name
+                },
                 c.elements.to_string(),
                 c.points.to_string(),
             ]
@@ -341,27 +400,65 @@ pub fn render(r: &Report) -> Result<String, ReportError> {
             p.out.push_str("<p class=\"none\">None.</p></div>\n");
             continue;
         }
+        if v == Verdict::Invest {
+            p.table(
+                &[
+                    "point",
+                    "interactions",
+                    "net / interaction",
+                    "bar",
+                    "effectiveness",
+                    "also noted",
+                ],
+                &[1, 2, 3, 4],
+                chosen.iter().map(|(a, pc)| {
+                    let s = &pc.card.scorecard;
+                    let bar = match s.expected_net_value_per {
+                        Some(e) if e > 0.0 => r.settings.adequacy * e,
+                        _ => 0.0,
+                    };
+                    vec![
+                        name_and_key(&pc.name, &a.point),
+                        count(s.volume),
+                        w.per_or(s.net_value_per),
+                        w.per(bar),
+                        pct(s.effectiveness),
+                        a.reasons
+                            .iter()
+                            .map(|reason| escape(&w.reason(reason, pc, &r.settings)))
+                            .collect::<Vec<_>>()
+                            .join("<br>"),
+                    ]
+                }),
+            );
+            p.out.push_str("</div>\n");
+            continue;
+        }
         p.out.push_str("<ul>");
         for (a, pc) in chosen {
             let mut why: Vec<String> = Vec::new();
-            match v {
-                Verdict::Invest => why.push(w.clears(pc, &r.settings)),
-                Verdict::InsufficientData => why.push(format!(
+            if v == Verdict::InsufficientData {
+                why.push(format!(
                     "{} {} in the period, fewer than the {} needed.",
                     count(pc.card.scorecard.volume),
                     plural(pc.card.scorecard.volume, "interaction", "interactions"),
                     r.settings.min_volume
-                )),
-                _ => {}
+                ));
             }
-            why.extend(a.reasons.iter().map(|reason| w.reason(reason, pc, &r.settings)));
+            why.extend(
+                a.reasons
+                    .iter()
+                    .map(|reason| w.reason(reason, pc, &r.settings)),
+            );
             let _ = write!(
                 p.out,
                 "<li><strong>{}</strong> <span class=\"key\">{}</span> · {} interactions{}",
                 escape(&pc.name),
                 escape(&a.point),
                 count(pc.card.scorecard.volume),
-                pc.function.as_ref().map_or_else(String::new, |f| format!(" · {}", escape(f))),
+                pc.function
+                    .as_ref()
+                    .map_or_else(String::new, |f| format!(" · {}", escape(f))),
             );
             for line in why {
                 let _ = write!(p.out, "<span class=\"why\">{}</span>", escape(&line));
@@ -380,9 +477,23 @@ pub fn render(r: &Report) -> Result<String, ReportError> {
             pct(Some(r.settings.adequacy))
         ),
     );
-    p.figure(charts::attainment(r)?, "The dot before each name is the point's verdict colour.");
+    p.figure(
+        charts::attainment(r)?,
+        "The dot before each name is the point's verdict colour.",
+    );
     p.table(
-        &["point", "interactions", "expected", "attained", "net / interaction", "expected", "value attained", "cost / interaction", "expected", "verdict"],
+        &[
+            "point",
+            "interactions",
+            "expected",
+            "attained",
+            "net / interaction",
+            "expected",
+            "value attained",
+            "cost / interaction",
+            "expected",
+            "verdict",
+        ],
         &[1, 2, 3, 4, 5, 6, 7, 8],
         r.points.iter().map(|pc| {
             let s = &pc.card.scorecard;
@@ -425,7 +536,11 @@ pub fn render(r: &Report) -> Result<String, ReportError> {
     group_table(&mut p, &r.modes, "mode", &w, r);
 
     // 6. Business functions.
-    p.section(6, false, "The same figures for each business function's points.");
+    p.section(
+        6,
+        false,
+        "The same figures for each business function's points.",
+    );
     group_table(&mut p, &r.functions, "business function", &w, r);
 
     // 7. Journeys.
@@ -441,14 +556,15 @@ pub fn render(r: &Report) -> Result<String, ReportError> {
         ),
     );
     p.figure(
-        charts::journeys(r)?,
-        "Each row is one path through the points, in order; the box colour is the business function that runs the point.",
+        charts::journeys(r, JOURNEY_STEPS)?,
+        &format!("The {JOURNEY_STEPS} steps from one point to the next that the period's journeys took most often, each point in its business function's lane. Orange arrows cross from one function to another."),
     );
     if !j.handoffs.is_empty() {
         let mut handoffs = j.handoffs.clone();
         handoffs.sort_by(|a, b| b.count.cmp(&a.count).then_with(|| a.from.cmp(&b.from)));
         handoffs.truncate(10);
-        p.out.push_str("<h3>The busiest hand-offs between business functions</h3>");
+        p.out
+            .push_str("<h3>The busiest hand-offs between business functions</h3>");
         p.table(
             &["from", "to", "functions", "times", "median gap"],
             &[3, 4],
@@ -464,46 +580,71 @@ pub fn render(r: &Report) -> Result<String, ReportError> {
         );
     }
     if !j.variants.is_empty() {
-        p.out.push_str("<h3>Weakest links</h3>");
+        p.out.push_str("<h3>The most frequent journeys</h3>");
         p.table(
-            &["#", "journeys", "path", "weakest link", "its effectiveness"],
+            &[
+                "#",
+                "journeys",
+                "path (⇄ marks a hand-off)",
+                "weakest link",
+                "its effectiveness",
+            ],
             &[0, 1, 4],
             j.variants.iter().enumerate().map(|(i, v)| {
                 vec![
                     (i + 1).to_string(),
                     count(v.count),
-                    format!("<span class=\"key\">{}</span>", escape(&v.text)),
-                    v.weakest_link.as_ref().map_or_else(dash, |l| escape(&l.point)),
+                    path(r, &v.points),
                     v.weakest_link
                         .as_ref()
-                        .map_or_else(dash, |l| pct_against(Some(l.effectiveness), r.settings.quality_threshold)),
+                        .map_or_else(dash, |l| escape(&l.point)),
+                    v.weakest_link.as_ref().map_or_else(dash, |l| {
+                        pct_against(Some(l.effectiveness), r.settings.quality_threshold)
+                    }),
                 ]
             }),
         );
     }
 
     // 8. Data quality.
-    let flagged: Vec<_> = r.quality.iter().filter(|q| q.conforming < q.volume).collect();
+    let flagged: Vec<_> = r
+        .quality
+        .iter()
+        .filter(|q| q.conforming < q.volume)
+        .collect();
     p.section(
         8,
         true,
         "The share of each point's interactions whose data met the point's data contract, and the rules that failed most. Points under 95% are marked.",
     );
     if flagged.is_empty() {
-        p.out.push_str("<p>Every interaction's data met its point's contract.</p>\n");
+        p.out
+            .push_str("<p>Every interaction's data met its point's contract.</p>\n");
     } else {
         p.table(
-            &["point", "interactions", "conformant", "share", "most frequent failures"],
+            &[
+                "point",
+                "interactions",
+                "conformant",
+                "share",
+                "most frequent failures",
+            ],
             &[1, 2, 3],
             flagged.iter().map(|q| {
                 vec![
                     format!("<span class=\"key\">{}</span>", escape(&q.point)),
                     count(q.volume),
                     count(q.conforming),
-                    pct_against(q.conformance_rate, touchbase_core::portfolio::CONFORMANCE_THRESHOLD),
+                    pct_against(
+                        q.conformance_rate,
+                        touchbase_core::portfolio::CONFORMANCE_THRESHOLD,
+                    ),
                     q.failing
                         .iter()
-                        .map(|f| format!("<code>{}</code> ({})", escape(&f.failure), count(f.events)))
+                        .take(3)
+                        .map(|f| {
+                            format!("<code>{}</code> ({})", escape(&f.failure), count(f.events))
+                        })
                         .collect::<Vec<_>>()
                         .join("<br>"),
                 ]
@@ -518,7 +659,8 @@ pub fn render(r: &Report) -> Result<String, ReportError> {
         "Interactions arrived for these points, which the inventory does not list. They are held, not counted, until a point is proposed and approved (<code>touchbase undocumented --draft KEY</code> drafts the proposal).",
     );
     if r.undocumented.is_empty() {
-        p.out.push_str("<p>None: every interaction came from a documented point.</p>\n");
+        p.out
+            .push_str("<p>None: every interaction came from a documented point.</p>\n");
     } else {
         p.table(
             &["point", "interactions held", "first seen", "last seen"],
@@ -535,18 +677,39 @@ pub fn render(r: &Report) -> Result<String, ReportError> {
     }
 
     // 10. Proposals.
-    p.section(10, false, "New points, material changes and retirements waiting for the executives' approval.");
+    p.section(
+        10,
+        false,
+        "New points, material changes and retirements waiting for the executives' approval.",
+    );
     if r.proposals.is_empty() {
         p.out.push_str("<p>No proposal awaits sign-off.</p>\n");
     } else {
         p.table(
-            &["#", "proposal", "proposed by", "approvals", "strategic value", "expected / month", "expected net / interaction", "why"],
+            &[
+                "#",
+                "proposal",
+                "proposed by",
+                "approvals",
+                "strategic value",
+                "expected / month",
+                "expected net / interaction",
+                "why",
+            ],
             &[0, 3, 5, 6],
             r.proposals.iter().map(|pr| {
-                let why = if pr.reasons.is_empty() { pr.rationale.clone() } else { pr.reasons.join("; ") };
+                let why = if pr.reasons.is_empty() {
+                    pr.rationale.clone()
+                } else {
+                    pr.reasons.join("; ")
+                };
                 vec![
                     pr.id.to_string(),
-                    format!("{} {}", escape(&enum_name(&pr.kind)), name_and_key(&pr.name, &pr.point)),
+                    format!(
+                        "{} {}",
+                        escape(&enum_name(&pr.kind)),
+                        name_and_key(&pr.name, &pr.point)
+                    ),
                     escape(&pr.proposer),
                     format!("{} of {}", pr.approvals, pr.approvals_required),
                     escape(&enum_name(&pr.strategic_value)),
@@ -570,7 +733,19 @@ pub fn render(r: &Report) -> Result<String, ReportError> {
 fn group_table(p: &mut Page, cards: &[Card], label: &str, w: &Words, r: &Report) {
     let bar = r.settings.quality_threshold;
     p.table(
-        &[label, "interactions", "net value", "net / interaction", "cost / interaction", "value / cost", "effectiveness", "CSAT", "resolved", "engaged", "data conformant"],
+        &[
+            label,
+            "interactions",
+            "net value",
+            "net / interaction",
+            "cost / interaction",
+            "value / cost",
+            "effectiveness",
+            "CSAT",
+            "resolved",
+            "engaged",
+            "data conformant",
+        ],
         &[1, 2, 3, 4, 5, 6, 7, 8, 9, 10],
         cards.iter().map(|c| {
             let s = &c.scorecard;
@@ -585,8 +760,34 @@ fn group_table(p: &mut Page, cards: &[Card], label: &str, w: &Words, r: &Report)
                 pct(s.csat),
                 pct(s.resolution_rate),
                 pct(s.engagement_rate),
-                pct_against(s.conformance_rate, touchbase_core::portfolio::CONFORMANCE_THRESHOLD),
+                pct_against(
+                    s.conformance_rate,
+                    touchbase_core::portfolio::CONFORMANCE_THRESHOLD,
+                ),
             ]
         }),
     );
+}
+
+/// A journey's points in order, a hand-off between business functions marked ⇄.
+fn path(r: &Report, points: &[String]) -> String {
+    let function_of = |key: &str| {
+        r.points
+            .iter()
+            .find(|p| p.key() == key)
+            .and_then(|p| p.function.clone())
+    };
+    let mut out = String::new();
+    for (k, key) in points.iter().enumerate() {
+        if k > 0 {
+            let (a, b) = (function_of(&points[k - 1]), function_of(key));
+            if a.is_some() && b.is_some() && a != b {
+                out.push_str(" <strong style=\"color:var(--handoff)\">⇄</strong> ");
+            } else {
+                out.push_str(" → ");
+            }
+        }
+        let _ = write!(out, "<span class=\"key\">{}</span>", escape(key));
+    }
+    out
 }

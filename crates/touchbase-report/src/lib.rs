@@ -72,6 +72,8 @@ pub fn render(report: &Report, format: Format) -> Result<String, ReportError> {
                 s.push('\n');
                 s
             })
-            .map_err(|e| ReportError::Chart(format!("the report could not be written as JSON: {e}"))),
+            .map_err(|e| {
+                ReportError::Chart(format!("the report could not be written as JSON: {e}"))
+            }),
     }
 }

@@ -148,7 +148,13 @@ pub fn render(r: &Report) -> String {
                     ),
                 );
             }
-            let _ = writeln!(o, "- **{}** (`{}`): {}", md(&p.name), md(&a.point), md(&why.join(" ")));
+            let _ = writeln!(
+                o,
+                "- **{}** (`{}`): {}",
+                md(&p.name),
+                md(&a.point),
+                md(&why.join(" "))
+            );
         }
         o.push('\n');
     }
@@ -185,10 +191,18 @@ pub fn render(r: &Report) -> String {
 
     section(&mut o, 4);
     let s = &r.scorecard.scorecard;
-    o.push_str("Across the organization, each outcome's share of the interactions where it applies:\n\n");
+    o.push_str(
+        "Across the organization, each outcome's share of the interactions where it applies:\n\n",
+    );
     table(
         &mut o,
-        &["intent captured", "satisfied (CSAT)", "knowledge gained", "resolved", "engaged"],
+        &[
+            "intent captured",
+            "satisfied (CSAT)",
+            "knowledge gained",
+            "resolved",
+            "engaged",
+        ],
         [vec![
             pct(s.intent_rate),
             pct(s.csat),
@@ -312,7 +326,13 @@ pub fn render(r: &Report) -> String {
     } else {
         table(
             &mut o,
-            &["point", "interactions", "conformant", "share", "most frequent failures"],
+            &[
+                "point",
+                "interactions",
+                "conformant",
+                "share",
+                "most frequent failures",
+            ],
             flagged.iter().map(|q| {
                 vec![
                     md(&q.point),

@@ -206,7 +206,9 @@ pub async fn build(
     inventory: &Inventory,
     options: &Options,
 ) -> Result<Report, ReportError> {
-    actor.require(Permission::Export).map_err(ReportError::Denied)?;
+    actor
+        .require(Permission::Export)
+        .map_err(ReportError::Denied)?;
     let period = options.period;
     let days = Days::read(store, period).await?;
     let scorecard = measure::cards(inventory, &days, &[Scope::Organization], None)?
@@ -281,7 +283,11 @@ pub async fn build(
         cost: scorecard.scorecard.cost,
         net_value: scorecard.scorecard.net_value,
         effectiveness: scorecard.scorecard.effectiveness,
-        live_points: inventory.points.iter().filter(|p| is_live(p.status)).count() as u64,
+        live_points: inventory
+            .points
+            .iter()
+            .filter(|p| is_live(p.status))
+            .count() as u64,
         invest: count(Verdict::Invest),
         improve: count(Verdict::Improve),
         eliminate: count(Verdict::Eliminate),

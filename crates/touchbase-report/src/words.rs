@@ -37,7 +37,7 @@ impl Words {
         } else if a >= 1e4 {
             format!("{:.1}k", a / 1e3)
         } else if a >= 100.0 {
-            format!("{a:.0}")
+            count(a.round() as u64)
         } else {
             format!("{a:.2}")
         };
@@ -48,6 +48,16 @@ impl Words {
     pub fn per(&self, v: f64) -> String {
         let sign = if v < 0.0 { "−" } else { "" };
         format!("{sign}{}{:.2}", self.symbol, v.abs())
+    }
+
+    /// Two sums per interaction to as many decimals (2 to 4) as it takes to tell them apart.
+    pub fn per_pair(&self, a: f64, b: f64) -> (String, String) {
+        let show = |v: f64, d: usize| {
+            let sign = if v < 0.0 { "−" } else { "" };
+            format!("{sign}{}{:.*}", self.symbol, d, v.abs())
+        };
+        let decimals = (2..=4).find(|d| show(a, *d) != show(b, *d)).unwrap_or(4);
+        (show(a, decimals), show(b, decimals))
     }
 
     /// [`Words::per`], or a dash.
@@ -142,20 +152,28 @@ impl Words {
         let value = number(reason.value);
         let threshold = number(Some(reason.threshold));
         match reason.code {
-            ReasonCode::ValueBelowExpectation => match (value, card.card.scorecard.expected_net_value_per) {
-                (Some(v), Some(e)) if e > 0.0 => format!(
-                    "Earns {} net per interaction, below the {} bar ({} of the {} expected).",
-                    self.per(v),
-                    self.per(threshold.unwrap_or(0.0)),
-                    pct(Some(settings.adequacy)),
-                    self.per(e),
-                ),
-                (Some(v), _) => format!(
-                    "Loses money: {} net per interaction, below zero.",
-                    self.per(v)
-                ),
-                (None, _) => "No net value per interaction to judge.".to_owned(),
-            },
+            ReasonCode::ValueBelowExpectation => {
+                match (value, card.card.scorecard.expected_net_value_per) {
+                    (Some(v), Some(e)) if e > 0.0 => {
+                        let (v, bar) = self.per_pair(v, threshold.unwrap_or(0.0));
+                        let earns = if v.starts_with('−') {
+                            format!("Loses {} net per interaction", v.trim_start_matches('−'))
+                        } else {
+                            format!("Earns {v} net per interaction")
+                        };
+                        format!(
+                            "{earns}, below the {bar} bar ({} of the {} expected).",
+                            pct(Some(settings.adequacy)),
+                            self.per(e),
+                        )
+                    }
+                    (Some(v), _) => format!(
+                        "Loses money: {} net per interaction, below break-even.",
+                        self.per(v)
+                    ),
+                    (None, _) => "No net value per interaction to judge.".to_owned(),
+                }
+            }
             ReasonCode::QualityBelowThreshold => match value {
                 Some(v) => format!(
                     "Effectiveness is {} (satisfaction, resolution and engagement together), under the {} bar.",
@@ -177,11 +195,11 @@ impl Words {
                 pct(value),
                 pct(threshold)
             ),
-            ReasonCode::CostAboveExpectation => format!(
-                "Costs {} per interaction against the {} expected.",
-                self.per_or(value),
-                self.per_or(threshold)
-            ),
+            ReasonCode::CostAboveExpectation => {
+                let (cost, expected) =
+                    self.per_pair(value.unwrap_or(0.0), threshold.unwrap_or(0.0));
+                format!("Costs {cost} per interaction against the {expected} expected.")
+            }
             ReasonCode::DataNonconformant => format!(
                 "Only {} of its interactions pass data that meets its contract ({} required).",
                 pct(value),
@@ -219,6 +237,15 @@ mod tests {
         let w = Words::new("USD");
         assert_eq!(w.money(1_240_000.0), "$1.24M");
         assert_eq!(w.money(-45.0), "−$45.00");
+        assert_eq!(w.money(8_560.4), "$8,560");
+        assert_eq!(
+            w.per_pair(0.401, 0.4),
+            ("$0.401".to_owned(), "$0.400".to_owned())
+        );
+        assert_eq!(
+            w.per_pair(1.5, 0.4),
+            ("$1.50".to_owned(), "$0.40".to_owned())
+        );
         assert_eq!(w.money(38_200.0), "$38.2k");
         assert_eq!(w.per(-0.123), "−$0.12");
         assert_eq!(Words::new("CHF").per(2.0), "CHF\u{a0}2.00");

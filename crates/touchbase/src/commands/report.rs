@@ -58,9 +58,12 @@ pub async fn run(store: &dyn Store, actor: &Actor, args: ReportArgs) -> anyhow::
         ),
     };
     let now = jiff::Timestamp::now();
-    let period =
-        touchbase_report::default_period(args.from.as_deref(), args.to.as_deref(), now.as_microsecond())
-            .context("--from/--to")?;
+    let period = touchbase_report::default_period(
+        args.from.as_deref(),
+        args.to.as_deref(),
+        now.as_microsecond(),
+    )
+    .context("--from/--to")?;
     let inventory = inventory::get(store).await?.value;
     let options = Options {
         period,
