@@ -262,7 +262,7 @@ pub fn portfolio_matrix(report: &Report) -> Result<Option<String>, ReportError> 
             )?;
             // Biggest first, so small bubbles stay visible on top.
             let mut order = placed.clone();
-            order.sort_by(|a, b| b.0.card.scorecard.volume.cmp(&a.0.card.scorecard.volume));
+            order.sort_by_key(|p| std::cmp::Reverse(p.0.card.scorecard.volume));
             let radius = |v: u64| 4.0 + 22.0 * (v as f64 / max_volume as f64).sqrt();
             for (p, x, y, v) in &order {
                 let r = radius(p.card.scorecard.volume) as i32;

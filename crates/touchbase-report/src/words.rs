@@ -81,7 +81,7 @@ pub fn count(n: u64) -> String {
     let digits = n.to_string();
     let mut out = String::with_capacity(digits.len() + digits.len() / 3);
     for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i) % 3 == 0 {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
             out.push(',');
         }
         out.push(c);
@@ -225,37 +225,6 @@ impl Words {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn numbers_read_well() {
-        assert_eq!(count(0), "0");
-        assert_eq!(count(1_234_567), "1,234,567");
-        assert_eq!(count(100), "100");
-        let w = Words::new("USD");
-        assert_eq!(w.money(1_240_000.0), "$1.24M");
-        assert_eq!(w.money(-45.0), "−$45.00");
-        assert_eq!(w.money(8_560.4), "$8,560");
-        assert_eq!(
-            w.per_pair(0.401, 0.4),
-            ("$0.401".to_owned(), "$0.400".to_owned())
-        );
-        assert_eq!(
-            w.per_pair(1.5, 0.4),
-            ("$1.50".to_owned(), "$0.40".to_owned())
-        );
-        assert_eq!(w.money(38_200.0), "$38.2k");
-        assert_eq!(w.per(-0.123), "−$0.12");
-        assert_eq!(Words::new("CHF").per(2.0), "CHF\u{a0}2.00");
-        assert_eq!(pct(Some(0.724)), "72%");
-        assert_eq!(pct(None), "—");
-        assert_eq!(duration(Some(7_200.0)), "2.0 h");
-        assert_eq!(duration(Some(3.0 * 86_400.0)), "3.0 days");
-    }
-}
-
 /// The sections of the report, in order, as both renderings title them.
 pub const SECTIONS: [&str; 11] = [
     "Summary",
@@ -367,4 +336,35 @@ pub fn findings(report: &crate::Report) -> Vec<String> {
 /// `one` or `many` by `n`.
 pub fn plural(n: u64, one: &'static str, many: &'static str) -> &'static str {
     if n == 1 { one } else { many }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn numbers_read_well() {
+        assert_eq!(count(0), "0");
+        assert_eq!(count(1_234_567), "1,234,567");
+        assert_eq!(count(100), "100");
+        let w = Words::new("USD");
+        assert_eq!(w.money(1_240_000.0), "$1.24M");
+        assert_eq!(w.money(-45.0), "−$45.00");
+        assert_eq!(w.money(8_560.4), "$8,560");
+        assert_eq!(
+            w.per_pair(0.401, 0.4),
+            ("$0.401".to_owned(), "$0.400".to_owned())
+        );
+        assert_eq!(
+            w.per_pair(1.5, 0.4),
+            ("$1.50".to_owned(), "$0.40".to_owned())
+        );
+        assert_eq!(w.money(38_200.0), "$38.2k");
+        assert_eq!(w.per(-0.123), "−$0.12");
+        assert_eq!(Words::new("CHF").per(2.0), "CHF\u{a0}2.00");
+        assert_eq!(pct(Some(0.724)), "72%");
+        assert_eq!(pct(None), "—");
+        assert_eq!(duration(Some(7_200.0)), "2.0 h");
+        assert_eq!(duration(Some(3.0 * 86_400.0)), "3.0 days");
+    }
 }
