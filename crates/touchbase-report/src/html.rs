@@ -91,6 +91,9 @@ footer { margin-top: 40px; font-size: 12px; color: var(--muted); border-top: 1px
 @page { margin: 14mm 12mm; }
 @media print {
   body { background: #fff; font-size: 10.5pt; }
+  .kpis, .verdicts, .grid4 { grid-template-columns: repeat(4, 1fr); gap: 8px; }
+  .kpi .value, .verdict .value { font-size: 18pt; }
+  .grid4 table { font-size: 8pt; }
   main { max-width: none; padding: 0; }
   h2 { break-after: avoid; }
   h3 { break-after: avoid; }

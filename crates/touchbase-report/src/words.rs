@@ -156,20 +156,23 @@ impl Words {
                 match (value, card.card.scorecard.expected_net_value_per) {
                     (Some(v), Some(e)) if e > 0.0 => {
                         let (v, bar) = self.per_pair(v, threshold.unwrap_or(0.0));
-                        let earns = if v.starts_with('−') {
-                            format!("Loses {} net per interaction", v.trim_start_matches('−'))
-                        } else {
-                            format!("Earns {v} net per interaction")
-                        };
-                        format!(
-                            "{earns}, below the {bar} bar ({} of the {} expected).",
+                        let expected = format!(
+                            "({} of the {} expected)",
                             pct(Some(settings.adequacy)),
-                            self.per(e),
-                        )
+                            self.per(e)
+                        );
+                        match v.strip_prefix('−') {
+                            Some(loss) => format!(
+                                "Loses {loss} per interaction where it should earn at least {bar} net {expected}."
+                            ),
+                            None => format!(
+                                "Earns {v} net per interaction, below the {bar} bar {expected}."
+                            ),
+                        }
                     }
                     (Some(v), _) => format!(
-                        "Loses money: {} net per interaction, below break-even.",
-                        self.per(v)
+                        "Loses {} per interaction: its net value is below break-even.",
+                        self.per(-v)
                     ),
                     (None, _) => "No net value per interaction to judge.".to_owned(),
                 }
