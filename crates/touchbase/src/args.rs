@@ -86,6 +86,8 @@ pub enum Command {
     /// The organization's settings for the portfolio and journey rules: list them, get one,
     /// set one (admins).
     Settings(SettingsArgs),
+    /// Write the executive report: one self-contained HTML page with charts, Markdown or JSON.
+    Report(crate::commands::report::ReportArgs),
 }
 
 #[derive(Debug, Args)]

@@ -90,6 +90,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Journeys(a) => commands::measure::journeys(store, actor, a).await,
         Command::Quality(a) => commands::measure::quality(store, actor, a).await,
         Command::Settings(a) => commands::settings::run(store, actor, a).await,
+        Command::Report(a) => commands::report::run(store, actor, a).await,
         Command::Serve(_) | Command::Demo(_) | Command::Gen(_) => unreachable!("handled above"),
     }
 }

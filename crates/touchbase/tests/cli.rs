@@ -313,6 +313,68 @@ fn init_twice_is_refused() {
     assert!(err.contains("already holds the inventory of Acme"), "{err}");
 }
 
+/// `report` writes the format its file's extension names (or `--format`), over the period
+/// given, and refuses a file it cannot tell the format of.
+#[test]
+fn report_writes_html_markdown_and_json() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    ok(d, "t.db", &["init", "--name", "Acme <Widgets>"]);
+    let said = ok(d, "t.db", &["report", "--out", "r.html"]);
+    assert!(
+        said.is_empty(),
+        "the summary goes to standard error: {said}"
+    );
+    let html = std::fs::read_to_string(d.join("r.html")).unwrap();
+    assert!(html.starts_with("<!DOCTYPE html>") && html.contains("Acme &lt;Widgets&gt;"));
+    ok(d, "t.db", &["report", "--out", "r.md"]);
+    assert!(
+        std::fs::read_to_string(d.join("r.md"))
+            .unwrap()
+            .starts_with("# Acme &lt;Widgets&gt;")
+    );
+    let report = json(
+        d,
+        "t.db",
+        &[
+            "report",
+            "--format",
+            "json",
+            "--from",
+            "2026-01-01",
+            "--to",
+            "2026-02-01",
+            "--out",
+            "-",
+        ],
+    );
+    assert_eq!(report["period"]["from"], "2026-01-01T00:00:00Z");
+    assert_eq!(report["period"]["days"], 31.0);
+    assert_eq!(report["headline"]["volume"], 0);
+    let err = fails(d, "t.db", &["report", "--out", "r.txt"]);
+    assert!(
+        err.contains("--format") && err.contains(".html, .md or .json"),
+        "{err}"
+    );
+    let err = fails(
+        d,
+        "t.db",
+        &[
+            "report",
+            "--from",
+            "2026-02-01",
+            "--to",
+            "2026-01-01",
+            "--out",
+            "r.json",
+        ],
+    );
+    assert!(
+        err.contains("--from/--to") && err.contains("ends before it starts"),
+        "{err}"
+    );
+}
+
 /// The number after `prefix` in `text`: `opened proposal 3: …` → 3.
 fn number_after(text: &str, prefix: &str) -> u64 {
     let rest = &text[text

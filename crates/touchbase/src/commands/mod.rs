@@ -11,6 +11,7 @@ pub mod inventory;
 pub mod measure;
 pub mod point;
 pub mod proposal;
+pub mod report;
 pub mod serve;
 pub mod settings;
 pub mod user;

@@ -1,0 +1,409 @@
+//! The report as Markdown: the HTML page's sections, with tables where it has charts.
+
+use std::fmt::Write;
+
+use touchbase_core::enum_name;
+use touchbase_core::portfolio::Verdict;
+
+use crate::Report;
+use crate::words::{SECTIONS, Words, approx, count, dash, duration, findings, pct, verdict};
+
+/// Text from the inventory or events, made inert in Markdown: HTML special characters as
+/// entities (a Markdown viewer passes raw HTML through), table pipes escaped, lines joined.
+fn md(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '|' => out.push_str("\\|"),
+            '\n' | '\r' => out.push(' '),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// A table: the header, then each row.
+fn table(out: &mut String, header: &[&str], rows: impl IntoIterator<Item = Vec<String>>) {
+    let _ = writeln!(out, "| {} |", header.join(" | "));
+    let _ = writeln!(
+        out,
+        "|{}|",
+        header.iter().map(|_| " --- ").collect::<Vec<_>>().join("|")
+    );
+    for row in rows {
+        let _ = writeln!(out, "| {} |", row.join(" | "));
+    }
+    out.push('\n');
+}
+
+fn section(out: &mut String, index: usize) {
+    let _ = writeln!(out, "## {}. {}\n", index, SECTIONS[index]);
+}
+
+pub fn render(r: &Report) -> String {
+    let w = Words::new(&r.currency);
+    let mut o = String::new();
+    let _ = writeln!(
+        o,
+        "# {}: points of interaction\n\nExecutive report for {} to {} ({} days). Values in {}. Made {}.\n",
+        md(&r.organization),
+        &r.period.from[..10.min(r.period.from.len())],
+        &r.period.to[..10.min(r.period.to.len())],
+        r.period.days,
+        md(&r.currency),
+        md(&r.generated_at),
+    );
+
+    let _ = writeln!(o, "## {}\n", SECTIONS[0]);
+    for finding in findings(r) {
+        let _ = writeln!(o, "- {}", md(&finding));
+    }
+    o.push('\n');
+
+    section(&mut o, 1);
+    let g = &r.inventory;
+    let _ = writeln!(
+        o,
+        "{} points of interaction ({} live) across {} business functions, {} processes and {} party types.\n",
+        g.points, g.live, g.functions, g.processes, g.party_types
+    );
+    table(
+        &mut o,
+        &["business function", "points", "live"],
+        g.by_function
+            .iter()
+            .map(|c| vec![md(&c.name), c.points.to_string(), c.live.to_string()]),
+    );
+    table(
+        &mut o,
+        &["mode", "points", "live"],
+        g.by_mode
+            .iter()
+            .map(|c| vec![md(&c.name), c.points.to_string(), c.live.to_string()]),
+    );
+    table(
+        &mut o,
+        &["status", "points"],
+        g.by_status
+            .iter()
+            .map(|c| vec![md(&c.name), c.points.to_string()]),
+    );
+    table(
+        &mut o,
+        &["data class", "sensitive", "elements", "points passing it"],
+        g.data_classes.iter().map(|c| {
+            vec![
+                enum_name(&c.class),
+                if c.sensitive { "yes" } else { "" }.to_owned(),
+                c.elements.to_string(),
+                c.points.to_string(),
+            ]
+        }),
+    );
+
+    section(&mut o, 2);
+    let _ = writeln!(
+        o,
+        "Each live point held to its bars: net value per interaction at least {} of what it is expected to earn, effectiveness at least {}, at least {} interactions.\n",
+        pct(Some(r.settings.adequacy)),
+        pct(Some(r.settings.quality_threshold)),
+        r.settings.min_volume
+    );
+    for v in [
+        Verdict::Eliminate,
+        Verdict::Improve,
+        Verdict::Invest,
+        Verdict::InsufficientData,
+    ] {
+        let chosen: Vec<_> = r
+            .portfolio
+            .iter()
+            .filter(|a| a.verdict == v)
+            .filter_map(|a| Some((a, r.points.iter().find(|p| p.key() == a.point)?)))
+            .collect();
+        let _ = writeln!(o, "### {} ({})\n", verdict(v), chosen.len());
+        if chosen.is_empty() {
+            o.push_str("None.\n\n");
+            continue;
+        }
+        for (a, p) in chosen {
+            let mut why: Vec<String> = a
+                .reasons
+                .iter()
+                .map(|reason| w.reason(reason, p, &r.settings))
+                .collect();
+            if v == Verdict::Invest {
+                why.insert(0, w.clears(p, &r.settings));
+            }
+            if v == Verdict::InsufficientData {
+                why.insert(
+                    0,
+                    format!(
+                        "{} interactions, fewer than the {} needed.",
+                        count(p.card.scorecard.volume),
+                        r.settings.min_volume
+                    ),
+                );
+            }
+            let _ = writeln!(
+                o,
+                "- **{}** (`{}`): {}",
+                md(&p.name),
+                md(&a.point),
+                md(&why.join(" "))
+            );
+        }
+        o.push('\n');
+    }
+
+    section(&mut o, 3);
+    table(
+        &mut o,
+        &[
+            "point",
+            "volume",
+            "expected",
+            "volume attained",
+            "net / interaction",
+            "expected net",
+            "value attained",
+            "cost / interaction",
+            "verdict",
+        ],
+        r.points.iter().map(|p| {
+            let s = &p.card.scorecard;
+            vec![
+                md(&p.name),
+                count(s.volume),
+                approx(s.expected_volume),
+                pct(s.volume_attainment),
+                w.per_or(s.net_value_per),
+                w.per_or(s.expected_net_value_per),
+                pct(s.value_company_attainment),
+                w.per_or(s.cost_per),
+                p.verdict.map_or_else(dash, |v| verdict(v).to_owned()),
+            ]
+        }),
+    );
+
+    section(&mut o, 4);
+    let s = &r.scorecard.scorecard;
+    o.push_str(
+        "Across the organization, each outcome's share of the interactions where it applies:\n\n",
+    );
+    table(
+        &mut o,
+        &[
+            "intent captured",
+            "satisfied (CSAT)",
+            "knowledge gained",
+            "resolved",
+            "engaged",
+        ],
+        [vec![
+            pct(s.intent_rate),
+            pct(s.csat),
+            pct(s.knowledge_rate),
+            pct(s.resolution_rate),
+            pct(s.engagement_rate),
+        ]],
+    );
+
+    section(&mut o, 5);
+    let groups = |o: &mut String, cards: &[touchbase_store::measure::Card], label: &str| {
+        table(
+            o,
+            &[
+                label,
+                "volume",
+                "net value",
+                "net / interaction",
+                "cost / interaction",
+                "efficiency",
+                "effectiveness",
+                "CSAT",
+                "resolved",
+                "engaged",
+                "data conformant",
+            ],
+            cards.iter().map(|c| {
+                let s = &c.scorecard;
+                vec![
+                    md(c.key.as_deref().unwrap_or_default()),
+                    count(s.volume),
+                    w.money(s.net_value),
+                    w.per_or(s.net_value_per),
+                    w.per_or(s.cost_per),
+                    s.efficiency.map_or_else(dash, |e| format!("{e:.1}×")),
+                    pct(s.effectiveness),
+                    pct(s.csat),
+                    pct(s.resolution_rate),
+                    pct(s.engagement_rate),
+                    pct(s.conformance_rate),
+                ]
+            }),
+        );
+    };
+    groups(&mut o, &r.modes, "mode");
+
+    section(&mut o, 6);
+    groups(&mut o, &r.functions, "business function");
+
+    section(&mut o, 7);
+    let j = &r.journeys;
+    let _ = writeln!(
+        o,
+        "{} journeys began in the period, along {} different paths. The most frequent (hand-offs between business functions marked ⇄):\n",
+        count(j.journeys),
+        count(j.distinct_variants)
+    );
+    let function_of = |key: &str| {
+        r.points
+            .iter()
+            .find(|p| p.key() == key)
+            .and_then(|p| p.function.clone())
+    };
+    table(
+        &mut o,
+        &["#", "journey", "journeys", "hand-offs", "weakest link"],
+        j.variants.iter().enumerate().map(|(i, v)| {
+            let mut path = String::new();
+            let mut handoffs = 0;
+            for (k, key) in v.points.iter().enumerate() {
+                if k > 0 {
+                    let (a, b) = (function_of(&v.points[k - 1]), function_of(key));
+                    if a.is_some() && b.is_some() && a != b {
+                        handoffs += 1;
+                        path.push_str(" ⇄ ");
+                    } else {
+                        path.push_str(" → ");
+                    }
+                }
+                path.push_str(&md(key));
+            }
+            vec![
+                (i + 1).to_string(),
+                path,
+                count(v.count),
+                handoffs.to_string(),
+                v.weakest_link.as_ref().map_or_else(dash, |l| {
+                    format!("{} ({})", md(&l.point), pct(Some(l.effectiveness)))
+                }),
+            ]
+        }),
+    );
+    if !j.handoffs.is_empty() {
+        let mut handoffs = j.handoffs.clone();
+        handoffs.sort_by(|a, b| b.count.cmp(&a.count).then_with(|| a.from.cmp(&b.from)));
+        handoffs.truncate(10);
+        o.push_str("The busiest hand-offs:\n\n");
+        table(
+            &mut o,
+            &["from", "to", "functions", "times", "median gap"],
+            handoffs.iter().map(|h| {
+                vec![
+                    md(&h.from),
+                    md(&h.to),
+                    format!("{} → {}", md(&h.from_function), md(&h.to_function)),
+                    count(h.count),
+                    duration(h.median_gap_s),
+                ]
+            }),
+        );
+    }
+
+    section(&mut o, 8);
+    let flagged: Vec<_> = r
+        .quality
+        .iter()
+        .filter(|q| q.conforming < q.volume)
+        .collect();
+    if flagged.is_empty() {
+        o.push_str("Every interaction's data met its point's contract.\n\n");
+    } else {
+        table(
+            &mut o,
+            &[
+                "point",
+                "interactions",
+                "conformant",
+                "share",
+                "most frequent failures",
+            ],
+            flagged.iter().map(|q| {
+                vec![
+                    md(&q.point),
+                    count(q.volume),
+                    count(q.conforming),
+                    pct(q.conformance_rate),
+                    q.failing
+                        .iter()
+                        .map(|f| format!("{} ({})", md(&f.failure), count(f.events)))
+                        .collect::<Vec<_>>()
+                        .join("; "),
+                ]
+            }),
+        );
+    }
+
+    section(&mut o, 9);
+    if r.undocumented.is_empty() {
+        o.push_str("No interactions were seen at points the inventory does not know.\n\n");
+    } else {
+        o.push_str("Interactions were seen at these points, which the inventory does not list; they are held until a point is proposed and approved (`touchbase undocumented --draft KEY`).\n\n");
+        table(
+            &mut o,
+            &["point", "interactions held", "first seen", "last seen"],
+            r.undocumented.iter().map(|u| {
+                vec![
+                    md(&u.point),
+                    count(u.volume),
+                    md(&u.first_seen),
+                    md(&u.last_seen),
+                ]
+            }),
+        );
+    }
+
+    section(&mut o, 10);
+    if r.proposals.is_empty() {
+        o.push_str("No proposal awaits sign-off.\n");
+    } else {
+        table(
+            &mut o,
+            &[
+                "#",
+                "kind",
+                "point",
+                "proposed by",
+                "approvals",
+                "strategic value",
+                "expected volume / month",
+                "expected net / interaction",
+                "why",
+            ],
+            r.proposals.iter().map(|p| {
+                let why = if p.reasons.is_empty() {
+                    p.rationale.clone()
+                } else {
+                    p.reasons.join("; ")
+                };
+                vec![
+                    p.id.to_string(),
+                    enum_name(&p.kind),
+                    format!("{} (`{}`)", md(&p.name), md(&p.point)),
+                    md(&p.proposer),
+                    format!("{} of {}", p.approvals, p.approvals_required),
+                    enum_name(&p.strategic_value),
+                    approx(p.volume_per_month),
+                    w.per_or(p.net_value_per),
+                    md(&why),
+                ]
+            }),
+        );
+    }
+    o
+}
