@@ -67,11 +67,18 @@ pub enum OpError {
     Denied(#[from] Denied),
     #[error(transparent)]
     Invalid(#[from] Violations),
-    /// A setting that does not exist or a value that breaks its rule (HTTP 422).
+    /// A setting that does not exist or a value that breaks its rule (HTTP 422). Not a
+    /// `source`: the message holds it whole, and a source would be printed twice.
     #[error("{0}; `touchbase settings` lists the settings")]
-    Setting(#[from] touchbase_core::portfolio::SettingError),
+    Setting(touchbase_core::portfolio::SettingError),
     #[error(transparent)]
     Store(#[from] StoreError),
+}
+
+impl From<touchbase_core::portfolio::SettingError> for OpError {
+    fn from(e: touchbase_core::portfolio::SettingError) -> Self {
+        OpError::Setting(e)
+    }
 }
 
 impl From<DecideError> for OpError {

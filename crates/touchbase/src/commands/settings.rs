@@ -3,7 +3,7 @@
 
 use touchbase_core::portfolio::{SETTING_NAMES, Settings};
 use touchbase_core::{Actor, Permission};
-use touchbase_store::{OpError, Store, settings};
+use touchbase_store::{Store, settings};
 
 use crate::args::{SettingsArgs, SettingsCommand};
 use crate::output::{print_json, table};
@@ -45,15 +45,7 @@ pub async fn run(store: &dyn Store, actor: &Actor, args: SettingsArgs) -> anyhow
         }
         Some(SettingsCommand::Set { name, value }) => {
             let before = settings::get(store).await?.get(&name);
-            let after = settings::set(store, actor, &name, &value)
-                .await
-                .map_err(|e| match e {
-                    // Its message holds the rule already; anyhow would repeat its source.
-                    OpError::Setting(s) => {
-                        anyhow::anyhow!("{s}; `touchbase settings` lists the settings")
-                    }
-                    other => other.into(),
-                })?;
+            let after = settings::set(store, actor, &name, &value).await?;
             let after = after.get(&name).unwrap_or_default();
             match before {
                 Some(before) if before != after => println!("{name}: {before} → {after}"),
