@@ -93,11 +93,14 @@ fn svg(
     // Scale with the page: the viewBox keeps the proportions, CSS sets the width.
     let head = format!("<svg width=\"{width}\" height=\"{height}\" ");
     let label = crate::html::escape(label);
-    Ok(text.replacen(
-        &head,
-        &format!("<svg class=\"chart\" role=\"img\" aria-label=\"{label}\" "),
-        1,
-    ))
+    // Inline SVG in HTML needs no namespace declaration, so the page names no URL at all.
+    Ok(text
+        .replacen(
+            &head,
+            &format!("<svg class=\"chart\" role=\"img\" aria-label=\"{label}\" "),
+            1,
+        )
+        .replacen(" xmlns=\"http://www.w3.org/2000/svg\"", "", 1))
 }
 
 fn style(size: u32, colour: &RGBColor) -> TextStyle<'_> {
