@@ -757,7 +757,7 @@ pub fn journeys(report: &Report, top_edges: usize) -> Result<Option<String>, Rep
                 bold(root, name, (x0 + lane_w / 2, 60), 13, &INK, HPos::Center)?;
             }
             // The steps, least travelled first so the busiest are drawn on top.
-            let mut labels: Vec<((i32, i32), String, RGBColor)> = Vec::new();
+            let mut labels: Vec<(Vec<(i32, i32)>, String, RGBColor)> = Vec::new();
             for (a, b, n) in edges.iter().rev() {
                 let (&(ax, ay, al), &(bx, by, bl)) = (&at[a], &at[b]);
                 let handoff = al != bl;
@@ -828,24 +828,40 @@ pub fn journeys(report: &Report, top_edges: usize) -> Result<Option<String>, Rep
                     vec![end, wing(size), wing(-size)],
                     colour.filled(),
                 ))?;
-                labels.push((curve[12], count(*n), colour));
+                labels.push((curve, count(*n), colour));
             }
-            // Each step's count on a white ground, over the arrows.
-            for ((x, y), label, colour) in &labels {
+            // Each step's count on a white ground, over the arrows, the busiest placed first:
+            // at the middle of its arrow, or further along it where that is taken.
+            let mut taken: Vec<(i32, i32, i32, i32)> = at
+                .values()
+                .map(|&(cx, cy, _)| {
+                    (
+                        cx - box_w / 2,
+                        cy - box_h / 2,
+                        cx + box_w / 2,
+                        cy + box_h / 2,
+                    )
+                })
+                .collect();
+            for (curve, label, colour) in labels.iter().rev() {
                 let half = text_width(label, 10) / 2 + 3;
+                let rect = |(x, y): (i32, i32)| (x - half, y - 7, x + half, y + 7);
+                let free = |r: (i32, i32, i32, i32)| {
+                    !taken
+                        .iter()
+                        .any(|t| r.0 < t.2 && t.0 < r.2 && r.1 < t.3 && t.1 < r.3)
+                };
+                let (x, y) = [12, 8, 16, 6, 18, 4, 20, 10, 14]
+                    .into_iter()
+                    .map(|i| curve[i])
+                    .find(|p| free(rect(*p)))
+                    .unwrap_or(curve[12]);
+                taken.push(rect((x, y)));
                 root.draw(&Rectangle::new(
                     [(x - half, y - 7), (x + half, y + 7)],
                     WHITE.mix(0.9).filled(),
                 ))?;
-                text(
-                    root,
-                    label,
-                    (*x, *y),
-                    10,
-                    colour,
-                    HPos::Center,
-                    VPos::Center,
-                )?;
+                text(root, label, (x, y), 10, colour, HPos::Center, VPos::Center)?;
             }
             // The points.
             for (key, &(cx, cy, lane)) in &at {
