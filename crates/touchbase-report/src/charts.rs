@@ -757,7 +757,9 @@ pub fn journeys(report: &Report, top_edges: usize) -> Result<Option<String>, Rep
                 bold(root, name, (x0 + lane_w / 2, 60), 13, &INK, HPos::Center)?;
             }
             // The steps, least travelled first so the busiest are drawn on top.
-            let mut labels: Vec<(Vec<(i32, i32)>, String, RGBColor)> = Vec::new();
+            // Each step's curve, its count and its colour.
+            type Label = (Vec<(i32, i32)>, String, RGBColor);
+            let mut labels: Vec<Label> = Vec::new();
             for (a, b, n) in edges.iter().rev() {
                 let (&(ax, ay, al), &(bx, by, bl)) = (&at[a], &at[b]);
                 let handoff = al != bl;
