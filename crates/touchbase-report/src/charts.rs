@@ -316,12 +316,30 @@ pub fn portfolio_matrix(report: &Report) -> Result<Option<String>, ReportError> 
                             .iter()
                             .any(|t| b.0 < t.2 && t.0 < b.2 && b.1 < t.3 && t.1 < b.3)
                 };
-                let spot = candidates
+                let (index, spot) = candidates
                     .iter()
                     .copied()
-                    .find(|c| fits(*c))
-                    .unwrap_or(candidates[0]);
+                    .enumerate()
+                    .find(|(_, c)| fits(*c))
+                    .unwrap_or((0, candidates[0]));
                 taken.push((spot.0, spot.1 - 7, spot.0 + tw, spot.1 + 7));
+                if index >= 4 {
+                    // Moved away from its bubble: a hairline back to it.
+                    let end = if spot.0 > cx {
+                        (spot.0 - 2, spot.1)
+                    } else if spot.0 + tw < cx {
+                        (spot.0 + tw + 2, spot.1)
+                    } else {
+                        (cx, spot.1 + if spot.1 > cy { -7 } else { 7 })
+                    };
+                    let (dx, dy) = (f64::from(end.0 - cx), f64::from(end.1 - cy));
+                    let len = (dx * dx + dy * dy).sqrt().max(1.0);
+                    let start = (
+                        cx + (dx / len * f64::from(r)).round() as i32,
+                        cy + (dy / len * f64::from(r)).round() as i32,
+                    );
+                    root.draw(&PathElement::new(vec![start, end], MUTED.stroke_width(1)))?;
+                }
                 text(root, label, spot, 11, &INK, HPos::Left, VPos::Center)?;
             }
             Ok(())
