@@ -93,11 +93,14 @@ fn svg(
     // Scale with the page: the viewBox keeps the proportions, CSS sets the width.
     let head = format!("<svg width=\"{width}\" height=\"{height}\" ");
     let label = crate::html::escape(label);
-    Ok(text.replacen(
-        &head,
-        &format!("<svg class=\"chart\" role=\"img\" aria-label=\"{label}\" "),
-        1,
-    ))
+    // Inline SVG in HTML needs no namespace declaration, so the page names no URL at all.
+    Ok(text
+        .replacen(
+            &head,
+            &format!("<svg class=\"chart\" role=\"img\" aria-label=\"{label}\" "),
+            1,
+        )
+        .replacen(" xmlns=\"http://www.w3.org/2000/svg\"", "", 1))
 }
 
 fn style(size: u32, colour: &RGBColor) -> TextStyle<'_> {
@@ -313,12 +316,30 @@ pub fn portfolio_matrix(report: &Report) -> Result<Option<String>, ReportError> 
                             .iter()
                             .any(|t| b.0 < t.2 && t.0 < b.2 && b.1 < t.3 && t.1 < b.3)
                 };
-                let spot = candidates
+                let (index, spot) = candidates
                     .iter()
                     .copied()
-                    .find(|c| fits(*c))
-                    .unwrap_or(candidates[0]);
+                    .enumerate()
+                    .find(|(_, c)| fits(*c))
+                    .unwrap_or((0, candidates[0]));
                 taken.push((spot.0, spot.1 - 7, spot.0 + tw, spot.1 + 7));
+                if index >= 4 {
+                    // Moved away from its bubble: a hairline back to it.
+                    let end = if spot.0 > cx {
+                        (spot.0 - 2, spot.1)
+                    } else if spot.0 + tw < cx {
+                        (spot.0 + tw + 2, spot.1)
+                    } else {
+                        (cx, spot.1 + if spot.1 > cy { -7 } else { 7 })
+                    };
+                    let (dx, dy) = (f64::from(end.0 - cx), f64::from(end.1 - cy));
+                    let len = (dx * dx + dy * dy).sqrt().max(1.0);
+                    let start = (
+                        cx + (dx / len * f64::from(r)).round() as i32,
+                        cy + (dy / len * f64::from(r)).round() as i32,
+                    );
+                    root.draw(&PathElement::new(vec![start, end], MUTED.stroke_width(1)))?;
+                }
                 text(root, label, spot, 11, &INK, HPos::Left, VPos::Center)?;
             }
             Ok(())
@@ -754,7 +775,9 @@ pub fn journeys(report: &Report, top_edges: usize) -> Result<Option<String>, Rep
                 bold(root, name, (x0 + lane_w / 2, 60), 13, &INK, HPos::Center)?;
             }
             // The steps, least travelled first so the busiest are drawn on top.
-            let mut labels: Vec<((i32, i32), String, RGBColor)> = Vec::new();
+            // Each step's curve, its count and its colour.
+            type Label = (Vec<(i32, i32)>, String, RGBColor);
+            let mut labels: Vec<Label> = Vec::new();
             for (a, b, n) in edges.iter().rev() {
                 let (&(ax, ay, al), &(bx, by, bl)) = (&at[a], &at[b]);
                 let handoff = al != bl;
@@ -825,24 +848,40 @@ pub fn journeys(report: &Report, top_edges: usize) -> Result<Option<String>, Rep
                     vec![end, wing(size), wing(-size)],
                     colour.filled(),
                 ))?;
-                labels.push((curve[12], count(*n), colour));
+                labels.push((curve, count(*n), colour));
             }
-            // Each step's count on a white ground, over the arrows.
-            for ((x, y), label, colour) in &labels {
+            // Each step's count on a white ground, over the arrows, the busiest placed first:
+            // at the middle of its arrow, or further along it where that is taken.
+            let mut taken: Vec<(i32, i32, i32, i32)> = at
+                .values()
+                .map(|&(cx, cy, _)| {
+                    (
+                        cx - box_w / 2,
+                        cy - box_h / 2,
+                        cx + box_w / 2,
+                        cy + box_h / 2,
+                    )
+                })
+                .collect();
+            for (curve, label, colour) in labels.iter().rev() {
                 let half = text_width(label, 10) / 2 + 3;
+                let rect = |(x, y): (i32, i32)| (x - half, y - 7, x + half, y + 7);
+                let free = |r: (i32, i32, i32, i32)| {
+                    !taken
+                        .iter()
+                        .any(|t| r.0 < t.2 && t.0 < r.2 && r.1 < t.3 && t.1 < r.3)
+                };
+                let (x, y) = [12, 8, 16, 6, 18, 4, 20, 10, 14]
+                    .into_iter()
+                    .map(|i| curve[i])
+                    .find(|p| free(rect(*p)))
+                    .unwrap_or(curve[12]);
+                taken.push(rect((x, y)));
                 root.draw(&Rectangle::new(
                     [(x - half, y - 7), (x + half, y + 7)],
                     WHITE.mix(0.9).filled(),
                 ))?;
-                text(
-                    root,
-                    label,
-                    (*x, *y),
-                    10,
-                    colour,
-                    HPos::Center,
-                    VPos::Center,
-                )?;
+                text(root, label, (x, y), 10, colour, HPos::Center, VPos::Center)?;
             }
             // The points.
             for (key, &(cx, cy, lane)) in &at {

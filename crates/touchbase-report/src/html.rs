@@ -313,7 +313,7 @@ pub fn render(r: &Report) -> Result<String, ReportError> {
             &header,
             &[1, 2],
             items.iter().map(|c| {
-                let mut row = vec![escape(&c.name), c.points.to_string()];
+                let mut row = vec![escape(&c.name.replace('_', " ")), c.points.to_string()];
                 if live {
                     row.push(c.live.to_string());
                 }

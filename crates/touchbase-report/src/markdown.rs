@@ -89,7 +89,7 @@ pub fn render(r: &Report) -> String {
         &["status", "points"],
         g.by_status
             .iter()
-            .map(|c| vec![md(&c.name), c.points.to_string()]),
+            .map(|c| vec![md(&c.name.replace('_', " ")), c.points.to_string()]),
     );
     table(
         &mut o,
