@@ -499,7 +499,10 @@ async fn dashboard_calls_only_routes_that_exist_and_nothing_outside() {
     assert_eq!(series.json().as_array().unwrap().len(), 12);
     // One self-contained page: no scripts, styles, fonts or images from elsewhere.
     for outside in ["http://", "https://", "src=", "@import", "url("] {
-        assert!(!page.contains(outside), "the dashboard refers to {outside}…");
+        assert!(
+            !page.contains(outside),
+            "the dashboard refers to {outside}…"
+        );
     }
 }
 
