@@ -450,6 +450,62 @@ async fn dashboard_is_served() {
     assert!(reply.text.contains("/api/inventory"));
 }
 
+/// Every `/api/…` path the page names, in the order it first names them.
+fn api_paths(page: &str) -> Vec<String> {
+    let mut paths: Vec<String> = Vec::new();
+    for (at, _) in page.match_indices("/api/") {
+        let path: String = page[at..]
+            .chars()
+            .take_while(|c| c.is_ascii_alphanumeric() || "/_.-".contains(*c))
+            .collect();
+        if !paths.contains(&path) {
+            paths.push(path);
+        }
+    }
+    paths
+}
+
+#[tokio::test]
+async fn dashboard_calls_only_routes_that_exist_and_nothing_outside() {
+    let app = app().await.imported().await;
+    let page = app.get("/").await.text;
+    let paths = api_paths(&page);
+    for measuring in [
+        "/api/scorecards",
+        "/api/portfolio",
+        "/api/journeys",
+        "/api/quality",
+        "/api/settings",
+    ] {
+        assert!(
+            paths.iter().any(|p| p == measuring),
+            "the dashboard does not show {measuring}: {paths:?}"
+        );
+    }
+    for path in &paths {
+        let reply = app.get(path).await;
+        assert!(
+            !reply.text.contains("no such route"),
+            "the dashboard calls {path}, which is not routed: {} {}",
+            reply.status,
+            reply.text
+        );
+    }
+    // The period it asks for by default: a monthly series of the organization.
+    let series = app
+        .get("/api/scorecards?from=2025-01-01&to=2026-01-01&by=month")
+        .await;
+    assert_eq!(series.status, StatusCode::OK, "{}", series.text);
+    assert_eq!(series.json().as_array().unwrap().len(), 12);
+    // One self-contained page: no scripts, styles, fonts or images from elsewhere.
+    for outside in ["http://", "https://", "src=", "@import", "url("] {
+        assert!(
+            !page.contains(outside),
+            "the dashboard refers to {outside}…"
+        );
+    }
+}
+
 #[tokio::test]
 async fn serve_answers_on_a_socket_and_shuts_down_gracefully() {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
