@@ -194,7 +194,11 @@ pub async fn demo(db: &str, args: DemoArgs) -> anyhow::Result<()> {
         );
     }
     println!(
-        "  {me} --db {db} inventory export --out inventory.yaml\n\
+        "  {me} --db {db} inventory export --out inventory.yaml\n  \
+         {me} --db {db} scorecard --all mode\n  \
+         {me} --db {db} portfolio\n  \
+         {me} --db {db} journeys --top 5\n  \
+         {me} --db {db} report --out report.html\n\
          \nctrl-c stops the server; the store stays in {db}."
     );
     run_server(listener, store, args).await
@@ -227,15 +231,11 @@ async fn demo_events(store: &dyn Store, admin: &Actor, events: u64) -> anyhow::R
         return Ok(());
     }
     let inventory = crate::commands::r#gen::demo_inventory()?;
-    // The year to 2026-11-01; on a clock before that, the year to today.
-    let period = match touchbase_synth::Period::default() {
-        p if p.end_instant() <= jiff::Timestamp::now() => p,
-        _ => {
-            let days = jiff::Timestamp::now().as_second().div_euclid(86_400);
-            let today = jiff::civil::date(1970, 1, 1).checked_add(jiff::Span::new().days(days))?;
-            touchbase_synth::Period::ending(today, 365)?
-        }
-    };
+    // The year up to today (00:00 UTC), so that the measuring commands' default period (the
+    // last 30 days) and the report's (the last whole month) show the demo's data.
+    let days = jiff::Timestamp::now().as_second().div_euclid(86_400);
+    let today = jiff::civil::date(1970, 1, 1).checked_add(jiff::Span::new().days(days))?;
+    let period = touchbase_synth::Period::ending(today, 365)?;
     let options = touchbase_synth::Options {
         events,
         seed: 1,
