@@ -12,6 +12,9 @@ use crate::inventory::{self, ImportMode, InventoryError};
 use crate::{Store, StoreError};
 use touchbase_core::Actor;
 
+mod party_touches;
+pub use party_touches::party_touches_follow_out_of_order_and_released_events;
+
 fn admin() -> Actor {
     Actor::local_admin()
 }
@@ -79,6 +82,7 @@ macro_rules! conformance_suite {
             an_id_is_one_interaction_per_day,
             rollups_add_up_in_one_order_on_every_store,
             rejects_are_kept_once_and_altered_ones_never_replayed,
+            party_touches_follow_out_of_order_and_released_events,
         );
     };
     (@each $backend:expr; $($name:ident),* $(,)?) => {
