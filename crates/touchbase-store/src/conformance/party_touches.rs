@@ -31,8 +31,8 @@ impl Rng {
     }
 }
 
-/// 2026-01-01T00:00:00Z in microseconds.
-const FROM: i64 = 20_454 * DAY_US;
+/// 2025-01-01T00:00:00Z in microseconds.
+const FROM: i64 = 20_089 * DAY_US;
 const POINTS: [&str; 3] = ["web.order", "workshop.booking", "app.order"];
 
 fn rfc3339(at: i64) -> String {
