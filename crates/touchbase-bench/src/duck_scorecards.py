@@ -28,7 +28,7 @@ if not os.path.exists(parquet):
     )
 
 QUERY = f"""
-SELECT point, date_trunc('month', make_timestamp(at)) AS month,
+SELECT point, date_trunc('month', make_timestamp("at")) AS month,
        count(*) AS n,
        sum(value_company), sum(value_party), sum(cost),
        count(*) FILTER (WHERE intent),
@@ -38,7 +38,7 @@ SELECT point, date_trunc('month', make_timestamp(at)) AS month,
        count(*) FILTER (WHERE engaged),
        count(*) FILTER (WHERE conforms)
 FROM read_parquet('{parquet}')
-WHERE at >= {start} AND at < {end}
+WHERE "at" >= {start} AND "at" < {end}
 GROUP BY 1, 2
 ORDER BY 1, 2
 """
