@@ -5,6 +5,8 @@ Usage: python duck_scorecards.py COUNTED.csv COUNTED.parquet FROM_US TO_US RUNS
 Writes the Parquet file from the CSV when it is missing, then times (median of RUNS runs after
 one warm-up) the sums and counts of the point scorecards by month over [FROM_US, TO_US), the
 same figures touchbase's scorecards add up (METRICS.md), and prints them as one JSON object.
+Flags are summed as integers (`sum(x::INT)`): DuckDB runs that about twice as fast as
+`count(*) FILTER (WHERE x)`.
 """
 
 import json
@@ -31,12 +33,12 @@ QUERY = f"""
 SELECT point, date_trunc('month', make_timestamp("at")) AS month,
        count(*) AS n,
        sum(value_company), sum(value_party), sum(cost),
-       count(*) FILTER (WHERE intent),
-       count(satisfaction), sum(satisfaction), count(*) FILTER (WHERE satisfaction >= 4),
-       count(*) FILTER (WHERE knowledge),
-       count(resolved), count(*) FILTER (WHERE resolved),
-       count(*) FILTER (WHERE engaged),
-       count(*) FILTER (WHERE conforms)
+       sum(intent::INT),
+       count(satisfaction), sum(satisfaction), sum((satisfaction >= 4)::INT),
+       sum(knowledge::INT),
+       count(resolved), sum(resolved::INT),
+       sum(engaged::INT),
+       sum(conforms::INT)
 FROM read_parquet('{parquet}')
 WHERE "at" >= {start} AND "at" < {end}
 GROUP BY 1, 2
