@@ -4,15 +4,17 @@
 //!
 //! ```text
 //! cargo build --release --workspace
-//! target/release/touchbase-bench --events 10000000 [--pg URL] [--only sqlite,pg,http,single] [--work DIR]
+//! target/release/touchbase-bench --events 10000000 [--pg URL] [--only sqlite,pg,http,single,measure] [--work DIR]
 //! ```
 //!
 //! The steps: the data (`touchbase gen`); SQLite bulk import and the SQLite floor; PostgreSQL
-//! bulk import and the PostgreSQL floor (binary COPY); HTTP batched; single-event HTTP.
+//! bulk import and the PostgreSQL floor (binary COPY); HTTP batched; single-event HTTP; the
+//! measurement layer's speed on both stores, beside DuckDB's over the same events.
 
 mod child;
 mod data;
 mod http_load;
+mod measure;
 mod pg_floor;
 mod report;
 mod sqlite_floor;
@@ -41,7 +43,11 @@ struct Args {
     #[arg(long, default_value = "postgres://postgres@127.0.0.1:5432/test")]
     pg: String,
     /// The steps to run.
-    #[arg(long, value_delimiter = ',', default_value = "sqlite,pg,http,single")]
+    #[arg(
+        long,
+        value_delimiter = ',',
+        default_value = "sqlite,pg,http,single,measure"
+    )]
     only: Vec<Step>,
     /// Where the events file and the stores go (the events file is kept and reused).
     #[arg(long, default_value = "bench-work")]
@@ -73,6 +79,9 @@ enum Step {
     Http,
     /// Single-event HTTP.
     Single,
+    /// Scorecards, portfolio and journeys over stores holding the events file (imported once
+    /// and kept in the work directory), and DuckDB's scorecards over the same events.
+    Measure,
 }
 
 /// What every step needs.
@@ -118,13 +127,20 @@ async fn main() -> anyhow::Result<ExitCode> {
         events,
         inventory,
     };
-    let steps = [Step::Sqlite, Step::Pg, Step::Http, Step::Single];
+    let steps = [
+        Step::Sqlite,
+        Step::Pg,
+        Step::Http,
+        Step::Single,
+        Step::Measure,
+    ];
     for step in steps.into_iter().filter(|s| bench.args.only.contains(s)) {
         let name = match step {
             Step::Sqlite => "sqlite",
             Step::Pg => "pg",
             Step::Http => "http batched",
             Step::Single => "http single",
+            Step::Measure => "measure",
         };
         println!("{name}: start");
         let started = Instant::now();
@@ -133,6 +149,7 @@ async fn main() -> anyhow::Result<ExitCode> {
             Step::Pg => pg(&bench, &mut report).await,
             Step::Http => http_batched(&bench, &mut report).await,
             Step::Single => http_single(&bench, &mut report).await,
+            Step::Measure => measure_step(&bench, &mut report).await,
         };
         match done {
             Ok(()) => println!("{name}: done in {:.1} s", started.elapsed().as_secs_f64()),
@@ -499,5 +516,33 @@ async fn http_single(bench: &Bench, report: &mut Report) -> anyhow::Result<()> {
     }
     stopped(report, STEP, server, &load).await?;
     sqlite_floor::remove_db(&db);
+    Ok(())
+}
+
+/// Step 7: the measurement layer on SQLite and PostgreSQL, and DuckDB's scorecards over the
+/// same counted events; the ratio of each store's scorecards time to DuckDB's.
+async fn measure_step(bench: &Bench, report: &mut Report) -> anyhow::Result<()> {
+    let mut ours = Vec::new();
+    println!("  sqlite measure: …");
+    let sqlite = measure::sqlite_store(bench).await?;
+    let scorecards = measure::time_store(&sqlite, report, "sqlite measure").await?;
+    ours.push(("sqlite measure", scorecards));
+    drop(sqlite);
+
+    println!("  pg measure: …");
+    let pg = async {
+        let store = measure::pg_store(bench).await?;
+        measure::time_store(&store, report, "pg measure").await
+    }
+    .await;
+    match pg {
+        Ok(scorecards) => ours.push(("pg measure", scorecards)),
+        Err(e) => report.fail("pg measure", &e),
+    }
+
+    println!("  duckdb: …");
+    let (work, db) = (bench.work.clone(), bench.work.join("measure.db"));
+    let duck = blocking(move || measure::duckdb(&work, &db)).await?;
+    measure::add_duck(report, &duck, &ours);
     Ok(())
 }

@@ -411,3 +411,69 @@ pub(crate) async fn release(tx: &Transaction<'_>, point: &str) -> Result<u64, St
     add_to_rollups(tx, rollup::tally(released.iter().map(|(e, c)| (e, *c)))).await?;
     Ok(released.len() as u64)
 }
+
+/// Brings `party_touches` up to date (see migration 0005) in `tx`: the counted events with a
+/// party that arrived after the mark, sorted among themselves, merged in; the mark moved to
+/// the last event.
+pub async fn catch_up_party_touches(tx: &Transaction<'_>) -> Result<(), StoreError> {
+    const CONTEXT: &str = "bringing the parties' events up to date";
+    // The mark's row first (as a release does), then no event write in flight: every event
+    // up to the last `seq` read below is committed and visible.
+    let mark: i64 = tx
+        .query_one(
+            "SELECT value FROM meta WHERE key = 'party_touches_seq' FOR UPDATE",
+            &[],
+        )
+        .await
+        .map_err(pg(CONTEXT))?
+        .get(0);
+    tx.batch_execute("LOCK TABLE events IN SHARE MODE")
+        .await
+        .map_err(pg(CONTEXT))?;
+    let last: i64 = tx
+        .query_one("SELECT COALESCE(MAX(seq), 0) FROM events", &[])
+        .await
+        .map_err(pg(CONTEXT))?
+        .get(0);
+    if last > mark {
+        tx.execute(
+            r#"INSERT INTO party_touches (party, at, id, point)
+               SELECT party, at, id, point FROM events
+               WHERE seq > $1 AND seq <= $2 AND NOT held AND party IS NOT NULL
+               ORDER BY party COLLATE "C", at, id COLLATE "C""#,
+            &[&mark, &last],
+        )
+        .await
+        .map_err(pg(CONTEXT))?;
+        tx.execute(
+            "UPDATE meta SET value = $1 WHERE key = 'party_touches_seq'",
+            &[&last],
+        )
+        .await
+        .map_err(pg(CONTEXT))?;
+    }
+    Ok(())
+}
+
+/// Copies the held events of `point` that the catch-up of `party_touches` has passed (they are
+/// about to be released, and it will not see them again), holding the mark's row.
+pub async fn copy_released_touches(tx: &Transaction<'_>, point: &str) -> Result<(), StoreError> {
+    const CONTEXT: &str = "releasing held events";
+    let mark: i64 = tx
+        .query_one(
+            "SELECT value FROM meta WHERE key = 'party_touches_seq' FOR UPDATE",
+            &[],
+        )
+        .await
+        .map_err(pg(CONTEXT))?
+        .get(0);
+    tx.execute(
+        "INSERT INTO party_touches (party, at, id, point)
+         SELECT party, at, id, point FROM events
+         WHERE held AND point = $1 AND party IS NOT NULL AND seq <= $2",
+        &[&point, &mark],
+    )
+    .await
+    .map_err(pg(CONTEXT))?;
+    Ok(())
+}

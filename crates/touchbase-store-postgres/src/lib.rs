@@ -31,6 +31,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (2, include_str!("../migrations/0002_audit.sql")),
     (3, include_str!("../migrations/0003_events.sql")),
     (4, include_str!("../migrations/0004_quality.sql")),
+    (5, include_str!("../migrations/0005_party_touches.sql")),
 ];
 
 /// Key of the advisory lock held while migrating.
@@ -385,6 +386,7 @@ impl Store for PostgresStore {
         const CONTEXT: &str = "releasing held events";
         let mut client = self.client().await?;
         let tx = durable(&mut client, CONTEXT).await?;
+        events::copy_released_touches(&tx, point).await?;
         let released = events::release(&tx, point).await?;
         tx.commit().await.map_err(pg(CONTEXT))?;
         Ok(released)
@@ -533,12 +535,16 @@ impl Store for PostgresStore {
         sink: tokio::sync::mpsc::Sender<Vec<PartyTouch>>,
     ) -> Result<(), StoreError> {
         const CONTEXT: &str = "reading the parties' events";
-        let client = self.client().await?;
+        let mut client = self.client().await?;
+        {
+            let tx = client.transaction().await.map_err(pg(CONTEXT))?;
+            events::catch_up_party_touches(&tx).await?;
+            tx.commit().await.map_err(pg(CONTEXT))?;
+        }
+        // The key's index order: no sort.
         let rows = client
             .query_raw(
-                r#"SELECT party, point, at, id FROM events
-                   WHERE party IS NOT NULL AND NOT held
-                   ORDER BY party COLLATE "C", at, id COLLATE "C""#,
+                "SELECT party, point, at, id FROM party_touches ORDER BY party, at, id",
                 std::iter::empty::<i64>(),
             )
             .await

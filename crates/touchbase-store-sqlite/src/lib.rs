@@ -28,6 +28,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/0002_audit.sql"),
     include_str!("../migrations/0003_events.sql"),
     include_str!("../migrations/0004_quality.sql"),
+    include_str!("../migrations/0005_party_touches.sql"),
 ];
 
 #[derive(Debug, Clone)]
@@ -400,6 +401,15 @@ impl Store for SqliteStore {
                 rows.collect::<Result<Vec<_>, _>>().map_err(db(CONTEXT))?
             };
             held.sort_by(|a, b| (a.0.at, &a.0.id).cmp(&(b.0.at, &b.0.id)));
+            // Those the journeys' catch-up has passed by already will not be seen by it again.
+            tx.execute(
+                "INSERT INTO party_touches (party, at, id, point)
+                 SELECT party, at, id, point FROM events
+                 WHERE held = 1 AND point = ?1 AND party IS NOT NULL
+                   AND seq <= (SELECT value FROM meta WHERE key = 'party_touches_seq')",
+                params![point],
+            )
+            .map_err(db(CONTEXT))?;
             add_to_rollups(&tx, rollup::tally(held.iter().map(|(e, c)| (e, *c))))
                 .map_err(db(CONTEXT))?;
             let released = tx
@@ -577,10 +587,11 @@ impl Store for SqliteStore {
     ) -> Result<(), StoreError> {
         const CONTEXT: &str = "reading the parties' events";
         self.with(CONTEXT, move |conn| {
+            catch_up_party_touches(conn).map_err(db(CONTEXT))?;
+            // The table's key order: no sort.
             let mut stmt = conn
                 .prepare_cached(
-                    "SELECT party, point, at, id FROM events
-                     WHERE party IS NOT NULL AND held = 0 ORDER BY party, at, id",
+                    "SELECT party, point, at, id FROM party_touches ORDER BY party, at, id",
                 )
                 .map_err(db(CONTEXT))?;
             let mut rows = stmt.query([]).map_err(db(CONTEXT))?;
@@ -619,6 +630,33 @@ impl Store for SqliteStore {
         })
         .await
     }
+}
+
+/// Brings `party_touches` up to date (see migration 0005): the counted events with a party
+/// that arrived after the mark, sorted among themselves, merged in; the mark moved to the
+/// last event, in one transaction.
+fn catch_up_party_touches(conn: &mut Connection) -> rusqlite::Result<()> {
+    let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+    let mark: i64 = tx.query_row(
+        "SELECT value FROM meta WHERE key = 'party_touches_seq'",
+        [],
+        |r| r.get(0),
+    )?;
+    let last: i64 = tx.query_row("SELECT COALESCE(MAX(seq), 0) FROM events", [], |r| r.get(0))?;
+    if last > mark {
+        tx.execute(
+            "INSERT INTO party_touches (party, at, id, point)
+             SELECT party, at, id, point FROM events
+             WHERE seq > ?1 AND seq <= ?2 AND held = 0 AND party IS NOT NULL
+             ORDER BY party, at, id",
+            params![mark, last],
+        )?;
+        tx.execute(
+            "UPDATE meta SET value = ?1 WHERE key = 'party_touches_seq'",
+            params![last],
+        )?;
+    }
+    tx.commit()
 }
 
 /// Writes one event under `key` (none: unkeyed); false when its (day, key) is taken.

@@ -136,7 +136,9 @@ pub trait Store: Send + Sync + Debug {
 
     /// Every counted event that has a party, in (party, `at`, `id`) order, sent to `sink` in
     /// chunks of at most [`TOUCH_CHUNK`]. Stops early, without error, when the receiver is
-    /// dropped.
+    /// dropped. The stores keep a copy of these events in that order and first bring it up to
+    /// date with the events that arrived since the last call (sorting those only), so a call
+    /// writes, and never sorts all events.
     async fn party_touches(
         &self,
         sink: tokio::sync::mpsc::Sender<Vec<PartyTouch>>,

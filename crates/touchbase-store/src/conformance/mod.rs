@@ -18,6 +18,8 @@ pub use measure::{
     released_events_are_measured_by_hand, scorecards_are_metrics_by_hand,
     series_are_metrics_by_hand_and_add_up,
 };
+mod party_touches;
+pub use party_touches::party_touches_follow_out_of_order_and_released_events;
 
 fn admin() -> Actor {
     Actor::local_admin()
@@ -92,6 +94,7 @@ macro_rules! conformance_suite {
             portfolio_is_metrics_by_hand,
             journeys_are_metrics_by_hand,
             released_events_are_measured_by_hand,
+            party_touches_follow_out_of_order_and_released_events,
         );
     };
     (@each $backend:expr; $($name:ident),* $(,)?) => {

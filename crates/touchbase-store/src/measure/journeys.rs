@@ -1,11 +1,19 @@
 //! Journeys (R16) over a store: every party's counted events, in (`at`, `id`) order, cut into
 //! journeys and summed up into the directly-follows graph, variants, hand-offs and weakest
 //! links of METRICS.md's journey rule.
+//!
+//! The store hands the events over in (party, `at`, `id`) order from a table it keeps in that
+//! order ([`Store::party_touches`]): no request sorts all events. [`Fold`] cuts them into
+//! journeys as they stream by and adds up the admitted ones with point keys interned, giving
+//! exactly what [`touchbase_core::journeys::summarize`] gives over the same journeys (a test
+//! holds the two together).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
 use touchbase_core::inventory::Inventory;
-use touchbase_core::journeys::{Filter, Graph, JourneyBuilder, Summary, Variants, facts};
+use touchbase_core::journeys::{
+    Edge, Filter, Handoff, Node, PointFacts, Summary, Variant, facts, variant_text, weakest_link,
+};
 use touchbase_core::period::Period;
 
 use super::{Days, Scope, ScopeError, cards};
@@ -75,44 +83,252 @@ pub async fn journeys(
         party_type: query.party_type.clone(),
         start: query.start.clone(),
     };
-    let gap_us = inventory.organization.settings.journey_gap_us();
-
-    let mut graph = Graph::default();
-    let mut variants = Variants::default();
+    let mut fold = Fold::new(
+        filter,
+        facts,
+        inventory.organization.settings.journey_gap_us(),
+    );
     let (sink, mut chunks) = tokio::sync::mpsc::channel::<Vec<PartyTouch>>(4);
     let read = store.party_touches(sink);
     let build = async {
-        let mut builder: Option<JourneyBuilder> = None;
-        let mut take = |journey: touchbase_core::journeys::Journey| {
-            if filter.admits(&journey, &facts) {
-                graph.add(&journey);
-                variants.add(&journey);
-            }
-        };
         while let Some(chunk) = chunks.recv().await {
-            for touch in chunk {
-                if builder.as_ref().is_none_or(|b| b.party() != touch.party) {
-                    if let Some(journey) = builder.take().and_then(JourneyBuilder::finish) {
-                        take(journey);
-                    }
-                    builder = Some(JourneyBuilder::new(touch.party.clone(), gap_us));
-                }
-                let b = builder.as_mut().expect("a builder for the party");
-                let closed = b
-                    .push(&touch.point, touch.at, &touch.id)
-                    .map_err(|e| StoreError::Corrupt(e.to_string()))?;
-                if let Some(journey) = closed {
-                    take(journey);
-                }
+            for touch in &chunk {
+                fold.push(touch)?;
             }
-        }
-        if let Some(journey) = builder.and_then(JourneyBuilder::finish) {
-            take(journey);
         }
         Ok::<_, StoreError>(())
     };
     let (read, build) = tokio::join!(read, build);
     read?;
     build?;
-    Ok(Summary::of(&graph, &variants, &facts, query.top))
+    Ok(fold.summary(query.top))
+}
+
+/// An interned node: a point's index, or one of the two virtual nodes.
+const START: u32 = u32::MAX - 1;
+const END: u32 = u32::MAX;
+
+/// Cuts touches given in (party, `at`, `id`) order into journeys (METRICS.md) and adds up
+/// those a [`Filter`] admits: edges with their gaps, variants, the number of journeys.
+#[derive(Debug)]
+pub struct Fold {
+    filter: Filter,
+    facts: BTreeMap<String, PointFacts>,
+    gap_us: i64,
+    keys: Vec<String>,
+    index: HashMap<String, u32>,
+    /// Per interned point: whether a journey starting there meets the filter's start and
+    /// party type.
+    may_start: Vec<bool>,
+    party: Option<String>,
+    last: Option<(i64, String)>,
+    /// The open journey: (point, at) of each touch.
+    open: Vec<(u32, i64)>,
+    journeys: u64,
+    edges: HashMap<(u32, u32), (u64, Vec<i64>)>,
+    variants: HashMap<Vec<u32>, u64>,
+}
+
+impl Fold {
+    /// A fold for the journeys `filter` admits; `facts` as [`facts`] gives them, `gap_us` the
+    /// organization's `journey_gap` in microseconds.
+    pub fn new(filter: Filter, facts: BTreeMap<String, PointFacts>, gap_us: i64) -> Fold {
+        Fold {
+            filter,
+            facts,
+            gap_us,
+            keys: Vec::new(),
+            index: HashMap::new(),
+            may_start: Vec::new(),
+            party: None,
+            last: None,
+            open: Vec::new(),
+            journeys: 0,
+            edges: HashMap::new(),
+            variants: HashMap::new(),
+        }
+    }
+
+    fn intern(&mut self, key: &str) -> u32 {
+        if let Some(&i) = self.index.get(key) {
+            return i;
+        }
+        let i = self.keys.len() as u32;
+        let starts = self.filter.start.as_ref().is_none_or(|s| s == key)
+            && self
+                .filter
+                .party_type
+                .as_ref()
+                .is_none_or(|t| self.facts.get(key).is_some_and(|p| &p.party == t));
+        self.keys.push(key.to_owned());
+        self.index.insert(key.to_owned(), i);
+        self.may_start.push(starts);
+        i
+    }
+
+    /// Takes the next touch; touches must come in (party, `at`, `id`) order, each once.
+    pub fn push(&mut self, touch: &PartyTouch) -> Result<(), StoreError> {
+        let point = self.intern(&touch.point);
+        if self.party.as_deref() != Some(touch.party.as_str()) {
+            if let Some(party) = &self.party
+                && touch.party.as_bytes() < party.as_bytes()
+            {
+                return Err(StoreError::Corrupt(format!(
+                    "the parties' events came out of order: party `{}` after `{party}`",
+                    touch.party
+                )));
+            }
+            self.close();
+            self.party = Some(touch.party.clone());
+            self.last = None;
+        }
+        if let Some((last_at, last_id)) = &self.last {
+            if (touch.at, touch.id.as_str()) <= (*last_at, last_id.as_str()) {
+                return Err(StoreError::Corrupt(format!(
+                    "event `{}` of party `{}` came after event `{last_id}`, not in (at, id) order",
+                    touch.id, touch.party
+                )));
+            }
+            if touch.at.saturating_sub(*last_at) > self.gap_us {
+                self.close();
+            }
+        }
+        match &mut self.last {
+            Some((at, id)) => {
+                *at = touch.at;
+                id.clear();
+                id.push_str(&touch.id);
+            }
+            None => self.last = Some((touch.at, touch.id.clone())),
+        }
+        self.open.push((point, touch.at));
+        Ok(())
+    }
+
+    /// Closes the open journey, adding it up when the filter admits it.
+    fn close(&mut self) {
+        let Some(&(first, first_at)) = self.open.first() else {
+            return;
+        };
+        let admitted = self.may_start[first as usize]
+            && self.filter.period.is_none_or(|p| p.contains(first_at));
+        if admitted {
+            self.journeys += 1;
+            let edges = &mut self.edges;
+            add_edge(edges, START, first, None);
+            for pair in self.open.windows(2) {
+                add_edge(edges, pair[0].0, pair[1].0, Some(pair[1].1 - pair[0].1));
+            }
+            add_edge(edges, self.open[self.open.len() - 1].0, END, None);
+            let variant: Vec<u32> = self.open.iter().map(|t| t.0).collect();
+            *self.variants.entry(variant).or_default() += 1;
+        }
+        self.open.clear();
+    }
+
+    fn node(&self, i: u32) -> Node {
+        match i {
+            START => Node::Start,
+            END => Node::End,
+            i => Node::Point(self.keys[i as usize].clone()),
+        }
+    }
+
+    /// The summary of the admitted journeys (the last one closed first), as
+    /// [`Summary::of`] gives it.
+    pub fn summary(mut self, top: Option<usize>) -> Summary {
+        self.close();
+        let mut edges: Vec<Edge> = std::mem::take(&mut self.edges)
+            .into_iter()
+            .map(|((from, to), (count, mut gaps))| Edge {
+                from: self.node(from),
+                to: self.node(to),
+                count,
+                median_gap_s: median_s(&mut gaps),
+            })
+            .collect();
+        edges.sort_by(|a, b| (&a.from, &a.to).cmp(&(&b.from, &b.to)));
+        let handoffs = handoffs(&edges, &self.facts);
+        let mut ranked: Vec<(String, Vec<String>, u64)> = self
+            .variants
+            .iter()
+            .map(|(points, count)| {
+                let keys: Vec<String> = points
+                    .iter()
+                    .map(|&i| self.keys[i as usize].clone())
+                    .collect();
+                (variant_text(&keys), keys, *count)
+            })
+            .collect();
+        ranked.sort_by(|a, b| b.2.cmp(&a.2).then_with(|| a.0.cmp(&b.0)));
+        ranked.truncate(top.unwrap_or(usize::MAX));
+        let variants = ranked
+            .into_iter()
+            .map(|(text, keys, count)| Variant {
+                weakest_link: weakest_link(&keys, &self.facts),
+                points: keys,
+                text,
+                count,
+            })
+            .collect();
+        Summary {
+            journeys: self.journeys,
+            distinct_variants: self.variants.len() as u64,
+            edges,
+            handoffs,
+            variants,
+        }
+    }
+}
+
+/// Counts one passage of an edge, with its gap.
+fn add_edge(
+    edges: &mut HashMap<(u32, u32), (u64, Vec<i64>)>,
+    from: u32,
+    to: u32,
+    gap_us: Option<i64>,
+) {
+    let tally = edges.entry((from, to)).or_default();
+    tally.0 += 1;
+    tally.1.extend(gap_us);
+}
+
+/// The median of microsecond gaps, in seconds (the middle one, or the mean of the two middle
+/// ones); `None` without gaps.
+fn median_s(gaps_us: &mut [i64]) -> Option<f64> {
+    let n = gaps_us.len();
+    if n == 0 {
+        return None;
+    }
+    let mid = n / 2;
+    let (below, &mut middle, _) = gaps_us.select_nth_unstable(mid);
+    let median_us = if n % 2 == 1 {
+        middle as f64
+    } else {
+        let lower = below.iter().copied().max().unwrap_or(middle);
+        (lower as f64 + middle as f64) / 2.0
+    };
+    Some(median_us / 1_000_000.0)
+}
+
+/// The edges between two points whose business functions are both known and differ.
+fn handoffs(edges: &[Edge], facts: &BTreeMap<String, PointFacts>) -> Vec<Handoff> {
+    let function = |node: &Node| match node {
+        Node::Point(key) => facts.get(key).map(|p| p.function.as_str()),
+        Node::Start | Node::End => None,
+    };
+    edges
+        .iter()
+        .filter_map(|edge| {
+            let (from_function, to_function) = (function(&edge.from)?, function(&edge.to)?);
+            (from_function != to_function).then(|| Handoff {
+                from: edge.from.as_str().to_owned(),
+                to: edge.to.as_str().to_owned(),
+                from_function: from_function.to_owned(),
+                to_function: to_function.to_owned(),
+                count: edge.count,
+                median_gap_s: edge.median_gap_s,
+            })
+        })
+        .collect()
 }

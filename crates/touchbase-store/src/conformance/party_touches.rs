@@ -1,0 +1,238 @@
+//! The parties' events a store keeps in (party, `at`, `id`) order for journeys, against the
+//! plain definition: events arriving out of time order in batches, duplicates, events without
+//! a party, held events released later.
+
+use std::collections::BTreeMap;
+
+use serde_json::json;
+use touchbase_core::event::Event;
+use touchbase_core::journeys::{self, Filter};
+use touchbase_core::period::{DAY_US, Period};
+
+use super::{Backend, SMALL, add_users, baseline, ingest, inputs, parse, propose_and_approve};
+use crate::ingest::Status;
+use crate::measure::{self, Days, JourneyQuery, Scope};
+use crate::{PartyTouch, Store, inventory};
+
+/// A small deterministic generator (SplitMix64), so that a failure can be replayed.
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        z ^ (z >> 31)
+    }
+
+    fn below(&mut self, n: u64) -> u64 {
+        self.next() % n
+    }
+}
+
+/// 2025-01-01T00:00:00Z in microseconds.
+const FROM: i64 = 20_089 * DAY_US;
+const POINTS: [&str; 3] = ["web.order", "workshop.booking", "app.order"];
+
+fn rfc3339(at: i64) -> String {
+    jiff::Timestamp::from_microsecond(at)
+        .expect("a valid instant")
+        .to_string()
+}
+
+/// `n` random events, in random order: six parties (some events have none), three points,
+/// instants over 400 days (so some gaps exceed the 30-day journey gap), a few on one instant
+/// (ties broken by id).
+fn random_events(rng: &mut Rng, first_id: usize, n: usize) -> Vec<Event> {
+    let mut events: Vec<Event> = Vec::with_capacity(n);
+    for i in 0..n {
+        let at = if !events.is_empty() && rng.below(8) == 0 {
+            events[rng.below(events.len() as u64) as usize].at
+        } else {
+            // Whole seconds: the wire format's instants.
+            FROM + rng.below(400 * 86_400) as i64 * 1_000_000
+        };
+        let party = (rng.below(10) != 0).then(|| format!("p-{}", rng.below(6)));
+        events.push(Event {
+            id: format!("e-{:04}", first_id + i),
+            point: POINTS[rng.below(3) as usize].to_owned(),
+            at,
+            party,
+            channel: None,
+            outcomes: Default::default(),
+            value_company: 0.0,
+            value_party: 0.0,
+            cost: 0.0,
+            duration_s: None,
+            data: None,
+            vars: None,
+        });
+    }
+    events
+}
+
+fn wire(e: &Event) -> serde_json::Value {
+    let mut v = json!({ "id": e.id, "point": e.point, "at": rfc3339(e.at) });
+    if let Some(party) = &e.party {
+        v["party"] = json!(party);
+    }
+    v
+}
+
+/// Ingests `events` in batches of random sizes, some events sent twice; returns those
+/// accepted or held, by id.
+async fn send(
+    store: &dyn Store,
+    rng: &mut Rng,
+    events: &[Event],
+    kept: &mut BTreeMap<String, Event>,
+) {
+    let mut rest = events;
+    while !rest.is_empty() {
+        let take = (1 + rng.below(12) as usize).min(rest.len());
+        let (batch, after) = rest.split_at(take);
+        rest = after;
+        let mut lines: Vec<serde_json::Value> = batch.iter().map(wire).collect();
+        if rng.below(3) == 0 {
+            lines.push(wire(&batch[0]));
+        }
+        let outcomes = ingest(store, inputs(&lines)).await;
+        for (line, outcome) in lines.iter().zip(&outcomes) {
+            assert!(
+                matches!(
+                    outcome.status,
+                    Status::Accepted | Status::Held | Status::Duplicate
+                ),
+                "{line}: {outcome:?}"
+            );
+        }
+        for e in batch {
+            kept.insert(e.id.clone(), e.clone());
+        }
+    }
+}
+
+/// What the store hands over, against the counted events with a party sorted by
+/// (party, at, id); and the journeys measured from the store against the plain definition,
+/// over the whole time, a part of it, and with each filter.
+async fn check(store: &dyn Store, counted: &[Event], when: &str) {
+    let (sink, mut chunks) = tokio::sync::mpsc::channel::<Vec<PartyTouch>>(4);
+    let collect = async {
+        let mut all = Vec::new();
+        while let Some(chunk) = chunks.recv().await {
+            all.extend(chunk);
+        }
+        all
+    };
+    let (read, got) = tokio::join!(store.party_touches(sink), collect);
+    read.unwrap();
+    let mut want: Vec<PartyTouch> = counted
+        .iter()
+        .filter_map(|e| {
+            Some(PartyTouch {
+                party: e.party.clone()?,
+                point: e.point.clone(),
+                at: e.at,
+                id: e.id.clone(),
+            })
+        })
+        .collect();
+    want.sort_by(|a, b| {
+        (a.party.as_bytes(), a.at, a.id.as_bytes()).cmp(&(
+            b.party.as_bytes(),
+            b.at,
+            b.id.as_bytes(),
+        ))
+    });
+    assert_eq!(got, want, "{when}: the parties' events");
+
+    let inventory = inventory::get(store).await.unwrap().value;
+    let gap_us = inventory.organization.settings.journey_gap_us();
+    let all_journeys = journeys::of_events(counted, gap_us);
+    let periods = [
+        Period::new(FROM - DAY_US, FROM + 401 * DAY_US).unwrap(),
+        Period::new(FROM + 100 * DAY_US + 3_600_000_000, FROM + 250 * DAY_US).unwrap(),
+    ];
+    let filters = [
+        (None, None),
+        (Some("rider".to_owned()), None),
+        (None, Some("workshop.booking".to_owned())),
+    ];
+    for period in periods {
+        let days = Days::read(store, period).await.unwrap();
+        let scopes: Vec<Scope> = inventory
+            .points
+            .iter()
+            .map(|p| Scope::Point(p.key.clone()))
+            .collect();
+        let effectiveness = measure::cards(&inventory, &days, &scopes, None)
+            .unwrap()
+            .into_iter()
+            .filter_map(|c| Some((c.key?, c.scorecard.effectiveness)))
+            .collect();
+        let facts = journeys::facts(&inventory, &effectiveness);
+        for (party_type, start) in filters.clone() {
+            for top in [None, Some(2)] {
+                let query = JourneyQuery {
+                    period,
+                    party_type: party_type.clone(),
+                    start: start.clone(),
+                    top,
+                };
+                let got = measure::journeys(store, &inventory, &query).await.unwrap();
+                let filter = Filter {
+                    period: Some(period),
+                    party_type: party_type.clone(),
+                    start: start.clone(),
+                };
+                let want = journeys::summarize(&all_journeys, &filter, &facts, top);
+                assert_eq!(got, want, "{when}: journeys of {query:?}");
+            }
+        }
+    }
+}
+
+pub async fn party_touches_follow_out_of_order_and_released_events(backend: &dyn Backend) {
+    let store = backend.fresh().await;
+    let store = &*store;
+    baseline(store, &parse(SMALL)).await;
+    add_users(store).await;
+    // Approved, not live: its events are held until it goes live.
+    let olga = propose_and_approve(store, "app.order").await;
+    let mut rng = Rng(0x7475_6368);
+    let mut kept = BTreeMap::new();
+    let counted = |kept: &BTreeMap<String, Event>, released: bool| -> Vec<Event> {
+        kept.values()
+            .filter(|e| released || e.point != "app.order")
+            .cloned()
+            .collect()
+    };
+
+    check(store, &[], "with no events").await;
+    for round in 0..3 {
+        let events = random_events(&mut rng, round * 40, 40);
+        send(store, &mut rng, &events, &mut kept).await;
+        check(
+            store,
+            &counted(&kept, false),
+            &format!("after batch {round}"),
+        )
+        .await;
+    }
+    // Held events released after the catch-up has passed them, and some not yet caught up.
+    let late = random_events(&mut rng, 120, 30);
+    send(store, &mut rng, &late, &mut kept).await;
+    inventory::go_live(store, &olga, "app.order").await.unwrap();
+    check(store, &counted(&kept, true), "after the release").await;
+    for round in 0..2 {
+        let events = random_events(&mut rng, 150 + round * 40, 40);
+        send(store, &mut rng, &events, &mut kept).await;
+        check(
+            store,
+            &counted(&kept, true),
+            &format!("after late batch {round}"),
+        )
+        .await;
+    }
+}
