@@ -1879,3 +1879,29 @@ fn measuring_refuses_bad_flags_naming_them() {
         "{to}"
     );
 }
+
+/// A reader that stops early (`touchbase … | head`) ends the command quietly: the exit status
+/// of SIGPIPE (141), no panic message.
+#[test]
+fn a_closed_standard_output_ends_quietly() {
+    use std::io::Read;
+    let dir = small_store();
+    // A year of daily scorecards of every point: far more than a pipe holds.
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_touchbase"))
+        .current_dir(dir.path())
+        .env_remove("TOUCHBASE_DB")
+        .env_remove("TOUCHBASE_AS")
+        .args(["--db", "t.db", "scorecard", "--all", "point", "--by", "day"])
+        .args(["--from", "2025-01-01", "--to", "2026-01-01", "--json"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut first = [0u8; 16];
+    child.stdout.take().unwrap().read_exact(&mut first).unwrap();
+    // The pipe's reading end is dropped here.
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(141), "{stderr}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
+}
