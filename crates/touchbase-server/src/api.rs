@@ -65,6 +65,7 @@ use crate::problem::{ApiError, Problem};
         crate::measure::quality,
         crate::measure::get_settings,
         crate::measure::put_setting,
+        crate::report::report,
     ),
     components(schemas(Problem, Inventory, Point, Change, ImportSummary, Proposal, Record, EventsReply, HeldPoint, Reject, Card, Assessment, JourneySummary, PointQuality)),
     modifiers(&BearerAuth),
@@ -110,6 +111,7 @@ pub fn routes(state: AppState) -> Router<AppState> {
         .route("/api/rejects", get(list_rejects))
         .route("/api/rejects/replay", post(replay_rejects))
         .merge(crate::measure::routes())
+        .merge(crate::report::routes())
         .route_layer(middleware::from_fn_with_state(state, authenticate));
     Router::new()
         .route("/", get(dashboard))

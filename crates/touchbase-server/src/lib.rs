@@ -9,6 +9,7 @@ pub mod committer;
 mod measure;
 pub mod mqtt;
 mod problem;
+mod report;
 
 use std::future::Future;
 use std::sync::Arc;

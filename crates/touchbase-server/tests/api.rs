@@ -1169,6 +1169,36 @@ async fn measuring(app: App) {
         quality[0]["failing"][0]["failure"],
         "\"basket\" is a required property"
     );
+
+    // The executive report: the page, Markdown or JSON, for analysts and up.
+    let analyst = app.as_role(Some("analyst"));
+    let page = analyst.get(&format!("/api/report?{WEEK}")).await;
+    assert_eq!(page.status, StatusCode::OK, "{}", page.text);
+    assert_eq!(page.content_type, "text/html; charset=utf-8");
+    assert!(
+        page.text.starts_with("<!DOCTYPE html>"),
+        "{}",
+        &page.text[..80]
+    );
+    assert!(page.text.contains("web.order"));
+    let json = analyst
+        .get(&format!("/api/report?{WEEK}&format=json"))
+        .await
+        .json();
+    assert_eq!(json["scorecard"]["volume"], 4);
+    assert_eq!(json["portfolio"][0]["verdict"], "invest");
+    let md = analyst.get(&format!("/api/report?{WEEK}&format=md")).await;
+    assert_eq!(md.content_type, "text/markdown; charset=utf-8");
+    assert_problem(
+        &analyst.get(&format!("/api/report?{WEEK}&format=pdf")).await,
+        StatusCode::BAD_REQUEST,
+        "format: must be html, md or json, got `pdf`",
+    );
+    assert_problem(
+        &viewer.get(&format!("/api/report?{WEEK}")).await,
+        StatusCode::FORBIDDEN,
+        "viewer",
+    );
 }
 
 #[tokio::test]
