@@ -207,9 +207,8 @@ fn ms(duration: Duration) -> f64 {
     duration.as_secs_f64() * 1e3
 }
 
-/// Runs `touchbase --db DB import EVENTS --json` on a store set up with the demo inventory;
-/// records the import's figures under `step`.
-async fn import(bench: &Bench, report: &mut Report, step: &str, db: &str) -> anyhow::Result<()> {
+/// Sets up `db` with the demo inventory and runs `touchbase --db DB import EVENTS --json`.
+async fn import_events(bench: &Bench, db: &str) -> anyhow::Result<child::Finished> {
     let (exe, work, inventory, events) = (
         bench.exe.clone(),
         bench.work.clone(),
@@ -217,7 +216,7 @@ async fn import(bench: &Bench, report: &mut Report, step: &str, db: &str) -> any
         bench.events.to_string_lossy().into_owned(),
     );
     let db = db.to_owned();
-    let done = blocking(move || {
+    blocking(move || {
         data::set_up_store(&exe, &work, &db, &inventory)?;
         child::run(child::touchbase(
             &exe,
@@ -226,7 +225,13 @@ async fn import(bench: &Bench, report: &mut Report, step: &str, db: &str) -> any
             &["import", &events, "--json"],
         ))
     })
-    .await?;
+    .await
+}
+
+/// Runs `touchbase --db DB import EVENTS --json` on a store set up with the demo inventory;
+/// records the import's figures under `step`.
+async fn import(bench: &Bench, report: &mut Report, step: &str, db: &str) -> anyhow::Result<()> {
+    let done = import_events(bench, db).await?;
     let imported: Imported = serde_json::from_str(&done.stdout)
         .with_context(|| format!("`import --json` printed no summary: {}", done.stdout))?;
     println!(

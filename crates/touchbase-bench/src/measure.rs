@@ -15,7 +15,7 @@ use touchbase_store::Store;
 use touchbase_store::measure::{self, JourneyQuery, Scope};
 
 use crate::report::{Report, Target, Unit};
-use crate::{Bench, blocking, child, data, pg_floor};
+use crate::{Bench, child, pg_floor};
 
 /// The year `touchbase gen` draws its events in: the 365 days ending 2026-11-01.
 pub const YEAR: (&str, &str) = ("2025-11-01", "2026-11-01");
@@ -156,23 +156,7 @@ pub async fn ensure_imported(bench: &Bench, store: &dyn Store, db: &str) -> anyh
         return Ok(());
     }
     println!("  importing the events into {} …", shown(db));
-    let (exe, work, inventory, events) = (
-        bench.exe.clone(),
-        bench.work.clone(),
-        bench.inventory.clone(),
-        bench.events.to_string_lossy().into_owned(),
-    );
-    let db = db.to_owned();
-    let done = blocking(move || {
-        data::set_up_store(&exe, &work, &db, &inventory)?;
-        child::run(child::touchbase(
-            &exe,
-            &work,
-            &db,
-            &["import", &events, "--json"],
-        ))
-    })
-    .await?;
+    let done = crate::import_events(bench, db).await?;
     println!("  imported in {:.1} s", done.wall.as_secs_f64());
     Ok(())
 }

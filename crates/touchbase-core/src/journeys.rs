@@ -322,43 +322,52 @@ impl Graph {
                 from: from.clone(),
                 to: to.clone(),
                 count: tally.count,
-                median_gap_s: median_s(&tally.gaps_us),
+                median_gap_s: median_s(&mut tally.gaps_us.clone()),
             })
             .collect()
     }
 
     /// Its hand-offs (see the module's choices), in the order of [`Graph::edges`].
     pub fn handoffs(&self, points: &BTreeMap<String, PointFacts>) -> Vec<Handoff> {
-        let function = |node: &Node| match node {
-            Node::Point(key) => points.get(key).map(|p| p.function.as_str()),
-            Node::Start | Node::End => None,
-        };
-        self.edges()
-            .into_iter()
-            .filter_map(|edge| {
-                let (from_function, to_function) = (function(&edge.from)?, function(&edge.to)?);
-                (from_function != to_function).then(|| Handoff {
-                    from: edge.from.as_str().to_owned(),
-                    to: edge.to.as_str().to_owned(),
-                    from_function: from_function.to_owned(),
-                    to_function: to_function.to_owned(),
-                    count: edge.count,
-                    median_gap_s: edge.median_gap_s,
-                })
-            })
-            .collect()
+        handoffs(&self.edges(), points)
     }
 }
 
-/// The median of microsecond gaps, in seconds; `None` without gaps.
-fn median_s(gaps_us: &[i64]) -> Option<f64> {
-    let mut sorted = gaps_us.to_vec();
-    sorted.sort_unstable();
-    let mid = sorted.len() / 2;
-    let median_us = match sorted.len() {
-        0 => return None,
-        n if n % 2 == 1 => sorted[mid] as f64,
-        _ => (sorted[mid - 1] as f64 + sorted[mid] as f64) / 2.0,
+/// The hand-offs among `edges` (see the module's choices), in their order.
+pub fn handoffs(edges: &[Edge], points: &BTreeMap<String, PointFacts>) -> Vec<Handoff> {
+    let function = |node: &Node| match node {
+        Node::Point(key) => points.get(key).map(|p| p.function.as_str()),
+        Node::Start | Node::End => None,
+    };
+    edges
+        .iter()
+        .filter_map(|edge| {
+            let (from_function, to_function) = (function(&edge.from)?, function(&edge.to)?);
+            (from_function != to_function).then(|| Handoff {
+                from: edge.from.as_str().to_owned(),
+                to: edge.to.as_str().to_owned(),
+                from_function: from_function.to_owned(),
+                to_function: to_function.to_owned(),
+                count: edge.count,
+                median_gap_s: edge.median_gap_s,
+            })
+        })
+        .collect()
+}
+
+/// The median of microsecond gaps, in seconds (the middle one, or the mean of the two middle
+/// ones for an even count); `None` without gaps. Reorders `gaps_us` (selection, not a sort).
+pub fn median_s(gaps_us: &mut [i64]) -> Option<f64> {
+    let n = gaps_us.len();
+    if n == 0 {
+        return None;
+    }
+    let (below, &mut middle, _) = gaps_us.select_nth_unstable(n / 2);
+    let median_us = if n % 2 == 1 {
+        middle as f64
+    } else {
+        let lower = below.iter().copied().max().unwrap_or(middle);
+        (lower as f64 + middle as f64) / 2.0
     };
     Some(median_us / 1_000_000.0)
 }
@@ -444,23 +453,38 @@ impl Variants {
         points: &BTreeMap<String, PointFacts>,
         top: Option<usize>,
     ) -> Vec<Variant> {
-        let mut ranked: Vec<(String, &Vec<String>, u64)> = self
-            .counts
-            .iter()
-            .map(|(keys, count)| (variant_text(keys), keys, *count))
-            .collect();
-        ranked.sort_by(|a, b| b.2.cmp(&a.2).then_with(|| a.0.cmp(&b.0)));
-        ranked.truncate(top.unwrap_or(usize::MAX));
-        ranked
-            .into_iter()
-            .map(|(text, keys, count)| Variant {
-                points: keys.clone(),
-                text,
-                count,
-                weakest_link: weakest_link(keys, points),
-            })
-            .collect()
+        rank(
+            self.counts
+                .iter()
+                .map(|(keys, count)| (keys.clone(), *count)),
+            points,
+            top,
+        )
     }
+}
+
+/// Variants ranked by count, most first, then by text; the first `top` of them (all with
+/// `None`), each with its weakest link.
+pub fn rank(
+    counts: impl IntoIterator<Item = (Vec<String>, u64)>,
+    points: &BTreeMap<String, PointFacts>,
+    top: Option<usize>,
+) -> Vec<Variant> {
+    let mut ranked: Vec<(String, Vec<String>, u64)> = counts
+        .into_iter()
+        .map(|(keys, count)| (variant_text(&keys), keys, count))
+        .collect();
+    ranked.sort_by(|a, b| b.2.cmp(&a.2).then_with(|| a.0.cmp(&b.0)));
+    ranked.truncate(top.unwrap_or(usize::MAX));
+    ranked
+        .into_iter()
+        .map(|(text, keys, count)| Variant {
+            weakest_link: weakest_link(&keys, points),
+            points: keys,
+            text,
+            count,
+        })
+        .collect()
 }
 
 /// The point of `keys` with the lowest effectiveness, ties to the smallest key; points without

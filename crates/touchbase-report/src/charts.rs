@@ -663,10 +663,7 @@ pub fn journeys(report: &Report, top_edges: usize) -> Result<Option<String>, Rep
     use touchbase_core::journeys::Node;
     let function_of = |key: &str| {
         report
-            .points
-            .iter()
-            .find(|p| p.key() == key)
-            .and_then(|p| p.function.clone())
+            .function_of(key)
             .unwrap_or_else(|| "unknown".to_owned())
     };
     let mut edges: Vec<(&str, &str, u64)> = report

@@ -379,18 +379,7 @@ pub fn render(r: &Report) -> Result<String, ReportError> {
         charts::portfolio_matrix(r)?,
         "Each bubble is a live point: further right is more effective, higher earns more per interaction, a bigger bubble has more interactions. The colour is its verdict.",
     );
-    for v in [
-        Verdict::Eliminate,
-        Verdict::Improve,
-        Verdict::Invest,
-        Verdict::InsufficientData,
-    ] {
-        let chosen: Vec<_> = r
-            .portfolio
-            .iter()
-            .filter(|a| a.verdict == v)
-            .filter_map(|a| Some((a, r.points.iter().find(|pc| pc.key() == a.point)?)))
-            .collect();
+    for (v, chosen) in r.by_verdict() {
         let _ = write!(
             p.out,
             "<div class=\"decision d-{}\"><h3>{} ({})</h3><p class=\"what\">{}</p>",
@@ -774,16 +763,10 @@ fn group_table(p: &mut Page, cards: &[Card], label: &str, w: &Words, r: &Report)
 
 /// A journey's points in order, a hand-off between business functions marked ⇄.
 fn path(r: &Report, points: &[String]) -> String {
-    let function_of = |key: &str| {
-        r.points
-            .iter()
-            .find(|p| p.key() == key)
-            .and_then(|p| p.function.clone())
-    };
     let mut out = String::new();
     for (k, key) in points.iter().enumerate() {
         if k > 0 {
-            let (a, b) = (function_of(&points[k - 1]), function_of(key));
+            let (a, b) = (r.function_of(&points[k - 1]), r.function_of(key));
             if a.is_some() && b.is_some() && a != b {
                 out.push_str(" <strong style=\"color:var(--handoff)\">⇄</strong> ");
             } else {

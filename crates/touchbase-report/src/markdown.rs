@@ -112,18 +112,7 @@ pub fn render(r: &Report) -> String {
         pct(Some(r.settings.quality_threshold)),
         r.settings.min_volume
     );
-    for v in [
-        Verdict::Eliminate,
-        Verdict::Improve,
-        Verdict::Invest,
-        Verdict::InsufficientData,
-    ] {
-        let chosen: Vec<_> = r
-            .portfolio
-            .iter()
-            .filter(|a| a.verdict == v)
-            .filter_map(|a| Some((a, r.points.iter().find(|p| p.key() == a.point)?)))
-            .collect();
+    for (v, chosen) in r.by_verdict() {
         let _ = writeln!(o, "### {} ({})\n", verdict(v), chosen.len());
         if chosen.is_empty() {
             o.push_str("None.\n\n");
@@ -260,12 +249,6 @@ pub fn render(r: &Report) -> String {
         count(j.journeys),
         count(j.distinct_variants)
     );
-    let function_of = |key: &str| {
-        r.points
-            .iter()
-            .find(|p| p.key() == key)
-            .and_then(|p| p.function.clone())
-    };
     table(
         &mut o,
         &["#", "journey", "journeys", "hand-offs", "weakest link"],
@@ -274,7 +257,7 @@ pub fn render(r: &Report) -> String {
             let mut handoffs = 0;
             for (k, key) in v.points.iter().enumerate() {
                 if k > 0 {
-                    let (a, b) = (function_of(&v.points[k - 1]), function_of(key));
+                    let (a, b) = (r.function_of(&v.points[k - 1]), r.function_of(key));
                     if a.is_some() && b.is_some() && a != b {
                         handoffs += 1;
                         path.push_str(" ⇄ ");

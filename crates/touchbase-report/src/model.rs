@@ -122,6 +122,40 @@ pub struct PointCard {
     pub card: Card,
 }
 
+impl Report {
+    /// The card of the point `key`.
+    pub fn point(&self, key: &str) -> Option<&PointCard> {
+        self.points.iter().find(|p| p.key() == key)
+    }
+
+    /// The business function of the point `key`, when the inventory lists it.
+    pub fn function_of(&self, key: &str) -> Option<String> {
+        self.point(key).and_then(|p| p.function.clone())
+    }
+
+    /// The verdicts in the order the report tells them (eliminate, improve, invest, too little
+    /// data), each with the points that got it and their cards.
+    pub fn by_verdict(&self) -> Vec<(Verdict, Vec<(&Assessment, &PointCard)>)> {
+        [
+            Verdict::Eliminate,
+            Verdict::Improve,
+            Verdict::Invest,
+            Verdict::InsufficientData,
+        ]
+        .into_iter()
+        .map(|v| {
+            let chosen = self
+                .portfolio
+                .iter()
+                .filter(|a| a.verdict == v)
+                .filter_map(|a| Some((a, self.point(&a.point)?)))
+                .collect();
+            (v, chosen)
+        })
+        .collect()
+    }
+}
+
 impl PointCard {
     /// The point's key.
     pub fn key(&self) -> &str {

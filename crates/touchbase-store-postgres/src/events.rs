@@ -372,44 +372,65 @@ async fn insert_rejects(
 pub(crate) async fn release(tx: &Transaction<'_>, point: &str) -> Result<u64, StoreError> {
     let mut released: Vec<(Event, bool)> = tx
         .query(
-            "UPDATE events SET held = false WHERE held AND point = $1
-             RETURNING id, point, at, intent, satisfaction, knowledge, resolved, engaged,
-                 value_company, value_party, cost, conforms",
+            &format!(
+                "UPDATE events SET held = false WHERE held AND point = $1 RETURNING {ROLLUP_COLUMNS}"
+            ),
             &[&point],
         )
         .await
         .map_err(pg("releasing held events"))?
         .iter()
-        .map(|r| {
-            let satisfaction: Option<i64> = r.get(4);
-            (
-                Event {
-                    id: r.get(0),
-                    point: r.get(1),
-                    at: r.get(2),
-                    party: None,
-                    channel: None,
-                    outcomes: Outcomes {
-                        intent: r.get(3),
-                        satisfaction: satisfaction.and_then(|s| u8::try_from(s).ok()),
-                        knowledge: r.get(5),
-                        resolved: r.get(6),
-                        engaged: r.get(7),
-                    },
-                    value_company: r.get(8),
-                    value_party: r.get(9),
-                    cost: r.get(10),
-                    duration_s: None,
-                    data: None,
-                    vars: None,
-                },
-                r.get(11),
-            )
-        })
+        .map(counted_event)
         .collect();
     released.sort_by(|a, b| (a.0.at, &a.0.id).cmp(&(b.0.at, &b.0.id)));
     add_to_rollups(tx, rollup::tally(released.iter().map(|(e, c)| (e, *c)))).await?;
     Ok(released.len() as u64)
+}
+
+/// The columns of an event that its rollup needs, as [`counted_event`] reads them.
+pub(crate) const ROLLUP_COLUMNS: &str = "id, point, at, intent, satisfaction, knowledge,
+    resolved, engaged, value_company, value_party, cost, conforms";
+
+/// An event as far as its rollup needs it (a row of [`ROLLUP_COLUMNS`]), and whether it
+/// conforms.
+pub(crate) fn counted_event(r: &tokio_postgres::Row) -> (Event, bool) {
+    let satisfaction: Option<i64> = r.get(4);
+    (
+        Event {
+            id: r.get(0),
+            point: r.get(1),
+            at: r.get(2),
+            party: None,
+            channel: None,
+            outcomes: Outcomes {
+                intent: r.get(3),
+                satisfaction: satisfaction.and_then(|s| u8::try_from(s).ok()),
+                knowledge: r.get(5),
+                resolved: r.get(6),
+                engaged: r.get(7),
+            },
+            value_company: r.get(8),
+            value_party: r.get(9),
+            cost: r.get(10),
+            duration_s: None,
+            data: None,
+            vars: None,
+        },
+        r.get(11),
+    )
+}
+
+/// The `party_touches` mark (the last `seq` it holds), its row locked for the transaction so
+/// that a catch-up and a release never pass each other.
+async fn locked_mark(tx: &Transaction<'_>, context: &'static str) -> Result<i64, StoreError> {
+    Ok(tx
+        .query_one(
+            "SELECT value FROM meta WHERE key = 'party_touches_seq' FOR UPDATE",
+            &[],
+        )
+        .await
+        .map_err(pg(context))?
+        .get(0))
 }
 
 /// Brings `party_touches` up to date (see migration 0005) in `tx`: the counted events with a
@@ -419,14 +440,7 @@ pub async fn catch_up_party_touches(tx: &Transaction<'_>) -> Result<(), StoreErr
     const CONTEXT: &str = "bringing the parties' events up to date";
     // The mark's row first (as a release does), then no event write in flight: every event
     // up to the last `seq` read below is committed and visible.
-    let mark: i64 = tx
-        .query_one(
-            "SELECT value FROM meta WHERE key = 'party_touches_seq' FOR UPDATE",
-            &[],
-        )
-        .await
-        .map_err(pg(CONTEXT))?
-        .get(0);
+    let mark = locked_mark(tx, CONTEXT).await?;
     tx.batch_execute("LOCK TABLE events IN SHARE MODE")
         .await
         .map_err(pg(CONTEXT))?;
@@ -459,14 +473,7 @@ pub async fn catch_up_party_touches(tx: &Transaction<'_>) -> Result<(), StoreErr
 /// about to be released, and it will not see them again), holding the mark's row.
 pub async fn copy_released_touches(tx: &Transaction<'_>, point: &str) -> Result<(), StoreError> {
     const CONTEXT: &str = "releasing held events";
-    let mark: i64 = tx
-        .query_one(
-            "SELECT value FROM meta WHERE key = 'party_touches_seq' FOR UPDATE",
-            &[],
-        )
-        .await
-        .map_err(pg(CONTEXT))?
-        .get(0);
+    let mark = locked_mark(tx, CONTEXT).await?;
     tx.execute(
         "INSERT INTO party_touches (party, at, id, point)
          SELECT party, at, id, point FROM events

@@ -15,8 +15,7 @@ use touchbase_core::audit::{self, Entry, Record};
 use touchbase_core::event::{Checked, HeldPoint, NewReject, Reject, Written};
 use touchbase_core::{Change, Entity, Kind};
 
-use touchbase_core::event::Outcomes;
-use touchbase_store::rollup::{StoredCounts, Tally, add_stored, day_of};
+use touchbase_store::rollup::{Tally, add_in_order, day_of};
 use touchbase_store::{
     DayRollup, Nonconforming, PartyTouch, Store, StoreError, TOUCH_CHUNK, Versioned,
 };
@@ -478,36 +477,20 @@ impl Store for PostgresStore {
         let client = self.client().await?;
         let rows = client
             .query(
-                r#"SELECT point, at, intent IS NOT NULL, satisfaction, knowledge, resolved, engaged,
-                       value_company, value_party, cost, conforms
-                   FROM events
-                   WHERE day >= $1 AND day <= $2 AND at >= $3 AND at < $4 AND NOT held
-                   ORDER BY point COLLATE "C", at, id COLLATE "C""#,
+                &format!(
+                    r#"SELECT {} FROM events
+                       WHERE day >= $1 AND day <= $2 AND at >= $3 AND at < $4 AND NOT held
+                       ORDER BY point COLLATE "C", at, id COLLATE "C""#,
+                    events::ROLLUP_COLUMNS
+                ),
                 &[&day_of(from), &day_of(to - 1), &from, &to],
             )
             .await
             .map_err(pg(CONTEXT))?;
         let mut days = Vec::new();
         for r in &rows {
-            let satisfaction: Option<i64> = r.get(3);
-            add_stored(
-                &mut days,
-                StoredCounts {
-                    point: r.get(0),
-                    at: r.get(1),
-                    outcomes: Outcomes {
-                        intent: r.get::<_, bool>(2).then(String::new),
-                        satisfaction: satisfaction.and_then(|s| u8::try_from(s).ok()),
-                        knowledge: r.get(4),
-                        resolved: r.get(5),
-                        engaged: r.get(6),
-                    },
-                    value_company: r.get(7),
-                    value_party: r.get(8),
-                    cost: r.get(9),
-                    conforms: r.get(10),
-                },
-            );
+            let (event, conforms) = events::counted_event(r);
+            add_in_order(&mut days, &event, conforms);
         }
         Ok(days)
     }

@@ -17,7 +17,7 @@ use touchbase_core::event::{
     self, Checked, Event, HeldPoint, NewReject, Outcomes, Reject, Written,
 };
 use touchbase_core::{Change, Entity, Kind};
-use touchbase_store::rollup::{self, StoredCounts, Tally, add_stored, day_of};
+use touchbase_store::rollup::{self, Tally, add_in_order, day_of};
 use touchbase_store::{
     DayRollup, Nonconforming, PartyTouch, Store, StoreError, TOUCH_CHUNK, Versioned,
 };
@@ -517,38 +517,22 @@ impl Store for SqliteStore {
         const CONTEXT: &str = "adding up events";
         self.with(CONTEXT, move |conn| {
             let mut stmt = conn
-                .prepare_cached(
-                    "SELECT point, at, intent IS NOT NULL, satisfaction, knowledge, resolved, engaged,
-                         value_company, value_party, cost, conforms
-                     FROM events
+                .prepare_cached(&format!(
+                    "SELECT {ROLLUP_COLUMNS} FROM events
                      WHERE day >= ?1 AND day <= ?2 AND at >= ?3 AND at < ?4 AND held = 0
-                     ORDER BY point, at, id",
+                     ORDER BY point, at, id"
+                ))
+                .map_err(db(CONTEXT))?;
+            let rows = stmt
+                .query_map(
+                    params![day_of(from), day_of(to - 1), from, to],
+                    counted_event,
                 )
                 .map_err(db(CONTEXT))?;
-            let mut rows = stmt
-                .query(params![day_of(from), day_of(to - 1), from, to])
-                .map_err(db(CONTEXT))?;
             let mut days = Vec::new();
-            while let Some(r) = rows.next().map_err(db(CONTEXT))? {
-                let stored = (|| {
-                    Ok::<_, rusqlite::Error>(StoredCounts {
-                        point: r.get(0)?,
-                        at: r.get(1)?,
-                        outcomes: Outcomes {
-                            intent: r.get::<_, bool>(2)?.then(String::new),
-                            satisfaction: r.get(3)?,
-                            knowledge: r.get(4)?,
-                            resolved: r.get(5)?,
-                            engaged: r.get(6)?,
-                        },
-                        value_company: r.get(7)?,
-                        value_party: r.get(8)?,
-                        cost: r.get(9)?,
-                        conforms: r.get(10)?,
-                    })
-                })()
-                .map_err(db(CONTEXT))?;
-                add_stored(&mut days, stored);
+            for row in rows {
+                let (event, conforms) = row.map_err(db(CONTEXT))?;
+                add_in_order(&mut days, &event, conforms);
             }
             Ok(days)
         })

@@ -5,7 +5,7 @@
 
 use std::collections::BTreeMap;
 
-use touchbase_core::event::{Event, Outcomes};
+use touchbase_core::event::Event;
 pub use touchbase_core::metrics::Tally;
 pub use touchbase_core::period::{DAY_US, day_of};
 
@@ -24,44 +24,18 @@ pub fn tally<'a>(
     days
 }
 
-/// What a tally needs of a stored, counted event (its point, instant, outcomes and sums).
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct StoredCounts {
-    pub point: String,
-    pub at: i64,
-    pub outcomes: Outcomes,
-    pub value_company: f64,
-    pub value_party: f64,
-    pub cost: f64,
-    pub conforms: bool,
-}
-
-/// Adds a stored event to `days`, which a store fills in (point, day) order, each day's events
-/// in (`at`, `id`) order: into the last day when the event is of it, else as a new day.
-pub fn add_stored(days: &mut Vec<crate::DayRollup>, stored: StoredCounts) {
-    let day = day_of(stored.at);
-    let event = Event {
-        id: String::new(),
-        point: stored.point,
-        at: stored.at,
-        party: None,
-        channel: None,
-        outcomes: stored.outcomes,
-        value_company: stored.value_company,
-        value_party: stored.value_party,
-        cost: stored.cost,
-        duration_s: None,
-        data: None,
-        vars: None,
-    };
+/// Adds a counted event to `days`, which a store fills in (point, day) order, each day's
+/// events in (`at`, `id`) order: into the last day when the event is of it, else as a new day.
+pub fn add_in_order(days: &mut Vec<crate::DayRollup>, event: &Event, conforms: bool) {
+    let day = day_of(event.at);
     match days.last_mut() {
         Some(last) if last.day == day && last.point == event.point => {
-            last.tally.add_event(&event, stored.conforms);
+            last.tally.add_event(event, conforms);
         }
         _ => days.push(crate::DayRollup {
-            tally: Tally::of(&event, stored.conforms),
-            point: event.point,
+            point: event.point.clone(),
             day,
+            tally: Tally::of(event, conforms),
         }),
     }
 }

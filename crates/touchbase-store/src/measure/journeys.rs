@@ -12,7 +12,7 @@ use std::collections::{BTreeMap, HashMap};
 
 use touchbase_core::inventory::Inventory;
 use touchbase_core::journeys::{
-    Edge, Filter, Handoff, Node, PointFacts, Summary, Variant, facts, variant_text, weakest_link,
+    Edge, Filter, Node, PointFacts, Summary, facts, handoffs, median_s, rank,
 };
 use touchbase_core::period::Period;
 
@@ -248,34 +248,19 @@ impl Fold {
             })
             .collect();
         edges.sort_by(|a, b| (&a.from, &a.to).cmp(&(&b.from, &b.to)));
-        let handoffs = handoffs(&edges, &self.facts);
-        let mut ranked: Vec<(String, Vec<String>, u64)> = self
-            .variants
-            .iter()
-            .map(|(points, count)| {
-                let keys: Vec<String> = points
-                    .iter()
-                    .map(|&i| self.keys[i as usize].clone())
-                    .collect();
-                (variant_text(&keys), keys, *count)
-            })
-            .collect();
-        ranked.sort_by(|a, b| b.2.cmp(&a.2).then_with(|| a.0.cmp(&b.0)));
-        ranked.truncate(top.unwrap_or(usize::MAX));
-        let variants = ranked
-            .into_iter()
-            .map(|(text, keys, count)| Variant {
-                weakest_link: weakest_link(&keys, &self.facts),
-                points: keys,
-                text,
-                count,
-            })
-            .collect();
+        let variants = rank(
+            self.variants.iter().map(|(points, count)| {
+                let keys = points.iter().map(|&i| self.keys[i as usize].clone());
+                (keys.collect(), *count)
+            }),
+            &self.facts,
+            top,
+        );
         Summary {
             journeys: self.journeys,
             distinct_variants: self.variants.len() as u64,
+            handoffs: handoffs(&edges, &self.facts),
             edges,
-            handoffs,
             variants,
         }
     }
@@ -291,44 +276,4 @@ fn add_edge(
     let tally = edges.entry((from, to)).or_default();
     tally.0 += 1;
     tally.1.extend(gap_us);
-}
-
-/// The median of microsecond gaps, in seconds (the middle one, or the mean of the two middle
-/// ones); `None` without gaps.
-fn median_s(gaps_us: &mut [i64]) -> Option<f64> {
-    let n = gaps_us.len();
-    if n == 0 {
-        return None;
-    }
-    let mid = n / 2;
-    let (below, &mut middle, _) = gaps_us.select_nth_unstable(mid);
-    let median_us = if n % 2 == 1 {
-        middle as f64
-    } else {
-        let lower = below.iter().copied().max().unwrap_or(middle);
-        (lower as f64 + middle as f64) / 2.0
-    };
-    Some(median_us / 1_000_000.0)
-}
-
-/// The edges between two points whose business functions are both known and differ.
-fn handoffs(edges: &[Edge], facts: &BTreeMap<String, PointFacts>) -> Vec<Handoff> {
-    let function = |node: &Node| match node {
-        Node::Point(key) => facts.get(key).map(|p| p.function.as_str()),
-        Node::Start | Node::End => None,
-    };
-    edges
-        .iter()
-        .filter_map(|edge| {
-            let (from_function, to_function) = (function(&edge.from)?, function(&edge.to)?);
-            (from_function != to_function).then(|| Handoff {
-                from: edge.from.as_str().to_owned(),
-                to: edge.to.as_str().to_owned(),
-                from_function: from_function.to_owned(),
-                to_function: to_function.to_owned(),
-                count: edge.count,
-                median_gap_s: edge.median_gap_s,
-            })
-        })
-        .collect()
 }
