@@ -7,7 +7,6 @@
 
 use async_trait::async_trait;
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod};
-use futures_util::StreamExt;
 use serde_json::Value;
 use std::ops::Range;
 use tokio_postgres::NoTls;
@@ -16,11 +15,10 @@ use touchbase_core::event::{Checked, HeldPoint, NewReject, Reject, Written};
 use touchbase_core::{Change, Entity, Kind};
 
 use touchbase_store::rollup::{Tally, add_in_order, day_of};
-use touchbase_store::{
-    DayRollup, Nonconforming, PartyTouch, Store, StoreError, TOUCH_CHUNK, Versioned,
-};
+use touchbase_store::{DayRollup, JourneyDay, Nonconforming, Store, StoreError, Versioned};
 
 mod events;
+mod journeys;
 #[cfg(feature = "test-support")]
 pub mod test_support;
 
@@ -31,6 +29,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (3, include_str!("../migrations/0003_events.sql")),
     (4, include_str!("../migrations/0004_quality.sql")),
     (5, include_str!("../migrations/0005_party_touches.sql")),
+    (6, include_str!("../migrations/0006_journey_days.sql")),
 ];
 
 /// Key of the advisory lock held while migrating.
@@ -385,7 +384,7 @@ impl Store for PostgresStore {
         const CONTEXT: &str = "releasing held events";
         let mut client = self.client().await?;
         let tx = durable(&mut client, CONTEXT).await?;
-        events::copy_released_touches(&tx, point).await?;
+        journeys::join_released(&tx, point).await?;
         let released = events::release(&tx, point).await?;
         tx.commit().await.map_err(pg(CONTEXT))?;
         Ok(released)
@@ -513,45 +512,35 @@ impl Store for PostgresStore {
             .collect()
     }
 
-    async fn party_touches(
+    async fn journey_days(
         &self,
-        sink: tokio::sync::mpsc::Sender<Vec<PartyTouch>>,
-    ) -> Result<(), StoreError> {
-        const CONTEXT: &str = "reading the parties' events";
+        gap_us: i64,
+        first_day: i64,
+        last_day: i64,
+    ) -> Result<Vec<JourneyDay>, StoreError> {
+        const CONTEXT: &str = "reading the journeys";
         let mut client = self.client().await?;
         {
             let tx = client.transaction().await.map_err(pg(CONTEXT))?;
-            events::catch_up_party_touches(&tx).await?;
+            journeys::catch_up(&tx, gap_us).await?;
             tx.commit().await.map_err(pg(CONTEXT))?;
         }
-        // The key's index order: no sort.
         let rows = client
-            .query_raw(
-                "SELECT party, point, at, id FROM party_touches ORDER BY party, at, id",
-                std::iter::empty::<i64>(),
+            .query(
+                "SELECT day, point, body FROM journey_days
+                 WHERE day BETWEEN $1 AND $2 ORDER BY day, point",
+                &[&first_day, &last_day],
             )
             .await
             .map_err(pg(CONTEXT))?;
-        let mut rows = std::pin::pin!(rows);
-        let mut chunk = Vec::with_capacity(TOUCH_CHUNK);
-        while let Some(r) = rows.next().await.transpose().map_err(pg(CONTEXT))? {
-            chunk.push(PartyTouch {
-                party: r.get(0),
+        Ok(rows
+            .into_iter()
+            .map(|r| JourneyDay {
+                day: r.get(0),
                 point: r.get(1),
-                at: r.get(2),
-                id: r.get(3),
-            });
-            if chunk.len() == TOUCH_CHUNK {
-                let full = std::mem::replace(&mut chunk, Vec::with_capacity(TOUCH_CHUNK));
-                if sink.send(full).await.is_err() {
-                    return Ok(());
-                }
-            }
-        }
-        if !chunk.is_empty() {
-            let _ = sink.send(chunk).await;
-        }
-        Ok(())
+                body: r.get(2),
+            })
+            .collect())
     }
 
     async fn event_counts(&self) -> Result<(u64, u64), StoreError> {

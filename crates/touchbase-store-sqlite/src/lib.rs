@@ -17,9 +17,10 @@ use touchbase_core::event::{
     self, Checked, Event, HeldPoint, NewReject, Outcomes, Reject, Written,
 };
 use touchbase_core::{Change, Entity, Kind};
+use touchbase_store::journey_days::{self, Batches, Changes};
 use touchbase_store::rollup::{self, Tally, add_in_order, day_of};
 use touchbase_store::{
-    DayRollup, Nonconforming, PartyTouch, Store, StoreError, TOUCH_CHUNK, Versioned,
+    DayRollup, JourneyDay, Nonconforming, PartyTouch, Store, StoreError, Versioned,
 };
 
 /// Each migration, in order; the n-th brings the schema to `user_version` n.
@@ -29,6 +30,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/0003_events.sql"),
     include_str!("../migrations/0004_quality.sql"),
     include_str!("../migrations/0005_party_touches.sql"),
+    include_str!("../migrations/0006_journey_days.sql"),
 ];
 
 #[derive(Debug, Clone)]
@@ -402,6 +404,19 @@ impl Store for SqliteStore {
             };
             held.sort_by(|a, b| (a.0.at, &a.0.id).cmp(&(b.0.at, &b.0.id)));
             // Those the journeys' catch-up has passed by already will not be seen by it again.
+            let cut_under = read_meta(&tx, "journeys_gap_us").map_err(db(CONTEXT))?;
+            if cut_under >= 0 {
+                join_touches(
+                    &tx,
+                    cut_under,
+                    "SELECT party, point, at, id FROM events
+                     WHERE held = 1 AND point = ?1 AND party IS NOT NULL
+                       AND seq <= (SELECT value FROM meta WHERE key = 'party_touches_seq')
+                     ORDER BY party, at, id",
+                    params![point],
+                    true,
+                )?;
+            }
             tx.execute(
                 "INSERT INTO party_touches (party, at, id, point)
                  SELECT party, at, id, point FROM events
@@ -565,39 +580,31 @@ impl Store for SqliteStore {
         .await
     }
 
-    async fn party_touches(
+    async fn journey_days(
         &self,
-        sink: tokio::sync::mpsc::Sender<Vec<PartyTouch>>,
-    ) -> Result<(), StoreError> {
-        const CONTEXT: &str = "reading the parties' events";
+        gap_us: i64,
+        first_day: i64,
+        last_day: i64,
+    ) -> Result<Vec<JourneyDay>, StoreError> {
+        const CONTEXT: &str = "reading the journeys";
         self.with(CONTEXT, move |conn| {
-            catch_up_party_touches(conn).map_err(db(CONTEXT))?;
-            // The table's key order: no sort.
+            catch_up(conn, gap_us)?;
             let mut stmt = conn
                 .prepare_cached(
-                    "SELECT party, point, at, id FROM party_touches ORDER BY party, at, id",
+                    "SELECT day, point, body FROM journey_days
+                     WHERE day BETWEEN ?1 AND ?2 ORDER BY day, point",
                 )
                 .map_err(db(CONTEXT))?;
-            let mut rows = stmt.query([]).map_err(db(CONTEXT))?;
-            let mut chunk = Vec::with_capacity(TOUCH_CHUNK);
-            while let Some(r) = rows.next().map_err(db(CONTEXT))? {
-                chunk.push(PartyTouch {
-                    party: r.get(0).map_err(db(CONTEXT))?,
-                    point: r.get(1).map_err(db(CONTEXT))?,
-                    at: r.get(2).map_err(db(CONTEXT))?,
-                    id: r.get(3).map_err(db(CONTEXT))?,
-                });
-                if chunk.len() == TOUCH_CHUNK {
-                    let full = std::mem::replace(&mut chunk, Vec::with_capacity(TOUCH_CHUNK));
-                    if sink.blocking_send(full).is_err() {
-                        return Ok(());
-                    }
-                }
-            }
-            if !chunk.is_empty() {
-                let _ = sink.blocking_send(chunk);
-            }
-            Ok(())
+            let rows = stmt
+                .query_map(params![first_day, last_day], |r| {
+                    Ok(JourneyDay {
+                        day: r.get(0)?,
+                        point: r.get(1)?,
+                        body: r.get(2)?,
+                    })
+                })
+                .map_err(db(CONTEXT))?;
+            rows.collect::<Result<Vec<_>, _>>().map_err(db(CONTEXT))
         })
         .await
     }
@@ -616,31 +623,143 @@ impl Store for SqliteStore {
     }
 }
 
-/// Brings `party_touches` up to date (see migration 0005): the counted events with a party
-/// that arrived after the mark, sorted among themselves, merged in; the mark moved to the
-/// last event, in one transaction.
-fn catch_up_party_touches(conn: &mut Connection) -> rusqlite::Result<()> {
-    let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
-    let mark: i64 = tx.query_row(
-        "SELECT value FROM meta WHERE key = 'party_touches_seq'",
-        [],
-        |r| r.get(0),
-    )?;
-    let last: i64 = tx.query_row("SELECT COALESCE(MAX(seq), 0) FROM events", [], |r| r.get(0))?;
+fn read_meta(conn: &Connection, key: &str) -> rusqlite::Result<i64> {
+    conn.query_row("SELECT value FROM meta WHERE key = ?1", params![key], |r| {
+        r.get(0)
+    })
+}
+
+fn write_meta(conn: &Connection, key: &str, value: i64) -> rusqlite::Result<()> {
+    conn.execute(
+        "UPDATE meta SET value = ?2 WHERE key = ?1",
+        params![key, value],
+    )
+    .map(drop)
+}
+
+/// Brings `party_touches` and `journey_days` up to date (see migrations 0005 and 0006) in one
+/// transaction: the rows started over from `party_touches` when they were cut under another
+/// gap than `gap_us`; then the counted events with a party that arrived after the mark, sorted
+/// among themselves, their journeys written and the events merged in; the mark moved to the
+/// last event.
+fn catch_up(conn: &mut Connection, gap_us: i64) -> Result<(), StoreError> {
+    const CONTEXT: &str = "bringing the journeys up to date";
+    let tx = conn
+        .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+        .map_err(db(CONTEXT))?;
+    if read_meta(&tx, "journeys_gap_us").map_err(db(CONTEXT))? != gap_us {
+        tx.execute("DELETE FROM journey_days", [])
+            .map_err(db(CONTEXT))?;
+        join_touches(
+            &tx,
+            gap_us,
+            "SELECT party, point, at, id FROM party_touches ORDER BY party, at, id",
+            [],
+            false,
+        )?;
+        write_meta(&tx, "journeys_gap_us", gap_us).map_err(db(CONTEXT))?;
+    }
+    let mark = read_meta(&tx, "party_touches_seq").map_err(db(CONTEXT))?;
+    let last: i64 = tx
+        .query_row("SELECT COALESCE(MAX(seq), 0) FROM events", [], |r| r.get(0))
+        .map_err(db(CONTEXT))?;
     if last > mark {
+        join_touches(
+            &tx,
+            gap_us,
+            "SELECT party, point, at, id FROM events
+             WHERE seq > ?1 AND seq <= ?2 AND held = 0 AND party IS NOT NULL
+             ORDER BY party, at, id",
+            params![mark, last],
+            true,
+        )?;
         tx.execute(
             "INSERT INTO party_touches (party, at, id, point)
              SELECT party, at, id, point FROM events
              WHERE seq > ?1 AND seq <= ?2 AND held = 0 AND party IS NOT NULL
              ORDER BY party, at, id",
             params![mark, last],
-        )?;
-        tx.execute(
-            "UPDATE meta SET value = ?1 WHERE key = 'party_touches_seq'",
-            params![last],
-        )?;
+        )
+        .map_err(db(CONTEXT))?;
+        write_meta(&tx, "party_touches_seq", last).map_err(db(CONTEXT))?;
     }
-    tx.commit()
+    tx.commit().map_err(db(CONTEXT))
+}
+
+/// Writes into `journey_days` the journeys that the touches `query` gives (in (party, `at`,
+/// `id`) order) end and begin when they join `party_touches`, cut under `gap_us`; with
+/// `held`, against the touches `party_touches` holds of the same parties, else as if it held
+/// none. Does not copy the touches.
+fn join_touches(
+    tx: &Connection,
+    gap_us: i64,
+    query: &str,
+    params: impl rusqlite::Params,
+    held: bool,
+) -> Result<(), StoreError> {
+    const CONTEXT: &str = "cutting journeys";
+    let mut changes = Changes::new(gap_us);
+    let mut stmt = tx.prepare(query).map_err(db(CONTEXT))?;
+    let mut rows = stmt.query(params).map_err(db(CONTEXT))?;
+    let mut batches = Batches::default();
+    let mut take = |new: Vec<PartyTouch>| -> Result<(), StoreError> {
+        let mut old = Vec::new();
+        if held {
+            let mut stmt = tx
+                .prepare_cached(
+                    "SELECT party, point, at, id FROM party_touches
+                     WHERE party = ?1 ORDER BY at, id",
+                )
+                .map_err(db(CONTEXT))?;
+            for party in journey_days::parties(&new) {
+                let rows = stmt.query_map(params![party], touch).map_err(db(CONTEXT))?;
+                for row in rows {
+                    old.push(row.map_err(db(CONTEXT))?);
+                }
+            }
+        }
+        changes.parties(&old, &new)
+    };
+    while let Some(row) = rows.next().map_err(db(CONTEXT))? {
+        if let Some(batch) = batches.push(touch(row).map_err(db(CONTEXT))?) {
+            take(batch)?;
+        }
+    }
+    if let Some(batch) = batches.finish() {
+        take(batch)?;
+    }
+    for (day, point) in changes.rows() {
+        let stored: Option<Vec<u8>> = tx
+            .query_row(
+                "SELECT body FROM journey_days WHERE day = ?1 AND point = ?2",
+                params![day, point],
+                |r| r.get(0),
+            )
+            .optional()
+            .map_err(db(CONTEXT))?;
+        match changes.apply(day, &point, stored.as_deref())? {
+            Some(body) => tx.execute(
+                "INSERT OR REPLACE INTO journey_days (day, point, body) VALUES (?1, ?2, ?3)",
+                params![day, point, body],
+            ),
+            None => tx.execute(
+                "DELETE FROM journey_days WHERE day = ?1 AND point = ?2",
+                params![day, point],
+            ),
+        }
+        .map_err(db(CONTEXT))?;
+    }
+    Ok(())
+}
+
+/// A row of (party, point, at, id).
+fn touch(r: &rusqlite::Row<'_>) -> rusqlite::Result<PartyTouch> {
+    Ok(PartyTouch {
+        party: r.get(0)?,
+        point: r.get(1)?,
+        at: r.get(2)?,
+        id: r.get(3)?,
+    })
 }
 
 /// Writes one event under `key` (none: unkeyed); false when its (day, key) is taken.

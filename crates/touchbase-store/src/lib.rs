@@ -11,6 +11,7 @@ pub mod audit;
 mod error;
 pub mod ingest;
 pub mod inventory;
+pub mod journey_days;
 pub mod measure;
 pub mod proposals;
 pub mod rollup;
@@ -22,5 +23,5 @@ mod write;
 pub mod conformance;
 
 pub use error::{OpError, StoreError};
-pub use store::{DayRollup, Nonconforming, PartyTouch, Store, TOUCH_CHUNK, Versioned};
+pub use store::{DayRollup, JourneyDay, Nonconforming, PartyTouch, Store, Versioned};
 pub use write::{load, now, update};

@@ -51,8 +51,15 @@ impl Nonconforming {
     }
 }
 
-/// How many [`PartyTouch`]es a store sends at a time.
-pub const TOUCH_CHUNK: usize = 8192;
+/// One row of journeys cut ahead of time: those whose first event is on `day` at `point`
+/// (the body's format is [`crate::journey_days`]'s).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct JourneyDay {
+    /// Days since the epoch, UTC.
+    pub day: i64,
+    pub point: String,
+    pub body: Vec<u8>,
+}
 
 /// A value with the version of the store it was read at; writes name the version they were
 /// computed from, so a write based on a stale read is refused as a conflict.
@@ -134,15 +141,18 @@ pub trait Store: Send + Sync + Debug {
     /// (point, `at`, `id`) order.
     async fn nonconforming(&self, from: i64, to: i64) -> Result<Vec<Nonconforming>, StoreError>;
 
-    /// Every counted event that has a party, in (party, `at`, `id`) order, sent to `sink` in
-    /// chunks of at most [`TOUCH_CHUNK`]. Stops early, without error, when the receiver is
-    /// dropped. The stores keep a copy of these events in that order and first bring it up to
-    /// date with the events that arrived since the last call (sorting those only), so a call
-    /// writes, and never sorts all events.
-    async fn party_touches(
+    /// The rows of journeys cut ahead of time ([`crate::journey_days`]) whose day (of the
+    /// journeys' first event, days since the epoch, UTC) is in `first_day..=last_day`, in
+    /// (day, point) order, cut under `journey_gap` = `gap_us` microseconds. The store first
+    /// brings its party-ordered copy of the counted events and the rows up to date with the
+    /// events that arrived since the last call (only those are sorted), and starts the rows over
+    /// when they were cut under another gap: a call writes, and never sorts all events.
+    async fn journey_days(
         &self,
-        sink: tokio::sync::mpsc::Sender<Vec<PartyTouch>>,
-    ) -> Result<(), StoreError>;
+        gap_us: i64,
+        first_day: i64,
+        last_day: i64,
+    ) -> Result<Vec<JourneyDay>, StoreError>;
 
     /// How many events are on record: (counted, held).
     async fn event_counts(&self) -> Result<(u64, u64), StoreError>;

@@ -18,8 +18,8 @@ pub use measure::{
     released_events_are_measured_by_hand, scorecards_are_metrics_by_hand,
     series_are_metrics_by_hand_and_add_up,
 };
-mod party_touches;
-pub use party_touches::party_touches_follow_out_of_order_and_released_events;
+mod journeys_ahead;
+pub use journeys_ahead::journeys_kept_ahead_follow_late_released_events_and_gap_changes;
 
 fn admin() -> Actor {
     Actor::local_admin()
@@ -94,7 +94,7 @@ macro_rules! conformance_suite {
             portfolio_is_metrics_by_hand,
             journeys_are_metrics_by_hand,
             released_events_are_measured_by_hand,
-            party_touches_follow_out_of_order_and_released_events,
+            journeys_kept_ahead_follow_late_released_events_and_gap_changes,
         );
     };
     (@each $backend:expr; $($name:ident),* $(,)?) => {

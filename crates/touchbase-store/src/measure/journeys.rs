@@ -2,11 +2,11 @@
 //! journeys and summed up into the directly-follows graph, variants, hand-offs and weakest
 //! links of METRICS.md's journey rule.
 //!
-//! The store hands the events over in (party, `at`, `id`) order from a table it keeps in that
-//! order ([`Store::party_touches`]): no request sorts all events. [`Fold`] cuts them into
-//! journeys as they stream by and adds up the admitted ones with point keys interned, giving
-//! exactly what [`touchbase_core::journeys::summarize`] gives over the same journeys (a test
-//! holds the two together).
+//! The store keeps the journeys cut ahead of time, by the day of their first event and their
+//! first point ([`crate::journey_days`], [`Store::journey_days`]): a request reads the
+//! period's rows and [`Fold`] adds up the journeys the filter admits, with point keys
+//! interned, giving exactly what [`touchbase_core::journeys::summarize`] gives over the same
+//! journeys (a conformance test holds the two together).
 
 use std::collections::{BTreeMap, HashMap};
 
@@ -14,10 +14,11 @@ use touchbase_core::inventory::Inventory;
 use touchbase_core::journeys::{
     Edge, Filter, Node, PointFacts, Summary, facts, handoffs, median_s, rank,
 };
-use touchbase_core::period::Period;
+use touchbase_core::period::{Period, day_of};
 
 use super::{Days, Scope, ScopeError, cards};
-use crate::{PartyTouch, Store, StoreError};
+use crate::journey_days::{self, Keys};
+use crate::{JourneyDay, Store, StoreError};
 
 /// Which journeys to sum up, and how many variants to list.
 #[derive(Debug, Clone, PartialEq)]
@@ -83,24 +84,15 @@ pub async fn journeys(
         party_type: query.party_type.clone(),
         start: query.start.clone(),
     };
-    let mut fold = Fold::new(
-        filter,
-        facts,
-        inventory.organization.settings.journey_gap_us(),
-    );
-    let (sink, mut chunks) = tokio::sync::mpsc::channel::<Vec<PartyTouch>>(4);
-    let read = store.party_touches(sink);
-    let build = async {
-        while let Some(chunk) = chunks.recv().await {
-            for touch in &chunk {
-                fold.push(touch)?;
-            }
-        }
-        Ok::<_, StoreError>(())
-    };
-    let (read, build) = tokio::join!(read, build);
-    read?;
-    build?;
+    let gap_us = inventory.organization.settings.journey_gap_us();
+    let period = query.period;
+    let rows = store
+        .journey_days(gap_us, day_of(period.from), day_of(period.to - 1))
+        .await?;
+    let mut fold = Fold::new(filter, facts);
+    for row in &rows {
+        fold.add(row)?;
+    }
     Ok(fold.summary(query.top))
 }
 
@@ -108,149 +100,150 @@ pub async fn journeys(
 const START: u32 = u32::MAX - 1;
 const END: u32 = u32::MAX;
 
-/// Cuts touches given in (party, `at`, `id`) order into journeys (METRICS.md) and adds up
-/// those a [`Filter`] admits: edges with their gaps, variants, the number of journeys.
+/// Adds up the journeys of rows cut ahead of time ([`crate::journey_days`]) that a [`Filter`]
+/// admits: edges with their gaps, variants, the number of journeys.
 #[derive(Debug)]
 pub struct Fold {
     filter: Filter,
     facts: BTreeMap<String, PointFacts>,
-    gap_us: i64,
-    keys: Vec<String>,
-    index: HashMap<String, u32>,
+    keys: Keys,
     /// Per interned point: whether a journey starting there meets the filter's start and
     /// party type.
     may_start: Vec<bool>,
-    party: Option<String>,
-    last: Option<(i64, String)>,
-    /// The open journey: (point, at) of each touch.
-    open: Vec<(u32, i64)>,
     journeys: u64,
-    edges: HashMap<(u32, u32), (u64, Vec<i64>)>,
+    /// Each edge's slot in `tallies`.
+    slots: HashMap<(u32, u32), usize>,
+    tallies: Vec<EdgeTally>,
     variants: HashMap<Vec<u32>, u64>,
 }
 
+#[derive(Debug)]
+struct EdgeTally {
+    from: u32,
+    to: u32,
+    count: u64,
+    gaps: Vec<i64>,
+}
+
 impl Fold {
-    /// A fold for the journeys `filter` admits; `facts` as [`facts`] gives them, `gap_us` the
-    /// organization's `journey_gap` in microseconds.
-    pub fn new(filter: Filter, facts: BTreeMap<String, PointFacts>, gap_us: i64) -> Fold {
+    /// A fold for the journeys `filter` admits; `facts` as [`facts`] gives them.
+    pub fn new(filter: Filter, facts: BTreeMap<String, PointFacts>) -> Fold {
         Fold {
             filter,
             facts,
-            gap_us,
-            keys: Vec::new(),
-            index: HashMap::new(),
+            keys: Keys::default(),
             may_start: Vec::new(),
-            party: None,
-            last: None,
-            open: Vec::new(),
             journeys: 0,
-            edges: HashMap::new(),
+            slots: HashMap::new(),
+            tallies: Vec::new(),
             variants: HashMap::new(),
         }
     }
 
     fn intern(&mut self, key: &str) -> u32 {
-        if let Some(&i) = self.index.get(key) {
-            return i;
+        let i = self.keys.intern(key);
+        if i as usize == self.may_start.len() {
+            let starts = self.filter.start.as_ref().is_none_or(|s| s == key)
+                && self
+                    .filter
+                    .party_type
+                    .as_ref()
+                    .is_none_or(|t| self.facts.get(key).is_some_and(|p| &p.party == t));
+            self.may_start.push(starts);
         }
-        let i = self.keys.len() as u32;
-        let starts = self.filter.start.as_ref().is_none_or(|s| s == key)
-            && self
-                .filter
-                .party_type
-                .as_ref()
-                .is_none_or(|t| self.facts.get(key).is_some_and(|p| &p.party == t));
-        self.keys.push(key.to_owned());
-        self.index.insert(key.to_owned(), i);
-        self.may_start.push(starts);
         i
     }
 
-    /// Takes the next touch; touches must come in (party, `at`, `id`) order, each once.
-    pub fn push(&mut self, touch: &PartyTouch) -> Result<(), StoreError> {
-        let point = self.intern(&touch.point);
-        if self.party.as_deref() != Some(touch.party.as_str()) {
-            if let Some(party) = &self.party
-                && touch.party.as_bytes() < party.as_bytes()
-            {
-                return Err(StoreError::Corrupt(format!(
-                    "the parties' events came out of order: party `{}` after `{party}`",
-                    touch.party
-                )));
-            }
-            self.close();
-            self.party = Some(touch.party.clone());
-            self.last = None;
-        }
-        if let Some((last_at, last_id)) = &self.last {
-            if (touch.at, touch.id.as_str()) <= (*last_at, last_id.as_str()) {
-                return Err(StoreError::Corrupt(format!(
-                    "event `{}` of party `{}` came after event `{last_id}`, not in (at, id) order",
-                    touch.id, touch.party
-                )));
-            }
-            if touch.at.saturating_sub(*last_at) > self.gap_us {
-                self.close();
-            }
-        }
-        match &mut self.last {
-            Some((at, id)) => {
-                *at = touch.at;
-                id.clear();
-                id.push_str(&touch.id);
-            }
-            None => self.last = Some((touch.at, touch.id.clone())),
-        }
-        self.open.push((point, touch.at));
-        Ok(())
+    fn slot(&mut self, from: u32, to: u32) -> usize {
+        let tallies = &mut self.tallies;
+        *self.slots.entry((from, to)).or_insert_with(|| {
+            tallies.push(EdgeTally {
+                from,
+                to,
+                count: 0,
+                gaps: Vec::new(),
+            });
+            tallies.len() - 1
+        })
     }
 
-    /// Closes the open journey, adding it up when the filter admits it.
-    fn close(&mut self) {
-        let Some(&(first, first_at)) = self.open.first() else {
-            return;
-        };
-        let admitted = self.may_start[first as usize]
-            && self.filter.period.is_none_or(|p| p.contains(first_at));
-        if admitted {
-            self.journeys += 1;
-            let edges = &mut self.edges;
-            add_edge(edges, START, first, None);
-            for pair in self.open.windows(2) {
-                add_edge(edges, pair[0].0, pair[1].0, Some(pair[1].1 - pair[0].1));
-            }
-            add_edge(edges, self.open[self.open.len() - 1].0, END, None);
-            let variant: Vec<u32> = self.open.iter().map(|t| t.0).collect();
-            *self.variants.entry(variant).or_default() += 1;
+    /// Adds up the journeys of one row that the filter admits.
+    pub fn add(&mut self, row: &JourneyDay) -> Result<(), StoreError> {
+        let first = self.intern(&row.point);
+        if !self.may_start[first as usize] {
+            return Ok(());
         }
-        self.open.clear();
+        let mut body = journey_days::Body::parse(row.day, &row.body)?;
+        let numbers: Vec<u32> = body.names.iter().map(|k| self.intern(k)).collect();
+        // Each (from, to) pair of the body's positions gets its slot once per row; the last
+        // two positions stand for `start` and `end`.
+        let width = numbers.len() + 2;
+        let (start, end) = (width - 2, width - 1);
+        let mut local_slots = vec![usize::MAX; width * width];
+        let mut variant = Vec::new();
+        while let Some(j) = body.next_journey()? {
+            if self.filter.period.is_some_and(|p| !p.contains(j.first_at)) {
+                continue;
+            }
+            self.journeys += 1;
+            let last = j.points.len() - 1;
+            let passes = std::iter::once((start, j.points[0] as usize, None))
+                .chain(
+                    j.points
+                        .windows(2)
+                        .zip(j.gaps)
+                        .map(|(pair, &gap)| (pair[0] as usize, pair[1] as usize, Some(gap))),
+                )
+                .chain(std::iter::once((j.points[last] as usize, end, None)));
+            for (from, to, gap) in passes {
+                let cell = &mut local_slots[from * width + to];
+                if *cell == usize::MAX {
+                    let node = |l: usize| match l {
+                        l if l == start => START,
+                        l if l == end => END,
+                        l => numbers[l],
+                    };
+                    *cell = self.slot(node(from), node(to));
+                }
+                let tally = &mut self.tallies[*cell];
+                tally.count += 1;
+                tally.gaps.extend(gap);
+            }
+            variant.clear();
+            variant.extend(j.points.iter().map(|&l| numbers[l as usize]));
+            match self.variants.get_mut(variant.as_slice()) {
+                Some(count) => *count += 1,
+                None => {
+                    self.variants.insert(variant.clone(), 1);
+                }
+            }
+        }
+        Ok(())
     }
 
     fn node(&self, i: u32) -> Node {
         match i {
             START => Node::Start,
             END => Node::End,
-            i => Node::Point(self.keys[i as usize].clone()),
+            i => Node::Point(self.keys.key(i).to_owned()),
         }
     }
 
-    /// The summary of the admitted journeys (the last one closed first), as
-    /// [`Summary::of`] gives it.
+    /// The summary of the admitted journeys, as [`Summary::of`] gives it.
     pub fn summary(mut self, top: Option<usize>) -> Summary {
-        self.close();
-        let mut edges: Vec<Edge> = std::mem::take(&mut self.edges)
+        let mut edges: Vec<Edge> = std::mem::take(&mut self.tallies)
             .into_iter()
-            .map(|((from, to), (count, mut gaps))| Edge {
-                from: self.node(from),
-                to: self.node(to),
-                count,
-                median_gap_s: median_s(&mut gaps),
+            .map(|mut t| Edge {
+                from: self.node(t.from),
+                to: self.node(t.to),
+                count: t.count,
+                median_gap_s: median_s(&mut t.gaps),
             })
             .collect();
         edges.sort_by(|a, b| (&a.from, &a.to).cmp(&(&b.from, &b.to)));
         let variants = rank(
             self.variants.iter().map(|(points, count)| {
-                let keys = points.iter().map(|&i| self.keys[i as usize].clone());
+                let keys = points.iter().map(|&i| self.keys.key(i).to_owned());
                 (keys.collect(), *count)
             }),
             &self.facts,
@@ -264,16 +257,4 @@ impl Fold {
             variants,
         }
     }
-}
-
-/// Counts one passage of an edge, with its gap.
-fn add_edge(
-    edges: &mut HashMap<(u32, u32), (u64, Vec<i64>)>,
-    from: u32,
-    to: u32,
-    gap_us: Option<i64>,
-) {
-    let tally = edges.entry((from, to)).or_default();
-    tally.0 += 1;
-    tally.1.extend(gap_us);
 }

@@ -1,6 +1,6 @@
-//! The parties' events a store keeps in (party, `at`, `id`) order for journeys, against the
-//! plain definition: events arriving out of time order in batches, duplicates, events without
-//! a party, held events released later.
+//! The journeys a store cuts ahead of time (from the parties' events it keeps in party order),
+//! against the plain definition: events arriving out of time order in batches, duplicates,
+//! events without a party, held events released later, the journey gap changed and back.
 
 use std::collections::BTreeMap;
 
@@ -9,10 +9,12 @@ use touchbase_core::event::Event;
 use touchbase_core::journeys::{self, Filter};
 use touchbase_core::period::{DAY_US, Period};
 
-use super::{Backend, SMALL, add_users, baseline, ingest, inputs, parse, propose_and_approve};
+use super::{
+    Backend, SMALL, add_users, admin, baseline, ingest, inputs, parse, propose_and_approve,
+};
 use crate::ingest::Status;
 use crate::measure::{self, Days, JourneyQuery, Scope};
-use crate::{PartyTouch, Store, inventory};
+use crate::{Store, inventory, settings};
 
 /// A small deterministic generator (SplitMix64), so that a failure can be replayed.
 struct Rng(u64);
@@ -113,40 +115,9 @@ async fn send(
     }
 }
 
-/// What the store hands over, against the counted events with a party sorted by
-/// (party, at, id); and the journeys measured from the store against the plain definition,
-/// over the whole time, a part of it, and with each filter.
+/// The journeys measured from the store against the plain definition, over the whole time, a
+/// part of it, and with each filter.
 async fn check(store: &dyn Store, counted: &[Event], when: &str) {
-    let (sink, mut chunks) = tokio::sync::mpsc::channel::<Vec<PartyTouch>>(4);
-    let collect = async {
-        let mut all = Vec::new();
-        while let Some(chunk) = chunks.recv().await {
-            all.extend(chunk);
-        }
-        all
-    };
-    let (read, got) = tokio::join!(store.party_touches(sink), collect);
-    read.unwrap();
-    let mut want: Vec<PartyTouch> = counted
-        .iter()
-        .filter_map(|e| {
-            Some(PartyTouch {
-                party: e.party.clone()?,
-                point: e.point.clone(),
-                at: e.at,
-                id: e.id.clone(),
-            })
-        })
-        .collect();
-    want.sort_by(|a, b| {
-        (a.party.as_bytes(), a.at, a.id.as_bytes()).cmp(&(
-            b.party.as_bytes(),
-            b.at,
-            b.id.as_bytes(),
-        ))
-    });
-    assert_eq!(got, want, "{when}: the parties' events");
-
     let inventory = inventory::get(store).await.unwrap().value;
     let gap_us = inventory.organization.settings.journey_gap_us();
     let all_journeys = journeys::of_events(counted, gap_us);
@@ -193,7 +164,9 @@ async fn check(store: &dyn Store, counted: &[Event], when: &str) {
     }
 }
 
-pub async fn party_touches_follow_out_of_order_and_released_events(backend: &dyn Backend) {
+pub async fn journeys_kept_ahead_follow_late_released_events_and_gap_changes(
+    backend: &dyn Backend,
+) {
     let store = backend.fresh().await;
     let store = &*store;
     baseline(store, &parse(SMALL)).await;
@@ -232,6 +205,26 @@ pub async fn party_touches_follow_out_of_order_and_released_events(backend: &dyn
             store,
             &counted(&kept, true),
             &format!("after late batch {round}"),
+        )
+        .await;
+    }
+    // Another gap cuts other journeys; events that arrive meanwhile join them; and back.
+    for (gap_s, round) in [("86400", 0), ("2592000", 1)] {
+        settings::set(store, &admin(), "journeys.journey_gap_s", gap_s)
+            .await
+            .unwrap();
+        check(
+            store,
+            &counted(&kept, true),
+            &format!("with a gap of {gap_s} s"),
+        )
+        .await;
+        let events = random_events(&mut rng, 230 + round * 40, 40);
+        send(store, &mut rng, &events, &mut kept).await;
+        check(
+            store,
+            &counted(&kept, true),
+            &format!("after a batch with a gap of {gap_s} s"),
         )
         .await;
     }
