@@ -144,7 +144,7 @@ async fn check(store: &dyn Store, counted: &[Event], when: &str) {
             .collect();
         let facts = journeys::facts(&inventory, &effectiveness);
         for (party_type, start) in filters.clone() {
-            for top in [None, Some(2)] {
+            for top in [None, Some(0), Some(1), Some(2)] {
                 let query = JourneyQuery {
                     period,
                     party_type: party_type.clone(),

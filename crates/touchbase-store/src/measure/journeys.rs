@@ -8,7 +8,9 @@
 //! interned, giving exactly what [`touchbase_core::journeys::summarize`] gives over the same
 //! journeys (a conformance test holds the two together).
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
+
+use rustc_hash::FxHashMap;
 
 use touchbase_core::inventory::Inventory;
 use touchbase_core::journeys::{
@@ -112,9 +114,9 @@ pub struct Fold {
     may_start: Vec<bool>,
     journeys: u64,
     /// Each edge's slot in `tallies`.
-    slots: HashMap<(u32, u32), usize>,
+    slots: FxHashMap<(u32, u32), usize>,
     tallies: Vec<EdgeTally>,
-    variants: HashMap<Vec<u32>, u64>,
+    variants: FxHashMap<Vec<u32>, u64>,
 }
 
 #[derive(Debug)]
@@ -134,9 +136,9 @@ impl Fold {
             keys: Keys::default(),
             may_start: Vec::new(),
             journeys: 0,
-            slots: HashMap::new(),
+            slots: FxHashMap::default(),
             tallies: Vec::new(),
-            variants: HashMap::new(),
+            variants: FxHashMap::default(),
         }
     }
 
@@ -241,11 +243,24 @@ impl Fold {
             })
             .collect();
         edges.sort_by(|a, b| (&a.from, &a.to).cmp(&(&b.from, &b.to)));
+        // Only variants counted at least as often as the `top`-th most frequent one can be
+        // among the first `top` (ties are ranked by text, so all of them go to `rank`).
+        let least = match top {
+            Some(0) => u64::MAX,
+            Some(n) if n < self.variants.len() => {
+                let mut counts: Vec<u64> = self.variants.values().copied().collect();
+                *counts.select_nth_unstable_by(n - 1, |a, b| b.cmp(a)).1
+            }
+            _ => 0,
+        };
         let variants = rank(
-            self.variants.iter().map(|(points, count)| {
-                let keys = points.iter().map(|&i| self.keys.key(i).to_owned());
-                (keys.collect(), *count)
-            }),
+            self.variants
+                .iter()
+                .filter(|(_, count)| **count >= least)
+                .map(|(points, count)| {
+                    let keys = points.iter().map(|&i| self.keys.key(i).to_owned());
+                    (keys.collect(), *count)
+                }),
             &self.facts,
             top,
         );
