@@ -6,7 +6,7 @@ use std::collections::HashMap;
 
 use tokio_postgres::Transaction;
 use tokio_postgres::types::ToSql;
-use touchbase_store::journey_days::{self, Batches, Changes};
+use touchbase_store::journey_days::{self, Batches, Changes, Touches};
 use touchbase_store::{PartyTouch, StoreError};
 
 use crate::pg;
@@ -56,10 +56,10 @@ pub async fn catch_up(tx: &Transaction<'_>, gap_us: i64) -> Result<(), StoreErro
             .map_err(pg(CONTEXT))?;
         join_touches(
             tx,
-            gap_us,
             "SELECT party, point, at, id FROM party_touches ORDER BY party, at, id",
             &[],
-            false,
+            Some(gap_us),
+            Touches::Kept,
         )
         .await?;
         write_meta(tx, "journeys_gap_us", gap_us).await?;
@@ -77,23 +77,14 @@ pub async fn catch_up(tx: &Transaction<'_>, gap_us: i64) -> Result<(), StoreErro
     if last > mark {
         join_touches(
             tx,
-            gap_us,
             r#"SELECT party, point, at, id FROM events
                WHERE seq > $1 AND seq <= $2 AND NOT held AND party IS NOT NULL
                ORDER BY party COLLATE "C", at, id COLLATE "C""#,
             &[&mark, &last],
-            true,
+            Some(gap_us),
+            Touches::Joining,
         )
         .await?;
-        tx.execute(
-            r#"INSERT INTO party_touches (party, at, id, point)
-               SELECT party, at, id, point FROM events
-               WHERE seq > $1 AND seq <= $2 AND NOT held AND party IS NOT NULL
-               ORDER BY party COLLATE "C", at, id COLLATE "C""#,
-            &[&mark, &last],
-        )
-        .await
-        .map_err(pg(CONTEXT))?;
         write_meta(tx, "party_touches_seq", last).await?;
     }
     Ok(())
@@ -106,42 +97,30 @@ pub async fn join_released(tx: &Transaction<'_>, point: &str) -> Result<(), Stor
     const CONTEXT: &str = "releasing held events";
     let mark = locked_mark(tx, CONTEXT).await?;
     let cut_under = read_meta(tx, "journeys_gap_us").await?;
-    if cut_under >= 0 {
-        join_touches(
-            tx,
-            cut_under,
-            r#"SELECT party, point, at, id FROM events
-               WHERE held AND point = $1 AND party IS NOT NULL AND seq <= $2
-               ORDER BY party COLLATE "C", at, id COLLATE "C""#,
-            &[&point, &mark],
-            true,
-        )
-        .await?;
-    }
-    tx.execute(
-        "INSERT INTO party_touches (party, at, id, point)
-         SELECT party, at, id, point FROM events
-         WHERE held AND point = $1 AND party IS NOT NULL AND seq <= $2",
+    join_touches(
+        tx,
+        r#"SELECT party, point, at, id FROM events
+           WHERE held AND point = $1 AND party IS NOT NULL AND seq <= $2
+           ORDER BY party COLLATE "C", at, id COLLATE "C""#,
         &[&point, &mark],
+        (cut_under >= 0).then_some(cut_under),
+        Touches::Joining,
     )
     .await
-    .map_err(pg(CONTEXT))?;
-    Ok(())
 }
 
-/// Writes into `journey_days` the journeys that the touches `query` gives (in (party, `at`,
-/// `id`) order) end and begin when they join `party_touches`, cut under `gap_us`; with
-/// `held`, against the touches `party_touches` holds of the same parties, else as if it held
-/// none. Does not copy the touches.
+/// Takes the touches `query` gives, in (party, `at`, `id`) order, as `touches` says, and
+/// writes into `journey_days` the journeys they end and begin, cut under `gap_us` (`None`:
+/// the rows are not cut yet, only the touches are copied).
 async fn join_touches(
     tx: &Transaction<'_>,
-    gap_us: i64,
     query: &str,
     params: &[&(dyn ToSql + Sync)],
-    held: bool,
+    gap_us: Option<i64>,
+    touches: Touches,
 ) -> Result<(), StoreError> {
     const CONTEXT: &str = "cutting journeys";
-    let mut changes = Changes::new(gap_us);
+    let mut changes = gap_us.map(Changes::new);
     let statement = tx.prepare(query).await.map_err(pg(CONTEXT))?;
     // A portal: the rows come a fetch at a time, and other statements run in between.
     let portal = tx.bind(&statement, params).await.map_err(pg(CONTEXT))?;
@@ -151,7 +130,7 @@ async fn join_touches(
         let fetched = rows.len();
         for row in rows {
             if let Some(batch) = batches.push(touch(&row)) {
-                take(tx, &mut changes, &batch, held).await?;
+                take(tx, changes.as_mut(), &batch, touches).await?;
             }
         }
         if fetched < FETCH as usize {
@@ -159,35 +138,56 @@ async fn join_touches(
         }
     }
     if let Some(batch) = batches.finish() {
-        take(tx, &mut changes, &batch, held).await?;
+        take(tx, changes.as_mut(), &batch, touches).await?;
     }
-    write_rows(tx, &mut changes).await
+    match changes {
+        Some(mut changes) => write_rows(tx, &mut changes).await,
+        None => Ok(()),
+    }
 }
 
-/// Hands a batch of touches joining `party_touches` to `changes`, with those it holds of the
-/// same parties when `held`.
+/// Hands a batch of touches to `changes`: kept ones alone, joining ones with those
+/// `party_touches` holds of the same parties, then copied in.
 async fn take(
     tx: &Transaction<'_>,
-    changes: &mut Changes,
+    changes: Option<&mut Changes>,
     new: &[PartyTouch],
-    held: bool,
+    touches: Touches,
 ) -> Result<(), StoreError> {
-    let old: Vec<PartyTouch> = if held {
+    const CONTEXT: &str = "joining the parties' events";
+    if touches == Touches::Kept {
+        return match changes {
+            Some(changes) => changes.parties(&[], new),
+            None => Ok(()),
+        };
+    }
+    if let Some(changes) = changes {
         let parties = journey_days::parties(new);
-        tx.query(
-            "SELECT party, point, at, id FROM party_touches
-             WHERE party = ANY($1) ORDER BY party, at, id",
-            &[&parties],
-        )
-        .await
-        .map_err(pg("reading the parties' events"))?
-        .iter()
-        .map(touch)
-        .collect()
-    } else {
-        Vec::new()
-    };
-    changes.parties(&old, new)
+        let old: Vec<PartyTouch> = tx
+            .query(
+                "SELECT party, point, at, id FROM party_touches
+                 WHERE party = ANY($1) ORDER BY party, at, id",
+                &[&parties],
+            )
+            .await
+            .map_err(pg(CONTEXT))?
+            .iter()
+            .map(touch)
+            .collect();
+        changes.parties(&old, new)?;
+    }
+    let parties: Vec<&str> = new.iter().map(|t| t.party.as_str()).collect();
+    let ats: Vec<i64> = new.iter().map(|t| t.at).collect();
+    let ids: Vec<&str> = new.iter().map(|t| t.id.as_str()).collect();
+    let points: Vec<&str> = new.iter().map(|t| t.point.as_str()).collect();
+    tx.execute(
+        "INSERT INTO party_touches (party, at, id, point)
+         SELECT * FROM UNNEST($1::text[], $2::bigint[], $3::text[], $4::text[])",
+        &[&parties, &ats, &ids, &points],
+    )
+    .await
+    .map_err(pg(CONTEXT))?;
+    Ok(())
 }
 
 /// Writes the rows `changes` gives, in (day, point) order, in three statements.

@@ -17,7 +17,7 @@ use touchbase_core::event::{
     self, Checked, Event, HeldPoint, NewReject, Outcomes, Reject, Written,
 };
 use touchbase_core::{Change, Entity, Kind};
-use touchbase_store::journey_days::{self, Batches, Changes};
+use touchbase_store::journey_days::{self, Batches, Changes, Touches};
 use touchbase_store::rollup::{self, Tally, add_in_order, day_of};
 use touchbase_store::{
     DayRollup, JourneyDay, Nonconforming, PartyTouch, Store, StoreError, Versioned,
@@ -405,26 +405,16 @@ impl Store for SqliteStore {
             held.sort_by(|a, b| (a.0.at, &a.0.id).cmp(&(b.0.at, &b.0.id)));
             // Those the journeys' catch-up has passed by already will not be seen by it again.
             let cut_under = read_meta(&tx, "journeys_gap_us").map_err(db(CONTEXT))?;
-            if cut_under >= 0 {
-                join_touches(
-                    &tx,
-                    cut_under,
-                    "SELECT party, point, at, id FROM events
-                     WHERE held = 1 AND point = ?1 AND party IS NOT NULL
-                       AND seq <= (SELECT value FROM meta WHERE key = 'party_touches_seq')
-                     ORDER BY party, at, id",
-                    params![point],
-                    true,
-                )?;
-            }
-            tx.execute(
-                "INSERT INTO party_touches (party, at, id, point)
-                 SELECT party, at, id, point FROM events
+            join_touches(
+                &tx,
+                "SELECT party, point, at, id FROM events
                  WHERE held = 1 AND point = ?1 AND party IS NOT NULL
-                   AND seq <= (SELECT value FROM meta WHERE key = 'party_touches_seq')",
+                   AND seq <= (SELECT value FROM meta WHERE key = 'party_touches_seq')
+                 ORDER BY party, at, id",
                 params![point],
-            )
-            .map_err(db(CONTEXT))?;
+                (cut_under >= 0).then_some(cut_under),
+                Touches::Joining,
+            )?;
             add_to_rollups(&tx, rollup::tally(held.iter().map(|(e, c)| (e, *c))))
                 .map_err(db(CONTEXT))?;
             let released = tx
@@ -652,10 +642,10 @@ fn catch_up(conn: &mut Connection, gap_us: i64) -> Result<(), StoreError> {
             .map_err(db(CONTEXT))?;
         join_touches(
             &tx,
-            gap_us,
             "SELECT party, point, at, id FROM party_touches ORDER BY party, at, id",
             [],
-            false,
+            Some(gap_us),
+            Touches::Kept,
         )?;
         write_meta(&tx, "journeys_gap_us", gap_us).map_err(db(CONTEXT))?;
     }
@@ -666,45 +656,42 @@ fn catch_up(conn: &mut Connection, gap_us: i64) -> Result<(), StoreError> {
     if last > mark {
         join_touches(
             &tx,
-            gap_us,
             "SELECT party, point, at, id FROM events
              WHERE seq > ?1 AND seq <= ?2 AND held = 0 AND party IS NOT NULL
              ORDER BY party, at, id",
             params![mark, last],
-            true,
+            Some(gap_us),
+            Touches::Joining,
         )?;
-        tx.execute(
-            "INSERT INTO party_touches (party, at, id, point)
-             SELECT party, at, id, point FROM events
-             WHERE seq > ?1 AND seq <= ?2 AND held = 0 AND party IS NOT NULL
-             ORDER BY party, at, id",
-            params![mark, last],
-        )
-        .map_err(db(CONTEXT))?;
         write_meta(&tx, "party_touches_seq", last).map_err(db(CONTEXT))?;
     }
     tx.commit().map_err(db(CONTEXT))
 }
 
-/// Writes into `journey_days` the journeys that the touches `query` gives (in (party, `at`,
-/// `id`) order) end and begin when they join `party_touches`, cut under `gap_us`; with
-/// `held`, against the touches `party_touches` holds of the same parties, else as if it held
-/// none. Does not copy the touches.
+/// Takes the touches `query` gives, in (party, `at`, `id`) order, as `touches` says, and
+/// writes into `journey_days` the journeys they end and begin, cut under `gap_us` (`None`:
+/// the rows are not cut yet, only the touches are copied).
 fn join_touches(
     tx: &Connection,
-    gap_us: i64,
     query: &str,
     params: impl rusqlite::Params,
-    held: bool,
+    gap_us: Option<i64>,
+    touches: Touches,
 ) -> Result<(), StoreError> {
     const CONTEXT: &str = "cutting journeys";
-    let mut changes = Changes::new(gap_us);
+    let mut changes = gap_us.map(Changes::new);
     let mut stmt = tx.prepare(query).map_err(db(CONTEXT))?;
     let mut rows = stmt.query(params).map_err(db(CONTEXT))?;
     let mut batches = Batches::default();
     let mut take = |new: Vec<PartyTouch>| -> Result<(), StoreError> {
-        let mut old = Vec::new();
-        if held {
+        if touches == Touches::Kept {
+            if let Some(changes) = &mut changes {
+                changes.parties(&[], &new)?;
+            }
+            return Ok(());
+        }
+        if let Some(changes) = &mut changes {
+            let mut old = Vec::new();
             let mut stmt = tx
                 .prepare_cached(
                     "SELECT party, point, at, id FROM party_touches
@@ -717,8 +704,19 @@ fn join_touches(
                     old.push(row.map_err(db(CONTEXT))?);
                 }
             }
+            changes.parties(&old, &new)?;
         }
-        changes.parties(&old, &new)
+        let mut insert = tx
+            .prepare_cached(
+                "INSERT INTO party_touches (party, at, id, point) VALUES (?1, ?2, ?3, ?4)",
+            )
+            .map_err(db(CONTEXT))?;
+        for t in &new {
+            insert
+                .execute(params![t.party, t.at, t.id, t.point])
+                .map_err(db(CONTEXT))?;
+        }
+        Ok(())
     };
     while let Some(row) = rows.next().map_err(db(CONTEXT))? {
         if let Some(batch) = batches.push(touch(row).map_err(db(CONTEXT))?) {
@@ -728,6 +726,9 @@ fn join_touches(
     if let Some(batch) = batches.finish() {
         take(batch)?;
     }
+    let Some(mut changes) = changes else {
+        return Ok(());
+    };
     for (day, point) in changes.rows() {
         let stored: Option<Vec<u8>> = tx
             .query_row(

@@ -235,6 +235,16 @@ impl Changes {
     }
 }
 
+/// Where touches a store streams through [`Changes`] stand.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Touches {
+    /// Already kept in `party_touches`: the journey rows are being cut again from it.
+    Kept,
+    /// Joining `party_touches`: their journeys are worked out against the touches it holds of
+    /// the same parties, and they are copied in.
+    Joining,
+}
+
 /// Gathers touches streamed in (party, `at`, `id`) order into batches of whole parties, so
 /// that a store can look up the touches it holds of a batch's parties and hand both to
 /// [`Changes::parties`] without holding all touches at once.
