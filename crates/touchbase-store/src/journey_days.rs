@@ -635,6 +635,42 @@ mod tests {
     }
 
     #[test]
+    fn batches_hold_whole_parties_and_lose_nothing() {
+        // Parties of 1 to 2,000 touches, about BATCH * 3 touches in all.
+        let mut all = Vec::new();
+        let mut party = 0;
+        while all.len() < BATCH * 3 {
+            let n = 1 + (party * 7_919) % 2_000;
+            for i in 0..n {
+                all.push(touch(
+                    &format!("p{party:06}"),
+                    "web",
+                    i as i64,
+                    &format!("{i}"),
+                ));
+            }
+            party += 1;
+        }
+        let mut batches = Batches::default();
+        let mut got: Vec<Vec<PartyTouch>> = Vec::new();
+        for t in all.iter().cloned() {
+            got.extend(batches.push(t));
+        }
+        got.extend(batches.finish());
+        assert!(got.len() >= 3, "{} batches", got.len());
+        for pair in got.windows(2) {
+            assert!(pair[0].len() >= BATCH);
+            assert_ne!(
+                pair[0].last().unwrap().party,
+                pair[1][0].party,
+                "a party split"
+            );
+        }
+        assert_eq!(got.concat(), all);
+        assert!(Batches::default().finish().is_none());
+    }
+
+    #[test]
     fn bodies_read_back_and_broken_ones_are_refused() {
         let mut keys = Keys::default();
         let (web, shop) = (keys.intern("web"), keys.intern("shop"));
