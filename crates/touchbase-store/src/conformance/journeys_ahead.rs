@@ -175,23 +175,11 @@ pub async fn journeys_kept_ahead_follow_late_released_events_and_gap_changes(
     let olga = propose_and_approve(store, "app.order").await;
     let mut rng = Rng(0x7475_6368);
     let mut kept = BTreeMap::new();
-    let counted = |kept: &BTreeMap<String, Event>, released: bool| -> Vec<Event> {
-        kept.values()
-            .filter(|e| released || e.point != "app.order")
-            .cloned()
-            .collect()
-    };
 
     check(store, &[], "with no events").await;
     for round in 0..3 {
-        let events = random_events(&mut rng, round * 40, 40);
-        send(store, &mut rng, &events, &mut kept).await;
-        check(
-            store,
-            &counted(&kept, false),
-            &format!("after batch {round}"),
-        )
-        .await;
+        let when = format!("after batch {round}");
+        send_and_check(store, &mut rng, &mut kept, round * 40, false, &when).await;
     }
     // Held events released after the catch-up has passed them, and some not yet caught up.
     let late = random_events(&mut rng, 120, 30);
@@ -199,14 +187,8 @@ pub async fn journeys_kept_ahead_follow_late_released_events_and_gap_changes(
     inventory::go_live(store, &olga, "app.order").await.unwrap();
     check(store, &counted(&kept, true), "after the release").await;
     for round in 0..2 {
-        let events = random_events(&mut rng, 150 + round * 40, 40);
-        send(store, &mut rng, &events, &mut kept).await;
-        check(
-            store,
-            &counted(&kept, true),
-            &format!("after late batch {round}"),
-        )
-        .await;
+        let when = format!("after late batch {round}");
+        send_and_check(store, &mut rng, &mut kept, 150 + round * 40, true, &when).await;
     }
     // Another gap cuts other journeys; events that arrive meanwhile join them; and back.
     for (gap_s, round) in [("86400", 0), ("2592000", 1)] {
@@ -219,13 +201,29 @@ pub async fn journeys_kept_ahead_follow_late_released_events_and_gap_changes(
             &format!("with a gap of {gap_s} s"),
         )
         .await;
-        let events = random_events(&mut rng, 230 + round * 40, 40);
-        send(store, &mut rng, &events, &mut kept).await;
-        check(
-            store,
-            &counted(&kept, true),
-            &format!("after a batch with a gap of {gap_s} s"),
-        )
-        .await;
+        let when = format!("after a batch with a gap of {gap_s} s");
+        send_and_check(store, &mut rng, &mut kept, 230 + round * 40, true, &when).await;
     }
+}
+
+/// The counted events of `kept`: `app.order`'s only once `released`.
+fn counted(kept: &BTreeMap<String, Event>, released: bool) -> Vec<Event> {
+    kept.values()
+        .filter(|e| released || e.point != "app.order")
+        .cloned()
+        .collect()
+}
+
+/// Sends 40 random events from id number `first` on, then checks the journeys.
+async fn send_and_check(
+    store: &dyn Store,
+    rng: &mut Rng,
+    kept: &mut BTreeMap<String, Event>,
+    first: usize,
+    released: bool,
+    when: &str,
+) {
+    let events = random_events(rng, first, 40);
+    send(store, rng, &events, kept).await;
+    check(store, &counted(kept, released), when).await;
 }
