@@ -18,6 +18,8 @@ use touchbase_core::{Actor, Permission};
 use touchbase_store::ingest::{self, Input, Outcome};
 use touchbase_store::{OpError, Store};
 
+use crate::journeys_keeper::Activity;
+
 /// The most events written in one group.
 pub const MAX_GROUP: usize = 20_000;
 
@@ -56,10 +58,11 @@ pub enum CommitError {
 }
 
 impl Committer {
-    /// Starts the writing task on the current tokio runtime.
-    pub fn start(store: Arc<dyn Store>) -> Committer {
+    /// Starts the writing task on the current tokio runtime; it tells `activity` of each
+    /// group written.
+    pub fn start(store: Arc<dyn Store>, activity: Arc<Activity>) -> Committer {
         let (queue, jobs) = mpsc::channel(1024);
-        tokio::spawn(run(store, jobs));
+        tokio::spawn(run(store, jobs, activity));
         Committer { queue }
     }
 
@@ -90,7 +93,7 @@ impl Committer {
 
 /// The writing task, until every handle is dropped: one group is written while the next is
 /// gathered and checked (the disk and the CPU work at once); at most one write is in flight.
-async fn run(store: Arc<dyn Store>, mut jobs: mpsc::Receiver<Job>) {
+async fn run(store: Arc<dyn Store>, mut jobs: mpsc::Receiver<Job>, activity: Arc<Activity>) {
     let mut checker: Option<(u64, Checker)> = None;
     // The store's version as last seen after a write: a changed inventory is noticed at the
     // next group without a read of the store before every group.
@@ -143,9 +146,13 @@ async fn run(store: Arc<dyn Store>, mut jobs: mpsc::Receiver<Job>) {
         if let Some(done) = writing.take() {
             let _ = done.await;
         }
-        let (store, seen) = (Arc::clone(&store), Arc::clone(&seen));
+        let (store, seen, activity) =
+            (Arc::clone(&store), Arc::clone(&seen), Arc::clone(&activity));
         writing = Some(tokio::spawn(async move {
             let result = ingest::commit(&*store, prepared).await;
+            if result.is_ok() {
+                activity.wrote();
+            }
             answer(group, result);
             match store.version().await {
                 Ok(version) => seen.store(version, Ordering::Release),

@@ -6,6 +6,7 @@
 
 mod api;
 pub mod committer;
+pub mod journeys_keeper;
 mod measure;
 pub mod mqtt;
 mod problem;
@@ -31,6 +32,9 @@ pub struct ServerConfig {
     pub body_limit: usize,
     /// The most events one `POST /api/events` may carry.
     pub max_batch: usize,
+    /// How long ingest must pause before the journeys are brought up to date in the
+    /// background (see [`journeys_keeper`]).
+    pub journeys_idle: std::time::Duration,
 }
 
 impl Default for ServerConfig {
@@ -38,6 +42,7 @@ impl Default for ServerConfig {
         ServerConfig {
             body_limit: 8 * 1024 * 1024,
             max_batch: 10_000,
+            journeys_idle: std::time::Duration::from_secs(10),
         }
     }
 }
@@ -51,10 +56,18 @@ pub struct AppState {
 }
 
 impl AppState {
-    /// The state over `store`; starts the committer's task on the current tokio runtime.
-    pub fn new(store: Arc<dyn Store>) -> AppState {
+    /// The state over `store`; starts the committer's task and the journeys' keeper
+    /// ([`journeys_keeper`], after `config.journeys_idle` without writes) on the current tokio
+    /// runtime.
+    pub fn new(store: Arc<dyn Store>, config: &ServerConfig) -> AppState {
+        let activity = Arc::new(journeys_keeper::Activity::default());
+        journeys_keeper::start(
+            Arc::clone(&store),
+            Arc::clone(&activity),
+            config.journeys_idle,
+        );
         AppState {
-            committer: Committer::start(Arc::clone(&store)),
+            committer: Committer::start(Arc::clone(&store), activity),
             store,
         }
     }

@@ -68,7 +68,7 @@ async fn app_on(
     }
     let token = Some(tokens["admin"].clone());
     App {
-        router: router(AppState::new(store), &config),
+        router: router(AppState::new(store, &config), &config),
         tokens,
         token,
         _keep: keep,
@@ -521,7 +521,7 @@ async fn serve_answers_on_a_socket_and_shuts_down_gracefully() {
         };
         touchbase_server::serve(
             listener,
-            AppState::new(store),
+            AppState::new(store, &ServerConfig::default()),
             &ServerConfig::default(),
             shutdown,
         )
@@ -1299,4 +1299,53 @@ async fn measuring_refuses_bad_parameters_naming_them() {
         app.get("/api/settings").await.json()["portfolio.quality_threshold"],
         0.6
     );
+}
+
+/// Once events stop coming, the journeys are brought up to date in the background: the store's
+/// party-ordered copy and its journey rows hold the new events before any journeys request.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn journeys_catch_up_once_ingest_pauses() {
+    use std::time::{Duration, Instant};
+
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("api.db");
+    let store = Arc::new(SqliteStore::open(&path).unwrap());
+    let config = ServerConfig {
+        journeys_idle: Duration::from_millis(300),
+        ..ServerConfig::default()
+    };
+    let app = app_on(store, config, Arc::new(dir)).await.imported().await;
+    let batch = json!([
+        { "id": "k1", "point": "web.order", "at": "2026-03-01T09:00:00Z", "party": "r1" },
+        { "id": "k2", "point": "web.order", "at": "2026-03-01T10:00:00Z", "party": "r1" },
+        { "id": "k3", "point": "web.order", "at": "2026-03-02T10:00:00Z", "party": "r2" },
+    ]);
+    let reply = app
+        .as_role(Some("owner"))
+        .call("POST", "/api/events", batch.to_string())
+        .await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.text);
+    assert_eq!(reply.json()["summary"]["accepted"], 3, "{}", reply.text);
+
+    let db = rusqlite::Connection::open(&path).unwrap();
+    let state = || -> (i64, i64, i64) {
+        db.query_row(
+            "SELECT (SELECT value FROM meta WHERE key = 'party_touches_seq'),
+                    (SELECT MAX(seq) FROM events),
+                    (SELECT COUNT(*) FROM journey_days)",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+        )
+        .unwrap()
+    };
+    let started = Instant::now();
+    // Caught up: the mark at the last event, and the two days' journeys cut.
+    while state() != (3, 3, 2) {
+        assert!(
+            started.elapsed() < Duration::from_secs(20),
+            "not caught up 20 s after the last write: (mark, last event, rows) = {:?}",
+            state()
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
 }

@@ -98,6 +98,17 @@ pub async fn journeys(
     Ok(fold.summary(query.top))
 }
 
+/// Brings the journeys the store keeps cut ahead of time up to date with the events that
+/// arrived since, under the organization's `journey_gap`, reading no row (an empty range of
+/// days), so that the next request finds nothing to catch up on.
+pub async fn keep_journeys_current(
+    store: &dyn Store,
+    inventory: &Inventory,
+) -> Result<(), StoreError> {
+    let gap_us = inventory.organization.settings.journey_gap_us();
+    store.journey_days(gap_us, 1, 0).await.map(drop)
+}
+
 /// An interned node: a point's index, or one of the two virtual nodes.
 const START: u32 = u32::MAX - 1;
 const END: u32 = u32::MAX;

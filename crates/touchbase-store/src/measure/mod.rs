@@ -21,7 +21,7 @@ use touchbase_core::period::{DAY_US, Period};
 
 use crate::{DayRollup, Store, StoreError};
 
-pub use journeys::{JourneyQuery, journeys};
+pub use journeys::{JourneyQuery, journeys, keep_journeys_current};
 pub use quality::{ElementFailures, PointQuality, quality};
 pub use scorecards::{Card, GroupBy, Scope, ScopeError, assess_all, cards, portfolio, scorecards};
 

@@ -43,6 +43,7 @@ async fn run_server(
     let config = ServerConfig {
         body_limit: args.body_limit,
         max_batch: args.max_batch,
+        ..ServerConfig::default()
     };
     // One shutdown (ctrl-c, SIGTERM) for every source.
     let (stop, stopped) = tokio::sync::watch::channel(false);
@@ -53,7 +54,7 @@ async fn run_server(
     let until_stopped = |mut stopped: tokio::sync::watch::Receiver<bool>| async move {
         let _ = stopped.wait_for(|s| *s).await;
     };
-    let state = AppState::new(Arc::clone(&store));
+    let state = AppState::new(Arc::clone(&store), &config);
     let mqtt = match &args.mqtt {
         None => None,
         Some(url) => {
