@@ -23,7 +23,7 @@ use touchbase_core::{
 use touchbase_store::ingest::{self, Input, Outcome, Replayed, Summary};
 use touchbase_store::inventory::{self as ops, ImportMode};
 use touchbase_store::measure::{Card, PointQuality};
-use touchbase_store::{access, audit, proposals};
+use touchbase_store::{audit, proposals};
 use utoipa::OpenApi;
 
 use crate::AppState;
@@ -141,7 +141,7 @@ async fn authenticate(
                 .to_owned(),
         ));
     };
-    let actor = access::authenticate(&*state.store, secret).await?;
+    let actor = state.tokens.actor(&*state.store, secret).await?;
     request.extensions_mut().insert(actor);
     Ok(next.run(request).await)
 }

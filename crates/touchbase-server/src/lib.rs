@@ -11,6 +11,7 @@ mod measure;
 pub mod mqtt;
 mod problem;
 mod report;
+pub mod tokens;
 
 use std::future::Future;
 use std::sync::Arc;
@@ -53,6 +54,8 @@ pub struct AppState {
     pub store: Arc<dyn Store>,
     /// Where event batches go to be written (group commit).
     pub committer: Committer,
+    /// The bearer tokens already checked.
+    pub tokens: Arc<tokens::Tokens>,
 }
 
 impl AppState {
@@ -68,6 +71,7 @@ impl AppState {
         );
         AppState {
             committer: Committer::start(Arc::clone(&store), activity),
+            tokens: tokens::Tokens::start(Arc::clone(&store)),
             store,
         }
     }

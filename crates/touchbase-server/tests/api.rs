@@ -1349,3 +1349,43 @@ async fn journeys_catch_up_once_ingest_pauses() {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }
+
+/// A token the server has already let in stops working soon after it is revoked beside it
+/// (as `touchbase token revoke` does, through the store): what the server remembers of
+/// tokens is forgotten when the store's version moves.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_revoked_token_stops_working_on_a_running_server() {
+    use std::time::{Duration, Instant};
+
+    let dir = tempfile::tempdir().unwrap();
+    let store = Arc::new(SqliteStore::open(dir.path().join("api.db")).unwrap());
+    let app = app_on(store.clone(), ServerConfig::default(), Arc::new(dir))
+        .await
+        .imported()
+        .await;
+    let issued = access::issue_token(&*store, &Actor::local_admin(), "viewer")
+        .await
+        .unwrap();
+    let mut viewer = app.as_role(None);
+    viewer.token = Some(issued.secret.clone());
+    for _ in 0..2 {
+        let reply = viewer.call("GET", "/api/inventory", Body::empty()).await;
+        assert_eq!(reply.status, StatusCode::OK, "{}", reply.text);
+    }
+    access::revoke_token(&*store, &Actor::local_admin(), &issued.id)
+        .await
+        .unwrap();
+    let revoked = Instant::now();
+    loop {
+        let reply = viewer.call("GET", "/api/inventory", Body::empty()).await;
+        if reply.status == StatusCode::UNAUTHORIZED {
+            break;
+        }
+        assert!(
+            revoked.elapsed() < Duration::from_secs(5),
+            "the revoked token still answers {} after 5 s",
+            reply.status
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}

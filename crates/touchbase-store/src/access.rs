@@ -118,7 +118,9 @@ pub async fn issue_token(store: &dyn Store, actor: &Actor, user: &str) -> Result
     Ok(fresh.issued())
 }
 
-/// Revokes a token by its id (`tk_…`): it stops working at once.
+/// Revokes a token by its id (`tk_…`): it stops working at once for commands, and on a
+/// running server within half a second (the server remembers checked tokens until the
+/// store's version moves).
 pub async fn revoke_token(store: &dyn Store, actor: &Actor, id: &str) -> Result<(), OpError> {
     actor.require(Permission::Administer)?;
     update(store, actor, "token.revoke", |state, now| {
