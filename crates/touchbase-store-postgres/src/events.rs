@@ -5,6 +5,8 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 
 use serde_json::Value;
 use tokio_postgres::Transaction;
+use tokio_postgres::binary_copy::BinaryCopyInWriter;
+use tokio_postgres::types::{IsNull, ToSql, Type, to_sql_checked};
 use touchbase_core::event::{self, Checked, Event, NewReject, Outcomes, Written};
 use touchbase_store::StoreError;
 use touchbase_store::rollup::{self, Tally};
@@ -13,13 +15,26 @@ use crate::pg;
 
 const CONTEXT: &str = "writing events";
 
+/// How a batch's new events go in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Path {
+    /// The keys are looked up first, and the events none of whose keys is on record are
+    /// written by binary `COPY`. Fast, but a concurrent writer that commits one of those keys
+    /// in between makes the `COPY` fail (see [`raced`]); the batch is then written again on
+    /// [`Path::Careful`].
+    Copy,
+    /// `INSERT … ON CONFLICT DO NOTHING`: right whatever other writers do, slower per event.
+    Careful,
+}
+
 /// Writes a batch (see [`touchbase_store::Store::write_events`]).
 pub(crate) async fn write(
     tx: &Transaction<'_>,
     events: &[Checked],
     rejects: &[NewReject],
     received_at: i64,
-) -> Result<Vec<Written>, StoreError> {
+    path: Path,
+) -> Result<Vec<Written>, tokio_postgres::Error> {
     let keys: Vec<(i64, i64)> = events
         .iter()
         .map(|c| (rollup::day_of(c.event.at), event::id_key(&c.event.id)))
@@ -45,18 +60,28 @@ pub(crate) async fn write(
         }
     }
     bulk.sort_by_key(|&i| keys[i]);
-    let rows = Rows::of(events, &keys, &bulk, received_at, true);
-    let inserted: HashSet<(i64, i64)> = tx
-        .query(INSERT_EVENTS, &rows.params())
-        .await
-        .map_err(pg(CONTEXT))?
-        .iter()
-        .map(|r| (r.get(0), r.get(1)))
-        .collect();
+    let inserted: HashSet<(i64, i64)> = match path {
+        Path::Copy => {
+            let taken = holders(tx, &keys, &bulk).await?;
+            let (fresh, known): (Vec<usize>, Vec<usize>) =
+                bulk.iter().partition(|&&i| !taken.contains_key(&keys[i]));
+            copy_events(tx, events, &keys, &fresh, received_at).await?;
+            settle.extend(known);
+            fresh.iter().map(|&i| keys[i]).collect()
+        }
+        Path::Careful => {
+            let rows = Rows::of(events, &keys, &bulk, received_at, true);
+            tx.query(INSERT_EVENTS, &rows.params())
+                .await?
+                .iter()
+                .map(|r| (r.get(0), r.get(1)))
+                .collect()
+        }
+    };
     for &i in &bulk {
         if inserted.contains(&keys[i]) {
             written[i] = fresh(&events[i]);
-        } else {
+        } else if path == Path::Careful {
             settle.push(i);
         }
     }
@@ -68,9 +93,41 @@ pub(crate) async fn write(
         .zip(&written)
         .filter(|(_, w)| **w == Written::Accepted)
         .map(|(c, _)| (&c.event, c.conformance.conforms));
-    add_to_rollups(tx, rollup::tally(counted)).await?;
+    add_tallies(tx, rollup::tally(counted)).await?;
     insert_rejects(tx, rejects, received_at).await?;
     Ok(written)
+}
+
+/// Whether a write on [`Path::Copy`] failed because another writer got in first (it committed
+/// a key the batch was about to write, or the two waited on each other): the batch is then
+/// written again on [`Path::Careful`].
+pub(crate) fn raced(e: &tokio_postgres::Error) -> bool {
+    use tokio_postgres::error::SqlState;
+    e.code()
+        .is_some_and(|c| *c == SqlState::UNIQUE_VIOLATION || *c == SqlState::T_R_DEADLOCK_DETECTED)
+}
+
+/// The ids on record under the (day, key)s of the events at `which`.
+async fn holders(
+    tx: &Transaction<'_>,
+    keys: &[(i64, i64)],
+    which: &[usize],
+) -> Result<HashMap<(i64, i64), String>, tokio_postgres::Error> {
+    if which.is_empty() {
+        return Ok(HashMap::new());
+    }
+    let days: Vec<i64> = which.iter().map(|&i| keys[i].0).collect();
+    let ks: Vec<i64> = which.iter().map(|&i| keys[i].1).collect();
+    Ok(tx
+        .query(
+            "SELECT e.day, e.key, e.id FROM events e
+             JOIN UNNEST($1::bigint[], $2::bigint[]) AS t(day, key) ON e.day = t.day AND e.key = t.key",
+            &[&days, &ks],
+        )
+        .await?
+        .iter()
+        .map(|r| ((r.get(0), r.get(1)), r.get(2)))
+        .collect())
 }
 
 /// What a newly written event became.
@@ -91,23 +148,11 @@ async fn settle_taken(
     settle: &[usize],
     received_at: i64,
     written: &mut [Written],
-) -> Result<(), StoreError> {
+) -> Result<(), tokio_postgres::Error> {
     if settle.is_empty() {
         return Ok(());
     }
-    let days: Vec<i64> = settle.iter().map(|&i| keys[i].0).collect();
-    let ks: Vec<i64> = settle.iter().map(|&i| keys[i].1).collect();
-    let holders: HashMap<(i64, i64), String> = tx
-        .query(
-            "SELECT e.day, e.key, e.id FROM events e
-             JOIN UNNEST($1::bigint[], $2::bigint[]) AS t(day, key) ON e.day = t.day AND e.key = t.key",
-            &[&days, &ks],
-        )
-        .await
-        .map_err(pg(CONTEXT))?
-        .iter()
-        .map(|r| ((r.get(0), r.get(1)), r.get(2)))
-        .collect();
+    let holders = holders(tx, keys, settle).await?;
     for &i in settle {
         let holder = holders.get(&keys[i]);
         if holder.is_none_or(|id| *id == events[i].event.id) {
@@ -115,15 +160,116 @@ async fn settle_taken(
             continue;
         }
         let rows = Rows::of(events, keys, &[i], received_at, false);
-        let kept = tx
-            .query(INSERT_EVENTS, &rows.params())
-            .await
-            .map_err(pg(CONTEXT))?;
+        let kept = tx.query(INSERT_EVENTS, &rows.params()).await?;
         if !kept.is_empty() {
             written[i] = fresh(&events[i]);
         }
     }
     Ok(())
+}
+
+/// The columns [`copy_events`] writes, in order, with their types.
+const COPY_EVENTS: &str = "COPY events (day, key, id, point, at, party, channel, intent,
+        satisfaction, knowledge, resolved, engaged, value_company, value_party, cost, duration_s,
+        data, vars, conforms, failures, held, received_at) FROM STDIN (FORMAT binary)";
+const COPY_TYPES: [Type; 22] = [
+    Type::INT8,
+    Type::INT8,
+    Type::TEXT,
+    Type::TEXT,
+    Type::INT8,
+    Type::TEXT,
+    Type::TEXT,
+    Type::TEXT,
+    Type::INT8,
+    Type::BOOL,
+    Type::BOOL,
+    Type::BOOL,
+    Type::FLOAT8,
+    Type::FLOAT8,
+    Type::FLOAT8,
+    Type::FLOAT8,
+    Type::TEXT,
+    Type::TEXT,
+    Type::BOOL,
+    Type::TEXT,
+    Type::BOOL,
+    Type::INT8,
+];
+
+/// Writes the events at `which` under their keys by binary `COPY`, in the order given. The
+/// rows are encoded straight from the events (no copy of their strings, `data` and `vars`
+/// serialized into the buffer sent).
+async fn copy_events(
+    tx: &Transaction<'_>,
+    events: &[Checked],
+    keys: &[(i64, i64)],
+    which: &[usize],
+    received_at: i64,
+) -> Result<(), tokio_postgres::Error> {
+    if which.is_empty() {
+        return Ok(());
+    }
+    let sink = tx.copy_in(COPY_EVENTS).await?;
+    let writer = BinaryCopyInWriter::new(sink, &COPY_TYPES);
+    let mut writer = std::pin::pin!(writer);
+    for &i in which {
+        let c = &events[i];
+        let e = &c.event;
+        let o = &e.outcomes;
+        let satisfaction = o.satisfaction.map(i64::from);
+        let failures = (!c.conformance.failures.is_empty())
+            .then(|| serde_json::to_string(&c.conformance.failures).unwrap_or_default());
+        let values: [&(dyn ToSql + Sync); 22] = [
+            &keys[i].0,
+            &keys[i].1,
+            &e.id,
+            &e.point,
+            &e.at,
+            &e.party,
+            &e.channel,
+            &o.intent,
+            &satisfaction,
+            &o.knowledge,
+            &o.resolved,
+            &o.engaged,
+            &e.value_company,
+            &e.value_party,
+            &e.cost,
+            &e.duration_s,
+            &e.data.as_ref().map(JsonText),
+            &e.vars.as_ref().map(JsonText),
+            &c.conformance.conforms,
+            &failures,
+            &c.held,
+            &received_at,
+        ];
+        writer.as_mut().write(&values).await?;
+    }
+    writer.as_mut().finish().await?;
+    Ok(())
+}
+
+/// A JSON value written as a `text` parameter: serialized into the outgoing buffer, as
+/// `Value::to_string` would write it.
+#[derive(Debug)]
+struct JsonText<'a, T: serde::Serialize>(&'a T);
+
+impl<T: serde::Serialize + std::fmt::Debug> ToSql for JsonText<'_, T> {
+    fn to_sql(
+        &self,
+        _: &Type,
+        out: &mut bytes::BytesMut,
+    ) -> Result<IsNull, Box<dyn std::error::Error + Sync + Send>> {
+        serde_json::to_writer(bytes::BufMut::writer(out), self.0)?;
+        Ok(IsNull::No)
+    }
+
+    fn accepts(ty: &Type) -> bool {
+        *ty == Type::TEXT
+    }
+
+    to_sql_checked!();
 }
 
 /// A batch of events as columns, for `UNNEST`.
@@ -190,7 +336,7 @@ impl Rows {
             rows.vars.push(
                 e.vars
                     .as_ref()
-                    .map(|v| Value::Object(v.clone()).to_string()),
+                    .map(|v| serde_json::to_string(v).unwrap_or_default()),
             );
             rows.conforms.push(c.conformance.conforms);
             rows.failures.push(
@@ -248,6 +394,14 @@ pub(crate) async fn add_to_rollups(
     tx: &Transaction<'_>,
     days: BTreeMap<(String, i64), Tally>,
 ) -> Result<(), StoreError> {
+    add_tallies(tx, days).await.map_err(pg(CONTEXT))
+}
+
+/// [`add_to_rollups`], with PostgreSQL's error as it is.
+async fn add_tallies(
+    tx: &Transaction<'_>,
+    days: BTreeMap<(String, i64), Tally>,
+) -> Result<(), tokio_postgres::Error> {
     if days.is_empty() {
         return Ok(());
     }
@@ -311,8 +465,7 @@ pub(crate) async fn add_to_rollups(
             conforms,
         ],
     )
-    .await
-    .map_err(pg(CONTEXT))?;
+    .await?;
     Ok(())
 }
 
@@ -343,7 +496,7 @@ async fn insert_rejects(
     tx: &Transaction<'_>,
     rejects: &[NewReject],
     received_at: i64,
-) -> Result<(), StoreError> {
+) -> Result<(), tokio_postgres::Error> {
     if rejects.is_empty() {
         return Ok(());
     }
@@ -361,8 +514,7 @@ async fn insert_rejects(
          ON CONFLICT (digest) DO NOTHING",
         &[&received_at, &source, &raw, &digest, &reasons, &replayable],
     )
-    .await
-    .map_err(pg(CONTEXT))?;
+    .await?;
     Ok(())
 }
 

@@ -31,6 +31,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (3, include_str!("../migrations/0003_events.sql")),
     (4, include_str!("../migrations/0004_quality.sql")),
     (5, include_str!("../migrations/0005_party_touches.sql")),
+    (6, include_str!("../migrations/0006_no_point_at_index.sql")),
 ];
 
 /// Key of the advisory lock held while migrating.
@@ -351,10 +352,22 @@ impl Store for PostgresStore {
     ) -> Result<Vec<Written>, StoreError> {
         const CONTEXT: &str = "writing events";
         let mut client = self.client().await?;
-        let tx = durable(&mut client, CONTEXT).await?;
-        let written = events::write(&tx, &events, &rejects, received_at).await?;
-        tx.commit().await.map_err(pg(CONTEXT))?;
-        Ok(written)
+        let mut path = events::Path::Copy;
+        loop {
+            let tx = durable(&mut client, CONTEXT).await?;
+            match events::write(&tx, &events, &rejects, received_at, path).await {
+                Ok(written) => {
+                    tx.commit().await.map_err(pg(CONTEXT))?;
+                    return Ok(written);
+                }
+                // Nothing of it was committed: again, the careful way.
+                Err(e) if path == events::Path::Copy && events::raced(&e) => {
+                    tracing::debug!("an event write raced another, written again: {e}");
+                    path = events::Path::Careful;
+                }
+                Err(e) => return Err(pg(CONTEXT)(e)),
+            }
+        }
     }
 
     async fn held(&self) -> Result<Vec<HeldPoint>, StoreError> {
