@@ -18,13 +18,24 @@ const CONTEXT: &str = "writing events";
 /// How a batch's new events go in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Path {
-    /// The keys are looked up first, and the events none of whose keys is on record are
-    /// written by binary `COPY`. Fast, but a concurrent writer that commits one of those keys
-    /// in between makes the `COPY` fail (see [`raced`]); the batch is then written again on
-    /// [`Path::Careful`].
+    /// Straight in by binary `COPY`, the keys not looked up: the fastest, for events that are
+    /// new (a bulk import). An event whose key is on record makes the `COPY` fail (see
+    /// [`raced`]): the batch is then written again on [`Path::Careful`].
     Copy,
+    /// The keys looked up first, and the events none of whose keys is on record written by
+    /// binary `COPY`: for batches where some events are known. A concurrent writer that
+    /// commits one of those keys in between makes the `COPY` fail as above.
+    LookUpThenCopy,
     /// `INSERT … ON CONFLICT DO NOTHING`: right whatever other writers do, slower per event.
     Careful,
+}
+
+/// A batch written: what became of each event, and whether any of them had its key on
+/// record already (the next batch had better look its keys up first).
+#[derive(Debug)]
+pub(crate) struct Outcome {
+    pub written: Vec<Written>,
+    pub met_known: bool,
 }
 
 /// Writes a batch (see [`touchbase_store::Store::write_events`]).
@@ -34,7 +45,7 @@ pub(crate) async fn write(
     rejects: &[NewReject],
     received_at: i64,
     path: Path,
-) -> Result<Vec<Written>, tokio_postgres::Error> {
+) -> Result<Outcome, tokio_postgres::Error> {
     let keys: Vec<(i64, i64)> = events
         .iter()
         .map(|c| (rollup::day_of(c.event.at), event::id_key(&c.event.id)))
@@ -62,11 +73,17 @@ pub(crate) async fn write(
     bulk.sort_by_key(|&i| keys[i]);
     let inserted: HashSet<(i64, i64)> = match path {
         Path::Copy => {
+            copy_events(tx, events, &keys, &bulk, received_at).await?;
+            bulk.iter().map(|&i| keys[i]).collect()
+        }
+        Path::LookUpThenCopy => {
             let taken = holders(tx, &keys, &bulk).await?;
-            let (fresh, known): (Vec<usize>, Vec<usize>) =
-                bulk.iter().partition(|&&i| !taken.contains_key(&keys[i]));
+            let fresh: Vec<usize> = bulk
+                .iter()
+                .copied()
+                .filter(|i| !taken.contains_key(&keys[*i]))
+                .collect();
             copy_events(tx, events, &keys, &fresh, received_at).await?;
-            settle.extend(known);
             fresh.iter().map(|&i| keys[i]).collect()
         }
         Path::Careful => {
@@ -78,10 +95,12 @@ pub(crate) async fn write(
                 .collect()
         }
     };
+    let mut met_known = false;
     for &i in &bulk {
         if inserted.contains(&keys[i]) {
             written[i] = fresh(&events[i]);
-        } else if path == Path::Careful {
+        } else {
+            met_known = true;
             settle.push(i);
         }
     }
@@ -95,12 +114,12 @@ pub(crate) async fn write(
         .map(|(c, _)| (&c.event, c.conformance.conforms));
     add_tallies(tx, rollup::tally(counted)).await?;
     insert_rejects(tx, rejects, received_at).await?;
-    Ok(written)
+    Ok(Outcome { written, met_known })
 }
 
-/// Whether a write on [`Path::Copy`] failed because another writer got in first (it committed
-/// a key the batch was about to write, or the two waited on each other): the batch is then
-/// written again on [`Path::Careful`].
+/// Whether a write by `COPY` failed because a key was on record (or was committed by another
+/// writer in the meantime), or because it and another writer waited on each other: nothing of
+/// it is kept, and the batch is written again on [`Path::Careful`].
 pub(crate) fn raced(e: &tokio_postgres::Error) -> bool {
     use tokio_postgres::error::SqlState;
     e.code()

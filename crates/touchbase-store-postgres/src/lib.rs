@@ -10,6 +10,8 @@ use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod};
 use futures_util::StreamExt;
 use serde_json::Value;
 use std::ops::Range;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use tokio_postgres::NoTls;
 use touchbase_core::audit::{self, Entry, Record};
 use touchbase_core::event::{Checked, HeldPoint, NewReject, Reject, Written};
@@ -41,6 +43,8 @@ const MIGRATION_LOCK: i64 = 0x746f_7563_6862_6173; // "touchbas"
 pub struct PostgresStore {
     pool: Pool,
     url: String,
+    /// Whether the last batch of events written met keys on record (see `write_events`).
+    known: Arc<AtomicBool>,
 }
 
 impl std::fmt::Debug for PostgresStore {
@@ -110,6 +114,7 @@ impl PostgresStore {
         let store = PostgresStore {
             pool,
             url: url.to_owned(),
+            known: Arc::default(),
         };
         store.migrate().await?;
         Ok(store)
@@ -352,17 +357,24 @@ impl Store for PostgresStore {
     ) -> Result<Vec<Written>, StoreError> {
         const CONTEXT: &str = "writing events";
         let mut client = self.client().await?;
-        let mut path = events::Path::Copy;
+        // Straight in while the events are new; once a batch meets known keys, the next ones
+        // look theirs up first, until one meets none.
+        let mut path = if self.known.load(Ordering::Relaxed) {
+            events::Path::LookUpThenCopy
+        } else {
+            events::Path::Copy
+        };
         loop {
             let tx = durable(&mut client, CONTEXT).await?;
             match events::write(&tx, &events, &rejects, received_at, path).await {
-                Ok(written) => {
+                Ok(outcome) => {
                     tx.commit().await.map_err(pg(CONTEXT))?;
-                    return Ok(written);
+                    self.known.store(outcome.met_known, Ordering::Relaxed);
+                    return Ok(outcome.written);
                 }
-                // Nothing of it was committed: again, the careful way.
-                Err(e) if path == events::Path::Copy && events::raced(&e) => {
-                    tracing::debug!("an event write raced another, written again: {e}");
+                // Nothing of it is kept: again, the careful way.
+                Err(e) if path != events::Path::Careful && events::raced(&e) => {
+                    tracing::debug!("an event write met a known key, written again: {e}");
                     path = events::Path::Careful;
                 }
                 Err(e) => return Err(pg(CONTEXT)(e)),

@@ -1,6 +1,6 @@
-//! A batch is written by binary COPY after its keys were looked up; a writer that commits one
-//! of those keys in between makes the COPY fail, and the batch is written again the careful
-//! way. Needs `TOUCHBASE_TEST_PG` (see `test_support`).
+//! New events are written by binary COPY; a writer that commits one of their keys while the
+//! COPY runs makes it fail, and the batch is written again the careful way. Needs
+//! `TOUCHBASE_TEST_PG` (see `test_support`).
 
 use std::time::Duration;
 
@@ -43,7 +43,7 @@ async fn an_event_committed_by_another_writer_during_the_copy_is_a_duplicate() {
         let store = store.clone();
         tokio::spawn(async move { store.write_events(vec![checked], Vec::new(), 1).await })
     };
-    // The look-up does not see the other writer's row; the COPY waits for its transaction
+    // The COPY waits for the other writer's transaction
     // (seen from a third connection: one in a transaction reads the activity once).
     let watcher = connect(&url).await;
     let mut waited = 0;
