@@ -59,15 +59,19 @@ pub(crate) async fn write(
     let mut bulk = Vec::new();
     let mut settle = Vec::new();
     for (i, c) in events.iter().enumerate() {
-        if !seen.insert((keys[i].0, c.event.id.as_str())) {
-            continue;
-        }
         match by_key.entry(keys[i]) {
             std::collections::hash_map::Entry::Vacant(slot) => {
                 slot.insert(i);
                 bulk.push(i);
             }
-            std::collections::hash_map::Entry::Occupied(_) => settle.push(i),
+            // The same id has the same key: a (day, id) seen before is the first of its key's
+            // or among those settled after.
+            std::collections::hash_map::Entry::Occupied(first) => {
+                let id = c.event.id.as_str();
+                if events[*first.get()].event.id != id && seen.insert((keys[i].0, id)) {
+                    settle.push(i);
+                }
+            }
         }
     }
     bulk.sort_by_key(|&i| keys[i]);

@@ -106,7 +106,8 @@ pub async fn ingest_all(
             }
             Some(Read::End(failed)) => return Ok((summary, failed)),
             None => anyhow::bail!(
-                "the reading of the events stopped unexpectedly; the {} inputs read before were taken",
+                "the reading of the events stopped unexpectedly; the {} inputs read before were \
+                 taken",
                 summary.total()
             ),
         }
