@@ -3,10 +3,10 @@
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 
+use bytes::{BufMut, BytesMut};
+use futures_util::SinkExt;
 use serde_json::Value;
 use tokio_postgres::Transaction;
-use tokio_postgres::binary_copy::BinaryCopyInWriter;
-use tokio_postgres::types::{IsNull, ToSql, Type, to_sql_checked};
 use touchbase_core::event::{self, Checked, Event, NewReject, Outcomes, Written};
 use touchbase_store::StoreError;
 use touchbase_store::rollup::{self, Tally};
@@ -191,34 +191,13 @@ async fn settle_taken(
     Ok(())
 }
 
-/// The columns [`copy_events`] writes, in order, with their types.
+/// The columns [`copy_events`] writes, in order.
 const COPY_EVENTS: &str = "COPY events (day, key, id, point, at, party, channel, intent,
         satisfaction, knowledge, resolved, engaged, value_company, value_party, cost, duration_s,
         data, vars, conforms, failures, held, received_at) FROM STDIN (FORMAT binary)";
-const COPY_TYPES: [Type; 22] = [
-    Type::INT8,
-    Type::INT8,
-    Type::TEXT,
-    Type::TEXT,
-    Type::INT8,
-    Type::TEXT,
-    Type::TEXT,
-    Type::TEXT,
-    Type::INT8,
-    Type::BOOL,
-    Type::BOOL,
-    Type::BOOL,
-    Type::FLOAT8,
-    Type::FLOAT8,
-    Type::FLOAT8,
-    Type::FLOAT8,
-    Type::TEXT,
-    Type::TEXT,
-    Type::BOOL,
-    Type::TEXT,
-    Type::BOOL,
-    Type::INT8,
-];
+
+/// How many bytes of `COPY` data are sent at a time: few hand-overs to the connection.
+const COPY_CHUNK: usize = 256 * 1024;
 
 /// Writes the events at `which` under their keys by binary `COPY`, in the order given. The
 /// rows are encoded straight from the events (no copy of their strings, `data` and `vars`
@@ -234,65 +213,130 @@ async fn copy_events(
         return Ok(());
     }
     let sink = tx.copy_in(COPY_EVENTS).await?;
-    let writer = BinaryCopyInWriter::new(sink, &COPY_TYPES);
-    let mut writer = std::pin::pin!(writer);
+    let mut sink = std::pin::pin!(sink);
+    let mut rows = CopyRows::new();
     for &i in which {
         let c = &events[i];
         let e = &c.event;
         let o = &e.outcomes;
-        let satisfaction = o.satisfaction.map(i64::from);
-        let failures = (!c.conformance.failures.is_empty())
-            .then(|| serde_json::to_string(&c.conformance.failures).unwrap_or_default());
-        let values: [&(dyn ToSql + Sync); 22] = [
-            &keys[i].0,
-            &keys[i].1,
-            &e.id,
-            &e.point,
-            &e.at,
-            &e.party,
-            &e.channel,
-            &o.intent,
-            &satisfaction,
-            &o.knowledge,
-            &o.resolved,
-            &o.engaged,
-            &e.value_company,
-            &e.value_party,
-            &e.cost,
-            &e.duration_s,
-            &e.data.as_ref().map(JsonText),
-            &e.vars.as_ref().map(JsonText),
-            &c.conformance.conforms,
-            &failures,
-            &c.held,
-            &received_at,
-        ];
-        writer.as_mut().write(&values).await?;
+        let r = &mut rows;
+        r.row(22);
+        r.int(Some(keys[i].0));
+        r.int(Some(keys[i].1));
+        r.text(Some(&e.id));
+        r.text(Some(&e.point));
+        r.int(Some(e.at));
+        r.text(e.party.as_deref());
+        r.text(e.channel.as_deref());
+        r.text(o.intent.as_deref());
+        r.int(o.satisfaction.map(i64::from));
+        r.bool(o.knowledge);
+        r.bool(o.resolved);
+        r.bool(o.engaged);
+        r.float(Some(e.value_company));
+        r.float(Some(e.value_party));
+        r.float(Some(e.cost));
+        r.float(e.duration_s);
+        r.json(e.data.as_ref());
+        r.json(e.vars.as_ref());
+        r.bool(Some(c.conformance.conforms));
+        r.json((!c.conformance.failures.is_empty()).then_some(&c.conformance.failures));
+        r.bool(Some(c.held));
+        r.int(Some(received_at));
+        if rows.0.len() >= COPY_CHUNK {
+            sink.send(rows.0.split().freeze()).await?;
+        }
     }
-    writer.as_mut().finish().await?;
+    rows.end();
+    sink.send(rows.0.freeze()).await?;
+    sink.as_mut().finish().await?;
     Ok(())
 }
 
-/// A JSON value written as a `text` parameter: serialized into the outgoing buffer, as
-/// `Value::to_string` would write it.
-#[derive(Debug)]
-struct JsonText<'a, T: serde::Serialize>(&'a T);
+/// Rows in PostgreSQL's binary `COPY` format, written field by field.
+struct CopyRows(BytesMut);
 
-impl<T: serde::Serialize + std::fmt::Debug> ToSql for JsonText<'_, T> {
-    fn to_sql(
-        &self,
-        _: &Type,
-        out: &mut bytes::BytesMut,
-    ) -> Result<IsNull, Box<dyn std::error::Error + Sync + Send>> {
-        serde_json::to_writer(bytes::BufMut::writer(out), self.0)?;
-        Ok(IsNull::No)
+impl CopyRows {
+    /// The format's header.
+    fn new() -> CopyRows {
+        let mut buf = BytesMut::with_capacity(COPY_CHUNK + 64 * 1024);
+        buf.put_slice(b"PGCOPY\n\xff\r\n\0");
+        buf.put_i32(0); // flags
+        buf.put_i32(0); // header extension
+        CopyRows(buf)
     }
 
-    fn accepts(ty: &Type) -> bool {
-        *ty == Type::TEXT
+    /// A row of `fields` fields follows.
+    fn row(&mut self, fields: i16) {
+        self.0.put_i16(fields);
     }
 
-    to_sql_checked!();
+    fn null(&mut self) {
+        self.0.put_i32(-1);
+    }
+
+    fn int(&mut self, v: Option<i64>) {
+        match v {
+            Some(v) => {
+                self.0.put_i32(8);
+                self.0.put_i64(v);
+            }
+            None => self.null(),
+        }
+    }
+
+    fn float(&mut self, v: Option<f64>) {
+        match v {
+            Some(v) => {
+                self.0.put_i32(8);
+                self.0.put_f64(v);
+            }
+            None => self.null(),
+        }
+    }
+
+    fn bool(&mut self, v: Option<bool>) {
+        match v {
+            Some(v) => {
+                self.0.put_i32(1);
+                self.0.put_u8(u8::from(v));
+            }
+            None => self.null(),
+        }
+    }
+
+    fn text(&mut self, v: Option<&str>) {
+        match v {
+            Some(v) => {
+                self.0.put_i32(field_len(v.len()));
+                self.0.put_slice(v.as_bytes());
+            }
+            None => self.null(),
+        }
+    }
+
+    /// A value's JSON text (as `Value::to_string` writes it), serialized in place.
+    fn json(&mut self, v: Option<&impl serde::Serialize>) {
+        let Some(v) = v else {
+            return self.null();
+        };
+        let at = self.0.len();
+        self.0.put_i32(0);
+        // Into memory, of a value (a JSON document or strings): cannot fail.
+        let _ = serde_json::to_writer((&mut self.0).writer(), v);
+        let len = field_len(self.0.len() - at - 4);
+        self.0[at..at + 4].copy_from_slice(&len.to_be_bytes());
+    }
+
+    /// The format's trailer.
+    fn end(&mut self) {
+        self.0.put_i16(-1);
+    }
+}
+
+/// A field's length as the format writes it; PostgreSQL refuses a text over 1 GB anyway.
+fn field_len(len: usize) -> i32 {
+    i32::try_from(len).unwrap_or(i32::MAX)
 }
 
 /// A batch of events as columns, for `UNNEST`.
