@@ -3,6 +3,8 @@
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 
+use bytes::{BufMut, BytesMut};
+use futures_util::SinkExt;
 use serde_json::Value;
 use tokio_postgres::Transaction;
 use touchbase_core::event::{self, Checked, Event, NewReject, Outcomes, Written};
@@ -13,13 +15,37 @@ use crate::pg;
 
 const CONTEXT: &str = "writing events";
 
+/// How a batch's new events go in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Path {
+    /// Straight in by binary `COPY`, the keys not looked up: the fastest, for events that are
+    /// new (a bulk import). An event whose key is on record makes the `COPY` fail (see
+    /// [`raced`]): the batch is then written again on [`Path::Careful`].
+    Copy,
+    /// The keys looked up first, and the events none of whose keys is on record written by
+    /// binary `COPY`: for batches where some events are known. A concurrent writer that
+    /// commits one of those keys in between makes the `COPY` fail as above.
+    LookUpThenCopy,
+    /// `INSERT … ON CONFLICT DO NOTHING`: right whatever other writers do, slower per event.
+    Careful,
+}
+
+/// A batch written: what became of each event, and whether any of them had its key on
+/// record already (the next batch had better look its keys up first).
+#[derive(Debug)]
+pub(crate) struct Outcome {
+    pub written: Vec<Written>,
+    pub met_known: bool,
+}
+
 /// Writes a batch (see [`touchbase_store::Store::write_events`]).
 pub(crate) async fn write(
     tx: &Transaction<'_>,
     events: &[Checked],
     rejects: &[NewReject],
     received_at: i64,
-) -> Result<Vec<Written>, StoreError> {
+    path: Path,
+) -> Result<Outcome, tokio_postgres::Error> {
     let keys: Vec<(i64, i64)> = events
         .iter()
         .map(|c| (rollup::day_of(c.event.at), event::id_key(&c.event.id)))
@@ -33,30 +59,52 @@ pub(crate) async fn write(
     let mut bulk = Vec::new();
     let mut settle = Vec::new();
     for (i, c) in events.iter().enumerate() {
-        if !seen.insert((keys[i].0, c.event.id.as_str())) {
-            continue;
-        }
         match by_key.entry(keys[i]) {
             std::collections::hash_map::Entry::Vacant(slot) => {
                 slot.insert(i);
                 bulk.push(i);
             }
-            std::collections::hash_map::Entry::Occupied(_) => settle.push(i),
+            // The same id has the same key: a (day, id) seen before is the first of its key's
+            // or among those settled after.
+            std::collections::hash_map::Entry::Occupied(first) => {
+                let id = c.event.id.as_str();
+                if events[*first.get()].event.id != id && seen.insert((keys[i].0, id)) {
+                    settle.push(i);
+                }
+            }
         }
     }
     bulk.sort_by_key(|&i| keys[i]);
-    let rows = Rows::of(events, &keys, &bulk, received_at, true);
-    let inserted: HashSet<(i64, i64)> = tx
-        .query(INSERT_EVENTS, &rows.params())
-        .await
-        .map_err(pg(CONTEXT))?
-        .iter()
-        .map(|r| (r.get(0), r.get(1)))
-        .collect();
+    let inserted: HashSet<(i64, i64)> = match path {
+        Path::Copy => {
+            copy_events(tx, events, &keys, &bulk, received_at).await?;
+            bulk.iter().map(|&i| keys[i]).collect()
+        }
+        Path::LookUpThenCopy => {
+            let taken = holders(tx, &keys, &bulk).await?;
+            let fresh: Vec<usize> = bulk
+                .iter()
+                .copied()
+                .filter(|i| !taken.contains_key(&keys[*i]))
+                .collect();
+            copy_events(tx, events, &keys, &fresh, received_at).await?;
+            fresh.iter().map(|&i| keys[i]).collect()
+        }
+        Path::Careful => {
+            let rows = Rows::of(events, &keys, &bulk, received_at, true);
+            tx.query(INSERT_EVENTS, &rows.params())
+                .await?
+                .iter()
+                .map(|r| (r.get(0), r.get(1)))
+                .collect()
+        }
+    };
+    let mut met_known = false;
     for &i in &bulk {
         if inserted.contains(&keys[i]) {
             written[i] = fresh(&events[i]);
         } else {
+            met_known = true;
             settle.push(i);
         }
     }
@@ -68,9 +116,41 @@ pub(crate) async fn write(
         .zip(&written)
         .filter(|(_, w)| **w == Written::Accepted)
         .map(|(c, _)| (&c.event, c.conformance.conforms));
-    add_to_rollups(tx, rollup::tally(counted)).await?;
+    add_tallies(tx, rollup::tally(counted)).await?;
     insert_rejects(tx, rejects, received_at).await?;
-    Ok(written)
+    Ok(Outcome { written, met_known })
+}
+
+/// Whether a write by `COPY` failed because a key was on record (or was committed by another
+/// writer in the meantime), or because it and another writer waited on each other: nothing of
+/// it is kept, and the batch is written again on [`Path::Careful`].
+pub(crate) fn raced(e: &tokio_postgres::Error) -> bool {
+    use tokio_postgres::error::SqlState;
+    e.code()
+        .is_some_and(|c| *c == SqlState::UNIQUE_VIOLATION || *c == SqlState::T_R_DEADLOCK_DETECTED)
+}
+
+/// The ids on record under the (day, key)s of the events at `which`.
+async fn holders(
+    tx: &Transaction<'_>,
+    keys: &[(i64, i64)],
+    which: &[usize],
+) -> Result<HashMap<(i64, i64), String>, tokio_postgres::Error> {
+    if which.is_empty() {
+        return Ok(HashMap::new());
+    }
+    let days: Vec<i64> = which.iter().map(|&i| keys[i].0).collect();
+    let ks: Vec<i64> = which.iter().map(|&i| keys[i].1).collect();
+    Ok(tx
+        .query(
+            "SELECT e.day, e.key, e.id FROM events e
+             JOIN UNNEST($1::bigint[], $2::bigint[]) AS t(day, key) ON e.day = t.day AND e.key = t.key",
+            &[&days, &ks],
+        )
+        .await?
+        .iter()
+        .map(|r| ((r.get(0), r.get(1)), r.get(2)))
+        .collect())
 }
 
 /// What a newly written event became.
@@ -91,23 +171,11 @@ async fn settle_taken(
     settle: &[usize],
     received_at: i64,
     written: &mut [Written],
-) -> Result<(), StoreError> {
+) -> Result<(), tokio_postgres::Error> {
     if settle.is_empty() {
         return Ok(());
     }
-    let days: Vec<i64> = settle.iter().map(|&i| keys[i].0).collect();
-    let ks: Vec<i64> = settle.iter().map(|&i| keys[i].1).collect();
-    let holders: HashMap<(i64, i64), String> = tx
-        .query(
-            "SELECT e.day, e.key, e.id FROM events e
-             JOIN UNNEST($1::bigint[], $2::bigint[]) AS t(day, key) ON e.day = t.day AND e.key = t.key",
-            &[&days, &ks],
-        )
-        .await
-        .map_err(pg(CONTEXT))?
-        .iter()
-        .map(|r| ((r.get(0), r.get(1)), r.get(2)))
-        .collect();
+    let holders = holders(tx, keys, settle).await?;
     for &i in settle {
         let holder = holders.get(&keys[i]);
         if holder.is_none_or(|id| *id == events[i].event.id) {
@@ -115,15 +183,160 @@ async fn settle_taken(
             continue;
         }
         let rows = Rows::of(events, keys, &[i], received_at, false);
-        let kept = tx
-            .query(INSERT_EVENTS, &rows.params())
-            .await
-            .map_err(pg(CONTEXT))?;
+        let kept = tx.query(INSERT_EVENTS, &rows.params()).await?;
         if !kept.is_empty() {
             written[i] = fresh(&events[i]);
         }
     }
     Ok(())
+}
+
+/// The columns [`copy_events`] writes, in order.
+const COPY_EVENTS: &str = "COPY events (day, key, id, point, at, party, channel, intent,
+        satisfaction, knowledge, resolved, engaged, value_company, value_party, cost, duration_s,
+        data, vars, conforms, failures, held, received_at) FROM STDIN (FORMAT binary)";
+
+/// How many bytes of `COPY` data are sent at a time: few hand-overs to the connection.
+const COPY_CHUNK: usize = 256 * 1024;
+
+/// Writes the events at `which` under their keys by binary `COPY`, in the order given. The
+/// rows are encoded straight from the events (no copy of their strings, `data` and `vars`
+/// serialized into the buffer sent).
+async fn copy_events(
+    tx: &Transaction<'_>,
+    events: &[Checked],
+    keys: &[(i64, i64)],
+    which: &[usize],
+    received_at: i64,
+) -> Result<(), tokio_postgres::Error> {
+    if which.is_empty() {
+        return Ok(());
+    }
+    let sink = tx.copy_in(COPY_EVENTS).await?;
+    let mut sink = std::pin::pin!(sink);
+    let mut rows = CopyRows::new();
+    for &i in which {
+        let c = &events[i];
+        let e = &c.event;
+        let o = &e.outcomes;
+        let r = &mut rows;
+        r.row(22);
+        r.int(Some(keys[i].0));
+        r.int(Some(keys[i].1));
+        r.text(Some(&e.id));
+        r.text(Some(&e.point));
+        r.int(Some(e.at));
+        r.text(e.party.as_deref());
+        r.text(e.channel.as_deref());
+        r.text(o.intent.as_deref());
+        r.int(o.satisfaction.map(i64::from));
+        r.bool(o.knowledge);
+        r.bool(o.resolved);
+        r.bool(o.engaged);
+        r.float(Some(e.value_company));
+        r.float(Some(e.value_party));
+        r.float(Some(e.cost));
+        r.float(e.duration_s);
+        r.json(e.data.as_ref());
+        r.json(e.vars.as_ref());
+        r.bool(Some(c.conformance.conforms));
+        r.json((!c.conformance.failures.is_empty()).then_some(&c.conformance.failures));
+        r.bool(Some(c.held));
+        r.int(Some(received_at));
+        if rows.0.len() >= COPY_CHUNK {
+            sink.send(rows.0.split().freeze()).await?;
+        }
+    }
+    rows.end();
+    sink.send(rows.0.freeze()).await?;
+    sink.as_mut().finish().await?;
+    Ok(())
+}
+
+/// Rows in PostgreSQL's binary `COPY` format, written field by field.
+struct CopyRows(BytesMut);
+
+impl CopyRows {
+    /// The format's header.
+    fn new() -> CopyRows {
+        let mut buf = BytesMut::with_capacity(COPY_CHUNK + 64 * 1024);
+        buf.put_slice(b"PGCOPY\n\xff\r\n\0");
+        buf.put_i32(0); // flags
+        buf.put_i32(0); // header extension
+        CopyRows(buf)
+    }
+
+    /// A row of `fields` fields follows.
+    fn row(&mut self, fields: i16) {
+        self.0.put_i16(fields);
+    }
+
+    fn null(&mut self) {
+        self.0.put_i32(-1);
+    }
+
+    fn int(&mut self, v: Option<i64>) {
+        match v {
+            Some(v) => {
+                self.0.put_i32(8);
+                self.0.put_i64(v);
+            }
+            None => self.null(),
+        }
+    }
+
+    fn float(&mut self, v: Option<f64>) {
+        match v {
+            Some(v) => {
+                self.0.put_i32(8);
+                self.0.put_f64(v);
+            }
+            None => self.null(),
+        }
+    }
+
+    fn bool(&mut self, v: Option<bool>) {
+        match v {
+            Some(v) => {
+                self.0.put_i32(1);
+                self.0.put_u8(u8::from(v));
+            }
+            None => self.null(),
+        }
+    }
+
+    fn text(&mut self, v: Option<&str>) {
+        match v {
+            Some(v) => {
+                self.0.put_i32(field_len(v.len()));
+                self.0.put_slice(v.as_bytes());
+            }
+            None => self.null(),
+        }
+    }
+
+    /// A value's JSON text (as `Value::to_string` writes it), serialized in place.
+    fn json(&mut self, v: Option<&impl serde::Serialize>) {
+        let Some(v) = v else {
+            return self.null();
+        };
+        let at = self.0.len();
+        self.0.put_i32(0);
+        // Into memory, of a value (a JSON document or strings): cannot fail.
+        let _ = serde_json::to_writer((&mut self.0).writer(), v);
+        let len = field_len(self.0.len() - at - 4);
+        self.0[at..at + 4].copy_from_slice(&len.to_be_bytes());
+    }
+
+    /// The format's trailer.
+    fn end(&mut self) {
+        self.0.put_i16(-1);
+    }
+}
+
+/// A field's length as the format writes it; PostgreSQL refuses a text over 1 GB anyway.
+fn field_len(len: usize) -> i32 {
+    i32::try_from(len).unwrap_or(i32::MAX)
 }
 
 /// A batch of events as columns, for `UNNEST`.
@@ -190,7 +403,7 @@ impl Rows {
             rows.vars.push(
                 e.vars
                     .as_ref()
-                    .map(|v| Value::Object(v.clone()).to_string()),
+                    .map(|v| serde_json::to_string(v).unwrap_or_default()),
             );
             rows.conforms.push(c.conformance.conforms);
             rows.failures.push(
@@ -248,6 +461,14 @@ pub(crate) async fn add_to_rollups(
     tx: &Transaction<'_>,
     days: BTreeMap<(String, i64), Tally>,
 ) -> Result<(), StoreError> {
+    add_tallies(tx, days).await.map_err(pg(CONTEXT))
+}
+
+/// [`add_to_rollups`], with PostgreSQL's error as it is.
+async fn add_tallies(
+    tx: &Transaction<'_>,
+    days: BTreeMap<(String, i64), Tally>,
+) -> Result<(), tokio_postgres::Error> {
     if days.is_empty() {
         return Ok(());
     }
@@ -311,8 +532,7 @@ pub(crate) async fn add_to_rollups(
             conforms,
         ],
     )
-    .await
-    .map_err(pg(CONTEXT))?;
+    .await?;
     Ok(())
 }
 
@@ -343,7 +563,7 @@ async fn insert_rejects(
     tx: &Transaction<'_>,
     rejects: &[NewReject],
     received_at: i64,
-) -> Result<(), StoreError> {
+) -> Result<(), tokio_postgres::Error> {
     if rejects.is_empty() {
         return Ok(());
     }
@@ -361,8 +581,7 @@ async fn insert_rejects(
          ON CONFLICT (digest) DO NOTHING",
         &[&received_at, &source, &raw, &digest, &reasons, &replayable],
     )
-    .await
-    .map_err(pg(CONTEXT))?;
+    .await?;
     Ok(())
 }
 

@@ -9,6 +9,8 @@ use async_trait::async_trait;
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod};
 use serde_json::Value;
 use std::ops::Range;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use tokio_postgres::NoTls;
 use touchbase_core::audit::{self, Entry, Record};
 use touchbase_core::event::{Checked, HeldPoint, NewReject, Reject, Written};
@@ -30,6 +32,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (4, include_str!("../migrations/0004_quality.sql")),
     (5, include_str!("../migrations/0005_party_touches.sql")),
     (6, include_str!("../migrations/0006_journey_days.sql")),
+    (7, include_str!("../migrations/0007_no_point_at_index.sql")),
 ];
 
 /// Key of the advisory lock held while migrating.
@@ -39,6 +42,8 @@ const MIGRATION_LOCK: i64 = 0x746f_7563_6862_6173; // "touchbas"
 pub struct PostgresStore {
     pool: Pool,
     url: String,
+    /// Whether the last batch of events written met keys on record (see `write_events`).
+    known: Arc<AtomicBool>,
 }
 
 impl std::fmt::Debug for PostgresStore {
@@ -108,6 +113,7 @@ impl PostgresStore {
         let store = PostgresStore {
             pool,
             url: url.to_owned(),
+            known: Arc::default(),
         };
         store.migrate().await?;
         Ok(store)
@@ -350,10 +356,29 @@ impl Store for PostgresStore {
     ) -> Result<Vec<Written>, StoreError> {
         const CONTEXT: &str = "writing events";
         let mut client = self.client().await?;
-        let tx = durable(&mut client, CONTEXT).await?;
-        let written = events::write(&tx, &events, &rejects, received_at).await?;
-        tx.commit().await.map_err(pg(CONTEXT))?;
-        Ok(written)
+        // Straight in while the events are new; once a batch meets known keys, the next ones
+        // look theirs up first, until one meets none.
+        let mut path = if self.known.load(Ordering::Relaxed) {
+            events::Path::LookUpThenCopy
+        } else {
+            events::Path::Copy
+        };
+        loop {
+            let tx = durable(&mut client, CONTEXT).await?;
+            match events::write(&tx, &events, &rejects, received_at, path).await {
+                Ok(outcome) => {
+                    tx.commit().await.map_err(pg(CONTEXT))?;
+                    self.known.store(outcome.met_known, Ordering::Relaxed);
+                    return Ok(outcome.written);
+                }
+                // Nothing of it is kept: again, the careful way.
+                Err(e) if path != events::Path::Careful && events::raced(&e) => {
+                    tracing::debug!("an event write met a known key, written again: {e}");
+                    path = events::Path::Careful;
+                }
+                Err(e) => return Err(pg(CONTEXT)(e)),
+            }
+        }
     }
 
     async fn held(&self) -> Result<Vec<HeldPoint>, StoreError> {

@@ -15,13 +15,16 @@ pub use touchbase_core::period::{DAY_US, day_of};
 pub fn tally<'a>(
     events: impl IntoIterator<Item = (&'a Event, bool)>,
 ) -> BTreeMap<(String, i64), Tally> {
-    let mut days: BTreeMap<(String, i64), Tally> = BTreeMap::new();
+    // Keyed by the events' own point keys: one copy per (point, day), not one per event.
+    let mut days: BTreeMap<(&str, i64), Tally> = BTreeMap::new();
     for (event, conforms) in events {
-        days.entry((event.point.clone(), day_of(event.at)))
+        days.entry((event.point.as_str(), day_of(event.at)))
             .or_default()
             .add_event(event, conforms);
     }
-    days
+    days.into_iter()
+        .map(|((point, day), tally)| ((point.to_owned(), day), tally))
+        .collect()
 }
 
 /// Adds a counted event to `days`, which a store fills in (point, day) order, each day's

@@ -4,6 +4,7 @@
 use std::io::IsTerminal;
 use std::time::Instant;
 
+use anyhow::Context;
 use serde::Serialize;
 use touchbase_core::event::Checker;
 use touchbase_core::{Actor, Permission};
@@ -79,43 +80,67 @@ pub async fn import(store: &dyn Store, actor: &Actor, args: ImportArgs) -> anyho
 }
 
 /// Takes inputs in through the one ingest path (decode → check → write), `batch` per
-/// transaction, one batch written while the next is read and checked (the disk and the CPU work
-/// at once: SQLite writes on a thread of its own). `each_batch` hears the running summary after
+/// transaction. The inputs are read and checked on a thread of their own, a batch ahead of the
+/// write (the CPU parses while the store writes). `each_batch` hears the running summary after
 /// each. A read error stops the reading: it is returned beside the summary of what was read
 /// before it, which is on record.
 pub async fn ingest_all(
     store: &dyn Store,
-    mut inputs: impl Iterator<Item = anyhow::Result<Input>>,
+    inputs: impl Iterator<Item = anyhow::Result<Input>> + Send + 'static,
     batch: usize,
     mut each_batch: impl FnMut(&Summary),
 ) -> anyhow::Result<(Summary, Option<anyhow::Error>)> {
     let checker = ingest::checker(store).await?;
+    // One batch waits while one is written: at most three in memory with the one being read.
+    let (send, mut receive) = tokio::sync::mpsc::channel(1);
+    std::thread::Builder::new()
+        .name("touchbase-reader".into())
+        .spawn(move || read_all(inputs, batch.max(1), &checker, &send))
+        .context("cannot start the thread that reads the events")?;
     let mut summary = Summary::default();
-    let mut failed = None;
-    let mut in_flight: Option<Prepared> = None;
     loop {
-        let (written, next) = tokio::join!(
-            async {
-                match in_flight.take() {
-                    Some(batch) => Some(ingest::commit(store, batch).await),
-                    None => None,
-                }
-            },
-            async {
-                (failed.is_none())
-                    .then(|| read_batch(&mut inputs, batch.max(1), &checker, &mut failed))
+        match receive.recv().await {
+            Some(Read::Batch(prepared)) => {
+                summary.add(&ingest::commit(store, prepared).await?);
+                each_batch(&summary);
             }
-        );
-        if let Some(outcomes) = written {
-            summary.add(&outcomes?);
-            each_batch(&summary);
-        }
-        match next {
-            Some(batch) if !batch.is_empty() => in_flight = Some(batch),
-            _ => break,
+            Some(Read::End(failed)) => return Ok((summary, failed)),
+            None => anyhow::bail!(
+                "the reading of the events stopped unexpectedly; the {} inputs read before were \
+                 taken",
+                summary.total()
+            ),
         }
     }
-    Ok((summary, failed))
+}
+
+/// What the reading thread hands to the writer.
+enum Read {
+    Batch(Prepared),
+    /// The end of the inputs, or the error that stopped the reading.
+    End(Option<anyhow::Error>),
+}
+
+/// Reads and checks the inputs batch by batch, handing each to `send`, then the end; stops
+/// when the writer is gone.
+fn read_all(
+    mut inputs: impl Iterator<Item = anyhow::Result<Input>>,
+    size: usize,
+    checker: &Checker,
+    send: &tokio::sync::mpsc::Sender<Read>,
+) {
+    let mut failed = None;
+    loop {
+        let batch = read_batch(&mut inputs, size, checker, &mut failed);
+        let last = batch.len() < size || failed.is_some();
+        if !batch.is_empty() && send.blocking_send(Read::Batch(batch)).is_err() {
+            return;
+        }
+        if last {
+            let _ = send.blocking_send(Read::End(failed));
+            return;
+        }
+    }
 }
 
 /// Reads up to `size` inputs and checks them; a read error stops the reading (in `failed`),

@@ -33,13 +33,13 @@ pub struct Source {
     pub name: String,
     /// Its size, for a file: the progress bar's total (compressed bytes for a `.gz` file).
     pub size: Option<u64>,
-    reader: Box<dyn Read>,
+    reader: Box<dyn Read + Send>,
     gzip: bool,
     format: Format,
 }
 
 /// The inputs of a source, one per event, in order; an `Err` is an error of the file itself.
-pub type Inputs = Box<dyn Iterator<Item = anyhow::Result<Input>>>;
+pub type Inputs = Box<dyn Iterator<Item = anyhow::Result<Input>> + Send>;
 
 impl Source {
     /// Opens `path` (`-`: standard input, NDJSON unless `format` says otherwise).
@@ -71,13 +71,13 @@ impl Source {
     /// its header here; a header that cannot be used is an error.
     pub fn inputs(self, progress: &ProgressBar) -> anyhow::Result<Inputs> {
         let counted = progress.wrap_read(self.reader);
-        let text: Box<dyn Read> = if self.gzip {
+        let text: Box<dyn Read + Send> = if self.gzip {
             Box::new(flate2::read::MultiGzDecoder::new(counted))
         } else {
             Box::new(counted)
         };
         let name = self.name;
-        let inputs: Box<dyn Iterator<Item = std::io::Result<Input>>> = match self.format {
+        let inputs: Box<dyn Iterator<Item = std::io::Result<Input>> + Send> = match self.format {
             Format::Ndjson => Box::new(ndjson::Lines::new(BufReader::new(text), name.clone())),
             Format::Csv => Box::new(
                 self::csv::Rows::new(BufReader::new(text), name.clone())
