@@ -31,6 +31,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/0004_quality.sql"),
     include_str!("../migrations/0005_party_touches.sql"),
     include_str!("../migrations/0006_journey_days.sql"),
+    include_str!("../migrations/0007_no_point_at_index.sql"),
 ];
 
 #[derive(Debug, Clone)]
