@@ -22,6 +22,8 @@ pub use model::{
     PointCard, QUALITY_TOP, Report, Undocumented, build, glance,
 };
 pub use period::default_period;
+/// A count with thousands separators (`1,234,567`), as the report prints counts.
+pub use words::count as thousands;
 
 /// What the report cannot be made from.
 #[derive(Debug, thiserror::Error)]

@@ -54,14 +54,6 @@ impl Keys {
     pub fn key(&self, i: u32) -> &str {
         &self.keys[i as usize]
     }
-
-    pub fn len(&self) -> usize {
-        self.keys.len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.keys.is_empty()
-    }
 }
 
 /// Cuts one party's touches, given in (`at`, `id`) order as (at, point), into journeys
