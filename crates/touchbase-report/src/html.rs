@@ -10,7 +10,8 @@ use touchbase_store::measure::Card;
 
 use crate::charts::{self, hex, mode_colour, verdict_colour};
 use crate::words::{
-    SECTIONS, Words, approx, count, dash, duration, findings, pct, plural, verdict, verdict_meaning,
+    GROUP_COLUMNS, SECTIONS, Words, approx, count, dash, duration, findings, group_row, pct,
+    plural, verdict, verdict_meaning,
 };
 use crate::{Report, ReportError};
 
@@ -724,40 +725,14 @@ pub fn render(r: &Report) -> Result<String, ReportError> {
 
 fn group_table(p: &mut Page, cards: &[Card], label: &str, w: &Words, r: &Report) {
     let bar = r.settings.quality_threshold;
+    let mut header = vec![label];
+    header.extend(GROUP_COLUMNS);
     p.table(
-        &[
-            label,
-            "interactions",
-            "net value",
-            "net / interaction",
-            "cost / interaction",
-            "value / cost",
-            "effectiveness",
-            "CSAT",
-            "resolved",
-            "engaged",
-            "data conformant",
-        ],
+        &header,
         &[1, 2, 3, 4, 5, 6, 7, 8, 9, 10],
-        cards.iter().map(|c| {
-            let s = &c.scorecard;
-            vec![
-                escape(c.key.as_deref().unwrap_or_default()),
-                count(s.volume),
-                w.money(s.net_value),
-                w.per_or(s.net_value_per),
-                w.per_or(s.cost_per),
-                s.efficiency.map_or_else(dash, |e| format!("{e:.1}×")),
-                pct_against(s.effectiveness, bar),
-                pct(s.csat),
-                pct(s.resolution_rate),
-                pct(s.engagement_rate),
-                pct_against(
-                    s.conformance_rate,
-                    touchbase_core::portfolio::CONFORMANCE_THRESHOLD,
-                ),
-            ]
-        }),
+        cards
+            .iter()
+            .map(|c| group_row(c, w, bar, escape, pct_against)),
     );
 }
 

@@ -6,7 +6,10 @@ use touchbase_core::enum_name;
 use touchbase_core::portfolio::Verdict;
 
 use crate::Report;
-use crate::words::{SECTIONS, Words, approx, count, dash, duration, findings, pct, verdict};
+use crate::words::{
+    GROUP_COLUMNS, SECTIONS, Words, approx, count, dash, duration, findings, group_row, pct,
+    verdict,
+};
 
 /// Text from the inventory or events, made inert in Markdown: HTML special characters as
 /// entities (a Markdown viewer passes raw HTML through), table pipes escaped, lines joined.
@@ -202,39 +205,14 @@ pub fn render(r: &Report) -> String {
     );
 
     section(&mut o, 5);
+    let bar = r.settings.quality_threshold;
     let groups = |o: &mut String, cards: &[touchbase_store::measure::Card], label: &str| {
-        table(
-            o,
-            &[
-                label,
-                "volume",
-                "net value",
-                "net / interaction",
-                "cost / interaction",
-                "efficiency",
-                "effectiveness",
-                "CSAT",
-                "resolved",
-                "engaged",
-                "data conformant",
-            ],
-            cards.iter().map(|c| {
-                let s = &c.scorecard;
-                vec![
-                    md(c.key.as_deref().unwrap_or_default()),
-                    count(s.volume),
-                    w.money(s.net_value),
-                    w.per_or(s.net_value_per),
-                    w.per_or(s.cost_per),
-                    s.efficiency.map_or_else(dash, |e| format!("{e:.1}×")),
-                    pct(s.effectiveness),
-                    pct(s.csat),
-                    pct(s.resolution_rate),
-                    pct(s.engagement_rate),
-                    pct(s.conformance_rate),
-                ]
-            }),
-        );
+        let mut header = vec![label];
+        header.extend(GROUP_COLUMNS);
+        let rows = cards
+            .iter()
+            .map(|c| group_row(c, &w, bar, md, |v, _| pct(v)));
+        table(o, &header, rows);
     };
     groups(&mut o, &r.modes, "mode");
 

@@ -6,6 +6,8 @@ use touchbase_core::StrategicValue;
 use touchbase_core::enum_name;
 use touchbase_core::portfolio::{Figure, Reason, ReasonCode, Settings, Verdict};
 
+use touchbase_store::measure::Card;
+
 use crate::model::PointCard;
 
 /// Numbers as the report prints them, in the organization's currency.
@@ -226,6 +228,50 @@ impl Words {
             pct(Some(settings.quality_threshold)),
         )
     }
+}
+
+/// The columns of a group's scorecard table (a mode's, a business function's) after the
+/// group's own, as both renderings title them.
+pub const GROUP_COLUMNS: [&str; 10] = [
+    "interactions",
+    "net value",
+    "net / interaction",
+    "cost / interaction",
+    "value / cost",
+    "effectiveness",
+    "CSAT",
+    "resolved",
+    "engaged",
+    "data conformant",
+];
+
+/// A group's row under its name and [`GROUP_COLUMNS`]: `name` writes the group's key as the
+/// rendering quotes text, and `against` a rate held to a bar (effectiveness to the quality
+/// threshold, data conformance to the conformance threshold).
+pub fn group_row(
+    card: &Card,
+    w: &Words,
+    quality_threshold: f64,
+    name: impl Fn(&str) -> String,
+    against: impl Fn(Option<f64>, f64) -> String,
+) -> Vec<String> {
+    let s = &card.scorecard;
+    vec![
+        name(card.key.as_deref().unwrap_or_default()),
+        count(s.volume),
+        w.money(s.net_value),
+        w.per_or(s.net_value_per),
+        w.per_or(s.cost_per),
+        s.efficiency.map_or_else(dash, |e| format!("{e:.1}×")),
+        against(s.effectiveness, quality_threshold),
+        pct(s.csat),
+        pct(s.resolution_rate),
+        pct(s.engagement_rate),
+        against(
+            s.conformance_rate,
+            touchbase_core::portfolio::CONFORMANCE_THRESHOLD,
+        ),
+    ]
 }
 
 /// The sections of the report, in order, as both renderings title them.

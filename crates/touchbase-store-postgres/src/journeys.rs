@@ -190,7 +190,7 @@ async fn take(
     Ok(())
 }
 
-/// Writes the rows `changes` gives, in (day, point) order, in three statements.
+/// Writes the rows `changes` gives, in (day, point) order, in at most three statements.
 async fn write_rows(tx: &Transaction<'_>, changes: &mut Changes) -> Result<(), StoreError> {
     const CONTEXT: &str = "writing journeys";
     if changes.is_empty() {
@@ -224,21 +224,25 @@ async fn write_rows(tx: &Transaction<'_>, changes: &mut Changes) -> Result<(), S
             }
         }
     }
-    tx.execute(
-        "INSERT INTO journey_days (day, point, body)
+    if !put.0.is_empty() {
+        tx.execute(
+            "INSERT INTO journey_days (day, point, body)
          SELECT * FROM UNNEST($1::bigint[], $2::text[], $3::bytea[])
          ON CONFLICT (day, point) DO UPDATE SET body = EXCLUDED.body",
-        &[&put.0, &put.1, &put.2],
-    )
-    .await
-    .map_err(pg(CONTEXT))?;
-    tx.execute(
-        "DELETE FROM journey_days
+            &[&put.0, &put.1, &put.2],
+        )
+        .await
+        .map_err(pg(CONTEXT))?;
+    }
+    if !gone.0.is_empty() {
+        tx.execute(
+            "DELETE FROM journey_days
          WHERE (day, point) IN (SELECT * FROM UNNEST($1::bigint[], $2::text[]))",
-        &[&gone.0, &gone.1],
-    )
-    .await
-    .map_err(pg(CONTEXT))?;
+            &[&gone.0, &gone.1],
+        )
+        .await
+        .map_err(pg(CONTEXT))?;
+    }
     Ok(())
 }
 
