@@ -5,7 +5,6 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 
 use bytes::{BufMut, BytesMut};
 use futures_util::SinkExt;
-use serde_json::Value;
 use tokio_postgres::Transaction;
 use touchbase_core::event::{self, Checked, Event, NewReject, Outcomes, Written};
 use touchbase_store::StoreError;
@@ -237,8 +236,8 @@ async fn copy_events(
         r.float(Some(e.value_party));
         r.float(Some(e.cost));
         r.float(e.duration_s);
-        r.json(e.data.as_ref());
-        r.json(e.vars.as_ref());
+        r.text(e.data.as_deref());
+        r.text(e.vars.as_deref());
         r.bool(Some(c.conformance.conforms));
         r.json((!c.conformance.failures.is_empty()).then_some(&c.conformance.failures));
         r.bool(Some(c.held));
@@ -315,7 +314,7 @@ impl CopyRows {
         }
     }
 
-    /// A value's JSON text (as `Value::to_string` writes it), serialized in place.
+    /// A value's JSON text, serialized in place.
     fn json(&mut self, v: Option<&impl serde::Serialize>) {
         let Some(v) = v else {
             return self.null();
@@ -399,12 +398,8 @@ impl Rows {
             rows.value_party.push(e.value_party);
             rows.cost.push(e.cost);
             rows.duration_s.push(e.duration_s);
-            rows.data.push(e.data.as_ref().map(Value::to_string));
-            rows.vars.push(
-                e.vars
-                    .as_ref()
-                    .map(|v| serde_json::to_string(v).unwrap_or_default()),
-            );
+            rows.data.push(e.data.clone());
+            rows.vars.push(e.vars.clone());
             rows.conforms.push(c.conformance.conforms);
             rows.failures.push(
                 (!c.conformance.failures.is_empty())

@@ -16,7 +16,9 @@ async fn an_event_committed_by_another_writer_during_the_copy_is_a_duplicate() {
     let url = databases.fresh().await;
     let store = PostgresStore::connect(&url).await.unwrap();
     let raw = serde_json::json!({"id": "e-1", "point": "web.order", "at": "2026-03-01T09:30:00Z"});
-    let event = event::decode(&raw, touchbase_store::ingest::now_us()).unwrap();
+    let event = event::decode(&raw, touchbase_store::ingest::now_us())
+        .unwrap()
+        .event;
     let (day, key) = (day_of(event.at), event::id_key(&event.id));
 
     // Another writer holds the same event, not yet committed.

@@ -793,10 +793,8 @@ fn insert_event(
         e.value_party,
         e.cost,
         e.duration_s,
-        e.data.as_ref().map(|d| d.to_string()),
-        e.vars
-            .as_ref()
-            .map(|v| serde_json::Value::Object(v.clone()).to_string()),
+        e.data,
+        e.vars,
         checked.conformance.conforms,
         failures,
         checked.held,

@@ -3,7 +3,6 @@
 //! can be replayed once the cause is fixed. Events at points that are not live are held (R8).
 
 use serde::Serialize;
-use serde_json::Value;
 use touchbase_core::event::{self, Checked, Checker, Disposition, NewReject, Written};
 use touchbase_core::{Actor, Inventory, Permission};
 
@@ -123,21 +122,14 @@ fn prepare(checker: &Checker, inputs: &[Input], now: i64) -> (Good, Bad) {
             bad.push((i, vec![reason.clone()]));
             continue;
         }
-        let raw: Value = match serde_json::from_str(&input.raw) {
-            Ok(v) => v,
-            Err(e) => {
-                bad.push((i, vec![format!("not JSON: {e}")]));
-                continue;
-            }
-        };
-        let event = match event::decode_owned(raw, now) {
-            Ok(e) => e,
+        let decoded = match event::read(&input.raw, now) {
+            Ok(d) => d,
             Err(problems) => {
                 bad.push((i, problems.iter().map(ToString::to_string).collect()));
                 continue;
             }
         };
-        match checker.check(&event) {
+        match checker.check(&decoded) {
             (Disposition::Rejected(problems), _) => {
                 bad.push((i, problems.iter().map(ToString::to_string).collect()));
             }
@@ -145,7 +137,7 @@ fn prepare(checker: &Checker, inputs: &[Input], now: i64) -> (Good, Bad) {
                 good.push((
                     i,
                     Checked {
-                        event,
+                        event: decoded.event,
                         held: disposition == Disposition::Held,
                         conformance,
                     },

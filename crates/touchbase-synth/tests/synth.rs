@@ -3,7 +3,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use touchbase_core::event::{Checker, Disposition, decode};
+use touchbase_core::event::{Checker, Disposition, read};
 use touchbase_core::{Inventory, Status, file};
 use touchbase_synth::{Generator, Options, Period, SynthError};
 
@@ -74,7 +74,8 @@ fn look(inventory: &Inventory, text: &[u8]) -> Seen {
         seen.lines += 1;
         let raw: serde_json::Value = serde_json::from_str(line).unwrap();
         // Valid now, and at the end of the period (nothing after it).
-        let event = decode(&raw, end).unwrap_or_else(|p| panic!("{line}: {p:?}"));
+        let decoded = read(line, end).unwrap_or_else(|p| panic!("{line}: {p:?}"));
+        let event = &decoded.event;
         assert!(raw["at"].as_str().unwrap().ends_with('Z'), "{line}");
         assert!(
             (start..end).contains(&event.at),
@@ -89,7 +90,7 @@ fn look(inventory: &Inventory, text: &[u8]) -> Seen {
         *seen.by_point.entry(event.point.clone()).or_default() += 1;
         let day = event.at.div_euclid(86_400_000_000);
         seen.by_weekday[((day + 3) % 7) as usize] += 1;
-        let (disposition, conformance) = checker.check(&event);
+        let (disposition, conformance) = checker.check(&decoded);
         match disposition {
             Disposition::Accepted => seen.accepted += 1,
             Disposition::Held => {

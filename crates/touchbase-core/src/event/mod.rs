@@ -12,6 +12,10 @@ use crate::contract::Contract;
 use crate::inventory::{Inventory, Status};
 use crate::validate::{check_variable_value, is_key};
 
+mod read;
+
+pub use read::read;
+
 /// One interaction, checked.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Event {
@@ -27,6 +31,18 @@ pub struct Event {
     pub value_party: f64,
     pub cost: f64,
     pub duration_s: Option<f64>,
+    /// The JSON text of the event's `data` object, as received (or, for an event read the
+    /// long way by [`decode`], the object written compactly).
+    pub data: Option<String>,
+    /// The JSON text of the event's `vars` object, likewise.
+    pub vars: Option<String>,
+}
+
+/// A decoded event, with its `data` and `vars` parsed for the checks that read them (the data
+/// contract, the industry variables). The event alone is what is written.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Decoded {
+    pub event: Event,
     pub data: Option<Value>,
     pub vars: Option<Map<String, Value>>,
 }
@@ -92,7 +108,7 @@ pub fn canonical_id(raw: &Value) -> String {
 /// Decodes and checks one event against the wire format v1. `now_us` is the current instant
 /// (microseconds since the epoch): an event more than 24 h after it is refused. Every broken
 /// rule is reported.
-pub fn decode(raw: &Value, now_us: i64) -> Result<Event, Vec<Problem>> {
+pub fn decode(raw: &Value, now_us: i64) -> Result<Decoded, Vec<Problem>> {
     let mut problems = Vec::new();
     let Some(object) = raw.as_object() else {
         return Err(vec![problem(
@@ -107,11 +123,7 @@ pub fn decode(raw: &Value, now_us: i64) -> Result<Event, Vec<Problem>> {
     }
     let id = match object.get("id") {
         None | Some(Value::Null) => canonical_id(raw),
-        Some(Value::String(s))
-            if !s.is_empty() && s.chars().count() <= 128 && !s.contains('\0') =>
-        {
-            s.clone()
-        }
+        Some(Value::String(s)) if id_ok(s) => s.clone(),
         Some(other) => {
             problems.push(problem(
                 "id",
@@ -151,14 +163,7 @@ pub fn decode(raw: &Value, now_us: i64) -> Result<Event, Vec<Problem>> {
         }
     };
     let at = match object.get("at") {
-        Some(Value::String(s)) => match parse_instant(s) {
-            Ok(at) if at > now_us + 24 * 3_600_000_000 => {
-                problems.push(problem(
-                    "at",
-                    format!("is more than 24 h in the future: {s}"),
-                ));
-                0
-            }
+        Some(Value::String(s)) => match instant(s, now_us) {
             Ok(at) => at,
             Err(why) => {
                 problems.push(problem("at", why));
@@ -215,17 +220,21 @@ pub fn decode(raw: &Value, now_us: i64) -> Result<Event, Vec<Problem>> {
     let data = data_of(object.get("data").cloned(), &mut problems);
     let vars = vars_of(object.get("vars").cloned(), &mut problems);
     if problems.is_empty() {
-        Ok(Event {
-            id,
-            point,
-            at,
-            party,
-            channel,
-            outcomes,
-            value_company,
-            value_party,
-            cost,
-            duration_s,
+        Ok(Decoded {
+            event: Event {
+                id,
+                point,
+                at,
+                party,
+                channel,
+                outcomes,
+                value_company,
+                value_party,
+                cost,
+                duration_s,
+                data: data.as_ref().map(Value::to_string),
+                vars: vars.as_ref().map(|v| Value::Object(v.clone()).to_string()),
+            },
             data,
             vars,
         })
@@ -234,27 +243,33 @@ pub fn decode(raw: &Value, now_us: i64) -> Result<Event, Vec<Problem>> {
     }
 }
 
-/// As [`decode`], taking the event by value: its `data` and `vars` are moved into the event
-/// rather than copied (an event with an `id`; without one, its id is the hash of the whole).
-pub fn decode_owned(mut raw: Value, now_us: i64) -> Result<Event, Vec<Problem>> {
-    let taken = match raw.as_object_mut() {
-        Some(object) if object.get("id").is_some_and(|id| !id.is_null()) => {
-            (object.remove("data"), object.remove("vars"))
-        }
-        _ => return decode(&raw, now_us),
-    };
-    let decoded = decode(&raw, now_us);
-    let mut problems = decoded.as_ref().err().cloned().unwrap_or_default();
-    let data = data_of(taken.0, &mut problems);
-    let vars = vars_of(taken.1, &mut problems);
-    match decoded {
-        Ok(event) if problems.is_empty() => Ok(Event {
-            data,
-            vars,
-            ..event
-        }),
-        _ => Err(problems),
+/// The rule of an event's `id`: 1 to 128 characters, no NUL.
+fn id_ok(s: &str) -> bool {
+    !s.is_empty() && s.chars().count() <= 128 && !s.contains('\0')
+}
+
+/// The rule of `at`: an RFC 3339 instant, at most 24 h after `now_us`; in microseconds.
+fn instant(s: &str, now_us: i64) -> Result<i64, String> {
+    let at = parse_instant(s)?;
+    if at > now_us + 24 * 3_600_000_000 {
+        return Err(format!("is more than 24 h in the future: {s}"));
     }
+    Ok(at)
+}
+
+/// The rule of an optional text (party, channel, intent): at most `max` characters, no NUL.
+fn text_ok(s: &str, max: usize) -> bool {
+    !s.contains('\0') && s.chars().count() <= max
+}
+
+/// The rule of a number: finite, and at least 0 where it must not be negative.
+fn number_ok(v: f64, non_negative: bool) -> bool {
+    v.is_finite() && (!non_negative || v >= 0.0)
+}
+
+/// The rule of `outcomes.satisfaction`: an integer from 1 to 5.
+fn satisfaction_ok(v: u64) -> bool {
+    (1..=5).contains(&v)
 }
 
 /// The `data` of an event: an object, or absent.
@@ -315,7 +330,7 @@ fn decode_outcomes(raw: Option<&Value>, problems: &mut Vec<Problem>) -> Outcomes
     }
     outcomes.satisfaction = match object.get("satisfaction") {
         None | Some(Value::Null) => None,
-        Some(Value::Number(n)) if n.as_u64().is_some_and(|v| (1..=5).contains(&v)) => {
+        Some(Value::Number(n)) if n.as_u64().is_some_and(satisfaction_ok) => {
             n.as_u64().map(|v| v as u8)
         }
         Some(other) => {
@@ -361,7 +376,7 @@ fn optional_string(
             ));
             None
         }
-        Some(Value::String(s)) if s.chars().count() <= max => Some(s.clone()),
+        Some(Value::String(s)) if text_ok(s, max) => Some(s.clone()),
         Some(Value::String(s)) => {
             problems.push(problem(
                 field,
@@ -391,7 +406,7 @@ fn finite(
     match raw {
         None | Some(Value::Null) => None,
         Some(Value::Number(n)) => match n.as_f64() {
-            Some(v) if v.is_finite() && (!non_negative || v >= 0.0) => Some(v),
+            Some(v) if number_ok(v, non_negative) => Some(v),
             _ => {
                 problems.push(problem(
                     field,
@@ -532,10 +547,11 @@ impl Checker {
         }
     }
 
-    /// Decides where `event` goes, and checks its data against its point's contract.
-    pub fn check(&self, event: &Event) -> (Disposition, Conformance) {
+    /// Decides where a decoded event goes, and checks its data against its point's contract.
+    pub fn check(&self, decoded: &Decoded) -> (Disposition, Conformance) {
+        let event = &decoded.event;
         let mut problems = Vec::new();
-        if let Some(vars) = &event.vars {
+        if let Some(vars) = &decoded.vars {
             for (name, value) in vars {
                 match self.variables.get(name) {
                     None => problems.push(problem(
@@ -557,7 +573,7 @@ impl Checker {
             },
             Some((_, contract)) => {
                 let failures =
-                    contract.failures(event.data.as_ref().unwrap_or(&Value::Object(Map::new())));
+                    contract.failures(decoded.data.as_ref().unwrap_or(&Value::Object(Map::new())));
                 Conformance {
                     conforms: failures.is_empty(),
                     failures,
@@ -596,15 +612,19 @@ mod tests {
             Err(problems) => problems.iter().map(ToString::to_string).collect(),
         };
         assert_eq!(got, expected, "{raw}");
-        // Taking the event by value decides the same, with or without an id.
-        assert_eq!(decode_owned(raw.clone(), NOW), decode(&raw, NOW), "{raw}");
+        // Reading the text decides the same, with or without an id.
+        assert_eq!(
+            read(&raw.to_string(), NOW).map(|d| d.event),
+            decode(&raw, NOW).map(|d| d.event),
+            "{raw}"
+        );
         let mut with_id = raw.clone();
         if let Some(object) = with_id.as_object_mut() {
             object.entry("id").or_insert_with(|| json!("x-1"));
         }
         assert_eq!(
-            decode_owned(with_id.clone(), NOW),
-            decode(&with_id, NOW),
+            read(&with_id.to_string(), NOW).map(|d| d.event),
+            decode(&with_id, NOW).map(|d| d.event),
             "{with_id}"
         );
     }
@@ -709,12 +729,14 @@ mod tests {
             &json!({ "point": "a", "at": "2026-03-01T10:30:00+01:00", "cost": 1 }),
             NOW,
         )
-        .unwrap();
+        .unwrap()
+        .event;
         let b = decode(
             &json!({ "cost": 1, "at": "2026-03-01T10:30:00+01:00", "point": "a" }),
             NOW,
         )
-        .unwrap();
+        .unwrap()
+        .event;
         assert_eq!(a.at, parse_instant("2026-03-01T09:30:00Z").unwrap());
         assert_eq!(a.id, b.id, "key order does not change the canonical id");
         assert!(a.id.starts_with("h:"));
@@ -722,13 +744,15 @@ mod tests {
             &json!({ "point": "a", "at": "2026-03-01T10:30:00+01:00", "cost": 2 }),
             NOW,
         )
-        .unwrap();
+        .unwrap()
+        .event;
         assert_ne!(a.id, c.id);
         let given = decode(
             &json!({ "id": "ord-1", "point": "a", "at": "2026-03-01T09:30:00Z" }),
             NOW,
         )
-        .unwrap();
+        .unwrap()
+        .event;
         assert_eq!(given.id, "ord-1");
     }
 }
