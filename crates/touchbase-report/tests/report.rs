@@ -3,7 +3,6 @@
 //! Markdown carries the same sections.
 
 use serde_json::{Value, json};
-use touchbase_core::event::Checker;
 use touchbase_core::period::Period;
 use touchbase_core::{Actor, Inventory, file};
 use touchbase_report::{Format, Options, Report, build, render};
@@ -91,9 +90,8 @@ async fn store(dir: &tempfile::TempDir) -> (SqliteStore, Inventory) {
         .iter()
         .map(|e| Input::new(e.to_string(), "test"))
         .collect();
-    ingest(&store, &admin, &Checker::new(&inventory), &inputs)
-        .await
-        .unwrap();
+    let checker = touchbase_store::ingest::checker(&store).await.unwrap();
+    ingest(&store, &admin, &checker, &inputs).await.unwrap();
     (store, inventory)
 }
 

@@ -16,7 +16,7 @@ use tokio::sync::{mpsc, oneshot};
 use touchbase_core::event::Checker;
 use touchbase_core::{Actor, Permission};
 use touchbase_store::ingest::{self, Input, Outcome};
-use touchbase_store::{OpError, Store};
+use touchbase_store::{OpError, Store, Versioned};
 
 use crate::journeys_keeper::Activity;
 
@@ -94,8 +94,8 @@ impl Committer {
 /// The writing task, until every handle is dropped: one group is written while the next is
 /// gathered and checked (the disk and the CPU work at once); at most one write is in flight.
 async fn run(store: Arc<dyn Store>, mut jobs: mpsc::Receiver<Job>, activity: Arc<Activity>) {
-    let mut checker: Option<(u64, Checker)> = None;
-    // The store's version as last seen after a write: a changed inventory is noticed at the
+    let mut checker: Option<Versioned<Checker>> = None;
+    // The store's version as the last write read it: a changed inventory is noticed at the
     // next group without a read of the store before every group.
     let seen = Arc::new(AtomicU64::new(UNKNOWN));
     let mut writing: Option<tokio::task::JoinHandle<()>> = None;
@@ -115,23 +115,24 @@ async fn run(store: Arc<dyn Store>, mut jobs: mpsc::Receiver<Job>, activity: Arc
             .iter_mut()
             .flat_map(|job| std::mem::take(&mut job.inputs))
             .collect();
-        // The version now when no write is in flight; under load, as read right after the
-        // last write (an inventory change is then in force one group later).
+        // The version now when no write is in flight; under load, as the last write read it
+        // (an inventory change is then in force one group later, and events held by a checker
+        // that the write finds out of date are released at once).
         let idle = writing.as_ref().is_none_or(|w| w.is_finished());
         let version = if idle {
             store.version().await.unwrap_or(UNKNOWN)
         } else {
             seen.load(Ordering::Acquire)
         };
-        if version == UNKNOWN || checker.as_ref().is_none_or(|(v, _)| *v != version) {
+        if version == UNKNOWN || checker.as_ref().is_none_or(|c| c.version != version) {
             // Refreshing reads the store: wait for the write in flight first.
             if let Some(done) = writing.take() {
                 let _ = done.await;
             }
-            match fresh_checker(&*store).await {
-                Ok((version, fresh)) => {
-                    seen.store(version, Ordering::Release);
-                    checker = Some((version, fresh));
+            match ingest::checker(&*store).await {
+                Ok(fresh) => {
+                    seen.store(fresh.version, Ordering::Release);
+                    checker = Some(fresh);
                 }
                 Err(e) => {
                     answer(group, Err(e));
@@ -139,7 +140,7 @@ async fn run(store: Arc<dyn Store>, mut jobs: mpsc::Receiver<Job>, activity: Arc
                 }
             }
         }
-        let Some((_, current)) = checker.as_ref() else {
+        let Some(current) = checker.as_ref() else {
             unreachable!("set above");
         };
         let prepared = ingest::prepare_batch(current, &inputs);
@@ -149,14 +150,16 @@ async fn run(store: Arc<dyn Store>, mut jobs: mpsc::Receiver<Job>, activity: Arc
         let (store, seen, activity) =
             (Arc::clone(&store), Arc::clone(&seen), Arc::clone(&activity));
         writing = Some(tokio::spawn(async move {
-            let result = ingest::commit(&*store, prepared).await;
-            if result.is_ok() {
-                activity.wrote();
-            }
-            answer(group, result);
-            match store.version().await {
-                Ok(version) => seen.store(version, Ordering::Release),
-                Err(_) => seen.store(UNKNOWN, Ordering::Release),
+            match ingest::commit(&*store, prepared).await {
+                Ok(written) => {
+                    seen.store(written.version, Ordering::Release);
+                    activity.wrote();
+                    answer(group, Ok(written.value));
+                }
+                Err(e) => {
+                    seen.store(UNKNOWN, Ordering::Release);
+                    answer(group, Err(e));
+                }
             }
         }));
     }
@@ -167,12 +170,6 @@ async fn run(store: Arc<dyn Store>, mut jobs: mpsc::Receiver<Job>, activity: Arc
 
 /// Not yet read.
 const UNKNOWN: u64 = u64::MAX;
-
-/// The store's version and the checker of its inventory.
-async fn fresh_checker(store: &dyn Store) -> Result<(u64, Checker), OpError> {
-    let version = store.version().await?;
-    Ok((version, ingest::checker(store).await?))
-}
 
 /// Sends each job its share of the outcomes (or the error).
 fn answer(group: Vec<Job>, result: Result<Vec<Outcome>, OpError>) {

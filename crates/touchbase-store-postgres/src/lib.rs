@@ -353,7 +353,7 @@ impl Store for PostgresStore {
         events: Vec<Checked>,
         rejects: Vec<NewReject>,
         received_at: i64,
-    ) -> Result<Vec<Written>, StoreError> {
+    ) -> Result<Versioned<Vec<Written>>, StoreError> {
         const CONTEXT: &str = "writing events";
         let mut client = self.client().await?;
         // Straight in while the events are new; once a batch meets known keys, the next ones
@@ -365,11 +365,24 @@ impl Store for PostgresStore {
         };
         loop {
             let tx = durable(&mut client, CONTEXT).await?;
+            // Shared, so that writes of events go on side by side; an inventory change (which
+            // takes the row for update) waits for this write, or this write reads its version.
+            let version: i64 = tx
+                .query_one(
+                    "SELECT value FROM meta WHERE key = 'inventory_version' FOR SHARE",
+                    &[],
+                )
+                .await
+                .map_err(pg(CONTEXT))?
+                .get(0);
             match events::write(&tx, &events, &rejects, received_at, path).await {
                 Ok(outcome) => {
                     tx.commit().await.map_err(pg(CONTEXT))?;
                     self.known.store(outcome.met_known, Ordering::Relaxed);
-                    return Ok(outcome.written);
+                    return Ok(Versioned {
+                        version: version as u64,
+                        value: outcome.written,
+                    });
                 }
                 // Nothing of it is kept: again, the careful way.
                 Err(e) if path != events::Path::Careful && events::raced(&e) => {

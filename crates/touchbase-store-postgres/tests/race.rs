@@ -57,7 +57,7 @@ async fn an_event_committed_by_another_writer_during_the_copy_is_a_duplicate() {
     other.batch_execute("COMMIT").await.unwrap();
 
     let written = writing.await.unwrap().unwrap();
-    assert_eq!(written, [Written::Duplicate]);
+    assert_eq!(written.value, [Written::Duplicate]);
     assert_eq!(store.event_counts().await.unwrap(), (1, 0));
     // The other writer added no rollup, and the duplicate added none either.
     assert!(store.rollups(day..day + 1).await.unwrap().is_empty());

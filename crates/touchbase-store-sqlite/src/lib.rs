@@ -142,13 +142,8 @@ impl Store for SqliteStore {
 
     async fn version(&self) -> Result<u64, StoreError> {
         const CONTEXT: &str = "reading the store's version";
-        self.with(CONTEXT, |conn| {
-            conn.prepare_cached("SELECT value FROM meta WHERE key = 'inventory_version'")
-                .and_then(|mut s| s.query_row([], |r| r.get::<_, i64>(0)))
-                .map(|v| v as u64)
-                .map_err(db(CONTEXT))
-        })
-        .await
+        self.with(CONTEXT, |conn| inventory_version(conn).map_err(db(CONTEXT)))
+            .await
     }
 
     async fn entity(&self, kind: Kind, key: &str) -> Result<Option<Entity>, StoreError> {
@@ -302,7 +297,7 @@ impl Store for SqliteStore {
         events: Vec<Checked>,
         rejects: Vec<NewReject>,
         received_at: i64,
-    ) -> Result<Vec<Written>, StoreError> {
+    ) -> Result<Versioned<Vec<Written>>, StoreError> {
         const CONTEXT: &str = "writing events";
         self.with(CONTEXT, move |conn| {
             let tx = conn
@@ -354,8 +349,13 @@ impl Store for SqliteStore {
                 add_to_rollups(&tx, rollup::tally(counted)).map_err(db(CONTEXT))?;
                 insert_rejects(&tx, &rejects, received_at).map_err(db(CONTEXT))?;
             }
+            // The write holds the store's one write lock: no inventory change can come between.
+            let version = inventory_version(&tx).map_err(db(CONTEXT))?;
             tx.commit().map_err(db(CONTEXT))?;
-            Ok(written)
+            Ok(Versioned {
+                version,
+                value: written,
+            })
         })
         .await
     }
@@ -612,6 +612,13 @@ impl Store for SqliteStore {
         })
         .await
     }
+}
+
+/// The store's version (of the entities, not of the events).
+fn inventory_version(conn: &Connection) -> rusqlite::Result<u64> {
+    conn.prepare_cached("SELECT value FROM meta WHERE key = 'inventory_version'")?
+        .query_row([], |r| r.get::<_, i64>(0))
+        .map(|v| v as u64)
 }
 
 fn read_meta(conn: &Connection, key: &str) -> rusqlite::Result<i64> {

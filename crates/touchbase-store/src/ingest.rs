@@ -6,7 +6,7 @@ use serde::Serialize;
 use touchbase_core::event::{self, Checked, Checker, Disposition, NewReject, Written};
 use touchbase_core::{Actor, Inventory, Permission};
 
-use crate::{OpError, Store, StoreError};
+use crate::{OpError, Store, StoreError, Versioned};
 
 /// One input: the text of one event (a line of NDJSON, an element of a JSON array, a row of
 /// CSV as JSON).
@@ -100,12 +100,17 @@ pub fn now_us() -> i64 {
     jiff::Timestamp::now().as_microsecond()
 }
 
-/// The inventory's rules for events, compiled once per batch.
-pub async fn checker(store: &dyn Store) -> Result<Checker, OpError> {
-    let inventory = crate::inventory::load(store).await?.map(|v| v.value);
-    Ok(Checker::new(&inventory.unwrap_or_else(|| {
-        Inventory::new(touchbase_core::Organization::named("-"))
-    })))
+/// The inventory's rules for events, compiled once for many batches, at the store's version
+/// they were read at.
+pub async fn checker(store: &dyn Store) -> Result<Versioned<Checker>, OpError> {
+    let Versioned { version, value } = crate::load(store).await?;
+    let inventory = value
+        .inventory
+        .unwrap_or_else(|| Inventory::new(touchbase_core::Organization::named("-")));
+    Ok(Versioned {
+        version,
+        value: Checker::new(&inventory),
+    })
 }
 
 /// The inputs that became events, each with its index among the inputs.
@@ -152,6 +157,8 @@ fn prepare(checker: &Checker, inputs: &[Input], now: i64) -> (Good, Bad) {
 #[derive(Debug)]
 pub struct Prepared {
     now: i64,
+    /// The store's version the checker was read at.
+    version: u64,
     len: usize,
     /// The events, each with the index of its input.
     events: Vec<Checked>,
@@ -173,9 +180,9 @@ impl Prepared {
 
 /// Decodes and checks a batch (CPU only: no IO), so that a caller can prepare the next batch
 /// while the previous one is being written.
-pub fn prepare_batch(checker: &Checker, inputs: &[Input]) -> Prepared {
+pub fn prepare_batch(checker: &Versioned<Checker>, inputs: &[Input]) -> Prepared {
     let now = now_us();
-    let (good, bad) = prepare(checker, inputs, now);
+    let (good, bad) = prepare(&checker.value, inputs, now);
     let rejects = bad
         .iter()
         .map(|(i, reasons)| new_reject(&inputs[*i], reasons.clone()))
@@ -183,6 +190,7 @@ pub fn prepare_batch(checker: &Checker, inputs: &[Input]) -> Prepared {
     let (positions, events) = good.into_iter().unzip();
     Prepared {
         now,
+        version: checker.version,
         len: inputs.len(),
         events,
         positions,
@@ -192,10 +200,14 @@ pub fn prepare_batch(checker: &Checker, inputs: &[Input]) -> Prepared {
 }
 
 /// Writes a prepared batch, the good events and the rejects in one durable transaction, and
-/// says what became of each input, in order.
-pub async fn commit(store: &dyn Store, prepared: Prepared) -> Result<Vec<Outcome>, OpError> {
+/// says what became of each input, in order, at the store's version the write read.
+pub async fn commit(
+    store: &dyn Store,
+    prepared: Prepared,
+) -> Result<Versioned<Vec<Outcome>>, OpError> {
     let Prepared {
         now,
+        version,
         len,
         events,
         positions,
@@ -211,7 +223,8 @@ pub async fn commit(store: &dyn Store, prepared: Prepared) -> Result<Vec<Outcome
     let written = store.write_events(events, rejects, now).await?;
     held_points.sort_unstable();
     held_points.dedup();
-    if written.contains(&Written::Held) {
+    // The checker is exact when the write met the inventory it was made from.
+    if written.version != version && written.value.contains(&Written::Held) {
         release_if_live_now(store, &held_points).await?;
     }
     let mut outcomes = vec![
@@ -222,7 +235,7 @@ pub async fn commit(store: &dyn Store, prepared: Prepared) -> Result<Vec<Outcome
         };
         len
     ];
-    for ((i, id), w) in positions.into_iter().zip(ids).zip(written) {
+    for ((i, id), w) in positions.into_iter().zip(ids).zip(written.value) {
         outcomes[i] = Outcome {
             status: match w {
                 Written::Accepted => Status::Accepted,
@@ -236,18 +249,21 @@ pub async fn commit(store: &dyn Store, prepared: Prepared) -> Result<Vec<Outcome
     for (i, reasons) in bad {
         outcomes[i].reasons = reasons;
     }
-    Ok(outcomes)
+    Ok(Versioned {
+        version: written.version,
+        value: outcomes,
+    })
 }
 
 /// Takes a batch of inputs: [`prepare_batch`], then [`commit`].
 pub async fn ingest(
     store: &dyn Store,
     actor: &Actor,
-    checker: &Checker,
+    checker: &Versioned<Checker>,
     inputs: &[Input],
 ) -> Result<Vec<Outcome>, OpError> {
     actor.require(Permission::Ingest)?;
-    commit(store, prepare_batch(checker, inputs)).await
+    Ok(commit(store, prepare_batch(checker, inputs)).await?.value)
 }
 
 /// A reject of `input`, with its reasons.
@@ -259,9 +275,9 @@ fn new_reject(input: &Input, reasons: Vec<String>) -> NewReject {
     reject
 }
 
-/// The checker is a snapshot: a point may have gone live since it was made. Events just held
-/// at such a point are released into the counts at once rather than waiting for the next
-/// inventory change.
+/// The checker is a snapshot: a point may have gone live since it was made (the write met
+/// another version of the store). Events just held at such a point are released into the
+/// counts at once rather than waiting for the next inventory change.
 async fn release_if_live_now(store: &dyn Store, held: &[String]) -> Result<(), StoreError> {
     // One point's document each, not the whole inventory: this runs on every batch with a
     // held event.
@@ -318,7 +334,7 @@ pub async fn replay(
         .map(|r| Input::new(r.raw.clone(), format!("replay of reject {}", r.id)))
         .collect();
     let now = now_us();
-    let (good, bad) = prepare(&checker, &inputs, now);
+    let (good, bad) = prepare(&checker.value, &inputs, now);
     let ids: Vec<i64> = good.iter().map(|(i, _)| pending[*i].id).collect();
     let events: Vec<Checked> = good.into_iter().map(|(_, c)| c).collect();
     store.write_events(events, Vec::new(), now).await?;

@@ -106,14 +106,17 @@ pub trait Store: Send + Sync + Debug {
 
     /// Writes checked events and rejected inputs in one durable transaction: each event once by
     /// its id (a known id is a duplicate and adds nothing), the daily rollups of the counted
-    /// (not held) ones updated with them. Returns what became of each event, in order. When
-    /// this returns, the write has reached the disk.
+    /// (not held) ones updated with them. Returns what became of each event, in order, at the
+    /// store's version as the write read it: the inventory the events met. An inventory change
+    /// waits for a write that read its version, or the write reads the new one, so a point that
+    /// went live after the write either was seen by it or sees its held events. When this
+    /// returns, the write has reached the disk.
     async fn write_events(
         &self,
         events: Vec<Checked>,
         rejects: Vec<NewReject>,
         received_at: i64,
-    ) -> Result<Vec<Written>, StoreError>;
+    ) -> Result<Versioned<Vec<Written>>, StoreError>;
 
     /// The points with held events (R8), by point key.
     async fn held(&self) -> Result<Vec<HeldPoint>, StoreError>;

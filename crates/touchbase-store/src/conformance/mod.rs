@@ -1107,9 +1107,21 @@ pub async fn held_events_count_once_their_point_goes_live(backend: &dyn Backend)
         (0, 2),
         "approved is not live yet"
     );
+    let before = crate::ingest::checker(store).await.unwrap();
     inventory::go_live(store, &olga, "app.order").await.unwrap();
     assert_eq!(store.event_counts().await.unwrap(), (2, 0));
     assert!(store.held().await.unwrap().is_empty());
+
+    // A checker made before the point went live holds its events; the write reads the store's
+    // new version, and they are counted at once.
+    let late = inputs(&[json!({ "point": "app.order", "at": "2026-03-03T09:30:00Z" })]);
+    let written = crate::ingest::commit(store, crate::ingest::prepare_batch(&before, &late))
+        .await
+        .unwrap();
+    assert_eq!(written.value[0].status, crate::ingest::Status::Held);
+    assert_eq!(written.version, store.version().await.unwrap());
+    assert_ne!(written.version, before.version);
+    assert_eq!(store.event_counts().await.unwrap(), (3, 0));
 }
 
 pub async fn rejects_replay_once_the_cause_is_fixed(backend: &dyn Backend) {

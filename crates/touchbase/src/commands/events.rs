@@ -8,8 +8,8 @@ use anyhow::Context;
 use serde::Serialize;
 use touchbase_core::event::Checker;
 use touchbase_core::{Actor, Permission};
-use touchbase_store::Store;
 use touchbase_store::ingest::{self, Input, Prepared, Summary};
+use touchbase_store::{Store, Versioned};
 
 use crate::args::{ImportArgs, RejectsCommand, UndocumentedArgs};
 use crate::output::{print_json, table};
@@ -101,7 +101,7 @@ pub async fn ingest_all(
     loop {
         match receive.recv().await {
             Some(Read::Batch(prepared)) => {
-                summary.add(&ingest::commit(store, prepared).await?);
+                summary.add(&ingest::commit(store, prepared).await?.value);
                 each_batch(&summary);
             }
             Some(Read::End(failed)) => return Ok((summary, failed)),
@@ -126,7 +126,7 @@ enum Read {
 fn read_all(
     mut inputs: impl Iterator<Item = anyhow::Result<Input>>,
     size: usize,
-    checker: &Checker,
+    checker: &Versioned<Checker>,
     send: &tokio::sync::mpsc::Sender<Read>,
 ) {
     let mut failed = None;
@@ -148,7 +148,7 @@ fn read_all(
 fn read_batch(
     inputs: &mut impl Iterator<Item = anyhow::Result<Input>>,
     size: usize,
-    checker: &Checker,
+    checker: &Versioned<Checker>,
     failed: &mut Option<anyhow::Error>,
 ) -> Prepared {
     let mut batch = Vec::with_capacity(size);
