@@ -6,7 +6,7 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use bytes::{BufMut, BytesMut};
 use futures_util::SinkExt;
 use tokio_postgres::Transaction;
-use touchbase_core::event::{self, Checked, Event, NewReject, Outcomes, Written};
+use touchbase_core::event::{Checked, Event, NewReject, Outcomes, Written};
 use touchbase_store::StoreError;
 use touchbase_store::rollup::{self, Tally};
 
@@ -47,7 +47,7 @@ pub(crate) async fn write(
 ) -> Result<Outcome, tokio_postgres::Error> {
     let keys: Vec<(i64, i64)> = events
         .iter()
-        .map(|c| (rollup::day_of(c.event.at), event::id_key(&c.event.id)))
+        .map(|c| (rollup::day_of(c.event.at), c.key()))
         .collect();
     // The first of each (day, id) in the batch is a candidate; a later one is a duplicate.
     // Candidates go in one statement, in (day, key) order so that concurrent writers take

@@ -33,14 +33,14 @@ async fn an_event_committed_by_another_writer_during_the_copy_is_a_duplicate() {
         .await
         .unwrap();
 
-    let checked = Checked {
+    let checked = Checked::new(
         event,
-        held: false,
-        conformance: Conformance {
+        false,
+        Conformance {
             conforms: true,
             failures: Vec::new(),
         },
-    };
+    );
     let writing = {
         let store = store.clone();
         tokio::spawn(async move { store.write_events(vec![checked], Vec::new(), 1).await })

@@ -13,9 +13,7 @@ use std::sync::{Arc, Mutex};
 use async_trait::async_trait;
 use rusqlite::{Connection, OptionalExtension, params};
 use touchbase_core::audit::{self, Entry, Record};
-use touchbase_core::event::{
-    self, Checked, Event, HeldPoint, NewReject, Outcomes, Reject, Written,
-};
+use touchbase_core::event::{Checked, Event, HeldPoint, NewReject, Outcomes, Reject, Written};
 use touchbase_core::{Change, Entity, Kind};
 use touchbase_store::journey_days::{self, Batches, Changes, Touches};
 use touchbase_store::rollup::{self, Tally, add_in_order, day_of};
@@ -317,7 +315,7 @@ impl Store for SqliteStore {
                 for checked in &events {
                     let e = &checked.event;
                     let day = rollup::day_of(e.at);
-                    let key = event::id_key(&e.id);
+                    let key = checked.key();
                     let mut write = |key: Option<i64>| {
                         insert_event(&mut insert, checked, day, key, received_at)
                             .map_err(db(CONTEXT))

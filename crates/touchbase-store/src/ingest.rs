@@ -141,11 +141,7 @@ fn prepare(checker: &Checker, inputs: &[Input], now: i64) -> (Good, Bad) {
             (disposition, conformance) => {
                 good.push((
                     i,
-                    Checked {
-                        event: decoded.event,
-                        held: disposition == Disposition::Held,
-                        conformance,
-                    },
+                    Checked::new(decoded.event, disposition == Disposition::Held, conformance),
                 ));
             }
         }

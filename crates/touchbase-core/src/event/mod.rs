@@ -764,6 +764,25 @@ pub struct Checked {
     /// Held (R8) rather than counted.
     pub held: bool,
     pub conformance: Conformance,
+    /// [`id_key`] of the event's id, worked out where the event is checked rather than where
+    /// it is written (the writer is the busier side of an import).
+    key: i64,
+}
+
+impl Checked {
+    pub fn new(event: Event, held: bool, conformance: Conformance) -> Checked {
+        Checked {
+            key: id_key(&event.id),
+            event,
+            held,
+            conformance,
+        }
+    }
+
+    /// The key the event's id is found by ([`id_key`]).
+    pub fn key(&self) -> i64 {
+        self.key
+    }
 }
 
 /// An input that could not be taken, kept with its reasons so it can be replayed (R9).
