@@ -4,7 +4,9 @@
 //! A durable commit waits for the disk (an fsync); with one per request, single-event requests
 //! could go no faster than the disk flushes. One task takes the batches from a queue: while a
 //! group is written, the next requests queue up, and it takes them all (up to [`MAX_GROUP`]
-//! events) as the next group, decodes and checks them, then waits for the write in flight. Under light load a group is one request and nothing waits; under
+//! events) as the next group, decodes and checks them, then waits for the write in flight;
+//! those that came while it waited join the group too (checked then), rather than waiting a
+//! whole write more. Under light load a group is one request and nothing waits; under
 //! heavy load a group grows, and the fsyncs per second stay what the disk can do. Every caller
 //! is answered only after the commit that holds its events. The inventory's checker is
 //! compiled once per inventory version, not per request.
@@ -102,19 +104,8 @@ async fn run(store: Arc<dyn Store>, mut jobs: mpsc::Receiver<Job>, activity: Arc
     while let Some(first) = jobs.recv().await {
         let mut group = vec![first];
         let mut events = group[0].len;
-        while events < MAX_GROUP {
-            match jobs.try_recv() {
-                Ok(job) => {
-                    events += job.len;
-                    group.push(job);
-                }
-                Err(_) => break,
-            }
-        }
-        let inputs: Vec<Input> = group
-            .iter_mut()
-            .flat_map(|job| std::mem::take(&mut job.inputs))
-            .collect();
+        take_waiting(&mut jobs, &mut group, &mut events);
+        let inputs = inputs_of(&mut group);
         // The version now when no write is in flight; under load, as the last write read it
         // (an inventory change is then in force one group later, and events held by a checker
         // that the write finds out of date are released at once).
@@ -143,9 +134,17 @@ async fn run(store: Arc<dyn Store>, mut jobs: mpsc::Receiver<Job>, activity: Arc
         let Some(current) = checker.as_ref() else {
             unreachable!("set above");
         };
-        let prepared = ingest::prepare_batch(current, &inputs);
+        let mut prepared = ingest::prepare_batch(current, &inputs);
         if let Some(done) = writing.take() {
             let _ = done.await;
+            // What came while that write was in flight joins this group rather than waiting a
+            // whole write more for the next one.
+            let early = group.len();
+            take_waiting(&mut jobs, &mut group, &mut events);
+            if group.len() > early {
+                let late = inputs_of(&mut group[early..]);
+                prepared.join(ingest::prepare_batch(current, &late));
+            }
         }
         let (store, seen, activity) =
             (Arc::clone(&store), Arc::clone(&seen), Arc::clone(&activity));
@@ -170,6 +169,27 @@ async fn run(store: Arc<dyn Store>, mut jobs: mpsc::Receiver<Job>, activity: Arc
 
 /// Not yet read.
 const UNKNOWN: u64 = u64::MAX;
+
+/// Adds the jobs waiting in the queue to `group`, while it holds fewer than [`MAX_GROUP`]
+/// events (`events`).
+fn take_waiting(jobs: &mut mpsc::Receiver<Job>, group: &mut Vec<Job>, events: &mut usize) {
+    while *events < MAX_GROUP {
+        match jobs.try_recv() {
+            Ok(job) => {
+                *events += job.len;
+                group.push(job);
+            }
+            Err(_) => break,
+        }
+    }
+}
+
+/// The inputs of `jobs`, in order, taken out to be written.
+fn inputs_of(jobs: &mut [Job]) -> Vec<Input> {
+    jobs.iter_mut()
+        .flat_map(|job| std::mem::take(&mut job.inputs))
+        .collect()
+}
 
 /// Sends each job its share of the outcomes (or the error).
 fn answer(group: Vec<Job>, result: Result<Vec<Outcome>, OpError>) {

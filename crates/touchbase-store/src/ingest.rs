@@ -172,6 +172,23 @@ impl Prepared {
     pub fn is_empty(&self) -> bool {
         self.len == 0
     }
+
+    /// Adds the inputs of `other` (prepared with the same checker) after this batch's, to be
+    /// written in the same transaction.
+    pub fn join(&mut self, other: Prepared) {
+        let offset = self.len;
+        self.len += other.len;
+        self.events.extend(other.events);
+        self.positions
+            .extend(other.positions.into_iter().map(|i| i + offset));
+        self.rejects.extend(other.rejects);
+        self.bad.extend(
+            other
+                .bad
+                .into_iter()
+                .map(|(i, reasons)| (i + offset, reasons)),
+        );
+    }
 }
 
 /// Decodes and checks a batch (CPU only: no IO), so that a caller can prepare the next batch
@@ -364,6 +381,32 @@ pub async fn release_live(store: &dyn Store) -> Result<u64, StoreError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Two batches joined are one batch of their inputs in order: each input keeps its
+    /// outcome's place.
+    #[test]
+    fn joined_batches_keep_each_input_in_its_place() {
+        let checker = Versioned {
+            version: 1,
+            value: Checker::new(&Inventory::new(touchbase_core::Organization::named("-"))),
+        };
+        let good = |id: &str| {
+            Input::new(
+                format!(r#"{{"id":"{id}","point":"web.order","at":"2026-03-01T09:30:00Z"}}"#),
+                "test",
+            )
+        };
+        let bad = Input::new("{", "test");
+        let mut joined = prepare_batch(&checker, &[good("a"), bad.clone()]);
+        joined.join(prepare_batch(&checker, &[bad, good("b")]));
+        assert_eq!(joined.len(), 4);
+        assert_eq!(joined.positions, [0, 3]);
+        let ids: Vec<&str> = joined.events.iter().map(|c| c.event.id.as_str()).collect();
+        assert_eq!(ids, ["a", "b"]);
+        let bad_at: Vec<usize> = joined.bad.iter().map(|(i, _)| *i).collect();
+        assert_eq!(bad_at, [1, 2]);
+        assert_eq!(joined.rejects.len(), 2);
+    }
 
     /// An input its source could not read is rejected with the source's reason, even when
     /// what is left of it would decode.
