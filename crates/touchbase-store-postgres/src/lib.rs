@@ -179,14 +179,7 @@ impl Store for PostgresStore {
             .start()
             .await
             .map_err(pg(CONTEXT))?;
-        let version: i64 = tx
-            .query_one(
-                "SELECT value FROM meta WHERE key = 'inventory_version'",
-                &[],
-            )
-            .await
-            .map_err(pg(CONTEXT))?
-            .get(0);
+        let version = read_version(&tx, Lock::None).await.map_err(pg(CONTEXT))?;
         let rows = tx
             .query("SELECT kind, key, doc FROM inventory", &[])
             .await
@@ -198,7 +191,7 @@ impl Store for PostgresStore {
         }
         tx.commit().await.map_err(pg(CONTEXT))?;
         Ok(Versioned {
-            version: version as u64,
+            version,
             value: entities,
         })
     }
@@ -206,15 +199,7 @@ impl Store for PostgresStore {
     async fn version(&self) -> Result<u64, StoreError> {
         const CONTEXT: &str = "reading the store's version";
         let client = self.client().await?;
-        let version: i64 = client
-            .query_one(
-                "SELECT value FROM meta WHERE key = 'inventory_version'",
-                &[],
-            )
-            .await
-            .map_err(pg(CONTEXT))?
-            .get(0);
-        Ok(version as u64)
+        read_version(&client, Lock::None).await.map_err(pg(CONTEXT))
     }
 
     async fn entity(&self, kind: Kind, key: &str) -> Result<Option<Entity>, StoreError> {
@@ -264,15 +249,10 @@ impl Store for PostgresStore {
         const CONTEXT: &str = "writing the inventory";
         let mut client = self.client().await?;
         let tx = durable(&mut client, CONTEXT).await?;
-        let current: i64 = tx
-            .query_one(
-                "SELECT value FROM meta WHERE key = 'inventory_version' FOR UPDATE",
-                &[],
-            )
+        let current = read_version(&tx, Lock::ForUpdate)
             .await
-            .map_err(pg(CONTEXT))?
-            .get(0);
-        if current as u64 != version {
+            .map_err(pg(CONTEXT))?;
+        if current != version {
             return Err(StoreError::Conflict(format!(
                 "the inventory is at version {current}, the write was based on version {version}"
             )));
@@ -367,20 +347,15 @@ impl Store for PostgresStore {
             let tx = durable(&mut client, CONTEXT).await?;
             // Shared, so that writes of events go on side by side; an inventory change (which
             // takes the row for update) waits for this write, or this write reads its version.
-            let version: i64 = tx
-                .query_one(
-                    "SELECT value FROM meta WHERE key = 'inventory_version' FOR SHARE",
-                    &[],
-                )
+            let version = read_version(&tx, Lock::ForShare)
                 .await
-                .map_err(pg(CONTEXT))?
-                .get(0);
+                .map_err(pg(CONTEXT))?;
             match events::write(&tx, &events, &rejects, received_at, path).await {
                 Ok(outcome) => {
                     tx.commit().await.map_err(pg(CONTEXT))?;
                     self.known.store(outcome.met_known, Ordering::Relaxed);
                     return Ok(Versioned {
-                        version: version as u64,
+                        version,
                         value: outcome.written,
                     });
                 }
@@ -620,4 +595,28 @@ mod tests {
         assert_eq!(redact("postgres://u@h/db"), "postgres://u@h/db");
         assert_eq!(redact("postgres://h/db"), "postgres://h/db");
     }
+}
+
+/// How [`read_version`] locks the version's row.
+#[derive(Debug, Clone, Copy)]
+enum Lock {
+    None,
+    /// Writes of events: side by side with each other, an inventory change waits for them.
+    ForShare,
+    /// An inventory change: one at a time, after the writes that read the version before it.
+    ForUpdate,
+}
+
+/// The store's version (of the entities, not of the events).
+async fn read_version(
+    client: &impl deadpool_postgres::GenericClient,
+    lock: Lock,
+) -> Result<u64, tokio_postgres::Error> {
+    let sql = match lock {
+        Lock::None => "SELECT value FROM meta WHERE key = 'inventory_version'",
+        Lock::ForShare => "SELECT value FROM meta WHERE key = 'inventory_version' FOR SHARE",
+        Lock::ForUpdate => "SELECT value FROM meta WHERE key = 'inventory_version' FOR UPDATE",
+    };
+    let version: i64 = client.query_one(sql, &[]).await?.get(0);
+    Ok(version as u64)
 }
