@@ -228,18 +228,7 @@ pub async fn commit(
         bad,
     } = prepared;
     let ids: Vec<String> = events.iter().map(|c| c.event.id.clone()).collect();
-    let mut held_points: Vec<String> = events
-        .iter()
-        .filter(|c| c.held)
-        .map(|c| c.event.point.clone())
-        .collect();
-    let written = store.write_events(events, rejects, now).await?;
-    held_points.sort_unstable();
-    held_points.dedup();
-    // The checker is exact when the write met the inventory it was made from.
-    if written.version != version && written.value.contains(&Written::Held) {
-        release_if_live_now(store, &held_points).await?;
-    }
+    let written = write_events(store, version, events, rejects, now).await?;
     let mut outcomes = vec![
         Outcome {
             status: Status::Rejected,
@@ -286,6 +275,30 @@ fn new_reject(input: &Input, reasons: Vec<String>) -> NewReject {
     // shape) is not an event's text as received: kept to be read, never replayed.
     reject.replayable &= input.unreadable.is_none();
     reject
+}
+
+/// Writes checked events (by a checker made at `version`) and rejects; events the checker held
+/// at a point that went live meanwhile are released at once.
+async fn write_events(
+    store: &dyn Store,
+    version: u64,
+    events: Vec<Checked>,
+    rejects: Vec<NewReject>,
+    now: i64,
+) -> Result<Versioned<Vec<Written>>, StoreError> {
+    let mut held_points: Vec<String> = events
+        .iter()
+        .filter(|c| c.held)
+        .map(|c| c.event.point.clone())
+        .collect();
+    let written = store.write_events(events, rejects, now).await?;
+    held_points.sort_unstable();
+    held_points.dedup();
+    // The checker is exact when the write met the inventory it was made from.
+    if written.version != version && written.value.contains(&Written::Held) {
+        release_if_live_now(store, &held_points).await?;
+    }
+    Ok(written)
 }
 
 /// The checker is a snapshot: a point may have gone live since it was made (the write met
@@ -350,7 +363,7 @@ pub async fn replay(
     let (good, bad) = prepare(&checker.value, &inputs, now);
     let ids: Vec<i64> = good.iter().map(|(i, _)| pending[*i].id).collect();
     let events: Vec<Checked> = good.into_iter().map(|(_, c)| c).collect();
-    store.write_events(events, Vec::new(), now).await?;
+    write_events(store, checker.version, events, Vec::new(), now).await?;
     store.mark_replayed(&ids, now).await?;
     Ok(Replayed {
         taken: ids.len() as u64,

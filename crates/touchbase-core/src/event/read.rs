@@ -19,9 +19,9 @@ use super::{
 /// Reads one event from its text and checks it against the wire format v1; `now_us` as for
 /// [`decode`](super::decode). Text that is not JSON is one problem, with no field.
 pub fn read(text: &str, now_us: i64) -> Result<Decoded, Vec<Problem>> {
-    if let Some(decoded) = serde_json::from_str::<Wire<'_>>(text)
+    if let Some(decoded) = serde_json::from_str::<Object<Wire<'_>>>(text)
         .ok()
-        .and_then(|wire| wire.into_decoded(text, now_us))
+        .and_then(|Object(wire)| wire.into_decoded(text, now_us))
     {
         return Ok(decoded);
     }
@@ -46,8 +46,8 @@ struct Wire<'a> {
     #[serde(borrow)]
     channel: Option<Cow<'a, str>>,
     #[serde(borrow)]
-    outcomes: Option<WireOutcomes<'a>>,
-    value: Option<WireValue>,
+    outcomes: Option<Object<WireOutcomes<'a>>>,
+    value: Option<Object<WireValue>>,
     cost: Option<f64>,
     duration_s: Option<f64>,
     #[serde(borrow)]
@@ -94,7 +94,7 @@ impl Wire<'_> {
         let channel = text_of(self.channel, 128)?;
         let outcomes = match self.outcomes {
             None => Outcomes::default(),
-            Some(o) => Outcomes {
+            Some(Object(o)) => Outcomes {
                 intent: text_of(o.intent, 64)?,
                 satisfaction: match o.satisfaction {
                     None => None,
@@ -108,7 +108,7 @@ impl Wire<'_> {
         };
         let (value_company, value_party) = match self.value {
             None => (None, None),
-            Some(v) => (number(v.company, false)?, number(v.party, false)?),
+            Some(Object(v)) => (number(v.company, false)?, number(v.party, false)?),
         };
         let cost = number(self.cost, true)?;
         let duration_s = number(self.duration_s, true)?;
@@ -141,8 +141,38 @@ impl Wire<'_> {
     }
 }
 
+/// A JSON object read into `T`. serde's derived structs also take an array of their fields in
+/// order, which the wire format does not: `Object` takes only an object.
+struct Object<T>(T);
+
+impl<'de, T: Deserialize<'de>> Deserialize<'de> for Object<T> {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Members<T>(std::marker::PhantomData<T>);
+
+        impl<'de, T: Deserialize<'de>> serde::de::Visitor<'de> for Members<T> {
+            type Value = T;
+
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("an object")
+            }
+
+            fn visit_map<A: serde::de::MapAccess<'de>>(self, map: A) -> Result<T, A::Error> {
+                T::deserialize(serde::de::value::MapAccessDeserializer::new(map))
+            }
+        }
+
+        deserializer
+            .deserialize_map(Members(std::marker::PhantomData))
+            .map(Object)
+    }
+}
+
+/// How deeply serde_json nests arrays and objects in one text, at most.
+const MOST_NESTED: usize = 127;
+
 /// An optional object: its text and its members. `Some(None)` when absent, `None` when it is
-/// not an object.
+/// not an object, or when it is nested so deeply that the whole event would not parse (it is
+/// one level inside the event; read alone, it has the whole depth to itself).
 #[allow(clippy::option_option)]
 fn object(raw: Option<&RawValue>) -> Option<Option<(&str, Map<String, Value>)>> {
     let Some(raw) = raw else {
@@ -152,7 +182,18 @@ fn object(raw: Option<&RawValue>) -> Option<Option<(&str, Map<String, Value>)>> 
     if !text.starts_with('{') {
         return None;
     }
-    serde_json::from_str(text).ok().map(|map| Some((text, map)))
+    let map: Map<String, Value> = serde_json::from_str(text).ok()?;
+    let deepest = map.values().map(depth).max().unwrap_or(0);
+    (1 + 1 + deepest <= MOST_NESTED).then_some(Some((text, map)))
+}
+
+/// How many arrays and objects deep `value` is (a number: 0, `[]`: 1).
+fn depth(value: &Value) -> usize {
+    match value {
+        Value::Array(items) => 1 + items.iter().map(depth).max().unwrap_or(0),
+        Value::Object(members) => 1 + members.values().map(depth).max().unwrap_or(0),
+        _ => 0,
+    }
 }
 
 #[cfg(test)]
@@ -209,6 +250,41 @@ mod tests {
         let text = r#"{"point":"a","at":"2026-03-01T09:30:00Z","cost":1,"cost":2}"#;
         assert_eq!(read(text, NOW).unwrap().event.cost, 2.0);
         assert!(assert_same(text));
+    }
+
+    /// serde would read a struct from an array of its fields in order; the wire format wants
+    /// objects, and both ways refuse the arrays alike.
+    #[test]
+    fn arrays_in_place_of_objects_are_refused() {
+        let event =
+            r#"[null,"web.order","2026-03-01T09:30:00Z",null,null,null,null,null,null,null,null]"#;
+        assert!(read(event, NOW).is_err());
+        assert_same(event);
+        let base = r#"{"id":"e-1","point":"a","at":"2026-03-01T09:30:00Z""#;
+        for field in [
+            r#""outcomes":["buy",4,true,false,true]"#,
+            r#""value":[1.5,-2]"#,
+        ] {
+            let text = format!("{base},{field}}}");
+            assert!(read(&text, NOW).is_err(), "{text}");
+            assert_same(&text);
+        }
+    }
+
+    /// `data` nested as deeply as a whole event may be is taken; one level more, and neither
+    /// way takes the event.
+    #[test]
+    fn data_nested_too_deeply_is_refused_as_the_whole_text_is() {
+        let nested = |levels: usize| {
+            format!(
+                r#"{{"id":"e-1","point":"a","at":"2026-03-01T09:30:00Z","data":{{"a":{}{}}}}}"#,
+                "[".repeat(levels),
+                "]".repeat(levels)
+            )
+        };
+        // The event, `data` and 125 arrays: 127 levels, serde_json's most.
+        assert!(assert_same(&nested(125)));
+        assert!(!assert_same(&nested(126)));
     }
 
     #[test]
@@ -279,6 +355,7 @@ mod tests {
                         json!({"mood": 1}),
                         json!({"engaged": "yes"}),
                         json!([]),
+                        json!(["buy", 4, true, false, true]),
                     ],
                 ),
                 (
@@ -289,6 +366,7 @@ mod tests {
                         json!({"other": 1}),
                         json!({}),
                         json!(3),
+                        json!([1.5, -2]),
                     ],
                 ),
                 (
