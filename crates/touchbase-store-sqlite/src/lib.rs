@@ -106,13 +106,7 @@ impl Store for SqliteStore {
         const CONTEXT: &str = "reading the inventory";
         self.with(CONTEXT, |conn| {
             let tx = conn.transaction().map_err(db(CONTEXT))?;
-            let version: i64 = tx
-                .query_row(
-                    "SELECT value FROM meta WHERE key = 'inventory_version'",
-                    [],
-                    |r| r.get(0),
-                )
-                .map_err(db(CONTEXT))?;
+            let version = inventory_version(&tx).map_err(db(CONTEXT))?;
             let mut stmt = tx
                 .prepare("SELECT kind, key, doc FROM inventory")
                 .map_err(db(CONTEXT))?;
@@ -223,10 +217,8 @@ impl Store for SqliteStore {
             let tx = conn
                 .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
                 .map_err(db(CONTEXT))?;
-            let current: i64 = tx
-                .query_row("SELECT value FROM meta WHERE key = 'inventory_version'", [], |r| r.get(0))
-                .map_err(db(CONTEXT))?;
-            if current as u64 != version {
+            let current = inventory_version(&tx).map_err(db(CONTEXT))?;
+            if current != version {
                 return Err(StoreError::Conflict(format!(
                     "the inventory is at version {current}, the write was based on version {version}"
                 )));

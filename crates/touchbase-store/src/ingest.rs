@@ -176,6 +176,7 @@ impl Prepared {
     /// Adds the inputs of `other` (prepared with the same checker) after this batch's, to be
     /// written in the same transaction.
     pub fn join(&mut self, other: Prepared) {
+        debug_assert_eq!(self.version, other.version, "batches of two checkers");
         let offset = self.len;
         self.len += other.len;
         self.events.extend(other.events);
@@ -305,8 +306,7 @@ async fn write_events(
 /// another version of the store). Events just held at such a point are released into the
 /// counts at once rather than waiting for the next inventory change.
 async fn release_if_live_now(store: &dyn Store, held: &[String]) -> Result<(), StoreError> {
-    // One point's document each, not the whole inventory: this runs on every batch with a
-    // held event.
+    // One point's document each, not the whole inventory.
     for key in held {
         let live = matches!(
             store.entity(touchbase_core::Kind::Point, key).await?,

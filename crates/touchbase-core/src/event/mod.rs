@@ -217,8 +217,8 @@ pub fn decode(raw: &Value, now_us: i64) -> Result<Decoded, Vec<Problem>> {
     };
     let cost = finite(object.get("cost"), "cost", true, &mut problems).unwrap_or(0.0);
     let duration_s = finite(object.get("duration_s"), "duration_s", true, &mut problems);
-    let data = data_of(object.get("data").cloned(), &mut problems);
-    let vars = vars_of(object.get("vars").cloned(), &mut problems);
+    let data = object_of(object.get("data"), "data", &mut problems).map(Value::Object);
+    let vars = object_of(object.get("vars"), "vars", &mut problems);
     if problems.is_empty() {
         Ok(Decoded {
             event: Event {
@@ -233,7 +233,9 @@ pub fn decode(raw: &Value, now_us: i64) -> Result<Decoded, Vec<Problem>> {
                 cost,
                 duration_s,
                 data: data.as_ref().map(Value::to_string),
-                vars: vars.as_ref().map(|v| Value::Object(v.clone()).to_string()),
+                vars: vars
+                    .as_ref()
+                    .map(|v| serde_json::to_string(v).unwrap_or_default()),
             },
             data,
             vars,
@@ -272,30 +274,19 @@ fn satisfaction_ok(v: u64) -> bool {
     (1..=5).contains(&v)
 }
 
-/// The `data` of an event: an object, or absent.
-fn data_of(raw: Option<Value>, problems: &mut Vec<Problem>) -> Option<Value> {
+/// The `data` or `vars` of an event (`field`): an object, or absent.
+fn object_of(
+    raw: Option<&Value>,
+    field: &str,
+    problems: &mut Vec<Problem>,
+) -> Option<Map<String, Value>> {
     match raw {
         None | Some(Value::Null) => None,
-        Some(d @ Value::Object(_)) => Some(d),
+        Some(Value::Object(members)) => Some(members.clone()),
         Some(other) => {
             problems.push(problem(
-                "data",
-                format!("must be an object, got {}", shown(&other)),
-            ));
-            None
-        }
-    }
-}
-
-/// The `vars` of an event: an object, or absent.
-fn vars_of(raw: Option<Value>, problems: &mut Vec<Problem>) -> Option<Map<String, Value>> {
-    match raw {
-        None | Some(Value::Null) => None,
-        Some(Value::Object(v)) => Some(v),
-        Some(other) => {
-            problems.push(problem(
-                "vars",
-                format!("must be an object, got {}", shown(&other)),
+                field,
+                format!("must be an object, got {}", shown(other)),
             ));
             None
         }

@@ -35,18 +35,14 @@ pub fn read(text: &str, now_us: i64) -> Result<Decoded, Vec<Problem>> {
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct Wire<'a> {
-    #[serde(borrow)]
-    id: Option<Cow<'a, str>>,
-    #[serde(borrow)]
-    point: Cow<'a, str>,
+    id: Option<String>,
+    point: String,
+    /// Borrowed from the text unless it holds escapes: it is only parsed.
     #[serde(borrow)]
     at: Cow<'a, str>,
-    #[serde(borrow)]
-    party: Option<Cow<'a, str>>,
-    #[serde(borrow)]
-    channel: Option<Cow<'a, str>>,
-    #[serde(borrow)]
-    outcomes: Option<Object<WireOutcomes<'a>>>,
+    party: Option<String>,
+    channel: Option<String>,
+    outcomes: Option<Object<WireOutcomes>>,
     value: Option<Object<WireValue>>,
     cost: Option<f64>,
     duration_s: Option<f64>,
@@ -58,9 +54,8 @@ struct Wire<'a> {
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
-struct WireOutcomes<'a> {
-    #[serde(borrow)]
-    intent: Option<Cow<'a, str>>,
+struct WireOutcomes {
+    intent: Option<String>,
     satisfaction: Option<u64>,
     knowledge: Option<bool>,
     resolved: Option<bool>,
@@ -77,9 +72,9 @@ struct WireValue {
 impl Wire<'_> {
     /// The event, when every rule holds; `None` sends it the long way.
     fn into_decoded(self, text: &str, now_us: i64) -> Option<Decoded> {
-        let text_of = |s: Option<Cow<'_, str>>, max: usize| match s {
+        let text_of = |s: Option<String>, max: usize| match s {
             None => Some(None),
-            Some(s) if text_ok(&s, max) => Some(Some(s.into_owned())),
+            Some(s) if text_ok(&s, max) => Some(Some(s)),
             Some(_) => None,
         };
         let number = |v: Option<f64>, non_negative: bool| match v {
@@ -115,7 +110,7 @@ impl Wire<'_> {
         let data = object(self.data)?;
         let vars = object(self.vars)?;
         let id = match self.id {
-            Some(id) if id_ok(&id) => id.into_owned(),
+            Some(id) if id_ok(&id) => id,
             Some(_) => return None,
             // The hash of the canonical JSON needs the whole event as a tree.
             None => canonical_id(&serde_json::from_str(text).ok()?),
@@ -123,7 +118,7 @@ impl Wire<'_> {
         Some(Decoded {
             event: Event {
                 id,
-                point: self.point.into_owned(),
+                point: self.point,
                 at,
                 party,
                 channel,
