@@ -7,8 +7,10 @@ use serde::Serialize;
 use serde_json::Value;
 
 use crate::access::{Token, User};
+use crate::endpoint::Endpoint;
 use crate::governance::Proposal;
 use crate::inventory::{Inventory, Organization, Party, Point, Process};
+use crate::rules::Rule;
 
 /// One entity of the inventory, as a store keeps it.
 // Inventories hold hundreds of entities, not millions: boxing the large variant buys nothing.
@@ -21,10 +23,12 @@ pub enum Entity {
     Process(Process),
     Party(Party),
     Point(Point),
+    Rule(Rule),
     Proposal(Proposal),
     User(User),
     /// A token, under the hash of its secret.
     Token(String, Token),
+    Endpoint(Endpoint),
 }
 
 /// The kind of an inventory entity; also its name in messages and in stores.
@@ -37,20 +41,24 @@ pub enum Kind {
     Process,
     Party,
     Point,
+    Rule,
     Proposal,
     User,
     Token,
+    Endpoint,
 }
 
-const KINDS: [Kind; 8] = [
+const KINDS: [Kind; 10] = [
     Kind::Organization,
     Kind::Function,
     Kind::Process,
     Kind::Party,
     Kind::Point,
+    Kind::Rule,
     Kind::Proposal,
     Kind::User,
     Kind::Token,
+    Kind::Endpoint,
 ];
 
 impl Kind {
@@ -64,6 +72,8 @@ impl Kind {
             Kind::Proposal => "proposal",
             Kind::User => "user",
             Kind::Token => "token",
+            Kind::Rule => "rule",
+            Kind::Endpoint => "endpoint",
         }
     }
 
@@ -83,6 +93,8 @@ impl Entity {
             Entity::Proposal(_) => Kind::Proposal,
             Entity::User(_) => Kind::User,
             Entity::Token(..) => Kind::Token,
+            Entity::Rule(_) => Kind::Rule,
+            Entity::Endpoint(_) => Kind::Endpoint,
         }
     }
 
@@ -97,6 +109,8 @@ impl Entity {
             Entity::Proposal(p) => p.id.to_string(),
             Entity::User(u) => u.name.clone(),
             Entity::Token(hash, _) => hash.clone(),
+            Entity::Rule(r) => r.key.clone(),
+            Entity::Endpoint(e) => e.key.clone(),
         }
     }
 
@@ -111,6 +125,8 @@ impl Entity {
             Entity::Proposal(p) => serde_json::to_value(p),
             Entity::User(u) => serde_json::to_value(u),
             Entity::Token(_, t) => serde_json::to_value(t),
+            Entity::Rule(r) => serde_json::to_value(r),
+            Entity::Endpoint(e) => serde_json::to_value(e),
         };
         doc.expect("inventory entities always serialize")
     }
@@ -126,18 +142,22 @@ impl Entity {
             Kind::Proposal => Entity::Proposal(serde_json::from_value(doc)?),
             Kind::User => Entity::User(serde_json::from_value(doc)?),
             Kind::Token => Entity::Token(key.to_owned(), serde_json::from_value(doc)?),
+            Kind::Rule => Entity::Rule(serde_json::from_value(doc)?),
+            Kind::Endpoint => Entity::Endpoint(serde_json::from_value(doc)?),
         })
     }
 }
 
 /// Everything a store keeps besides events and the audit trail: the inventory (absent in a
-/// store never initialized), the proposals, the users and their tokens (by hash).
+/// store never initialized), the proposals, the users and their tokens (by hash), and the
+/// reverse feed's endpoints (the rules are part of the inventory).
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct State {
     pub inventory: Option<Inventory>,
     pub proposals: Vec<Proposal>,
     pub users: Vec<User>,
     pub tokens: Vec<(String, Token)>,
+    pub endpoints: Vec<Endpoint>,
 }
 
 impl State {
@@ -147,6 +167,43 @@ impl State {
 
     pub fn user(&self, name: &str) -> Option<&User> {
         self.users.iter().find(|u| u.name == name)
+    }
+
+    pub fn endpoint(&self, key: &str) -> Option<&Endpoint> {
+        self.endpoints.iter().find(|e| e.key == key)
+    }
+
+    /// Every broken rule of the reverse feed's rules and endpoints, against the inventory's
+    /// points and the endpoints declared (the inventory's own rules are `validate::check`'s).
+    pub fn feed_violations(&self) -> Vec<crate::Violation> {
+        let points: Vec<&str> = self
+            .inventory
+            .iter()
+            .flat_map(|i| i.points.iter().map(|p| p.key.as_str()))
+            .collect();
+        let endpoints: Vec<&str> = self.endpoints.iter().map(|e| e.key.as_str()).collect();
+        let mut out: Vec<crate::Violation> = self
+            .endpoints
+            .iter()
+            .flat_map(crate::endpoint::check)
+            .collect();
+        let mut seen = std::collections::BTreeSet::new();
+        for rule in self.rules() {
+            if !seen.insert(rule.key.as_str()) {
+                out.push(crate::Violation::new(
+                    format!("rule `{}`", rule.key),
+                    "key",
+                    "is given twice: rule keys are unique",
+                ));
+            }
+            out.extend(crate::rules::check(rule, &points, &endpoints));
+        }
+        out
+    }
+
+    /// The inventory's rules (none in a store never initialized).
+    pub fn rules(&self) -> &[Rule] {
+        self.inventory.as_ref().map_or(&[], |i| &i.rules)
     }
 }
 
@@ -166,6 +223,8 @@ pub fn assemble(entities: impl IntoIterator<Item = Entity>) -> State {
             Entity::Proposal(p) => state.proposals.push(p),
             Entity::User(u) => state.users.push(u),
             Entity::Token(hash, t) => state.tokens.push((hash, t)),
+            Entity::Rule(r) => inventory.rules.push(r),
+            Entity::Endpoint(e) => state.endpoints.push(e),
         }
     }
     state.inventory = organization.map(|organization| {
@@ -176,6 +235,7 @@ pub fn assemble(entities: impl IntoIterator<Item = Entity>) -> State {
         .normalized()
     });
     state.proposals.sort_by_key(|p| p.id);
+    state.endpoints.sort_by(|a, b| a.key.cmp(&b.key));
     state.users.sort_by(|a, b| a.name.cmp(&b.name));
     state
         .tokens
@@ -190,6 +250,7 @@ pub fn entities(inventory: &Inventory) -> Vec<Entity> {
     all.extend(inventory.processes.iter().cloned().map(Entity::Process));
     all.extend(inventory.parties.iter().cloned().map(Entity::Party));
     all.extend(inventory.points.iter().cloned().map(Entity::Point));
+    all.extend(inventory.rules.iter().cloned().map(Entity::Rule));
     all
 }
 
@@ -205,6 +266,7 @@ pub fn state_entities(state: &State) -> Vec<Entity> {
             .cloned()
             .map(|(h, t)| Entity::Token(h, t)),
     );
+    all.extend(state.endpoints.iter().cloned().map(Entity::Endpoint));
     all
 }
 

@@ -33,6 +33,9 @@ pub struct Inventory {
     pub parties: Vec<Party>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub points: Vec<Point>,
+    /// The reverse feed's rules (R18), by key.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub rules: Vec<crate::rules::Rule>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -380,6 +383,7 @@ impl Inventory {
             processes: Vec::new(),
             parties: Vec::new(),
             points: Vec::new(),
+            rules: Vec::new(),
         }
         .normalized()
     }
@@ -414,6 +418,7 @@ impl Inventory {
         self.processes.sort_by(|a, b| a.key.cmp(&b.key));
         self.parties.sort_by(|a, b| a.key.cmp(&b.key));
         self.points.sort_by(|a, b| a.key.cmp(&b.key));
+        self.rules.sort_by(|a, b| a.key.cmp(&b.key));
         for point in &mut self.points {
             point.normalize();
         }

@@ -8,6 +8,7 @@ pub mod access;
 pub mod audit;
 pub mod change;
 pub mod contract;
+pub mod endpoint;
 pub mod event;
 pub mod file;
 pub mod governance;
@@ -16,6 +17,7 @@ pub mod journeys;
 pub mod metrics;
 pub mod period;
 pub mod portfolio;
+pub mod rules;
 pub mod validate;
 
 pub use access::{Actor, Permission, Role};

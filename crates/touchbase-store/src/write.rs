@@ -47,6 +47,10 @@ where
             validate::check(&inventory)?;
             next.inventory = Some(inventory);
         }
+        let feed = next.feed_violations();
+        if !feed.is_empty() {
+            return Err(touchbase_core::Violations(feed).into());
+        }
         let changes = change::diff_states(&current.value, &next);
         if changes.is_empty() {
             return Ok(changes);
