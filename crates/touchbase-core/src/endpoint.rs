@@ -159,6 +159,29 @@ pub fn check_url(url: &str) -> Result<(), String> {
     Ok(())
 }
 
+/// The host of an http(s) URL (brackets of an IPv6 literal removed), without its port.
+pub fn host_of(url: &str) -> Option<&str> {
+    let rest = url
+        .strip_prefix("https://")
+        .or_else(|| url.strip_prefix("http://"))?;
+    let authority = rest.split(['/', '?', '#']).next()?;
+    let host = if let Some(v6) = authority.strip_prefix('[') {
+        v6.split(']').next()?
+    } else {
+        authority.rsplit_once(':').map_or(authority, |(h, _)| h)
+    };
+    (!host.is_empty()).then_some(host)
+}
+
+/// Whether a URL's host is written as an address [`is_private`] refuses, or is `localhost`.
+pub fn literal_private_host(url: &str) -> bool {
+    match host_of(url) {
+        None => false,
+        Some(h) if h.eq_ignore_ascii_case("localhost") || h.ends_with(".localhost") => true,
+        Some(h) => h.parse::<std::net::IpAddr>().is_ok_and(is_private),
+    }
+}
+
 /// Whether an address is one a webhook may reach only with `allow_private`: loopback,
 /// private ranges, link-local, unique-local, unspecified, CGNAT, and IPv4 mapped into IPv6.
 pub fn is_private(ip: std::net::IpAddr) -> bool {
@@ -340,6 +363,14 @@ mod tests {
         assert!(check_url("https://user:pw@x/").is_err());
         assert!(check_url("https:///x").is_err());
         assert!(check_url("https://hooks.example/crm?x=1").is_ok());
+        assert_eq!(host_of("http://[::1]:8080/x"), Some("::1"));
+        assert_eq!(
+            host_of("https://hooks.example:8443/x"),
+            Some("hooks.example")
+        );
+        assert!(literal_private_host("http://127.0.0.1:9/x"));
+        assert!(literal_private_host("http://localhost/x"));
+        assert!(!literal_private_host("https://hooks.example/x"));
     }
 
     #[test]

@@ -134,6 +134,9 @@ pub enum Lifecycle {
     ProposalDecided,
     PointLive,
     UndocumentedSeen,
+    /// An endpoint was disabled: by an admin, by a `410 Gone`, or after failing everything
+    /// for `feed.disable_after` (5 days).
+    EndpointDisabled,
 }
 
 impl Lifecycle {
@@ -143,6 +146,7 @@ impl Lifecycle {
             Lifecycle::ProposalDecided => "proposal_decided",
             Lifecycle::PointLive => "point_live",
             Lifecycle::UndocumentedSeen => "undocumented_seen",
+            Lifecycle::EndpointDisabled => "endpoint_disabled",
         }
     }
 }
@@ -747,6 +751,91 @@ impl EventRules {
         }
         out
     }
+}
+
+/// The deliveries the lifecycle rules of `after` fire on the write from `before` to `after`
+/// (its `changes`), at `now`: a proposal opened, a proposal decided (approved or rejected), a
+/// point gone live, an endpoint disabled.
+pub fn lifecycle_firings(
+    before: &crate::change::State,
+    after: &crate::change::State,
+    changes: &[crate::change::Change],
+    now: i64,
+) -> Vec<Firing> {
+    use crate::change::{Entity, Kind};
+    use crate::governance::ProposalStatus;
+    let rules: Vec<&Rule> = after
+        .rules()
+        .iter()
+        .filter(|r| !r.disabled && r.kind() == Some(RuleKind::Lifecycle))
+        .collect();
+    if rules.is_empty() {
+        return Vec::new();
+    }
+    let mut seen: Vec<(Lifecycle, String, Value)> = Vec::new();
+    for change in changes {
+        let Some(entity) = &change.after else {
+            continue;
+        };
+        match (change.kind, entity) {
+            (Kind::Proposal, Entity::Proposal(p)) => {
+                let old = before.proposal(p.id);
+                if old.is_none() {
+                    seen.push((
+                        Lifecycle::ProposalOpened,
+                        format!("proposal {} opened", p.id),
+                        entity.to_doc(),
+                    ));
+                }
+                let was_pending = old.is_none_or(|o| o.status == ProposalStatus::Pending);
+                if was_pending && p.status != ProposalStatus::Pending {
+                    seen.push((
+                        Lifecycle::ProposalDecided,
+                        format!(
+                            "proposal {} {}",
+                            p.id,
+                            crate::inventory::enum_name(&p.status)
+                        ),
+                        entity.to_doc(),
+                    ));
+                }
+            }
+            (Kind::Point, Entity::Point(p)) => {
+                let was_live = before
+                    .inventory
+                    .as_ref()
+                    .and_then(|i| i.points.iter().find(|o| o.key == p.key))
+                    .is_some_and(|o| o.status == crate::inventory::Status::Live);
+                if p.status == crate::inventory::Status::Live && !was_live {
+                    seen.push((
+                        Lifecycle::PointLive,
+                        format!("point {} live {now}", p.key),
+                        entity.to_doc(),
+                    ));
+                }
+            }
+            (Kind::Endpoint, Entity::Endpoint(e)) => {
+                let was = before.endpoint(&e.key).and_then(|o| o.disabled.as_ref());
+                if let (Some(d), None) = (&e.disabled, was) {
+                    seen.push((
+                        Lifecycle::EndpointDisabled,
+                        format!("endpoint {} disabled {}", e.key, d.at),
+                        entity.to_doc(),
+                    ));
+                }
+            }
+            _ => {}
+        }
+    }
+    let mut out = Vec::new();
+    for (what, subject, doc) in seen {
+        for r in rules.iter().filter(|r| r.when.lifecycle == Some(what)) {
+            let kind = format!("lifecycle.{}", what.as_str());
+            let body = json!({ "kind": what.as_str(), "entity": doc });
+            out.extend(firings(r, &kind, ("subject", body), &subject, now));
+        }
+    }
+    out
 }
 
 /// Parses a rules file: one rule per YAML document (`---` between them), or a JSON object.

@@ -62,9 +62,13 @@ pub enum CommitError {
 impl Committer {
     /// Starts the writing task on the current tokio runtime; it tells `activity` of each
     /// group written.
-    pub fn start(store: Arc<dyn Store>, activity: Arc<Activity>) -> Committer {
+    pub fn start(
+        store: Arc<dyn Store>,
+        activity: Arc<Activity>,
+        written: Arc<tokio::sync::Notify>,
+    ) -> Committer {
         let (queue, jobs) = mpsc::channel(1024);
-        tokio::spawn(run(store, jobs, activity));
+        tokio::spawn(run(store, jobs, activity, written));
         Committer { queue }
     }
 
@@ -95,7 +99,12 @@ impl Committer {
 
 /// The writing task, until every handle is dropped: one group is written while the next is
 /// gathered and checked (the disk and the CPU work at once); at most one write is in flight.
-async fn run(store: Arc<dyn Store>, mut jobs: mpsc::Receiver<Job>, activity: Arc<Activity>) {
+async fn run(
+    store: Arc<dyn Store>,
+    mut jobs: mpsc::Receiver<Job>,
+    activity: Arc<Activity>,
+    written: Arc<tokio::sync::Notify>,
+) {
     let mut checker: Option<Versioned<Checker>> = None;
     // The store's version as the last write read it: a changed inventory is noticed at the
     // next group without a read of the store before every group.
@@ -146,13 +155,18 @@ async fn run(store: Arc<dyn Store>, mut jobs: mpsc::Receiver<Job>, activity: Arc
                 prepared.join(ingest::prepare_batch(current, &late));
             }
         }
-        let (store, seen, activity) =
-            (Arc::clone(&store), Arc::clone(&seen), Arc::clone(&activity));
+        let (store, seen, activity, notify) = (
+            Arc::clone(&store),
+            Arc::clone(&seen),
+            Arc::clone(&activity),
+            Arc::clone(&written),
+        );
         writing = Some(tokio::spawn(async move {
             match ingest::commit(&*store, prepared).await {
                 Ok(written) => {
                     seen.store(written.version, Ordering::Release);
                     activity.wrote();
+                    notify.notify_one();
                     answer(group, Ok(written.value));
                 }
                 Err(e) => {

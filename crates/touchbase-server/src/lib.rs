@@ -56,6 +56,9 @@ pub struct AppState {
     pub committer: Committer,
     /// The bearer tokens already checked.
     pub tokens: Arc<tokens::Tokens>,
+    /// Notified after each group of events is written: the reverse feed's dispatcher wakes on
+    /// it, so what the events fired goes out at once.
+    pub written: Arc<tokio::sync::Notify>,
 }
 
 impl AppState {
@@ -69,8 +72,10 @@ impl AppState {
             Arc::clone(&activity),
             config.journeys_idle,
         );
+        let written = Arc::new(tokio::sync::Notify::new());
         AppState {
-            committer: Committer::start(Arc::clone(&store), activity),
+            committer: Committer::start(Arc::clone(&store), activity, Arc::clone(&written)),
+            written,
             tokens: tokens::Tokens::start(Arc::clone(&store)),
             store,
         }

@@ -14,7 +14,11 @@ use async_trait::async_trait;
 use rusqlite::{Connection, OptionalExtension, params};
 use touchbase_core::audit::{self, Entry, Record};
 use touchbase_core::event::{Checked, Event, HeldPoint, NewReject, Outcomes, Reject, Written};
+use touchbase_core::rules::Firing;
 use touchbase_core::{Change, Entity, Kind};
+use touchbase_store::outbox::{Attempt, Delivery, DeliveryFilter, FeedCount, Finished};
+
+mod outbox;
 use touchbase_store::journey_days::{self, Batches, Changes, Touches};
 use touchbase_store::rollup::{self, Tally, add_in_order, day_of};
 use touchbase_store::{
@@ -30,6 +34,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/0005_party_touches.sql"),
     include_str!("../migrations/0006_journey_days.sql"),
     include_str!("../migrations/0007_no_point_at_index.sql"),
+    include_str!("../migrations/0008_deliveries.sql"),
 ];
 
 #[derive(Debug, Clone)]
@@ -90,6 +95,10 @@ fn migrate(conn: &mut Connection) -> rusqlite::Result<()> {
         tx.pragma_update(None, "user_version", i as i64 + 1)?;
     }
     tx.commit()
+}
+
+fn now_us() -> i64 {
+    jiff::Timestamp::now().as_microsecond()
 }
 
 fn db(context: &'static str) -> impl Fn(rusqlite::Error) -> StoreError {
@@ -200,8 +209,10 @@ impl Store for SqliteStore {
         version: u64,
         changes: &[Change],
         entries: &[Entry],
+        firings: &[Firing],
     ) -> Result<u64, StoreError> {
         const CONTEXT: &str = "writing the inventory";
+        let firings = firings.to_vec();
         let rows: Vec<(Kind, String, Option<String>)> = changes
             .iter()
             .map(|c| {
@@ -273,6 +284,7 @@ impl Store for SqliteStore {
                     prev = record.hash;
                 }
             }
+            outbox::insert(&tx, firings.iter(), now_us()).map_err(db(CONTEXT))?;
             let next = version + 1;
             tx.execute("UPDATE meta SET value = ?1 WHERE key = 'inventory_version'", [next as i64])
                 .map_err(db(CONTEXT))?;
@@ -338,6 +350,12 @@ impl Store for SqliteStore {
                     .map(|(c, _)| (&c.event, c.conformance.conforms));
                 add_to_rollups(&tx, rollup::tally(counted)).map_err(db(CONTEXT))?;
                 insert_rejects(&tx, &rejects, received_at).map_err(db(CONTEXT))?;
+                let fired = events
+                    .iter()
+                    .zip(&written)
+                    .filter(|(_, w)| **w != Written::Duplicate)
+                    .flat_map(|(c, _)| &c.firings);
+                outbox::insert(&tx, fired, received_at).map_err(db(CONTEXT))?;
             }
             // The write holds the store's one write lock: no inventory change can come between.
             let version = inventory_version(&tx).map_err(db(CONTEXT))?;
@@ -601,6 +619,116 @@ impl Store for SqliteStore {
             .map_err(db(CONTEXT))
         })
         .await
+    }
+
+    async fn events_of_day(&self, day: i64) -> Result<Vec<Event>, StoreError> {
+        const CONTEXT: &str = "reading a day's events";
+        self.with(CONTEXT, move |conn| {
+            outbox::events_of_day(conn, day).map_err(db(CONTEXT))
+        })
+        .await
+    }
+
+    async fn enqueue(&self, firings: &[Firing], now: i64) -> Result<u64, StoreError> {
+        const CONTEXT: &str = "writing deliveries";
+        let firings = firings.to_vec();
+        self.with(CONTEXT, move |conn| {
+            let tx = conn
+                .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+                .map_err(db(CONTEXT))?;
+            let n = outbox::insert(&tx, firings.iter(), now).map_err(db(CONTEXT))?;
+            tx.commit().map_err(db(CONTEXT))?;
+            Ok(n)
+        })
+        .await
+    }
+
+    async fn claim_deliveries(
+        &self,
+        endpoints: &[String],
+        now: i64,
+        lease_us: i64,
+        limit: u32,
+    ) -> Result<Vec<Delivery>, StoreError> {
+        const CONTEXT: &str = "claiming deliveries";
+        let endpoints = serde_json::to_string(endpoints).expect("strings serialize");
+        self.with(CONTEXT, move |conn| {
+            outbox::claim(conn, &endpoints, now, lease_us, limit)
+        })
+        .await
+    }
+
+    async fn finish_attempts(&self, finished: &[Finished]) -> Result<(), StoreError> {
+        const CONTEXT: &str = "recording delivery attempts";
+        let finished = finished.to_vec();
+        self.with(CONTEXT, move |conn| {
+            outbox::finish(conn, &finished).map_err(db(CONTEXT))
+        })
+        .await
+    }
+
+    async fn next_due(&self, endpoints: &[String]) -> Result<Option<i64>, StoreError> {
+        const CONTEXT: &str = "reading the next delivery due";
+        let endpoints = serde_json::to_string(endpoints).expect("strings serialize");
+        self.with(CONTEXT, move |conn| {
+            outbox::next_due(conn, &endpoints).map_err(db(CONTEXT))
+        })
+        .await
+    }
+
+    async fn deliveries(&self, filter: &DeliveryFilter) -> Result<Vec<Delivery>, StoreError> {
+        const CONTEXT: &str = "reading deliveries";
+        let filter = filter.clone();
+        self.with(CONTEXT, move |conn| {
+            outbox::list(conn, &filter)
+                .map_err(db(CONTEXT))?
+                .into_iter()
+                .map(outbox::to_delivery)
+                .collect()
+        })
+        .await
+    }
+
+    async fn delivery(&self, id: &str) -> Result<Option<(Delivery, Vec<Attempt>)>, StoreError> {
+        const CONTEXT: &str = "reading a delivery";
+        let id = id.to_owned();
+        self.with(CONTEXT, move |conn| {
+            outbox::one(conn, &id)
+                .map_err(db(CONTEXT))?
+                .map(|(row, attempts)| Ok((outbox::to_delivery(row)?, attempts)))
+                .transpose()
+        })
+        .await
+    }
+
+    async fn replay_deliveries(
+        &self,
+        ids: &[String],
+        filter: &DeliveryFilter,
+        now: i64,
+    ) -> Result<u64, StoreError> {
+        const CONTEXT: &str = "replaying deliveries";
+        let ids = ids.to_vec();
+        let filter = filter.clone();
+        self.with(CONTEXT, move |conn| {
+            outbox::replay(conn, &ids, &filter, now).map_err(db(CONTEXT))
+        })
+        .await
+    }
+
+    async fn failing_since(&self, endpoint: &str) -> Result<Option<i64>, StoreError> {
+        const CONTEXT: &str = "reading an endpoint's attempts";
+        let endpoint = endpoint.to_owned();
+        self.with(CONTEXT, move |conn| {
+            outbox::failing_since(conn, &endpoint).map_err(db(CONTEXT))
+        })
+        .await
+    }
+
+    async fn feed_counts(&self) -> Result<Vec<FeedCount>, StoreError> {
+        const CONTEXT: &str = "counting deliveries";
+        self.with(CONTEXT, |conn| outbox::counts(conn).map_err(db(CONTEXT)))
+            .await
     }
 }
 

@@ -57,3 +57,35 @@ pub async fn verify(store: &dyn Store, actor: &Actor) -> Result<Result<u64, Brea
     actor.require(Permission::Export)?;
     Ok(audit::verify(&store.audit().await?))
 }
+
+/// Records an action that changes no entity (a replay of deliveries) on the audit trail, with
+/// `detail` as its `after`.
+pub async fn note(
+    store: &dyn Store,
+    actor: &Actor,
+    action: &str,
+    subject: &str,
+    detail: serde_json::Value,
+) -> Result<(), OpError> {
+    let entry = audit::Entry {
+        at: crate::now(),
+        actor: actor.name.clone(),
+        action: action.to_owned(),
+        subject: subject.to_owned(),
+        before: None,
+        after: Some(detail),
+    };
+    for _ in 0..5 {
+        let version = store.version().await?;
+        match store
+            .apply(version, &[], std::slice::from_ref(&entry), &[])
+            .await
+        {
+            Err(e) if e.is_conflict() => continue,
+            other => return other.map(|_| ()).map_err(OpError::from),
+        }
+    }
+    Err(OpError::Store(crate::StoreError::Conflict(
+        "the store kept changing under this write; try again".to_owned(),
+    )))
+}

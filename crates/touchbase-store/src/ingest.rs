@@ -139,10 +139,11 @@ fn prepare(checker: &Checker, inputs: &[Input], now: i64) -> (Good, Bad) {
                 bad.push((i, problems.iter().map(ToString::to_string).collect()));
             }
             (disposition, conformance) => {
-                good.push((
-                    i,
-                    Checked::new(decoded.event, disposition == Disposition::Held, conformance),
-                ));
+                let held = disposition == Disposition::Held;
+                let firings = checker.fire(&decoded.event, held, now);
+                let mut checked = Checked::new(decoded.event, held, conformance);
+                checked.firings = firings;
+                good.push((i, checked));
             }
         }
     }

@@ -9,10 +9,12 @@
 pub mod access;
 pub mod audit;
 mod error;
+pub mod feed;
 pub mod ingest;
 pub mod inventory;
 pub mod journey_days;
 pub mod measure;
+pub mod outbox;
 pub mod proposals;
 pub mod rollup;
 pub mod settings;

@@ -3,10 +3,12 @@ use std::ops::Range;
 
 use async_trait::async_trait;
 use touchbase_core::audit::{Entry, Record};
-use touchbase_core::event::{Checked, HeldPoint, NewReject, Reject, Written};
+use touchbase_core::event::{Checked, Event, HeldPoint, NewReject, Reject, Written};
+use touchbase_core::rules::Firing;
 use touchbase_core::{Change, Entity, Kind};
 
 use crate::StoreError;
+use crate::outbox::{Attempt, Delivery, DeliveryFilter, FeedCount, Finished};
 use crate::rollup::Tally;
 
 /// One point's counted events on one UTC day, added up.
@@ -91,14 +93,16 @@ pub trait Store: Send + Sync + Debug {
     async fn entity(&self, kind: Kind, key: &str) -> Result<Option<Entity>, StoreError>;
 
     /// Applies the changes and appends the audit entries (numbered and sealed by
-    /// [`touchbase_core::audit::seal`] after the last record) in one transaction, if the store
-    /// is still at `version`; returns the new version. A store at another version refuses with
-    /// [`StoreError::Conflict`] and changes nothing.
+    /// [`touchbase_core::audit::seal`] after the last record) in one transaction, with the
+    /// deliveries the changes fired (lifecycle rules; a firing already on record is not written
+    /// again), if the store is still at `version`; returns the new version. A store at another
+    /// version refuses with [`StoreError::Conflict`] and changes nothing.
     async fn apply(
         &self,
         version: u64,
         changes: &[Change],
         audit: &[Entry],
+        outbox: &[Firing],
     ) -> Result<u64, StoreError>;
 
     /// The whole audit trail, in order.
@@ -106,7 +110,9 @@ pub trait Store: Send + Sync + Debug {
 
     /// Writes checked events and rejected inputs in one durable transaction: each event once by
     /// its id (a known id is a duplicate and adds nothing), the daily rollups of the counted
-    /// (not held) ones updated with them. Returns what became of each event, in order, at the
+    /// (not held) ones updated with them, and the deliveries each new event fired
+    /// ([`Checked::firings`]; a duplicate fires nothing, a firing already on record is not
+    /// written again). Returns what became of each event, in order, at the
     /// store's version as the write read it: the inventory the events met. An inventory change
     /// waits for a write that read its version, or the write reads the new one, so a point that
     /// went live after the write either was seen by it or sees its held events. When this
@@ -159,4 +165,54 @@ pub trait Store: Send + Sync + Debug {
 
     /// How many events are on record: (counted, held).
     async fn event_counts(&self) -> Result<(u64, u64), StoreError>;
+
+    /// The accepted (counted) events of one UTC day (days since the epoch), in (`at`, `id`)
+    /// order: the history a rule's dry run goes over.
+    async fn events_of_day(&self, day: i64) -> Result<Vec<Event>, StoreError>;
+
+    /// Writes deliveries outside any other write (a metric rule's firing, a replay of a test);
+    /// a firing already on record is not written again. Returns how many were new.
+    async fn enqueue(&self, firings: &[Firing], now: i64) -> Result<u64, StoreError>;
+
+    /// Claims up to `limit` pending deliveries due at `now` to one of `endpoints`, oldest due
+    /// first, leasing them until `now + lease_us`: no other claim takes them meanwhile (several
+    /// dispatchers may run). A lease that runs out (its dispatcher died) frees the delivery.
+    async fn claim_deliveries(
+        &self,
+        endpoints: &[String],
+        now: i64,
+        lease_us: i64,
+        limit: u32,
+    ) -> Result<Vec<Delivery>, StoreError>;
+
+    /// Records attempts and moves each delivery on (delivered, due again, dead), ending its
+    /// lease, in one durable transaction.
+    async fn finish_attempts(&self, finished: &[Finished]) -> Result<(), StoreError>;
+
+    /// When the next pending delivery to one of `endpoints` is due (leased ones when their
+    /// lease ends), if any.
+    async fn next_due(&self, endpoints: &[String]) -> Result<Option<i64>, StoreError>;
+
+    /// Deliveries by the filter, newest fired first.
+    async fn deliveries(&self, filter: &DeliveryFilter) -> Result<Vec<Delivery>, StoreError>;
+
+    /// One delivery and its attempts, oldest first.
+    async fn delivery(&self, id: &str) -> Result<Option<(Delivery, Vec<Attempt>)>, StoreError>;
+
+    /// Sends deliveries again: those named by `ids`, or else those the filter selects (its
+    /// state, rule, endpoint and `since`), whatever their state: due at `now`, their place in
+    /// the retry schedule started over. Returns how many.
+    async fn replay_deliveries(
+        &self,
+        ids: &[String],
+        filter: &DeliveryFilter,
+        now: i64,
+    ) -> Result<u64, StoreError>;
+
+    /// Since when an endpoint has failed every attempt: its first failed attempt after its last
+    /// delivered one (`None` when its last attempt was delivered, or it has none).
+    async fn failing_since(&self, endpoint: &str) -> Result<Option<i64>, StoreError>;
+
+    /// The feed's counters, by rule and endpoint.
+    async fn feed_counts(&self) -> Result<Vec<FeedCount>, StoreError>;
 }

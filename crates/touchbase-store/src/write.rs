@@ -59,7 +59,13 @@ where
             .iter()
             .map(|c| entry(&current.value, c, actor, action, &now))
             .collect();
-        match store.apply(current.version, &changes, &audit).await {
+        let now_us = jiff::Timestamp::now().as_microsecond();
+        let outbox =
+            touchbase_core::rules::lifecycle_firings(&current.value, &next, &changes, now_us);
+        match store
+            .apply(current.version, &changes, &audit, &outbox)
+            .await
+        {
             Ok(_) => return Ok(changes),
             Err(e) if e.is_conflict() => continue,
             Err(e) => return Err(e.into()),

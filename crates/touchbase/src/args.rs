@@ -24,6 +24,13 @@ pub struct Cli {
     #[arg(long = "as", global = true, env = "TOUCHBASE_AS", value_name = "USER")]
     pub as_user: Option<String>,
 
+    /// The organization's key file: every secret touchbase signs with (webhook secrets, signed
+    /// links) is derived from it, and it is kept outside the database. Or give the key itself
+    /// in TOUCHBASE_KEY. [default for a SQLite store: the store's path with `.key` added,
+    /// created when absent; a PostgreSQL store needs one of them]
+    #[arg(long, global = true, env = "TOUCHBASE_KEY_FILE", value_name = "FILE")]
+    pub key_file: Option<PathBuf>,
+
     /// Log more (or set TOUCHBASE_LOG, e.g. TOUCHBASE_LOG=debug).
     #[arg(long, short, global = true)]
     pub verbose: bool,
@@ -88,6 +95,207 @@ pub enum Command {
     Settings(SettingsArgs),
     /// Write the executive report: one self-contained HTML page with charts, Markdown or JSON.
     Report(crate::commands::report::ReportArgs),
+    /// The reverse feed's endpoints (admins): webhooks, NATS JetStream subjects, MQTT topics.
+    #[command(subcommand)]
+    Endpoint(EndpointCommand),
+    /// The reverse feed's rules: when to send what to which endpoints.
+    #[command(subcommand)]
+    Rule(RuleCommand),
+    /// The reverse feed's deliveries: list them, show one with every attempt, replay.
+    #[command(subcommand)]
+    Deliveries(DeliveriesCommand),
+    /// Deliver what the reverse feed's rules fired (`touchbase serve` does this too).
+    Deliver(DeliverArgs),
+    /// The organization's key, outside the database, from which every signing secret is derived.
+    #[command(subcommand)]
+    Key(KeyCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum KeyCommand {
+    /// Write a new random key to a file only its owner can read (for a PostgreSQL store; a
+    /// SQLite store makes its own beside it).
+    New {
+        #[arg(long)]
+        out: PathBuf,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum EndpointCommand {
+    /// Declare an endpoint; its signing secret is shown once.
+    #[command(group = clap::ArgGroup::new("target").required(true).multiple(false))]
+    Add {
+        key: String,
+        /// A webhook: POSTed to, signed by the Standard Webhooks specification.
+        #[arg(long, group = "target")]
+        url: Option<String>,
+        /// A NATS JetStream subject.
+        #[arg(long, group = "target", value_name = "SUBJECT")]
+        nats: Option<String>,
+        /// An MQTT topic (QoS 1).
+        #[arg(long, group = "target", value_name = "TOPIC")]
+        mqtt: Option<String>,
+        /// Let a webhook reach a private, loopback or link-local address.
+        #[arg(long)]
+        allow_private: bool,
+        /// Print `{key, kind, target, secret}` as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// The endpoints.
+    List {
+        #[arg(long)]
+        json: bool,
+    },
+    /// A new signing secret; the previous one keeps signing beside it for --overlap.
+    Rotate {
+        key: String,
+        /// How long both secrets sign.
+        #[arg(long, default_value = "24h", value_parser = span)]
+        overlap: touchbase_core::rules::Span,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Send nothing to an endpoint; its deliveries wait until it is enabled.
+    Disable {
+        key: String,
+        #[arg(long, default_value = "disabled by an admin")]
+        reason: String,
+    },
+    /// Send to an endpoint again.
+    Enable { key: String },
+}
+
+fn span(text: &str) -> Result<touchbase_core::rules::Span, String> {
+    touchbase_core::rules::Span::parse(text)
+}
+
+#[derive(Debug, Subcommand)]
+pub enum RuleCommand {
+    /// Add rules from a YAML file, one rule per document (a rule with the same key is replaced).
+    Add {
+        #[arg(long)]
+        file: PathBuf,
+    },
+    /// The rules.
+    List {
+        #[arg(long)]
+        json: bool,
+    },
+    /// One rule, as YAML (or JSON).
+    Show {
+        key: String,
+        #[arg(long)]
+        json: bool,
+    },
+    Disable {
+        key: String,
+    },
+    Enable {
+        key: String,
+    },
+    Remove {
+        key: String,
+    },
+    /// Run a rule over the stored history and list every time it would have fired, with the
+    /// body it would have sent; sends nothing.
+    Test {
+        /// A saved rule.
+        #[arg(required_unless_present = "file")]
+        key: Option<String>,
+        /// A rule from a file instead (its first document).
+        #[arg(long, conflicts_with = "key")]
+        file: Option<PathBuf>,
+        #[command(flatten)]
+        period: PeriodArgs,
+        /// How many firings to show with their bodies.
+        #[arg(long, default_value_t = 5)]
+        samples: usize,
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum DeliveriesCommand {
+    /// Deliveries, newest first.
+    List {
+        #[arg(long, value_enum)]
+        state: Option<DeliveryStateArg>,
+        #[arg(long)]
+        rule: Option<String>,
+        #[arg(long)]
+        endpoint: Option<String>,
+        /// Fired at or after: a date or an RFC 3339 instant.
+        #[arg(long, value_parser = bound)]
+        since: Option<i64>,
+        #[arg(long, default_value_t = 50)]
+        limit: u32,
+        #[arg(long)]
+        json: bool,
+    },
+    /// One delivery with every attempt: when, the status, how long, the answer's first bytes.
+    Show {
+        id: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Send deliveries again (admins): one by id, or every one fired since --since.
+    #[command(group = clap::ArgGroup::new("which").required(true))]
+    Replay {
+        #[arg(group = "which")]
+        id: Option<String>,
+        #[arg(long, value_parser = bound, group = "which")]
+        since: Option<i64>,
+        #[arg(long, requires = "since")]
+        rule: Option<String>,
+        #[arg(long, value_enum, requires = "since")]
+        state: Option<DeliveryStateArg>,
+    },
+}
+
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+pub enum DeliveryStateArg {
+    Pending,
+    Delivered,
+    Dead,
+}
+
+impl From<DeliveryStateArg> for touchbase_store::outbox::DeliveryState {
+    fn from(s: DeliveryStateArg) -> Self {
+        use touchbase_store::outbox::DeliveryState as D;
+        match s {
+            DeliveryStateArg::Pending => D::Pending,
+            DeliveryStateArg::Delivered => D::Delivered,
+            DeliveryStateArg::Dead => D::Dead,
+        }
+    }
+}
+
+#[derive(Debug, Args)]
+pub struct DeliverArgs {
+    /// Exit once nothing is due (otherwise run until interrupted).
+    #[arg(long)]
+    pub until_idle: bool,
+    #[command(flatten)]
+    pub feed: FeedArgs,
+}
+
+/// Where the reverse feed's NATS and MQTT endpoints publish.
+#[derive(Debug, Clone, Args)]
+pub struct FeedArgs {
+    /// The NATS server of NATS endpoints.
+    #[arg(
+        long = "feed-nats",
+        env = "TOUCHBASE_FEED_NATS",
+        default_value = "nats://127.0.0.1:4222",
+        value_name = "URL"
+    )]
+    pub nats: String,
+    /// The MQTT broker of MQTT endpoints. [default: --mqtt when given, else mqtt://127.0.0.1:1883]
+    #[arg(long = "feed-mqtt", env = "TOUCHBASE_FEED_MQTT", value_name = "URL")]
+    pub mqtt: Option<String>,
 }
 
 #[derive(Debug, Args)]
@@ -280,6 +488,10 @@ pub struct ImportArgs {
     /// Print the summary as JSON: accepted, duplicates, held, rejected, events_per_s.
     #[arg(long)]
     pub json: bool,
+    /// Fire the reverse feed's event rules on every matching event, however old (a rule's
+    /// `max_age` otherwise keeps old events, such as a backfill, from firing).
+    #[arg(long)]
+    pub fire_rules: bool,
 }
 
 #[derive(Debug, Subcommand)]
@@ -336,6 +548,8 @@ pub struct ServeArgs {
     /// The MQTT client id: the broker keeps this client's unacknowledged messages across restarts.
     #[arg(long, env = "TOUCHBASE_MQTT_CLIENT_ID", default_value = "touchbase")]
     pub mqtt_client_id: String,
+    #[command(flatten)]
+    pub feed: FeedArgs,
 }
 
 #[derive(Debug, Args)]

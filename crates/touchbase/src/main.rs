@@ -5,6 +5,7 @@ mod args;
 mod commands;
 mod demo;
 mod edit;
+mod keys;
 mod output;
 mod source;
 mod store;
@@ -78,6 +79,7 @@ fn init_tracing(verbose: bool) {
 
 async fn run(cli: Cli) -> anyhow::Result<()> {
     let db = cli.db;
+    let key_file = cli.key_file;
     if let (Some(name), Command::Serve(_) | Command::Demo(_)) = (&cli.as_user, &cli.command) {
         eprintln!(
             "note: --as {name} is ignored here: the server knows each caller by its bearer token"
@@ -88,11 +90,31 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Gen(a) => return commands::r#gen::run(a),
         Command::Demo(a) => {
             let db = db.unwrap_or_else(|| demo::DEFAULT_DB.to_owned());
-            return commands::serve::demo(&db, a).await;
+            let keys = keys::load(&db, key_file.as_deref())?;
+            return commands::serve::demo(&db, keys, a).await;
         }
         // The server knows its callers by their bearer tokens, not by `--as`.
         Command::Serve(a) => {
-            return commands::serve::serve(store::open(db.as_deref()).await?, a).await;
+            let keys = keys::load(
+                db.as_deref().unwrap_or(store::DEFAULT_DB),
+                key_file.as_deref(),
+            )?;
+            return commands::serve::serve(store::open(db.as_deref()).await?, keys, a).await;
+        }
+        Command::Deliver(a) => {
+            let keys = keys::load(
+                db.as_deref().unwrap_or(store::DEFAULT_DB),
+                key_file.as_deref(),
+            )?;
+            return commands::feed::deliver(store::open(db.as_deref()).await?, keys, a).await;
+        }
+        Command::Key(crate::args::KeyCommand::New { out }) => {
+            keys::write(&out, &keys::fresh()?)?;
+            println!(
+                "wrote a new key to {}: keep it outside the database, and back it up",
+                out.display()
+            );
+            return Ok(());
         }
         command => command,
     };
@@ -116,6 +138,21 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Quality(a) => commands::measure::quality(store, actor, a).await,
         Command::Settings(a) => commands::settings::run(store, actor, a).await,
         Command::Report(a) => commands::report::run(store, actor, a).await,
-        Command::Serve(_) | Command::Demo(_) | Command::Gen(_) => unreachable!("handled above"),
+        Command::Endpoint(a) => {
+            let keys = keys::load(
+                db.as_deref().unwrap_or(store::DEFAULT_DB),
+                key_file.as_deref(),
+            )?;
+            commands::feed::endpoint(store, actor, &keys, a).await
+        }
+        Command::Rule(a) => commands::feed::rule(store, actor, a).await,
+        Command::Deliveries(a) => commands::feed::deliveries(store, actor, a).await,
+        Command::Serve(_)
+        | Command::Demo(_)
+        | Command::Gen(_)
+        | Command::Deliver(_)
+        | Command::Key(_) => {
+            unreachable!("handled above")
+        }
     }
 }

@@ -510,6 +510,23 @@ pub enum Disposition {
 pub struct Checker {
     points: BTreeMap<String, (Status, Contract)>,
     variables: BTreeMap<String, crate::inventory::Variable>,
+    /// The enabled event rules (R18).
+    rules: crate::rules::EventRules,
+    /// The enabled `undocumented_seen` lifecycle rules.
+    undocumented: Vec<crate::rules::Rule>,
+    firing: Firing,
+}
+
+/// Whether events fire the reverse feed's rules as they are written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Firing {
+    /// As they arrive: a rule's `max_age` holds back events older than that (backfills).
+    #[default]
+    Live,
+    /// Every matching event fires, whatever its age (`import --fire-rules`).
+    Always,
+    /// None fires (synthetic history).
+    Off,
 }
 
 /// The data-contract result of one event.
@@ -535,7 +552,57 @@ impl Checker {
         Checker {
             points,
             variables: inventory.organization.variables.clone(),
+            rules: crate::rules::EventRules::new(&inventory.rules),
+            undocumented: inventory
+                .rules
+                .iter()
+                .filter(|r| {
+                    !r.disabled
+                        && r.when.lifecycle == Some(crate::rules::Lifecycle::UndocumentedSeen)
+                        && r.kind().is_some()
+                })
+                .cloned()
+                .collect(),
+            firing: Firing::Live,
         }
+    }
+
+    /// The same checker, firing rules as `firing` says.
+    pub fn firing(mut self, firing: Firing) -> Checker {
+        self.firing = firing;
+        self
+    }
+
+    /// The deliveries an event fires when it is written (new) at `now`: an accepted event the
+    /// event rules it meets; a held event at a point the inventory does not list, the
+    /// `undocumented_seen` rules (once per point: the firing's id is the point's).
+    pub fn fire(&self, event: &Event, held: bool, now: i64) -> Vec<crate::rules::Firing> {
+        let now = match self.firing {
+            Firing::Off => return Vec::new(),
+            Firing::Live => Some(now),
+            Firing::Always => None,
+        };
+        if !held {
+            return self.rules.fire(event, now);
+        }
+        if self.undocumented.is_empty() || self.points.contains_key(&event.point) {
+            return Vec::new();
+        }
+        self.undocumented
+            .iter()
+            .flat_map(|r| {
+                crate::rules::firings(
+                    r,
+                    "lifecycle.undocumented_seen",
+                    (
+                        "subject",
+                        serde_json::json!({ "point": event.point, "first_event": crate::rules::event_json(event) }),
+                    ),
+                    &format!("undocumented {}", event.point),
+                    now.unwrap_or(event.at),
+                )
+            })
+            .collect()
     }
 
     /// Decides where a decoded event goes, and checks its data against its point's contract.
@@ -755,6 +822,9 @@ pub struct Checked {
     /// Held (R8) rather than counted.
     pub held: bool,
     pub conformance: Conformance,
+    /// The deliveries the event fires if it is new (the reverse feed's rules, R18): written in
+    /// the event's own transaction, and not at all when it is a duplicate.
+    pub firings: Vec<crate::rules::Firing>,
     /// [`id_key`] of the event's id, worked out where the event is checked rather than where
     /// it is written (the writer is the busier side of an import).
     key: i64,
@@ -767,6 +837,7 @@ impl Checked {
             event,
             held,
             conformance,
+            firings: Vec::new(),
         }
     }
 

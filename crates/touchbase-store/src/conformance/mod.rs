@@ -273,12 +273,15 @@ pub async fn stale_version_is_refused_and_changes_nothing(backend: &dyn Backend)
     edited.organization.name = "Renamed".into();
     let changes = touchbase_core::change::diff(Some(&parse(SMALL)), &edited);
     let err = store
-        .apply(before.version - 1, &changes, &[])
+        .apply(before.version - 1, &changes, &[], &[])
         .await
         .unwrap_err();
     assert!(matches!(err, StoreError::Conflict(_)), "{err}");
     assert_eq!(store.entities().await.unwrap(), before);
-    let version = store.apply(before.version, &changes, &[]).await.unwrap();
+    let version = store
+        .apply(before.version, &changes, &[], &[])
+        .await
+        .unwrap();
     assert_eq!(version, before.version + 1);
     assert_eq!(
         inventory::get(&*store)

@@ -31,9 +31,20 @@ pub async fn import(store: &dyn Store, actor: &Actor, args: ImportArgs) -> anyho
     let name = source.name.clone();
     let progress = progress_bar(source.size, args.json);
     let started = Instant::now();
-    let (summary, failed) = ingest_all(store, source.inputs(&progress)?, args.batch, |summary| {
-        progress.set_message(format!("{} events", summary.total()));
-    })
+    let firing = if args.fire_rules {
+        touchbase_core::event::Firing::Always
+    } else {
+        touchbase_core::event::Firing::Live
+    };
+    let (summary, failed) = ingest_all(
+        store,
+        source.inputs(&progress)?,
+        args.batch,
+        firing,
+        |summary| {
+            progress.set_message(format!("{} events", summary.total()));
+        },
+    )
     .await?;
     progress.finish_and_clear();
     if let Some(e) = failed {
@@ -88,9 +99,11 @@ pub async fn ingest_all(
     store: &dyn Store,
     inputs: impl Iterator<Item = anyhow::Result<Input>> + Send + 'static,
     batch: usize,
+    firing: touchbase_core::event::Firing,
     mut each_batch: impl FnMut(&Summary),
 ) -> anyhow::Result<(Summary, Option<anyhow::Error>)> {
-    let checker = ingest::checker(store).await?;
+    let mut checker = ingest::checker(store).await?;
+    checker.value = checker.value.firing(firing);
     // One batch waits while one is written: at most three in memory with the one being read.
     let (send, mut receive) = tokio::sync::mpsc::channel(1);
     std::thread::Builder::new()

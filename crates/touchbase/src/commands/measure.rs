@@ -25,6 +25,11 @@ pub fn requested(args: &PeriodArgs) -> anyhow::Result<Period> {
     })
 }
 
+/// The period as `(from, to)` in microseconds.
+pub fn period_of(args: &PeriodArgs) -> anyhow::Result<(i64, i64)> {
+    requested(args).map(|p| (p.from, p.to))
+}
+
 /// An instant in microseconds as RFC 3339.
 fn instant(at: i64) -> String {
     jiff::Timestamp::from_microsecond(at).map_or_else(|_| at.to_string(), |t| t.to_string())

@@ -5,6 +5,7 @@
 
 pub mod audit;
 pub mod events;
+pub mod feed;
 pub mod r#gen;
 pub mod init;
 pub mod inventory;

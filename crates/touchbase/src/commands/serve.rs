@@ -25,19 +25,24 @@ async fn bind(args: &ServeArgs) -> anyhow::Result<tokio::net::TcpListener> {
 }
 
 /// `touchbase serve`: the API and the dashboard until ctrl-c or SIGTERM.
-pub async fn serve(store: Arc<dyn Store>, args: ServeArgs) -> anyhow::Result<()> {
+pub async fn serve(
+    store: Arc<dyn Store>,
+    keys: touchbase_core::endpoint::Keys,
+    args: ServeArgs,
+) -> anyhow::Result<()> {
     let listener = bind(&args).await?;
     let address = listener.local_addr()?;
     eprintln!(
         "touchbase serving the {} store on http://{address}/ (ctrl-c stops)",
         store.backend()
     );
-    run_server(listener, store, args).await
+    run_server(listener, store, keys, args).await
 }
 
 async fn run_server(
     listener: tokio::net::TcpListener,
     store: Arc<dyn Store>,
+    keys: touchbase_core::endpoint::Keys,
     args: ServeArgs,
 ) -> anyhow::Result<()> {
     let config = ServerConfig {
@@ -77,9 +82,22 @@ async fn run_server(
             )))
         }
     };
+    // The reverse feed: what rules fire goes out from here, woken by each write.
+    let dispatcher = touchbase_feed::Dispatcher::new(
+        Arc::clone(&store),
+        keys,
+        crate::commands::feed::config(&args.feed, args.mqtt.as_deref()),
+    )
+    .context("the reverse feed's dispatcher could not start")?
+    .woken_by(Arc::clone(&state.written));
+    let feed = {
+        let shutdown = until_stopped(stopped.clone());
+        tokio::spawn(async move { dispatcher.run(shutdown).await })
+    };
     touchbase_server::serve(listener, state, &config, until_stopped(stopped))
         .await
         .context("the server stopped with an error")?;
+    let _ = feed.await;
     if let Some(mqtt) = mqtt {
         mqtt.await
             .context("the MQTT source failed")?
@@ -104,7 +122,11 @@ const DEMO_USERS: [(&str, Role, &[&str]); 6] = [
 
 /// `touchbase demo`: creates the demo organization when the store holds none, with a year of
 /// interactions, then serves it.
-pub async fn demo(db: &str, args: DemoArgs) -> anyhow::Result<()> {
+pub async fn demo(
+    db: &str,
+    keys: touchbase_core::endpoint::Keys,
+    args: DemoArgs,
+) -> anyhow::Result<()> {
     let DemoArgs {
         events,
         serve: args,
@@ -202,7 +224,7 @@ pub async fn demo(db: &str, args: DemoArgs) -> anyhow::Result<()> {
          {me} --db {db} report --out report.html\n\
          \nctrl-c stops the server; the store stays in {db}."
     );
-    run_server(listener, store, args).await
+    run_server(listener, store, keys, args).await
 }
 
 /// Adds the demo users that are missing; returns the tokens of those added (name, role, secret).
@@ -252,9 +274,16 @@ async fn demo_events(store: &dyn Store, admin: &Actor, events: u64) -> anyhow::R
         ))
     });
     admin.require(touchbase_core::Permission::Ingest)?;
-    let (summary, failed) = ingest_all(store, inputs, 10_000, |summary| {
-        progress.set_position(summary.total());
-    })
+    // Synthetic history: it fires no rule.
+    let (summary, failed) = ingest_all(
+        store,
+        inputs,
+        10_000,
+        touchbase_core::event::Firing::Off,
+        |summary| {
+            progress.set_position(summary.total());
+        },
+    )
     .await
     .context("the demo's interactions were not loaded")?;
     if let Some(e) = failed {
