@@ -13,14 +13,18 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use tokio_postgres::NoTls;
 use touchbase_core::audit::{self, Entry, Record};
-use touchbase_core::event::{Checked, HeldPoint, NewReject, Reject, Written};
+use touchbase_core::event::{Checked, Event, HeldPoint, NewReject, Reject, Written};
+use touchbase_core::rules::Firing;
 use touchbase_core::{Change, Entity, Kind};
 
+use touchbase_store::ingest::now_us;
+use touchbase_store::outbox::{Attempt, Delivery, DeliveryFilter, FeedCount, Finished};
 use touchbase_store::rollup::{Tally, add_in_order, day_of};
 use touchbase_store::{DayRollup, JourneyDay, Nonconforming, Store, StoreError, Versioned};
 
 mod events;
 mod journeys;
+mod outbox;
 #[cfg(feature = "test-support")]
 pub mod test_support;
 
@@ -33,6 +37,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (5, include_str!("../migrations/0005_party_touches.sql")),
     (6, include_str!("../migrations/0006_journey_days.sql")),
     (7, include_str!("../migrations/0007_no_point_at_index.sql")),
+    (8, include_str!("../migrations/0008_deliveries.sql")),
 ];
 
 /// Key of the advisory lock held while migrating.
@@ -245,6 +250,7 @@ impl Store for PostgresStore {
         version: u64,
         changes: &[Change],
         entries: &[Entry],
+        firings: &[Firing],
     ) -> Result<u64, StoreError> {
         const CONTEXT: &str = "writing the inventory";
         let mut client = self.client().await?;
@@ -317,6 +323,9 @@ impl Store for PostgresStore {
             .map_err(pg(CONTEXT))?;
             prev = record.hash;
         }
+        outbox::insert(&tx, firings.iter(), now_us())
+            .await
+            .map_err(pg(CONTEXT))?;
         let next = version as i64 + 1;
         tx.execute(
             "UPDATE meta SET value = $1 WHERE key = 'inventory_version'",
@@ -350,7 +359,18 @@ impl Store for PostgresStore {
             let version = read_version(&tx, Lock::ForShare)
                 .await
                 .map_err(pg(CONTEXT))?;
-            match events::write(&tx, &events, &rejects, received_at, path).await {
+            let written = async {
+                let outcome = events::write(&tx, &events, &rejects, received_at, path).await?;
+                // The deliveries of the events newly written (accepted or held), with them.
+                let fired = events
+                    .iter()
+                    .zip(&outcome.written)
+                    .filter(|(_, w)| **w != Written::Duplicate)
+                    .flat_map(|(c, _)| &c.firings);
+                outbox::insert(&tx, fired, received_at).await?;
+                Ok(outcome)
+            };
+            match written.await {
                 Ok(outcome) => {
                     tx.commit().await.map_err(pg(CONTEXT))?;
                     self.known.store(outcome.met_known, Ordering::Relaxed);
@@ -567,6 +587,108 @@ impl Store for PostgresStore {
             .await
             .map_err(pg(CONTEXT))?;
         Ok((row.get::<_, i64>(0) as u64, row.get::<_, i64>(1) as u64))
+    }
+
+    async fn events_of_day(&self, day: i64) -> Result<Vec<Event>, StoreError> {
+        const CONTEXT: &str = "reading a day's events";
+        let client = self.client().await?;
+        outbox::events_of_day(&client, day)
+            .await
+            .map_err(pg(CONTEXT))
+    }
+
+    async fn enqueue(&self, firings: &[Firing], now: i64) -> Result<u64, StoreError> {
+        const CONTEXT: &str = "writing deliveries";
+        let mut client = self.client().await?;
+        let tx = durable(&mut client, CONTEXT).await?;
+        let n = outbox::insert(&tx, firings.iter(), now)
+            .await
+            .map_err(pg(CONTEXT))?;
+        tx.commit().await.map_err(pg(CONTEXT))?;
+        Ok(n)
+    }
+
+    async fn claim_deliveries(
+        &self,
+        endpoints: &[String],
+        now: i64,
+        lease_us: i64,
+        limit: u32,
+    ) -> Result<Vec<Delivery>, StoreError> {
+        const CONTEXT: &str = "claiming deliveries";
+        let mut client = self.client().await?;
+        let tx = durable(&mut client, CONTEXT).await?;
+        let claimed = outbox::claim(&tx, endpoints, now, lease_us, limit, CONTEXT).await?;
+        tx.commit().await.map_err(pg(CONTEXT))?;
+        Ok(claimed)
+    }
+
+    async fn finish_attempts(&self, finished: &[Finished]) -> Result<(), StoreError> {
+        const CONTEXT: &str = "recording delivery attempts";
+        let mut client = self.client().await?;
+        let tx = durable(&mut client, CONTEXT).await?;
+        outbox::finish(&tx, finished).await.map_err(pg(CONTEXT))?;
+        tx.commit().await.map_err(pg(CONTEXT))
+    }
+
+    async fn next_due(&self, endpoints: &[String]) -> Result<Option<i64>, StoreError> {
+        const CONTEXT: &str = "reading the next delivery due";
+        let client = self.client().await?;
+        outbox::next_due(&client, endpoints)
+            .await
+            .map_err(pg(CONTEXT))
+    }
+
+    async fn deliveries(&self, filter: &DeliveryFilter) -> Result<Vec<Delivery>, StoreError> {
+        const CONTEXT: &str = "reading deliveries";
+        let client = self.client().await?;
+        outbox::list(&client, filter, CONTEXT).await
+    }
+
+    async fn delivery(&self, id: &str) -> Result<Option<(Delivery, Vec<Attempt>)>, StoreError> {
+        const CONTEXT: &str = "reading a delivery";
+        let mut client = self.client().await?;
+        // The delivery and its attempts as of one instant.
+        let tx = client
+            .build_transaction()
+            .isolation_level(tokio_postgres::IsolationLevel::RepeatableRead)
+            .read_only(true)
+            .start()
+            .await
+            .map_err(pg(CONTEXT))?;
+        let found = outbox::one(&tx, id, CONTEXT).await?;
+        tx.commit().await.map_err(pg(CONTEXT))?;
+        Ok(found)
+    }
+
+    async fn replay_deliveries(
+        &self,
+        ids: &[String],
+        filter: &DeliveryFilter,
+        now: i64,
+    ) -> Result<u64, StoreError> {
+        const CONTEXT: &str = "replaying deliveries";
+        let mut client = self.client().await?;
+        let tx = durable(&mut client, CONTEXT).await?;
+        let n = outbox::replay(&tx, ids, filter, now)
+            .await
+            .map_err(pg(CONTEXT))?;
+        tx.commit().await.map_err(pg(CONTEXT))?;
+        Ok(n)
+    }
+
+    async fn failing_since(&self, endpoint: &str) -> Result<Option<i64>, StoreError> {
+        const CONTEXT: &str = "reading an endpoint's attempts";
+        let client = self.client().await?;
+        outbox::failing_since(&client, endpoint)
+            .await
+            .map_err(pg(CONTEXT))
+    }
+
+    async fn feed_counts(&self) -> Result<Vec<FeedCount>, StoreError> {
+        const CONTEXT: &str = "counting deliveries";
+        let client = self.client().await?;
+        outbox::counts(&client).await.map_err(pg(CONTEXT))
     }
 }
 
