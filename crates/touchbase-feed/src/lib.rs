@@ -87,6 +87,9 @@ pub struct Config {
     pub disable_after: Duration,
     /// How often an idle dispatcher looks for deliveries when nothing wakes it.
     pub poll: Duration,
+    /// The wait before each attempt, in seconds (the first is at once): the Standard Webhooks
+    /// schedule, [`schedule::SCHEDULE_S`]; tests shorten it.
+    pub schedule_s: Vec<i64>,
 }
 
 impl Default for Config {
@@ -99,6 +102,7 @@ impl Default for Config {
             lease: Duration::from_secs(60),
             disable_after: Duration::from_secs(5 * 86_400),
             poll: Duration::from_secs(1),
+            schedule_s: schedule::SCHEDULE_S.to_vec(),
         }
     }
 }
@@ -289,14 +293,15 @@ impl Dispatcher {
                 }
                 Outcome::Gone => {
                     gone.push(d.endpoint.clone());
-                    match schedule::next_after(tries, at, None) {
+                    match schedule::next_in(&self.config.schedule_s, tries, at, None) {
                         Some(due) => (Next::Retry(due), "gone"),
                         None => (Next::Dead, "dead"),
                     }
                 }
                 Outcome::Failed => {
                     failing.push(d.endpoint.clone());
-                    match schedule::next_after(tries, at, sent.retry_after_s) {
+                    match schedule::next_in(&self.config.schedule_s, tries, at, sent.retry_after_s)
+                    {
                         Some(due) => (Next::Retry(due), "retry"),
                         None => (Next::Dead, "dead"),
                     }

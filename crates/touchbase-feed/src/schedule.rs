@@ -9,7 +9,12 @@ pub const SCHEDULE_S: [i64; 8] = [0, 5, 300, 1_800, 7_200, 18_000, 36_000, 36_00
 /// when the schedule is spent and the delivery is dead. `retry_after_s` is what the target
 /// asked for, if anything.
 pub fn next_after(tries: u32, now: i64, retry_after_s: Option<i64>) -> Option<i64> {
-    let wait_s = *SCHEDULE_S.get(tries as usize)?;
+    next_in(&SCHEDULE_S, tries, now, retry_after_s)
+}
+
+/// [`next_after`] by another schedule (the waits before each attempt, in seconds).
+pub fn next_in(schedule: &[i64], tries: u32, now: i64, retry_after_s: Option<i64>) -> Option<i64> {
+    let wait_s = *schedule.get(tries as usize)?;
     let jitter = if wait_s == 0 {
         0
     } else {

@@ -77,7 +77,12 @@ impl Clients {
 
     /// Sends one delivery; says what became of it.
     pub async fn send(&self, keys: &Keys, e: &Endpoint, d: &Delivery) -> Sent {
-        if !e.allow_private && endpoint::literal_private_host(&e.target) {
+        // An address written in the URL is not resolved: check it here; names are checked by
+        // the resolver, against every address they resolve to.
+        let literal = endpoint::host_of(&e.target)
+            .and_then(|h| h.parse::<std::net::IpAddr>().ok())
+            .is_some_and(endpoint::is_private);
+        if !e.allow_private && literal {
             return Sent::retry(
                 None,
                 "the URL names a private, loopback or link-local address and the endpoint does not allow private targets".to_owned(),
