@@ -66,6 +66,22 @@ use crate::problem::{ApiError, Problem};
         crate::measure::get_settings,
         crate::measure::put_setting,
         crate::report::report,
+        crate::feed::list_endpoints,
+        crate::feed::add_endpoint,
+        crate::feed::rotate_endpoint,
+        crate::feed::disable_endpoint,
+        crate::feed::enable_endpoint,
+        crate::feed::list_rules,
+        crate::feed::put_rules,
+        crate::feed::get_rule,
+        crate::feed::remove_rule,
+        crate::feed::disable_rule,
+        crate::feed::enable_rule,
+        crate::feed::test_rule,
+        crate::feed::list_deliveries,
+        crate::feed::get_delivery,
+        crate::feed::replay,
+        crate::feed::metrics,
     ),
     components(schemas(Problem, Inventory, Point, Change, ImportSummary, Proposal, Record, EventsReply, HeldPoint, Reject, Card, Assessment, JourneySummary, PointQuality)),
     modifiers(&BearerAuth),
@@ -112,6 +128,7 @@ pub fn routes(state: AppState) -> Router<AppState> {
         .route("/api/rejects/replay", post(replay_rejects))
         .merge(crate::measure::routes())
         .merge(crate::report::routes())
+        .merge(crate::feed::routes())
         .route_layer(middleware::from_fn_with_state(state, authenticate));
     Router::new()
         .route("/", get(dashboard))

@@ -6,7 +6,9 @@
 
 mod api;
 pub mod committer;
+mod feed;
 pub mod journeys_keeper;
+pub mod listen;
 mod measure;
 pub mod mqtt;
 mod problem;
@@ -59,6 +61,9 @@ pub struct AppState {
     /// Notified after each group of events is written: the reverse feed's dispatcher wakes on
     /// it, so what the events fired goes out at once.
     pub written: Arc<tokio::sync::Notify>,
+    /// The organization's key, for the endpoints' secrets (absent: endpoints cannot be added
+    /// or rotated through the API).
+    pub keys: Option<Arc<touchbase_core::endpoint::Keys>>,
 }
 
 impl AppState {
@@ -76,9 +81,18 @@ impl AppState {
         AppState {
             committer: Committer::start(Arc::clone(&store), activity, Arc::clone(&written)),
             written,
+            keys: None,
             tokens: tokens::Tokens::start(Arc::clone(&store)),
             store,
         }
+    }
+}
+
+impl AppState {
+    /// The same state, making endpoints' secrets from `keys`.
+    pub fn with_keys(mut self, keys: touchbase_core::endpoint::Keys) -> AppState {
+        self.keys = Some(Arc::new(keys));
+        self
     }
 }
 

@@ -158,7 +158,8 @@ impl From<OpError> for ApiError {
             OpError::PointNotFound(_)
             | OpError::ProposalNotFound(_)
             | OpError::UserNotFound(_)
-            | OpError::TokenNotFound(_) => ApiError::NotFound(e.to_string()),
+            | OpError::TokenNotFound(_)
+            | OpError::NotFound(_) => ApiError::NotFound(e.to_string()),
             OpError::NotInitialized
             | OpError::AlreadyInitialized(_)
             | OpError::PointExists(_)

@@ -59,6 +59,10 @@ pub enum OpError {
     UserExists(String),
     #[error("no token `{0}`: `touchbase user list` shows each user's tokens")]
     TokenNotFound(String),
+    /// Something else named that does not exist (an endpoint, a rule, a delivery): the
+    /// message says what and where to look.
+    #[error("{0}")]
+    NotFound(String),
     /// No valid credentials (HTTP 401).
     #[error("{0}")]
     Unauthenticated(String),

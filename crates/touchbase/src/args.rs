@@ -109,6 +109,18 @@ pub enum Command {
     /// The organization's key, outside the database, from which every signing secret is derived.
     #[command(subcommand)]
     Key(KeyCommand),
+    /// A local webhook receiver for trying the reverse feed: prints each delivery and whether
+    /// its signature is valid.
+    Listen(ListenArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ListenArgs {
+    #[arg(long, default_value = "127.0.0.1:9000")]
+    pub listen: SocketAddr,
+    /// The endpoint's secret (`whsec_…`, shown by `touchbase endpoint add`), to check signatures.
+    #[arg(long, env = "TOUCHBASE_LISTEN_SECRET")]
+    pub secret: Option<String>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -287,15 +299,15 @@ pub struct DeliverArgs {
 pub struct FeedArgs {
     /// The NATS server of NATS endpoints.
     #[arg(
-        long = "feed-nats",
+        long,
         env = "TOUCHBASE_FEED_NATS",
         default_value = "nats://127.0.0.1:4222",
         value_name = "URL"
     )]
-    pub nats: String,
+    pub feed_nats: String,
     /// The MQTT broker of MQTT endpoints. [default: --mqtt when given, else mqtt://127.0.0.1:1883]
-    #[arg(long = "feed-mqtt", env = "TOUCHBASE_FEED_MQTT", value_name = "URL")]
-    pub mqtt: Option<String>,
+    #[arg(long, env = "TOUCHBASE_FEED_MQTT", value_name = "URL")]
+    pub feed_mqtt: Option<String>,
 }
 
 #[derive(Debug, Args)]

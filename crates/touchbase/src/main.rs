@@ -108,6 +108,24 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             )?;
             return commands::feed::deliver(store::open(db.as_deref()).await?, keys, a).await;
         }
+        Command::Listen(a) => {
+            let secret = a
+                .secret
+                .as_deref()
+                .map(touchbase_core::endpoint::whsec_bytes)
+                .transpose()
+                .map_err(|e| anyhow::anyhow!("--secret: {e}"))?;
+            let listener = tokio::net::TcpListener::bind(a.listen)
+                .await
+                .map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", a.listen))?;
+            eprintln!(
+                "touchbase listening for webhooks on http://{}/ (ctrl-c stops)",
+                listener.local_addr()?
+            );
+            touchbase_server::listen::run(listener, secret, touchbase_server::shutdown_signal())
+                .await?;
+            return Ok(());
+        }
         Command::Key(crate::args::KeyCommand::New { out }) => {
             keys::write(&out, &keys::fresh()?)?;
             println!(
@@ -151,7 +169,8 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         | Command::Demo(_)
         | Command::Gen(_)
         | Command::Deliver(_)
-        | Command::Key(_) => {
+        | Command::Key(_)
+        | Command::Listen(_) => {
             unreachable!("handled above")
         }
     }

@@ -14,9 +14,13 @@ use touchbase_store::outbox::DeliveryFilter;
 use crate::args::{DeliverArgs, DeliveriesCommand, EndpointCommand, FeedArgs, RuleCommand};
 use crate::output::{count, print_json, read_input, table};
 
+/// An instant to the second, UTC.
 fn at(us: i64) -> String {
     let t = rules::instant(us);
-    t.split('.').next().map_or(t.clone(), |s| format!("{s}Z"))
+    match t.split_once('.') {
+        Some((whole, _)) => format!("{whole}Z"),
+        None => t,
+    }
 }
 
 pub async fn endpoint(
@@ -355,9 +359,9 @@ pub async fn deliveries(
 /// The dispatcher's configuration from the command line.
 pub fn config(args: &FeedArgs, ingest_mqtt: Option<&str>) -> touchbase_feed::Config {
     touchbase_feed::Config {
-        nats_url: args.nats.clone(),
+        nats_url: args.feed_nats.clone(),
         mqtt_url: args
-            .mqtt
+            .feed_mqtt
             .clone()
             .or_else(|| ingest_mqtt.map(str::to_owned))
             .unwrap_or_else(|| "mqtt://127.0.0.1:1883".to_owned()),

@@ -59,7 +59,7 @@ async fn run_server(
     let until_stopped = |mut stopped: tokio::sync::watch::Receiver<bool>| async move {
         let _ = stopped.wait_for(|s| *s).await;
     };
-    let state = AppState::new(Arc::clone(&store), &config);
+    let state = AppState::new(Arc::clone(&store), &config).with_keys(keys.clone());
     let mqtt = match &args.mqtt {
         None => None,
         Some(url) => {
