@@ -97,7 +97,7 @@ impl Default for Config {
         Config {
             nats_url: "nats://127.0.0.1:4222".to_owned(),
             mqtt_url: "mqtt://127.0.0.1:1883".to_owned(),
-            batch: 256,
+            batch: 64,
             concurrency: 64,
             lease: Duration::from_secs(60),
             disable_after: Duration::from_secs(5 * 86_400),

@@ -308,6 +308,11 @@ pub struct FeedArgs {
     /// The MQTT broker of MQTT endpoints. [default: --mqtt when given, else mqtt://127.0.0.1:1883]
     #[arg(long, env = "TOUCHBASE_FEED_MQTT", value_name = "URL")]
     pub feed_mqtt: Option<String>,
+    /// How long a dispatcher holds the deliveries it claimed: if it dies, others take them
+    /// after this. Longer than the 15 s a target has to answer, or a slow answer may be sent
+    /// twice.
+    #[arg(long, env = "TOUCHBASE_FEED_LEASE", default_value = "60s", value_parser = span)]
+    pub feed_lease: touchbase_core::rules::Span,
 }
 
 #[derive(Debug, Args)]

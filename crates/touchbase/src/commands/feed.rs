@@ -365,6 +365,7 @@ pub fn config(args: &FeedArgs, ingest_mqtt: Option<&str>) -> touchbase_feed::Con
             .clone()
             .or_else(|| ingest_mqtt.map(str::to_owned))
             .unwrap_or_else(|| "mqtt://127.0.0.1:1883".to_owned()),
+        lease: std::time::Duration::from_micros(args.feed_lease.micros() as u64),
         ..touchbase_feed::Config::default()
     }
 }
