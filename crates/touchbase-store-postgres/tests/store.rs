@@ -54,6 +54,11 @@ impl Backend for Postgres {
             .await
             .unwrap();
     }
+
+    async fn reopen(&self, n: usize) -> Option<Arc<dyn Store>> {
+        let url = self.urls.lock().unwrap()[n].clone();
+        Some(Arc::new(PostgresStore::connect(&url).await.unwrap()))
+    }
 }
 
 touchbase_store::conformance_suite!(postgres());

@@ -47,6 +47,11 @@ impl Backend for Sqlite {
         conn.execute_batch(&format!("DROP TRIGGER {trigger}; {sql}"))
             .unwrap();
     }
+
+    async fn reopen(&self, n: usize) -> Option<Arc<dyn Store>> {
+        let path = self.paths.lock().unwrap()[n].clone();
+        Some(Arc::new(SqliteStore::open(path).unwrap()))
+    }
 }
 
 touchbase_store::conformance_suite!(sqlite());

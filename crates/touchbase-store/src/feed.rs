@@ -321,7 +321,7 @@ pub async fn replay(
         actor,
         "delivery.replay",
         "deliveries",
-        serde_json::json!({ "ids": ids, "state": filter.state.map(|s| s.as_str()), "rule": filter.rule, "since": filter.since, "replayed": n }),
+        serde_json::json!({ "ids": ids, "state": filter.state.map(|s| s.as_str()), "rule": filter.rule, "endpoint": filter.endpoint, "since": filter.since, "replayed": n }),
     )
     .await?;
     Ok(n)

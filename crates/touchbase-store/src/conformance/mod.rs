@@ -20,6 +20,16 @@ pub use measure::{
 };
 mod journeys_ahead;
 pub use journeys_ahead::journeys_kept_ahead_follow_late_released_events_and_gap_changes;
+mod outbox;
+pub use outbox::{
+    a_replayed_delivery_is_due_again_and_audited, a_rules_dry_run_agrees_with_its_live_firings,
+    deliveries_are_written_once_claimed_and_moved_on,
+    dispatchers_side_by_side_never_claim_the_same_delivery,
+    event_rules_fire_once_per_new_event_through_ingest,
+    lifecycle_rules_fire_on_proposals_opened_and_points_gone_live,
+    max_age_holds_back_backfills_unless_firing_always, new_events_and_changes_write_their_firings,
+    rotation_keeps_the_previous_secret_signing_for_the_overlap, undocumented_points_fire_once_each,
+};
 
 fn admin() -> Actor {
     Actor::local_admin()
@@ -40,6 +50,14 @@ pub trait Backend: Send + Sync {
     /// first checks that a plain UPDATE or DELETE is refused, then gets past that guard (as a
     /// database administrator could) and does it.
     async fn tamper(&self, n: usize, how: Tamper);
+
+    /// Another handle on the `n`-th store handed out, opened as a second server or process
+    /// would (a pool or a connection of its own); `None` (the default) where the backend has
+    /// no such thing, and the tests share the one handle instead.
+    async fn reopen(&self, n: usize) -> Option<Arc<dyn Store>> {
+        let _ = n;
+        None
+    }
 }
 
 /// What [`Backend::tamper`] does to the audit trail.
@@ -95,6 +113,16 @@ macro_rules! conformance_suite {
             journeys_are_metrics_by_hand,
             released_events_are_measured_by_hand,
             journeys_kept_ahead_follow_late_released_events_and_gap_changes,
+            deliveries_are_written_once_claimed_and_moved_on,
+            dispatchers_side_by_side_never_claim_the_same_delivery,
+            new_events_and_changes_write_their_firings,
+            event_rules_fire_once_per_new_event_through_ingest,
+            max_age_holds_back_backfills_unless_firing_always,
+            a_rules_dry_run_agrees_with_its_live_firings,
+            lifecycle_rules_fire_on_proposals_opened_and_points_gone_live,
+            undocumented_points_fire_once_each,
+            rotation_keeps_the_previous_secret_signing_for_the_overlap,
+            a_replayed_delivery_is_due_again_and_audited,
         );
     };
     (@each $backend:expr; $($name:ident),* $(,)?) => {
