@@ -218,12 +218,12 @@ pub async fn rule(store: &dyn Store, actor: &Actor, command: RuleCommand) -> any
                 return print_json(&run);
             }
             println!(
-                "rule {} over {} to {}: {} read, it would have fired {} (nothing was sent).",
+                "rule {} over {} to {}: {} events read, it would have fired {} times (nothing was sent).",
                 run.rule,
                 at(run.from),
                 at(run.to),
-                count(run.events_read as usize, "event", "events"),
-                count(run.firings as usize, "time", "times"),
+                crate::output::thousands(run.events_read),
+                crate::output::thousands(run.firings),
             );
             for s in &run.samples {
                 println!("\n{} → {} ({}):\n  {}", s.at, s.endpoint, s.id, s.body);

@@ -147,9 +147,11 @@ pub async fn demo(
         }
     };
     let issued = demo_users(&*store, &admin).await?;
+    let mut crm_secret = None;
     if created {
         demo_decisions(&*store).await?;
         demo_events(&*store, &admin, events).await?;
+        crm_secret = demo_feed(&*store, &admin, &keys).await?;
     }
     let current = inventory::get(&*store).await?.value;
     let listener = bind(&args).await?;
@@ -216,6 +218,30 @@ pub async fn demo(
             id = p.id
         );
     }
+    let admin_token = issued
+        .iter()
+        .find(|(_, role, _)| *role == Role::Admin)
+        .map_or("ADMIN_TOKEN", |(_, _, secret)| secret.as_str());
+    println!(
+        "\nThe reverse feed: rules unhappy-caller, shelf-low and point-live send to the endpoints crm \
+         (a webhook to {crm}) and shelf-commands (MQTT topic {topic}).",
+        crm = demo::CRM_URL,
+        topic = demo::SHELF_TOPIC,
+    );
+    match &crm_secret {
+        Some(secret) => println!(
+            "  {me} listen --secret {secret}   (a receiver on :9000 that checks each signature; the secret is shown only now)"
+        ),
+        None => println!(
+            "  {me} listen --secret SECRET   (crm's secret was shown when the store was made; `{me} --db {db} endpoint rotate crm` gives a new one)"
+        ),
+    }
+    println!(
+        "  curl -H 'Authorization: Bearer {admin_token}' -X POST {url}/api/events \\\n       \
+         -d '{{\"point\":\"phone.care\",\"at\":\"'$(date -u +%FT%TZ)'\",\"party\":\"hh-000042\",\"outcomes\":{{\"satisfaction\":1}}}}'\n  \
+         {me} --db {db} deliveries list\n  \
+         {me} --db {db} rule test unhappy-caller --from 2025-12-01   (the rule over the year's history, sending nothing)"
+    );
     println!(
         "  {me} --db {db} inventory export --out inventory.yaml\n  \
          {me} --db {db} scorecard --all mode\n  \
@@ -225,6 +251,49 @@ pub async fn demo(
          \nctrl-c stops the server; the store stays in {db}."
     );
     run_server(listener, store, keys, args).await
+}
+
+/// The demo's reverse feed: the `crm` webhook (to `touchbase listen`'s address) and the
+/// `shelf-commands` MQTT topic, and the rules of `demo/rules.yaml`. Returns crm's secret.
+async fn demo_feed(
+    store: &dyn Store,
+    admin: &Actor,
+    keys: &touchbase_core::endpoint::Keys,
+) -> anyhow::Result<Option<String>> {
+    use touchbase_core::endpoint::EndpointKind;
+    use touchbase_store::feed::{self, NewEndpoint};
+    let crm = feed::add_endpoint(
+        store,
+        admin,
+        keys,
+        NewEndpoint {
+            key: "crm".to_owned(),
+            kind: EndpointKind::Webhook,
+            target: demo::CRM_URL.to_owned(),
+            allow_private: true,
+        },
+    )
+    .await
+    .context("the demo's crm endpoint was not added")?;
+    feed::add_endpoint(
+        store,
+        admin,
+        keys,
+        NewEndpoint {
+            key: "shelf-commands".to_owned(),
+            kind: EndpointKind::Mqtt,
+            target: demo::SHELF_TOPIC.to_owned(),
+            allow_private: false,
+        },
+    )
+    .await
+    .context("the demo's shelf-commands endpoint was not added")?;
+    let rules = touchbase_core::rules::parse_rules(demo::RULES)
+        .map_err(|e| anyhow::anyhow!("the demo's rules are broken: {e}"))?;
+    feed::put_rules(store, admin, &rules)
+        .await
+        .context("the demo's rules were not added")?;
+    Ok(crm.secret)
 }
 
 /// Adds the demo users that are missing; returns the tokens of those added (name, role, secret).
