@@ -838,6 +838,144 @@ pub fn lifecycle_firings(
     out
 }
 
+/// Where a metric rule stands, kept by the store between evaluations.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct MetricState {
+    /// `ok`, `pending` (breached, not yet for `for`) or `breached` (fired).
+    pub state: String,
+    /// Since when it has been in that state (microseconds since the epoch).
+    pub since: i64,
+    /// When it last fired on a breach.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fired_at: Option<i64>,
+    /// The figure and volume at the last evaluation, and when that was.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub value: Option<f64>,
+    pub volume: u64,
+    pub evaluated_at: i64,
+}
+
+/// A metric rule's evaluation: its new state and what it fires (a breach or a resolution).
+#[derive(Debug, Clone, PartialEq)]
+pub struct MetricStep {
+    pub state: MetricState,
+    pub firings: Vec<Firing>,
+}
+
+/// The default interval between evaluations of a metric rule.
+pub const DEFAULT_EVERY_US: i64 = 300_000_000;
+
+/// Whether a metric rule is due for evaluation at `now`.
+pub fn metric_due(rule: &Rule, state: Option<&MetricState>, now: i64) -> bool {
+    let every = rule.every.as_ref().map_or(DEFAULT_EVERY_US, Span::micros);
+    state.is_none_or(|s| now - s.evaluated_at >= every)
+}
+
+/// One evaluation of a metric rule at `now`, the figure being `value` over the window with
+/// `volume` interactions in it: breached when below (above) the threshold; fires when it has
+/// been breached for `for` (at once without one), unless a firing was less than `cooldown`
+/// ago; resolves, firing again, when the figure is back at or above `resolve_above` (at or
+/// below `resolve_below`), which default to the threshold. Fewer interactions than
+/// `min_volume`, or no figure: nothing changes but the time of evaluation.
+pub fn metric_step(
+    rule: &Rule,
+    prev: Option<&MetricState>,
+    value: Option<f64>,
+    volume: u64,
+    now: i64,
+) -> MetricStep {
+    let Some(m) = rule.when.metric.as_ref() else {
+        return MetricStep {
+            state: prev.cloned().unwrap_or_default(),
+            firings: Vec::new(),
+        };
+    };
+    let mut state = prev.cloned().unwrap_or(MetricState {
+        state: "ok".to_owned(),
+        since: now,
+        ..MetricState::default()
+    });
+    state.evaluated_at = now;
+    state.value = value;
+    state.volume = volume;
+    let enough = m.min_volume.is_none_or(|min| volume >= min);
+    let Some(v) = value.filter(|_| enough) else {
+        return MetricStep {
+            state,
+            firings: Vec::new(),
+        };
+    };
+    let breached = match (m.below, m.above) {
+        (Some(t), _) => v < t,
+        (_, Some(t)) => v > t,
+        _ => false,
+    };
+    let resolved = match (m.below, m.above) {
+        (Some(t), _) => v >= m.resolve_above.unwrap_or(t),
+        (_, Some(t)) => v <= m.resolve_below.unwrap_or(t),
+        _ => true,
+    };
+    let hold = rule.for_.as_ref().map_or(0, Span::micros);
+    let quiet = rule.cooldown.as_ref().map_or(0, Span::micros);
+    let metric = |kind: &str| {
+        json!({
+            "state": kind,
+            "point": m.point,
+            "figure": m.figure,
+            "window": m.window.as_str(),
+            "value": v,
+            "volume": volume,
+            "threshold": m.below.or(m.above),
+            "direction": if m.below.is_some() { "below" } else { "above" },
+        })
+    };
+    let mut firings = Vec::new();
+    match state.state.as_str() {
+        "breached" => {
+            if resolved {
+                let subject = format!("metric resolved {}", state.since);
+                firings = self::firings(
+                    rule,
+                    "metric.resolved",
+                    ("metric", metric("resolved")),
+                    &subject,
+                    now,
+                );
+                state.state = "ok".to_owned();
+                state.since = now;
+            }
+        }
+        current => {
+            if !breached {
+                if current != "ok" {
+                    state.state = "ok".to_owned();
+                    state.since = now;
+                }
+            } else {
+                if current == "ok" {
+                    state.state = "pending".to_owned();
+                    state.since = now;
+                }
+                let held = now - state.since >= hold;
+                let cooled = state.fired_at.is_none_or(|f| now - f >= quiet);
+                if held && cooled {
+                    let subject = format!("metric breached {}", state.since);
+                    firings = self::firings(
+                        rule,
+                        "metric.breached",
+                        ("metric", metric("breached")),
+                        &subject,
+                        now,
+                    );
+                    state.state = "breached".to_owned();
+                    state.fired_at = Some(now);
+                }
+            }
+        }
+    }
+    MetricStep { state, firings }
+}
+
 /// Parses a rules file: one rule per YAML document (`---` between them), or a JSON object.
 pub fn parse_rules(text: &str) -> Result<Vec<Rule>, String> {
     let mut rules = Vec::new();
@@ -989,6 +1127,55 @@ mod tests {
         );
         assert!(Span::parse("5 minutes").is_err());
         assert_eq!(Span::parse("1h30m").unwrap().micros(), 5_400_000_000);
+    }
+
+    #[test]
+    fn metric_rules_hold_fire_resolve_with_hysteresis_and_cool_down() {
+        let r = rule(
+            "key: chat\nwhen:\n  metric: { point: web.chat, figure: csat, window: 24h, below: 0.6, resolve_above: 0.7, min_volume: 30 }\nevery: 5m\nfor: 1h\ncooldown: 24h\ndo: [{ endpoint: ops }]\n",
+        );
+        assert!(check(&r, &["web.chat"], &["ops"]).is_empty());
+        let m = 60_000_000i64;
+        let mut s = metric_step(&r, None, Some(0.8), 100, 0).state;
+        assert_eq!(s.state, "ok");
+        // Too few interactions: not judged.
+        let step = metric_step(&r, Some(&s), Some(0.1), 10, 5 * m);
+        assert_eq!((step.state.state.as_str(), step.firings.len()), ("ok", 0));
+        // Breached, but not yet for an hour.
+        s = metric_step(&r, Some(&s), Some(0.5), 100, 10 * m).state;
+        assert_eq!(s.state, "pending");
+        s = metric_step(&r, Some(&s), Some(0.5), 100, 60 * m).state;
+        assert_eq!(s.state, "pending");
+        let step = metric_step(&r, Some(&s), Some(0.5), 100, 70 * m);
+        assert_eq!(step.firings.len(), 1);
+        let body: Value = serde_json::from_str(&step.firings[0].body).unwrap();
+        assert_eq!(body["type"], "metric.breached");
+        assert_eq!(body["metric"]["value"], 0.5);
+        s = step.state;
+        // 0.65 is above the threshold but below resolve_above: still breached.
+        let step = metric_step(&r, Some(&s), Some(0.65), 100, 80 * m);
+        assert!(step.firings.is_empty());
+        assert_eq!(step.state.state, "breached");
+        let step = metric_step(&r, Some(&step.state), Some(0.75), 100, 90 * m);
+        assert_eq!(step.firings.len(), 1);
+        assert!(step.firings[0].body.contains("metric.resolved"));
+        s = step.state;
+        // Breached again within the cooldown: held back until it is over.
+        s = metric_step(&r, Some(&s), Some(0.4), 100, 100 * m).state;
+        let step = metric_step(&r, Some(&s), Some(0.4), 100, 200 * m);
+        assert!(step.firings.is_empty(), "cooling down");
+        let step = metric_step(&r, Some(&step.state), Some(0.4), 100, 70 * m + 24 * 60 * m);
+        assert_eq!(step.firings.len(), 1, "after the cooldown");
+        assert!(metric_due(
+            &r,
+            Some(&step.state),
+            step.state.evaluated_at + 5 * m
+        ));
+        assert!(!metric_due(
+            &r,
+            Some(&step.state),
+            step.state.evaluated_at + m
+        ));
     }
 
     #[test]

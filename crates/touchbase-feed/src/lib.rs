@@ -20,6 +20,7 @@ use touchbase_store::ingest::{self, Input};
 use touchbase_store::outbox::{Attempt, Delivery, Finished, Next};
 use touchbase_store::{OpError, Store, feed};
 
+pub mod metric;
 pub mod mqtt;
 pub mod nats;
 pub mod schedule;
@@ -395,8 +396,10 @@ impl Dispatcher {
         Ok(())
     }
 
-    /// Steps until nothing is due now; returns the totals.
+    /// Steps until nothing is due now (the metric rules that are due evaluated first);
+    /// returns the totals.
     pub async fn run_until_idle(&self) -> Result<Step, FeedError> {
+        metric::evaluate_due(self.store.as_ref(), ingest::now_us()).await?;
         let mut total = Step::default();
         loop {
             let step = self.step().await?;
@@ -412,7 +415,15 @@ impl Dispatcher {
     /// tried again after a pause.
     pub async fn run(&self, shutdown: impl std::future::Future<Output = ()>) {
         tokio::pin!(shutdown);
+        let mut evaluated = Instant::now() - Duration::from_secs(3_600);
         loop {
+            // Metric rules are looked at about once a second; each is evaluated when due.
+            if evaluated.elapsed() >= Duration::from_secs(1) {
+                evaluated = Instant::now();
+                if let Err(e) = metric::evaluate_due(self.store.as_ref(), ingest::now_us()).await {
+                    tracing::warn!("the reverse feed's metric rules: {e}");
+                }
+            }
             let pause = match self.step().await {
                 Ok(step) if step.claimed > 0 => Duration::ZERO,
                 Ok(_) => self.idle_for().await,

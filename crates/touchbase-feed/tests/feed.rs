@@ -613,3 +613,80 @@ async fn nats_and_mqtt_endpoints_deliver_on_acknowledgement() {
         js.delete_stream(&stream_name).await.unwrap();
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn metric_rules_fire_on_the_breach_and_again_on_resolution() {
+    for (store, _dir) in stores().await {
+        let store = &store;
+        let (rx, url) = receiver().await;
+        endpoint(store.as_ref(), "ops", EndpointKind::Webhook, &url).await;
+        rule(
+            store.as_ref(),
+            "key: orders-unhappy\nwhen:\n  metric: { point: web.order, figure: satisfaction_avg, window: 24h, below: 3, resolve_above: 3.5, min_volume: 5 }\nevery: 1m\ndo: [ { endpoint: ops } ]\n",
+        )
+        .await;
+        let d = Dispatcher::new(Arc::clone(store), keys(), config()).unwrap();
+        // Too few interactions yet: not judged.
+        events(store.as_ref(), &[1, 1]).await;
+        let now = ingest::now_us();
+        assert_eq!(
+            touchbase_feed::metric::evaluate_due(store.as_ref(), now)
+                .await
+                .unwrap(),
+            0
+        );
+        events(store.as_ref(), &[1, 2, 1, 2]).await;
+        // Not due again within `every`.
+        assert_eq!(
+            touchbase_feed::metric::evaluate_due(store.as_ref(), now + 1_000_000)
+                .await
+                .unwrap(),
+            0
+        );
+        let fired = touchbase_feed::metric::evaluate_due(store.as_ref(), now + 61_000_000)
+            .await
+            .unwrap();
+        assert_eq!(fired, 1, "{}", store.backend());
+        d.run_until_idle().await.unwrap();
+        // Evaluated again, still breached: quiet.
+        assert_eq!(
+            touchbase_feed::metric::evaluate_due(store.as_ref(), now + 122_000_000)
+                .await
+                .unwrap(),
+            0
+        );
+        // Satisfied customers bring the average to 2.8 (still below), then 3.625: at or above
+        // resolve_above (3.5), resolved.
+        events(store.as_ref(), &[5, 5, 5, 5]).await;
+        assert_eq!(
+            touchbase_feed::metric::evaluate_due(store.as_ref(), now + 183_000_000)
+                .await
+                .unwrap(),
+            0
+        );
+        events(store.as_ref(), &[5, 5, 5, 5, 5, 5]).await;
+        assert_eq!(
+            touchbase_feed::metric::evaluate_due(store.as_ref(), now + 244_000_000)
+                .await
+                .unwrap(),
+            1
+        );
+        d.run_until_idle().await.unwrap();
+        let seen = rx.seen.lock().unwrap().clone();
+        let kinds: Vec<String> = seen
+            .iter()
+            .map(|s| {
+                serde_json::from_str::<serde_json::Value>(&s.body).unwrap()["type"]
+                    .as_str()
+                    .unwrap()
+                    .to_owned()
+            })
+            .collect();
+        assert_eq!(kinds, ["metric.breached", "metric.resolved"]);
+        let breached: serde_json::Value = serde_json::from_str(&seen[0].body).unwrap();
+        assert_eq!(breached["metric"]["volume"], 6);
+        assert_eq!(breached["metric"]["value"].as_f64(), Some(8.0 / 6.0));
+        let resolved: serde_json::Value = serde_json::from_str(&seen[1].body).unwrap();
+        assert_eq!(resolved["metric"]["value"].as_f64(), Some(58.0 / 16.0));
+    }
+}

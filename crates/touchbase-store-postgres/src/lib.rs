@@ -38,6 +38,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (6, include_str!("../migrations/0006_journey_days.sql")),
     (7, include_str!("../migrations/0007_no_point_at_index.sql")),
     (8, include_str!("../migrations/0008_deliveries.sql")),
+    (9, include_str!("../migrations/0009_rule_states.sql")),
 ];
 
 /// Key of the advisory lock held while migrating.
@@ -689,6 +690,61 @@ impl Store for PostgresStore {
         const CONTEXT: &str = "counting deliveries";
         let client = self.client().await?;
         outbox::counts(&client).await.map_err(pg(CONTEXT))
+    }
+    async fn rule_states(&self) -> Result<Vec<(String, String)>, StoreError> {
+        const CONTEXT: &str = "reading the metric rules' states";
+        let client = self.client().await?;
+        let rows = client
+            .query(
+                "SELECT rule, doc FROM rule_states ORDER BY rule COLLATE \"C\"",
+                &[],
+            )
+            .await
+            .map_err(pg(CONTEXT))?;
+        Ok(rows.iter().map(|r| (r.get(0), r.get(1))).collect())
+    }
+
+    async fn put_rule_state(
+        &self,
+        rule: &str,
+        expected: Option<&str>,
+        doc: &str,
+        firings: &[Firing],
+        now: i64,
+    ) -> Result<bool, StoreError> {
+        const CONTEXT: &str = "writing a metric rule's state";
+        let mut client = self.client().await?;
+        let tx = durable(&mut client, CONTEXT).await?;
+        // The row (or its absence) is locked for the check: two evaluations cannot both pass.
+        tx.execute(
+            "INSERT INTO rule_states (rule, doc) VALUES ($1, '') ON CONFLICT (rule) DO NOTHING",
+            &[&rule],
+        )
+        .await
+        .map_err(pg(CONTEXT))?;
+        let current: String = tx
+            .query_one(
+                "SELECT doc FROM rule_states WHERE rule = $1 FOR UPDATE",
+                &[&rule],
+            )
+            .await
+            .map_err(pg(CONTEXT))?
+            .get(0);
+        if current != expected.unwrap_or("") {
+            tx.rollback().await.map_err(pg(CONTEXT))?;
+            return Ok(false);
+        }
+        tx.execute(
+            "UPDATE rule_states SET doc = $2 WHERE rule = $1",
+            &[&rule, &doc],
+        )
+        .await
+        .map_err(pg(CONTEXT))?;
+        outbox::insert(&tx, firings.iter(), now)
+            .await
+            .map_err(pg(CONTEXT))?;
+        tx.commit().await.map_err(pg(CONTEXT))?;
+        Ok(true)
     }
 }
 

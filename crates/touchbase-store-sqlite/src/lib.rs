@@ -35,6 +35,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/0006_journey_days.sql"),
     include_str!("../migrations/0007_no_point_at_index.sql"),
     include_str!("../migrations/0008_deliveries.sql"),
+    include_str!("../migrations/0009_rule_states.sql"),
 ];
 
 #[derive(Debug, Clone)]
@@ -729,6 +730,62 @@ impl Store for SqliteStore {
         const CONTEXT: &str = "counting deliveries";
         self.with(CONTEXT, |conn| outbox::counts(conn).map_err(db(CONTEXT)))
             .await
+    }
+    async fn rule_states(&self) -> Result<Vec<(String, String)>, StoreError> {
+        const CONTEXT: &str = "reading the metric rules' states";
+        self.with(CONTEXT, |conn| {
+            let mut stmt = conn
+                .prepare("SELECT rule, doc FROM rule_states ORDER BY rule")
+                .map_err(db(CONTEXT))?;
+            let rows = stmt
+                .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+                .map_err(db(CONTEXT))?;
+            rows.collect::<Result<Vec<_>, _>>().map_err(db(CONTEXT))
+        })
+        .await
+    }
+
+    async fn put_rule_state(
+        &self,
+        rule: &str,
+        expected: Option<&str>,
+        doc: &str,
+        firings: &[Firing],
+        now: i64,
+    ) -> Result<bool, StoreError> {
+        const CONTEXT: &str = "writing a metric rule's state";
+        let (rule, expected, doc, firings) = (
+            rule.to_owned(),
+            expected.map(str::to_owned),
+            doc.to_owned(),
+            firings.to_vec(),
+        );
+        self.with(CONTEXT, move |conn| {
+            let tx = conn
+                .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+                .map_err(db(CONTEXT))?;
+            let current: Option<String> = tx
+                .query_row(
+                    "SELECT doc FROM rule_states WHERE rule = ?1",
+                    [&rule],
+                    |r| r.get(0),
+                )
+                .optional()
+                .map_err(db(CONTEXT))?;
+            if current != expected {
+                return Ok(false);
+            }
+            tx.execute(
+                "INSERT INTO rule_states (rule, doc) VALUES (?1, ?2)
+                 ON CONFLICT (rule) DO UPDATE SET doc = excluded.doc",
+                params![rule, doc],
+            )
+            .map_err(db(CONTEXT))?;
+            outbox::insert(&tx, firings.iter(), now).map_err(db(CONTEXT))?;
+            tx.commit().map_err(db(CONTEXT))?;
+            Ok(true)
+        })
+        .await
     }
 }
 

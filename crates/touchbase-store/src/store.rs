@@ -215,4 +215,19 @@ pub trait Store: Send + Sync + Debug {
 
     /// The feed's counters, by rule and endpoint.
     async fn feed_counts(&self) -> Result<Vec<FeedCount>, StoreError>;
+
+    /// Every metric rule's state document, by rule key.
+    async fn rule_states(&self) -> Result<Vec<(String, String)>, StoreError>;
+
+    /// Sets a metric rule's state to `doc` and writes the deliveries the change fires, in one
+    /// durable transaction, if its state is still `expected` (`None`: it has none). Returns
+    /// false, changing nothing, when another evaluation got in first.
+    async fn put_rule_state(
+        &self,
+        rule: &str,
+        expected: Option<&str>,
+        doc: &str,
+        firings: &[Firing],
+        now: i64,
+    ) -> Result<bool, StoreError>;
 }

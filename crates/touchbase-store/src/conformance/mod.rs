@@ -28,7 +28,8 @@ pub use outbox::{
     event_rules_fire_once_per_new_event_through_ingest,
     lifecycle_rules_fire_on_proposals_opened_and_points_gone_live,
     max_age_holds_back_backfills_unless_firing_always, new_events_and_changes_write_their_firings,
-    rotation_keeps_the_previous_secret_signing_for_the_overlap, undocumented_points_fire_once_each,
+    rotation_keeps_the_previous_secret_signing_for_the_overlap,
+    rule_states_change_only_from_the_state_read, undocumented_points_fire_once_each,
 };
 
 fn admin() -> Actor {
@@ -115,6 +116,7 @@ macro_rules! conformance_suite {
             journeys_kept_ahead_follow_late_released_events_and_gap_changes,
             deliveries_are_written_once_claimed_and_moved_on,
             dispatchers_side_by_side_never_claim_the_same_delivery,
+            rule_states_change_only_from_the_state_read,
             new_events_and_changes_write_their_firings,
             event_rules_fire_once_per_new_event_through_ingest,
             max_age_holds_back_backfills_unless_firing_always,

@@ -972,3 +972,60 @@ pub async fn a_replayed_delivery_is_due_again_and_audited(backend: &dyn Backend)
         Ok(audit.len() as u64)
     );
 }
+
+/// A metric rule's state moves only from the state its evaluation read, with its firings in
+/// the same write: of two evaluations from one state, one lands and fires.
+pub async fn rule_states_change_only_from_the_state_read(backend: &dyn Backend) {
+    let store = backend.fresh().await;
+    let store = &*store;
+    assert!(store.rule_states().await.unwrap().is_empty());
+    let fire = [firing("msg_breach", "chat", "ops", 10)];
+    assert!(
+        store
+            .put_rule_state("chat", None, "{\"state\":\"ok\"}", &[], 1)
+            .await
+            .unwrap()
+    );
+    // A second first write, and a write from a state no longer there: refused, nothing fired.
+    assert!(
+        !store
+            .put_rule_state("chat", None, "{\"state\":\"x\"}", &fire, 2)
+            .await
+            .unwrap()
+    );
+    assert!(
+        !store
+            .put_rule_state(
+                "chat",
+                Some("{\"state\":\"pending\"}"),
+                "{\"state\":\"x\"}",
+                &fire,
+                2
+            )
+            .await
+            .unwrap()
+    );
+    assert!(all_deliveries(store).await.is_empty());
+    assert!(
+        store
+            .put_rule_state(
+                "chat",
+                Some("{\"state\":\"ok\"}"),
+                "{\"state\":\"breached\"}",
+                &fire,
+                3
+            )
+            .await
+            .unwrap()
+    );
+    assert_eq!(
+        store.rule_states().await.unwrap(),
+        [("chat".to_owned(), "{\"state\":\"breached\"}".to_owned())]
+    );
+    let written = all_deliveries(store).await;
+    assert_eq!(written.len(), 1);
+    assert_eq!(
+        (written[0].id.as_str(), written[0].due_at),
+        ("msg_breach", 3)
+    );
+}
