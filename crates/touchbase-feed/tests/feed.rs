@@ -690,3 +690,71 @@ async fn metric_rules_fire_on_the_breach_and_again_on_resolution() {
         assert_eq!(resolved["metric"]["value"].as_f64(), Some(58.0 / 16.0));
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_metric_rules_dry_run_walks_the_history() {
+    for (store, _dir) in stores().await {
+        let store = &store;
+        endpoint(
+            store.as_ref(),
+            "ops",
+            EndpointKind::Webhook,
+            "http://127.0.0.1:9/x",
+        )
+        .await;
+        let hour = 3_600_000_000i64;
+        let now = ingest::now_us();
+        // Six unhappy orders ten to five hours ago, then twenty happy ones two hours ago.
+        let mut inputs = Vec::new();
+        for (i, (ago, s)) in (0..6)
+            .map(|i| (10 - i, 1))
+            .chain((0..20).map(|_| (2, 5)))
+            .enumerate()
+        {
+            let at = touchbase_core::rules::instant(now - ago * hour + i as i64);
+            inputs.push(Input::new(
+                serde_json::json!({ "id": format!("h{i}"), "point": "web.order", "at": at,
+                    "outcomes": { "satisfaction": s }, "data": { "basket": [], "email": "a@b" } })
+                .to_string(),
+                "test",
+            ));
+        }
+        let checker = ingest::checker(store.as_ref()).await.unwrap();
+        ingest::ingest(store.as_ref(), &Actor::local_admin(), &checker, &inputs)
+            .await
+            .unwrap();
+        let rule = touchbase_core::rules::parse_rules(
+            "key: sat\nwhen:\n  metric: { point: web.order, figure: satisfaction_avg, window: 3h, below: 3, min_volume: 3 }\nevery: 30m\ndo: [ { endpoint: ops } ]\n",
+        )
+        .unwrap()
+        .remove(0);
+        let run = feed::test_rule(
+            store.as_ref(),
+            &Actor::local_admin(),
+            &rule,
+            now - 12 * hour,
+            now,
+            10,
+        )
+        .await
+        .unwrap();
+        let kinds: Vec<&str> = run
+            .samples
+            .iter()
+            .map(|s| s.body["type"].as_str().unwrap())
+            .collect();
+        assert_eq!(kinds, ["metric.breached", "metric.resolved"], "{run:?}");
+        assert!(
+            run.note.as_deref().unwrap().contains("every 1800 s"),
+            "{run:?}"
+        );
+        assert!(
+            store
+                .deliveries(&DeliveryFilter::default())
+                .await
+                .unwrap()
+                .is_empty(),
+            "nothing sent"
+        );
+    }
+}

@@ -340,6 +340,9 @@ pub struct TestRun {
     pub firings: u64,
     /// The first firings, with the body each would have sent.
     pub samples: Vec<Sample>,
+    /// How the run went over the history, where it is not event by event.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -353,9 +356,12 @@ pub struct Sample {
     pub body: serde_json::Value,
 }
 
-/// Runs an event rule over the accepted events of `[from, to)`, each as if it had just
-/// arrived (so `max_age` holds none back), and says every time it would have fired and the
-/// body it would have sent, sending nothing. The firings' ids are those the live rule gives.
+/// Runs a rule over the stored history of `[from, to)` and says every time it would have
+/// fired and the body it would have sent, sending nothing. An event rule goes over the
+/// accepted events, each as if it had just arrived (so `max_age` holds none back), and its
+/// firings' ids are those the live rule gives; a lifecycle rule over the audit trail's changes;
+/// a metric rule is evaluated every `every` across the period (at most 2,000 times: a longer
+/// period widens the step), each time over the window ending then.
 pub async fn test_rule(
     store: &dyn Store,
     actor: &Actor,
@@ -379,16 +385,8 @@ pub async fn test_rule(
     if !broken.is_empty() {
         return Err(Violations(broken).into());
     }
-    if rule.kind() != Some(RuleKind::Event) {
-        return Err(invalid(
-            format!("rule `{}`", rule.key),
-            "when",
-            "only event rules run over the history for now; metric and lifecycle rules fire live",
-        ));
-    }
     let mut live = rule.clone();
     live.disabled = false;
-    let rules = EventRules::new([&live]);
     let mut run = TestRun {
         rule: rule.key.clone(),
         from,
@@ -396,26 +394,171 @@ pub async fn test_rule(
         events_read: 0,
         firings: 0,
         samples: Vec::new(),
+        note: None,
     };
-    let (first, last) = (crate::rollup::day_of(from), crate::rollup::day_of(to - 1));
-    for day in first..=last {
-        for event in store.events_of_day(day).await? {
-            if event.at < from || event.at >= to {
-                continue;
-            }
-            run.events_read += 1;
-            for f in rules.fire(&event, None) {
-                run.firings += 1;
-                if run.samples.len() < samples {
-                    run.samples.push(Sample {
-                        id: f.id,
-                        endpoint: f.endpoint,
-                        at: touchbase_core::rules::instant(event.at),
-                        body: serde_json::from_str(&f.body).unwrap_or_default(),
-                    });
+    let keep = |f: touchbase_core::rules::Firing, at: i64, run: &mut TestRun| {
+        run.firings += 1;
+        if run.samples.len() < samples {
+            run.samples.push(Sample {
+                id: f.id,
+                endpoint: f.endpoint,
+                at: touchbase_core::rules::instant(at),
+                body: serde_json::from_str(&f.body).unwrap_or_default(),
+            });
+        }
+    };
+    match rule.kind() {
+        Some(RuleKind::Event) => {
+            let rules = EventRules::new([&live]);
+            let (first, last) = (crate::rollup::day_of(from), crate::rollup::day_of(to - 1));
+            for day in first..=last {
+                for event in store.events_of_day(day).await? {
+                    if event.at < from || event.at >= to {
+                        continue;
+                    }
+                    run.events_read += 1;
+                    for f in rules.fire(&event, None) {
+                        keep(f, event.at, &mut run);
+                    }
                 }
             }
         }
+        Some(RuleKind::Lifecycle) => {
+            // The audit trail holds every change, with the entity before and after.
+            let mut with_rule = state_with.clone();
+            if let Some(inventory) = with_rule.inventory.as_mut() {
+                inventory.rules = vec![live.clone()];
+            }
+            for record in store.audit().await? {
+                let Ok(at) = record.at.parse::<jiff::Timestamp>() else {
+                    continue;
+                };
+                let at = at.as_microsecond();
+                if at < from || at >= to {
+                    continue;
+                }
+                for f in lifecycle_of(&record, &with_rule, at) {
+                    keep(f, at, &mut run);
+                }
+            }
+            run.note = Some("replayed over the audit trail's changes".to_owned());
+        }
+        Some(RuleKind::Metric) => {
+            let inventory = state.inventory.clone().ok_or(OpError::NotInitialized)?;
+            let every = live
+                .every
+                .as_ref()
+                .map_or(touchbase_core::rules::DEFAULT_EVERY_US, |s| s.micros());
+            let step = every.max((to - from) / MAX_METRIC_STEPS);
+            let m = live.when.metric.clone().expect("a metric rule");
+            let scope = m.point.clone().map_or(
+                crate::measure::Scope::Organization,
+                crate::measure::Scope::Point,
+            );
+            let mut prev: Option<touchbase_core::rules::MetricState> = None;
+            let mut t = from;
+            while t < to {
+                let period = touchbase_core::period::Period {
+                    from: t - m.window.micros(),
+                    to: t,
+                };
+                let card = crate::measure::scorecards(
+                    store,
+                    &inventory,
+                    period,
+                    std::slice::from_ref(&scope),
+                    None,
+                )
+                .await
+                .ok()
+                .and_then(|c| c.into_iter().next())
+                .and_then(|c| serde_json::to_value(c).ok());
+                let value = card
+                    .as_ref()
+                    .and_then(|c| c.get(&m.figure))
+                    .and_then(|v| v.as_f64());
+                let volume = card
+                    .as_ref()
+                    .and_then(|c| c.get("volume"))
+                    .and_then(|v| v.as_u64())
+                    .unwrap_or(0);
+                let next =
+                    touchbase_core::rules::metric_step(&live, prev.as_ref(), value, volume, t);
+                for f in next.firings {
+                    keep(f, t, &mut run);
+                }
+                prev = Some(next.state);
+                t += step;
+            }
+            run.note = Some(format!(
+                "evaluated every {} s over the period{}",
+                step / 1_000_000,
+                if step > every {
+                    " (the rule's `every`, widened to keep the run short)"
+                } else {
+                    ""
+                }
+            ));
+        }
+        None => unreachable!("checked above"),
     }
     Ok(run)
+}
+
+/// A metric rule's dry run evaluates it at most this many times.
+const MAX_METRIC_STEPS: i64 = 2_000;
+
+/// The lifecycle firings one audit record stands for, by the rules of `state`.
+fn lifecycle_of(
+    record: &touchbase_core::audit::Record,
+    state: &touchbase_core::change::State,
+    at: i64,
+) -> Vec<touchbase_core::rules::Firing> {
+    use touchbase_core::change::{Change, Entity, Kind, State};
+    let Some((kind, key)) = record.subject.split_once(' ') else {
+        return Vec::new();
+    };
+    let Some(kind) = Kind::parse(kind) else {
+        return Vec::new();
+    };
+    if !matches!(kind, Kind::Proposal | Kind::Point | Kind::Endpoint) {
+        return Vec::new();
+    }
+    let entity = |doc: &Option<serde_json::Value>| {
+        doc.clone()
+            .and_then(|d| Entity::from_doc(kind, key, d).ok())
+    };
+    let (Some(after), before) = (entity(&record.after), entity(&record.before)) else {
+        return Vec::new();
+    };
+    let place = |e: Option<Entity>, with_rules: bool| {
+        let mut s = State {
+            inventory: state.inventory.clone().map(|mut i| {
+                i.points.clear();
+                if !with_rules {
+                    i.rules.clear();
+                }
+                i
+            }),
+            ..State::default()
+        };
+        match e {
+            Some(Entity::Proposal(p)) => s.proposals.push(p),
+            Some(Entity::Point(p)) => {
+                if let Some(i) = s.inventory.as_mut() {
+                    i.points.push(p);
+                }
+            }
+            Some(Entity::Endpoint(e)) => s.endpoints.push(e),
+            _ => {}
+        }
+        s
+    };
+    let change = Change::put(after.clone(), before.as_ref());
+    touchbase_core::rules::lifecycle_firings(
+        &place(before, false),
+        &place(Some(after), true),
+        &[change],
+        at,
+    )
 }

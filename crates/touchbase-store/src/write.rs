@@ -59,7 +59,12 @@ where
             .iter()
             .map(|c| entry(&current.value, c, actor, action, &now))
             .collect();
-        let now_us = jiff::Timestamp::now().as_microsecond();
+        // The instant the audit trail records, so a dry run over the trail finds the same
+        // firings.
+        let now_us = now
+            .parse::<jiff::Timestamp>()
+            .map_or_else(|_| jiff::Timestamp::now(), |t| t)
+            .as_microsecond();
         let outbox =
             touchbase_core::rules::lifecycle_firings(&current.value, &next, &changes, now_us);
         match store

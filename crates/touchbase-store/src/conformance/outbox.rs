@@ -693,6 +693,22 @@ pub async fn lifecycle_rules_fire_on_proposals_opened_and_points_gone_live(backe
     again.description = "Parts ordered in the app".into();
     inventory::put_point(store, &olga, again).await.unwrap();
     assert_eq!(all_deliveries(store).await.len(), 2);
+
+    // Each rule's dry run over the audit trail finds what it fired live, with the same ids,
+    // and what it would have fired had it been there before: the baseline's proposal, and
+    // the baseline's two live points.
+    let now = crate::ingest::now_us();
+    let day = 86_400_000_000;
+    for (key, fired) in [("opened", &opened), ("live", &live)] {
+        let rule = crate::feed::rule(store, &admin(), key).await.unwrap();
+        let run = crate::feed::test_rule(store, &admin(), &rule, now - day, now + day, 10)
+            .await
+            .unwrap();
+        let ids: Vec<&str> = run.samples.iter().map(|s| s.id.as_str()).collect();
+        assert_eq!(ids.last(), Some(&fired[0].id.as_str()), "{key}: {ids:?}");
+        let before = if key == "opened" { 1 } else { 2 };
+        assert_eq!(run.firings, 1 + before, "{key}: {ids:?}");
+    }
 }
 
 /// `undocumented_seen` fires for the first held event at a point the inventory does not list,
