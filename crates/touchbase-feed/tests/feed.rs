@@ -758,3 +758,68 @@ async fn a_metric_rules_dry_run_walks_the_history() {
         );
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_delivered_action_is_recorded_at_the_point_its_rule_names() {
+    for (store, _dir) in stores().await {
+        let store = &store;
+        let (rx, url) = receiver().await;
+        endpoint(store.as_ref(), "crm", EndpointKind::Webhook, &url).await;
+        rule(
+            store.as_ref(),
+            "key: callback\nwhen:\n  event: { point: web.order, \"outcomes.satisfaction\": 1 }\ndo: [ { endpoint: crm } ]\nrecord_at: workshop.booking\n",
+        )
+        .await;
+        // The first attempt fails: nothing is recorded until the target takes it.
+        rx.answers
+            .lock()
+            .unwrap()
+            .push_back((StatusCode::BAD_GATEWAY, vec![]));
+        events(store.as_ref(), &[1]).await;
+        let d = Dispatcher::new(Arc::clone(store), keys(), config()).unwrap();
+        d.step().await.unwrap();
+        let day = touchbase_store::rollup::day_of(ingest::now_us());
+        let recorded = |store: Arc<dyn Store>| async move {
+            store
+                .events_of_day(day)
+                .await
+                .unwrap()
+                .into_iter()
+                .filter(|e| e.point == "workshop.booking")
+                .collect::<Vec<_>>()
+        };
+        assert!(recorded(Arc::clone(store)).await.is_empty());
+        d.run_until_idle().await.unwrap();
+        let at_point = recorded(Arc::clone(store)).await;
+        let delivered = store.deliveries(&DeliveryFilter::default()).await.unwrap();
+        assert_eq!(at_point.len(), 1, "{}", store.backend());
+        assert_eq!(
+            at_point[0].id, delivered[0].id,
+            "recorded under the delivery's id"
+        );
+        assert_eq!(
+            at_point[0].party.as_deref(),
+            Some("p-0"),
+            "the party of the event that fired"
+        );
+        // Sent again by a replay: recorded once (its id), and no rule fires on the record.
+        feed::replay(
+            store.as_ref(),
+            &Actor::local_admin(),
+            &[delivered[0].id.clone()],
+            &DeliveryFilter::default(),
+        )
+        .await
+        .unwrap();
+        d.run_until_idle().await.unwrap();
+        assert_eq!(recorded(Arc::clone(store)).await.len(), 1);
+        assert_eq!(
+            store
+                .deliveries(&DeliveryFilter::default())
+                .await
+                .unwrap()
+                .len(),
+            1
+        );
+    }
+}
