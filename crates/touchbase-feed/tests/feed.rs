@@ -126,10 +126,13 @@ async fn events(store: &dyn Store, satisfactions: &[u8]) -> Vec<String> {
     out.into_iter().map(|o| o.id.unwrap()).collect()
 }
 
+/// An answer the receiver gives: the status and extra headers.
+type Answer = (StatusCode, Vec<(&'static str, String)>);
+
 /// What the receiver answers, in turn (then 200), and what it saw.
 #[derive(Default)]
 struct Receiver {
-    answers: Mutex<VecDeque<(StatusCode, Vec<(&'static str, String)>)>>,
+    answers: Mutex<VecDeque<Answer>>,
     seen: Mutex<Vec<Seen>>,
     secrets: Mutex<Vec<String>>,
 }
@@ -369,7 +372,7 @@ async fn gone_disables_the_endpoint_and_rotation_signs_twice() {
         feed::replay(
             store.as_ref(),
             &Actor::local_admin(),
-            &[last.id.clone()],
+            std::slice::from_ref(&last.id),
             &DeliveryFilter::default(),
         )
         .await

@@ -14,7 +14,7 @@ use touchbase_core::endpoint::{Endpoint, EndpointKind};
 use touchbase_core::period;
 use touchbase_core::rules::{self, Rule, Span};
 use touchbase_store::feed::{self, NewEndpoint, Shown, TestRun};
-use touchbase_store::outbox::{Attempt, Delivery, DeliveryFilter, DeliveryState};
+use touchbase_store::outbox::{Attempt, Delivery, DeliveryFilter, DeliveryState, FeedCount};
 
 use crate::AppState;
 use crate::problem::ApiError;
@@ -385,12 +385,13 @@ async fn metrics(
     actor.require(touchbase_core::Permission::Read)?;
     let counts = state.store.feed_counts().await?;
     let mut out = String::new();
-    let series: [(
-        &str,
-        &str,
-        &str,
-        fn(&touchbase_store::outbox::FeedCount) -> u64,
-    ); 5] = [
+    type Series = (
+        &'static str,
+        &'static str,
+        &'static str,
+        fn(&FeedCount) -> u64,
+    );
+    let series: [Series; 5] = [
         (
             "touchbase_feed_fired_total",
             "counter",

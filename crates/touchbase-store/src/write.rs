@@ -63,7 +63,7 @@ where
         // firings.
         let now_us = now
             .parse::<jiff::Timestamp>()
-            .map_or_else(|_| jiff::Timestamp::now(), |t| t)
+            .unwrap_or_else(|_| jiff::Timestamp::now())
             .as_microsecond();
         let outbox =
             touchbase_core::rules::lifecycle_firings(&current.value, &next, &changes, now_us);

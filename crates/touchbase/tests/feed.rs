@@ -13,10 +13,13 @@ use std::time::{Duration, Instant};
 use support::*;
 use touchbase_store_postgres::test_support::TestDatabases;
 
+/// Each delivery id a receiver was sent, and whether it took it.
+type Seen = Arc<Mutex<Vec<(String, bool)>>>;
+
 /// A webhook receiver on its own thread: keeps each delivery id it is sent and whether it
 /// took it, answers slowly (so that deliveries are in flight when the server is killed) and
 /// refuses one first attempt in five with a 503.
-fn counting_receiver() -> (Arc<Mutex<Vec<(String, bool)>>>, String) {
+fn counting_receiver() -> (Seen, String) {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let url = format!("http://{}/hook", listener.local_addr().unwrap());
     let seen = Arc::new(Mutex::new(Vec::new()));
