@@ -144,6 +144,9 @@ impl Clients {
             );
         }
         let code = Some(status.as_u16());
+        if !status.is_success() && !status.is_redirection() {
+            detail = format!("answered {status}: {detail}");
+        }
         if status.is_success() {
             Sent::delivered(code, detail)
         } else if status.as_u16() == 410 {

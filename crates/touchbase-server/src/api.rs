@@ -37,6 +37,7 @@ use crate::problem::{ApiError, Problem};
     ),
     paths(
         healthz,
+        me,
         get_inventory,
         export_inventory,
         import_inventory,
@@ -106,6 +107,7 @@ impl utoipa::Modify for BearerAuth {
 
 pub fn routes(state: AppState) -> Router<AppState> {
     let api = Router::new()
+        .route("/api/me", get(me))
         .route("/api/inventory", get(get_inventory))
         .route("/api/inventory/export", get(export_inventory))
         .route("/api/inventory/import", post(import_inventory))
@@ -179,6 +181,41 @@ async fn not_found() -> ApiError {
 struct Health {
     status: &'static str,
     store: &'static str,
+}
+
+/// Who the token is: its user's name, role and teams, and what the role may do.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+struct Me {
+    name: String,
+    role: touchbase_core::Role,
+    teams: Vec<String>,
+    /// `read`, `export`, `propose`, `ingest`, `decide`, `administer`: what the role allows.
+    may: Vec<&'static str>,
+}
+
+/// The caller: who its token stands for and what it may do (the dashboard shows only the
+/// actions the caller may take).
+#[utoipa::path(get, path = "/api/me", responses((status = 200, body = Me)))]
+async fn me(Extension(actor): Extension<Actor>) -> Json<Me> {
+    use Permission::*;
+    let may = [
+        (Read, "read"),
+        (Export, "export"),
+        (Propose, "propose"),
+        (Ingest, "ingest"),
+        (Decide, "decide"),
+        (Administer, "administer"),
+    ]
+    .into_iter()
+    .filter(|(p, _)| actor.role.allows(*p))
+    .map(|(_, name)| name)
+    .collect();
+    Json(Me {
+        name: actor.name,
+        role: actor.role,
+        teams: actor.teams,
+        may,
+    })
 }
 
 /// Liveness: answers as long as the server runs.
