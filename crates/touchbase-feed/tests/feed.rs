@@ -183,6 +183,11 @@ fn verify(secret: &str, headers: &HeaderMap, body: &str) -> (bool, usize) {
 }
 
 async fn receiver() -> (Arc<Receiver>, String) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    receiver_on(listener).await
+}
+
+async fn receiver_on(listener: tokio::net::TcpListener) -> (Arc<Receiver>, String) {
     let state = Arc::new(Receiver::default());
     let shared = Arc::clone(&state);
     let app = axum::Router::new().route(
@@ -218,7 +223,6 @@ async fn receiver() -> (Arc<Receiver>, String) {
             }
         }),
     );
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = format!("http://{}/hook", listener.local_addr().unwrap());
     tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
     (state, url)
@@ -824,5 +828,48 @@ async fn a_delivered_action_is_recorded_at_the_point_its_rule_names() {
                 .len(),
             1
         );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_receiver_down_for_a_while_gets_everything_when_it_is_back() {
+    for (store, _dir) in stores().await {
+        let store = &store;
+        // A port with nobody listening: connections are refused.
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let url = format!("http://127.0.0.1:{port}/hook");
+        endpoint(store.as_ref(), "crm", EndpointKind::Webhook, &url).await;
+        rule(store.as_ref(), LOW).await;
+        events(store.as_ref(), &[1, 2, 1]).await;
+        let mut c = config();
+        c.schedule_s = vec![0, 0, 0, 0, 0, 0];
+        let d = Dispatcher::new(Arc::clone(store), keys(), c).unwrap();
+        let first = d.step().await.unwrap();
+        assert_eq!((first.claimed, first.failed, first.delivered), (3, 3, 0));
+        let second = d.step().await.unwrap();
+        assert_eq!(second.failed, 3, "still down");
+        let pending = store.deliveries(&DeliveryFilter::default()).await.unwrap();
+        assert!(
+            pending.iter().all(|p| p.state == DeliveryState::Pending
+                && p.last_error.as_deref().unwrap_or("").contains("onnect")),
+            "{pending:?}"
+        );
+        // Back on the same address.
+        let (rx, _) = receiver_on(
+            tokio::net::TcpListener::bind(("127.0.0.1", port))
+                .await
+                .unwrap(),
+        )
+        .await;
+        let total = d.run_until_idle().await.unwrap();
+        assert_eq!(total.delivered, 3, "{}", store.backend());
+        assert_eq!(rx.seen.lock().unwrap().len(), 3);
+        let (_, attempts) = store.delivery(&pending[0].id).await.unwrap().unwrap();
+        let outcomes: Vec<&str> = attempts.iter().map(|a| a.outcome.as_str()).collect();
+        assert_eq!(outcomes, ["retry", "retry", "delivered"]);
     }
 }
