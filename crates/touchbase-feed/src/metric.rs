@@ -6,10 +6,8 @@
 
 use std::collections::BTreeMap;
 
-use touchbase_core::period::Period;
 use touchbase_core::rules::{self, MetricState, RuleKind};
 use touchbase_store::Store;
-use touchbase_store::measure::{self, Scope};
 
 use crate::FeedError;
 
@@ -37,25 +35,7 @@ pub async fn evaluate_due(store: &dyn Store, now: i64) -> Result<u64, FeedError>
             continue;
         }
         let m = rule.when.metric.as_ref().expect("a metric rule");
-        let period = Period {
-            from: now - m.window.micros(),
-            to: now,
-        };
-        let scope = m.point.clone().map_or(Scope::Organization, Scope::Point);
-        let card = measure::scorecards(store, inventory, period, &[scope], None)
-            .await
-            .ok()
-            .and_then(|cards| cards.into_iter().next())
-            .and_then(|card| serde_json::to_value(card).ok());
-        let value = card
-            .as_ref()
-            .and_then(|c| c.get(&m.figure))
-            .and_then(|v| v.as_f64());
-        let volume = card
-            .as_ref()
-            .and_then(|c| c.get("volume"))
-            .and_then(|v| v.as_u64())
-            .unwrap_or(0);
+        let (value, volume) = touchbase_store::feed::metric_figure(store, inventory, m, now).await;
         let step = rules::metric_step(rule, prev.as_ref(), value, volume, now);
         let next = serde_json::to_string(&step.state).expect("a state serializes");
         // Due at once, whatever instant the evaluation stood at.

@@ -451,37 +451,10 @@ pub async fn test_rule(
                 .map_or(touchbase_core::rules::DEFAULT_EVERY_US, |s| s.micros());
             let step = every.max((to - from) / MAX_METRIC_STEPS);
             let m = live.when.metric.clone().expect("a metric rule");
-            let scope = m.point.clone().map_or(
-                crate::measure::Scope::Organization,
-                crate::measure::Scope::Point,
-            );
             let mut prev: Option<touchbase_core::rules::MetricState> = None;
             let mut t = from;
             while t < to {
-                let period = touchbase_core::period::Period {
-                    from: t - m.window.micros(),
-                    to: t,
-                };
-                let card = crate::measure::scorecards(
-                    store,
-                    &inventory,
-                    period,
-                    std::slice::from_ref(&scope),
-                    None,
-                )
-                .await
-                .ok()
-                .and_then(|c| c.into_iter().next())
-                .and_then(|c| serde_json::to_value(c).ok());
-                let value = card
-                    .as_ref()
-                    .and_then(|c| c.get(&m.figure))
-                    .and_then(|v| v.as_f64());
-                let volume = card
-                    .as_ref()
-                    .and_then(|c| c.get("volume"))
-                    .and_then(|v| v.as_u64())
-                    .unwrap_or(0);
+                let (value, volume) = metric_figure(store, &inventory, &m, t).await;
                 let next =
                     touchbase_core::rules::metric_step(&live, prev.as_ref(), value, volume, t);
                 for f in next.firings {
@@ -503,6 +476,34 @@ pub async fn test_rule(
         None => unreachable!("checked above"),
     }
     Ok(run)
+}
+
+/// A metric rule's figure over the window that ends at `at`, and the interactions in it:
+/// the scorecard of its point (or of the organization), as the scorecards compute it. No
+/// figure when the scorecard has none (or its point is unknown).
+pub async fn metric_figure(
+    store: &dyn Store,
+    inventory: &touchbase_core::Inventory,
+    m: &touchbase_core::rules::MetricWhen,
+    at: i64,
+) -> (Option<f64>, u64) {
+    let period = touchbase_core::period::Period {
+        from: at - m.window.micros(),
+        to: at,
+    };
+    let scope = m.point.clone().map_or(
+        crate::measure::Scope::Organization,
+        crate::measure::Scope::Point,
+    );
+    let card = crate::measure::scorecards(store, inventory, period, &[scope], None)
+        .await
+        .ok()
+        .and_then(|c| c.into_iter().next())
+        .and_then(|c| serde_json::to_value(c).ok());
+    let field = |name: &str| card.as_ref().and_then(|c| c.get(name).cloned());
+    let value = field(&m.figure).and_then(|v| v.as_f64());
+    let volume = field("volume").and_then(|v| v.as_u64()).unwrap_or(0);
+    (value, volume)
 }
 
 /// A metric rule's dry run evaluates it at most this many times.
