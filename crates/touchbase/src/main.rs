@@ -80,6 +80,13 @@ fn init_tracing(verbose: bool) {
 async fn run(cli: Cli) -> anyhow::Result<()> {
     let db = cli.db;
     let key_file = cli.key_file;
+    // The organization key of the store `--db` names (the demo's is its own store's).
+    let org_keys = || {
+        keys::load(
+            db.as_deref().unwrap_or(store::DEFAULT_DB),
+            key_file.as_deref(),
+        )
+    };
     if let (Some(name), Command::Serve(_) | Command::Demo(_)) = (&cli.as_user, &cli.command) {
         eprintln!(
             "note: --as {name} is ignored here: the server knows each caller by its bearer token"
@@ -95,18 +102,11 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         }
         // The server knows its callers by their bearer tokens, not by `--as`.
         Command::Serve(a) => {
-            let keys = keys::load(
-                db.as_deref().unwrap_or(store::DEFAULT_DB),
-                key_file.as_deref(),
-            )?;
-            return commands::serve::serve(store::open(db.as_deref()).await?, keys, a).await;
+            return commands::serve::serve(store::open(db.as_deref()).await?, org_keys()?, a).await;
         }
         Command::Deliver(a) => {
-            let keys = keys::load(
-                db.as_deref().unwrap_or(store::DEFAULT_DB),
-                key_file.as_deref(),
-            )?;
-            return commands::feed::deliver(store::open(db.as_deref()).await?, keys, a).await;
+            return commands::feed::deliver(store::open(db.as_deref()).await?, org_keys()?, a)
+                .await;
         }
         Command::Listen(a) => {
             let secret = a
@@ -156,13 +156,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Quality(a) => commands::measure::quality(store, actor, a).await,
         Command::Settings(a) => commands::settings::run(store, actor, a).await,
         Command::Report(a) => commands::report::run(store, actor, a).await,
-        Command::Endpoint(a) => {
-            let keys = keys::load(
-                db.as_deref().unwrap_or(store::DEFAULT_DB),
-                key_file.as_deref(),
-            )?;
-            commands::feed::endpoint(store, actor, &keys, a).await
-        }
+        Command::Endpoint(a) => commands::feed::endpoint(store, actor, &org_keys()?, a).await,
         Command::Rule(a) => commands::feed::rule(store, actor, a).await,
         Command::Deliveries(a) => commands::feed::deliveries(store, actor, a).await,
         Command::Serve(_)
