@@ -719,17 +719,18 @@ impl EventRules {
         self.rules.is_empty()
     }
 
-    /// The firings of every rule `event` meets, arriving at `now` (microseconds since the
-    /// epoch): a rule with `max_age` does not fire on an event older than that on arrival.
-    /// `None` for `now` is a dry run over history (each event as if it had just arrived).
-    pub fn fire(&self, event: &Event, now: Option<i64>) -> Vec<Firing> {
+    /// The firings of every rule `event` meets, fired at `now` (microseconds since the
+    /// epoch). With `max_age`, a rule's `max_age` holds back an event older than that at
+    /// `now` (a backfill); without, every matching event fires (on purpose, or a dry run over
+    /// history, each event as if it had just arrived).
+    pub fn fire(&self, event: &Event, now: i64, max_age: bool) -> Vec<Firing> {
         let mut out = Vec::new();
         let (mut data, mut vars) = (Parsed::default(), Parsed::default());
         for r in &self.rules {
             if r.point.as_deref().is_some_and(|p| p != event.point) {
                 continue;
             }
-            if let (Some(max), Some(now)) = (&r.rule.max_age, now)
+            if let Some(max) = r.rule.max_age.as_ref().filter(|_| max_age)
                 && now - event.at > max.micros()
             {
                 continue;
@@ -745,7 +746,7 @@ impl EventRules {
                     "event",
                     ("event", event_json(event)),
                     &subject,
-                    now.unwrap_or(event.at),
+                    now,
                 ));
             }
         }
@@ -1047,40 +1048,42 @@ mod tests {
         let now = 1_700_000_000_000_000 + 3_600_000_000;
         assert_eq!(
             rules
-                .fire(&event("phone.care", Some(1), None), Some(now))
+                .fire(&event("phone.care", Some(1), None), now, true)
                 .len(),
             1
         );
         assert_eq!(
             rules
-                .fire(&event("phone.care", Some(2), None), Some(now))
+                .fire(&event("phone.care", Some(2), None), now, true)
                 .len(),
             1
         );
         assert!(
             rules
-                .fire(&event("phone.care", Some(3), None), Some(now))
+                .fire(&event("phone.care", Some(3), None), now, true)
                 .is_empty()
         );
         assert!(
             rules
-                .fire(&event("phone.care", None, None), Some(now))
+                .fire(&event("phone.care", None, None), now, true)
                 .is_empty()
         );
         assert!(
             rules
-                .fire(&event("web.chat", Some(1), None), Some(now))
+                .fire(&event("web.chat", Some(1), None), now, true)
                 .is_empty()
         );
         // Older than max_age on arrival: a backfill; the dry run takes it.
         let late = now + 2 * 86_400_000_000;
         assert!(
             rules
-                .fire(&event("phone.care", Some(1), None), Some(late))
+                .fire(&event("phone.care", Some(1), None), late, true)
                 .is_empty()
         );
         assert_eq!(
-            rules.fire(&event("phone.care", Some(1), None), None).len(),
+            rules
+                .fire(&event("phone.care", Some(1), None), late, false)
+                .len(),
             1
         );
     }
@@ -1093,10 +1096,10 @@ mod tests {
         assert!(check(&r, &[], &["e"]).is_empty());
         let rules = EventRules::new([&r]);
         let hit = event("x", None, Some(r#"{"basket":{"total":50}}"#));
-        assert_eq!(rules.fire(&hit, None).len(), 1);
+        assert_eq!(rules.fire(&hit, 0, false).len(), 1);
         let miss = event("x", None, Some(r#"{"basket":{"total":500}}"#));
-        assert!(rules.fire(&miss, None).is_empty());
-        assert!(rules.fire(&event("x", None, None), None).is_empty());
+        assert!(rules.fire(&miss, 0, false).is_empty());
+        assert!(rules.fire(&event("x", None, None), 0, false).is_empty());
     }
 
     #[test]

@@ -417,7 +417,7 @@ pub async fn test_rule(
                         continue;
                     }
                     run.events_read += 1;
-                    for f in rules.fire(&event, None) {
+                    for f in rules.fire(&event, event.at, false) {
                         keep(f, event.at, &mut run);
                     }
                 }

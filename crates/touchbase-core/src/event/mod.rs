@@ -577,13 +577,13 @@ impl Checker {
     /// event rules it meets; a held event at a point the inventory does not list, the
     /// `undocumented_seen` rules (once per point: the firing's id is the point's).
     pub fn fire(&self, event: &Event, held: bool, now: i64) -> Vec<crate::rules::Firing> {
-        let now = match self.firing {
+        let max_age = match self.firing {
             Firing::Off => return Vec::new(),
-            Firing::Live => Some(now),
-            Firing::Always => None,
+            Firing::Live => true,
+            Firing::Always => false,
         };
         if !held {
-            return self.rules.fire(event, now);
+            return self.rules.fire(event, now, max_age);
         }
         if self.undocumented.is_empty() || self.points.contains_key(&event.point) {
             return Vec::new();
@@ -599,7 +599,7 @@ impl Checker {
                         serde_json::json!({ "point": event.point, "first_event": crate::rules::event_json(event) }),
                     ),
                     &format!("undocumented {}", event.point),
-                    now.unwrap_or(event.at),
+                    now,
                 )
             })
             .collect()
