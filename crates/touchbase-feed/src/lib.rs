@@ -26,6 +26,9 @@ pub mod nats;
 pub mod schedule;
 pub mod webhook;
 
+/// How long the loop waits after a wake before it claims.
+const WAKE_GATHER: Duration = Duration::from_millis(5);
+
 /// What one attempt came to.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Sent {
@@ -437,7 +440,10 @@ impl Dispatcher {
             }
             tokio::select! {
                 _ = &mut shutdown => return,
-                _ = self.wake.notified() => {}
+                // Woken by a write: a moment more gathers the writes that follow it (under
+                // load a group is written every millisecond or so), so a busy store is asked
+                // for due deliveries at most 200 times a second.
+                _ = self.wake.notified() => tokio::time::sleep(WAKE_GATHER).await,
                 _ = tokio::time::sleep(pause) => {}
             }
         }
