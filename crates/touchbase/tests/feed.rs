@@ -81,6 +81,16 @@ fn counting_receiver() -> (Seen, String) {
     (seen, url)
 }
 
+/// A server child process, killed when dropped.
+struct Stopped(std::process::Child);
+
+impl Drop for Stopped {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
 fn kill_loop(db: &str) {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
@@ -119,7 +129,8 @@ fn kill_loop(db: &str) {
     let mut acknowledged: Vec<(String, i64)> = Vec::new();
     let cycles = 4;
     for cycle in 0..cycles {
-        let (mut server, address) = start_server(d, db, &lease);
+        let (server, address) = start_server(d, db, &lease);
+        let mut server = Stopped(server);
         let before = seen.lock().unwrap().len();
         for b in 0..10 {
             let at = jiff::Timestamp::now();
@@ -151,12 +162,14 @@ fn kill_loop(db: &str) {
         {
             std::thread::sleep(Duration::from_millis(5));
         }
-        server.kill().unwrap(); // SIGKILL, with deliveries in flight
-        server.wait().unwrap();
+        server.0.kill().unwrap(); // SIGKILL, with deliveries in flight
+        server.0.wait().unwrap();
     }
 
     // Started once more, the server delivers the rest: every firing at least once.
-    let (mut server, _) = start_server(d, db, &lease);
+    let (server, _) = start_server(d, db, &lease);
+    // Stopped however the test ends: a failed assertion must not leave it running.
+    let server = Stopped(server);
     let expected: HashSet<String> = acknowledged
         .iter()
         .map(|(id, at)| touchbase_core::rules::firing_id("low", &format!("event {id} {at}"), 0))
@@ -188,8 +201,7 @@ fn kill_loop(db: &str) {
         );
         std::thread::sleep(Duration::from_millis(200));
     };
-    server.kill().unwrap();
-    server.wait().unwrap();
+    drop(server);
     assert_eq!(
         listed.len(),
         expected.len(),
