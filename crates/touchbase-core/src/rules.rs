@@ -527,15 +527,19 @@ pub struct Firing {
 }
 
 /// The id of a rule's firing on `subject` (what it fired on: an event's id and instant, a
-/// metric's evaluation, a lifecycle change) delivered to its `action`-th endpoint.
-pub fn firing_id(rule: &str, subject: &str, action: usize) -> String {
+/// metric's breach, a lifecycle change) delivered to its `action`-th endpoint. It starts with
+/// the subject's instant `at` (milliseconds, 13 hex digits), so that ids written together sort
+/// together: a store's index on them takes new ids at its end instead of on a random page
+/// each (a random id made a 10,000-event import write its whole index again per batch).
+pub fn firing_id(rule: &str, subject: &str, at: i64, action: usize) -> String {
     let mut h = Sha256::new();
     h.update(rule.as_bytes());
     h.update([0]);
     h.update(subject.as_bytes());
     h.update([0]);
     h.update(action.to_le_bytes());
-    format!("msg_{}", &crate::access::hex(&h.finalize())[..26])
+    let ms = (at.max(0) / 1000) as u64;
+    format!("msg_{ms:013x}{}", &crate::access::hex(&h.finalize())[..13])
 }
 
 /// RFC 3339 in UTC, microsecond precision, of microseconds since the epoch.
@@ -545,15 +549,16 @@ pub fn instant(us: i64) -> String {
         .unwrap_or_default()
 }
 
-/// The firings of `rule` on `subject`: one per action, each with its body `{type, rule,
-/// fired_at, <what>: …}`.
+/// The firings of `rule` on `subject` (of the instant `subject_at`): one per action, each
+/// with its body `{type, rule, fired_at, <what>: …}`.
 pub fn firings(
     rule: &Rule,
     kind: &str,
     what: (&str, Value),
-    subject: &str,
+    subject: (&str, i64),
     fired_at: i64,
 ) -> Vec<Firing> {
+    let (subject, subject_at) = subject;
     let body = json!({
         "type": kind,
         "rule": rule.key,
@@ -565,7 +570,7 @@ pub fn firings(
         .iter()
         .enumerate()
         .map(|(i, a)| Firing {
-            id: firing_id(&rule.key, subject, i),
+            id: firing_id(&rule.key, subject, subject_at, i),
             rule: rule.key.clone(),
             endpoint: a.endpoint.clone(),
             fired_at,
@@ -745,7 +750,7 @@ impl EventRules {
                     &r.rule,
                     "event",
                     ("event", event_json(event)),
-                    &subject,
+                    (&subject, event.at),
                     now,
                 ));
             }
@@ -833,7 +838,7 @@ pub fn lifecycle_firings(
         for r in rules.iter().filter(|r| r.when.lifecycle == Some(what)) {
             let kind = format!("lifecycle.{}", what.as_str());
             let body = json!({ "kind": what.as_str(), "entity": doc });
-            out.extend(firings(r, &kind, ("subject", body), &subject, now));
+            out.extend(firings(r, &kind, ("subject", body), (&subject, now), now));
         }
     }
     out
@@ -939,7 +944,7 @@ pub fn metric_step(
                     rule,
                     "metric.resolved",
                     ("metric", metric("resolved")),
-                    &subject,
+                    (&subject, state.since),
                     now,
                 );
                 state.state = "ok".to_owned();
@@ -965,7 +970,7 @@ pub fn metric_step(
                         rule,
                         "metric.breached",
                         ("metric", metric("breached")),
-                        &subject,
+                        (&subject, state.since),
                         now,
                     );
                     state.state = "breached".to_owned();
@@ -1183,10 +1188,14 @@ mod tests {
 
     #[test]
     fn firing_ids_are_stable_and_distinct() {
-        let a = firing_id("r", "event e1 1", 0);
-        assert_eq!(a, firing_id("r", "event e1 1", 0));
-        assert_ne!(a, firing_id("r", "event e1 1", 1));
-        assert_ne!(a, firing_id("r", "event e1 2", 0));
-        assert_ne!(a, firing_id("s", "event e1 1", 0));
+        let a = firing_id("r", "event e1 1", 1, 0);
+        assert_eq!(a, firing_id("r", "event e1 1", 1, 0));
+        assert_ne!(a, firing_id("r", "event e1 1", 1, 1));
+        assert_ne!(a, firing_id("r", "event e1 2", 1, 0));
+        assert_ne!(a, firing_id("s", "event e1 1", 1, 0));
+        // Ids sort by the subject's instant.
+        let (early, late) = (firing_id("z", "x", 5_000, 0), firing_id("a", "y", 6_000, 0));
+        assert!(early < late, "{early} {late}");
+        assert_eq!(early.len(), 30);
     }
 }

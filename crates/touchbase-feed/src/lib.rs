@@ -26,6 +26,9 @@ pub mod nats;
 pub mod schedule;
 pub mod webhook;
 
+/// The shortest wait of an idle dispatcher.
+const IDLE_AT_LEAST: Duration = Duration::from_millis(100);
+
 /// How long the loop waits after a wake before it claims.
 const WAKE_GATHER: Duration = Duration::from_millis(5);
 
@@ -427,7 +430,14 @@ impl Dispatcher {
                     tracing::warn!("the reverse feed's metric rules: {e}");
                 }
             }
-            let pause = match self.step().await {
+            // A step is cut short by the shutdown: what it claimed and did not finish is
+            // claimed again when its lease ends.
+            let stepped = tokio::select! {
+                biased;
+                _ = &mut shutdown => return,
+                stepped = self.step() => stepped,
+            };
+            let pause = match stepped {
                 Ok(step) if step.claimed > 0 => Duration::ZERO,
                 Ok(_) => self.idle_for().await,
                 Err(e) => {
@@ -449,14 +459,17 @@ impl Dispatcher {
         }
     }
 
+    /// How long to wait for the next due delivery: until it is due, at least
+    /// [`IDLE_AT_LEAST`] (a due one may be leased by another dispatcher) and at most `poll`.
     async fn idle_for(&self) -> Duration {
-        let Ok(enabled) = self.enabled().await else {
-            return self.config.poll;
+        let enabled = match self.enabled().await {
+            Ok(e) if !e.is_empty() => e,
+            _ => return self.config.poll,
         };
         match self.store.next_due(&enabled).await {
             Ok(Some(due)) => {
-                let wait = (due - ingest::now_us()).max(0) as u64;
-                Duration::from_micros(wait).min(self.config.poll)
+                let wait = Duration::from_micros((due - ingest::now_us()).max(0) as u64);
+                wait.clamp(IDLE_AT_LEAST, self.config.poll.max(IDLE_AT_LEAST))
             }
             _ => self.config.poll,
         }

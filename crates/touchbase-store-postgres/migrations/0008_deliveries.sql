@@ -18,7 +18,8 @@ CREATE TABLE deliveries (
     delivered_at BIGINT,
     last_error   TEXT
 );
-CREATE INDEX deliveries_due ON deliveries (due_at) WHERE state = 'pending';
+-- What is due, per endpoint: claims and the next wake-up read only the pending ones.
+CREATE INDEX deliveries_due ON deliveries (endpoint, due_at) WHERE state = 'pending';
 CREATE INDEX deliveries_fired ON deliveries (fired_at);
 
 CREATE TABLE delivery_attempts (
@@ -32,4 +33,6 @@ CREATE TABLE delivery_attempts (
     detail     TEXT NOT NULL,
     PRIMARY KEY (delivery, n)
 );
+-- An endpoint's last delivered attempt, and the first attempt after it: two index probes.
 CREATE INDEX delivery_attempts_endpoint ON delivery_attempts (endpoint, at);
+CREATE INDEX delivery_attempts_outcome ON delivery_attempts (endpoint, outcome, at);

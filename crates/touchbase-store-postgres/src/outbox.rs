@@ -200,8 +200,11 @@ pub(crate) async fn next_due(
 ) -> Result<Option<i64>, tokio_postgres::Error> {
     Ok(client
         .query_one(
-            "SELECT MIN(GREATEST(due_at, COALESCE(lease_until, due_at))) FROM deliveries
-             WHERE state = 'pending' AND endpoint = ANY($1)",
+            // The least due per endpoint, each an index probe (a lease is not looked at: the
+            // dispatcher waits a little at least before it claims again).
+            "SELECT MIN(d.due_at) FROM UNNEST($1::text[]) AS e(key),
+                 LATERAL (SELECT MIN(due_at) AS due_at FROM deliveries
+                          WHERE state = 'pending' AND endpoint = e.key) AS d",
             &[&endpoints],
         )
         .await?
@@ -362,10 +365,13 @@ pub(crate) async fn failing_since(
 ) -> Result<Option<i64>, tokio_postgres::Error> {
     Ok(client
         .query_one(
+            // Every attempt after the last delivered one failed: the first of them, by index
+            // probes.
             "SELECT MIN(at) FROM delivery_attempts
-             WHERE endpoint = $1 AND outcome <> 'delivered'
+             WHERE endpoint = $1
                AND at > COALESCE((SELECT MAX(at) FROM delivery_attempts
-                                  WHERE endpoint = $1 AND outcome = 'delivered'), -1)",
+                                  WHERE endpoint = $1 AND outcome = 'delivered'),
+                                 -9223372036854775808)",
             &[&endpoint],
         )
         .await?

@@ -16,7 +16,8 @@ CREATE TABLE deliveries (
     delivered_at INTEGER,
     last_error   TEXT
 ) STRICT;
-CREATE INDEX deliveries_due ON deliveries (due_at) WHERE state = 'pending';
+-- What is due, per endpoint: claims and the next wake-up read only the pending ones.
+CREATE INDEX deliveries_due ON deliveries (endpoint, due_at) WHERE state = 'pending';
 CREATE INDEX deliveries_fired ON deliveries (fired_at);
 
 CREATE TABLE delivery_attempts (
@@ -30,4 +31,6 @@ CREATE TABLE delivery_attempts (
     detail     TEXT NOT NULL,
     PRIMARY KEY (delivery, n)
 ) STRICT, WITHOUT ROWID;
+-- An endpoint's last delivered attempt, and the first attempt after it: two index probes.
 CREATE INDEX delivery_attempts_endpoint ON delivery_attempts (endpoint, at);
+CREATE INDEX delivery_attempts_outcome ON delivery_attempts (endpoint, outcome, at);

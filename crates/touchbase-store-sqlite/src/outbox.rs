@@ -151,11 +151,21 @@ pub(crate) fn finish(conn: &mut Connection, finished: &[Finished]) -> rusqlite::
 }
 
 pub(crate) fn next_due(conn: &Connection, endpoints: &str) -> rusqlite::Result<Option<i64>> {
-    conn.prepare_cached(
-        "SELECT MIN(MAX(due_at, COALESCE(lease_until, due_at))) FROM deliveries
-         WHERE state = 'pending' AND endpoint IN (SELECT value FROM json_each(?1))",
-    )?
-    .query_row(params![endpoints], |r| r.get(0))
+    // One index probe per endpoint (a lease is not looked at: the dispatcher waits a little
+    // at least before it claims again).
+    let keys: Vec<String> = serde_json::from_str(endpoints).unwrap_or_default();
+    let mut stmt = conn.prepare_cached(
+        "SELECT MIN(due_at) FROM deliveries WHERE state = 'pending' AND endpoint = ?1",
+    )?;
+    let mut next: Option<i64> = None;
+    for key in &keys {
+        let due: Option<i64> = stmt.query_row(params![key], |r| r.get(0))?;
+        next = match (next, due) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
+    }
+    Ok(next)
 }
 
 /// The WHERE clause of a filter, its parameters numbered from 1.
@@ -257,13 +267,14 @@ pub(crate) fn replay(
 }
 
 pub(crate) fn failing_since(conn: &Connection, endpoint: &str) -> rusqlite::Result<Option<i64>> {
-    conn.prepare_cached(
-        "SELECT MIN(at) FROM delivery_attempts
-         WHERE endpoint = ?1 AND outcome <> 'delivered'
-           AND at > COALESCE((SELECT MAX(at) FROM delivery_attempts
-                              WHERE endpoint = ?1 AND outcome = 'delivered'), -1)",
-    )?
-    .query_row(params![endpoint], |r| r.get(0))
+    // Every attempt after the last delivered one failed: the first of them, by index probes.
+    let last: Option<i64> = conn
+        .prepare_cached(
+            "SELECT MAX(at) FROM delivery_attempts WHERE endpoint = ?1 AND outcome = 'delivered'",
+        )?
+        .query_row(params![endpoint], |r| r.get(0))?;
+    conn.prepare_cached("SELECT MIN(at) FROM delivery_attempts WHERE endpoint = ?1 AND at > ?2")?
+        .query_row(params![endpoint, last.unwrap_or(i64::MIN)], |r| r.get(0))
 }
 
 pub(crate) fn counts(conn: &Connection) -> rusqlite::Result<Vec<FeedCount>> {

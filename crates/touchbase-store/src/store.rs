@@ -189,8 +189,8 @@ pub trait Store: Send + Sync + Debug {
     /// lease, in one durable transaction.
     async fn finish_attempts(&self, finished: &[Finished]) -> Result<(), StoreError>;
 
-    /// When the next pending delivery to one of `endpoints` is due (leased ones when their
-    /// lease ends), if any.
+    /// When the next pending delivery to one of `endpoints` is due, if any (leases are not
+    /// looked at: one may hold it a while longer).
     async fn next_due(&self, endpoints: &[String]) -> Result<Option<i64>, StoreError>;
 
     /// Deliveries by the filter, newest fired first.

@@ -172,7 +172,9 @@ fn kill_loop(db: &str) {
     let server = Stopped(server);
     let expected: HashSet<String> = acknowledged
         .iter()
-        .map(|(id, at)| touchbase_core::rules::firing_id("low", &format!("event {id} {at}"), 0))
+        .map(|(id, at)| {
+            touchbase_core::rules::firing_id("low", &format!("event {id} {at}"), *at, 0)
+        })
         .collect();
     let started = Instant::now();
     let listed = loop {

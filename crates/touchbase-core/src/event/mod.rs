@@ -598,7 +598,8 @@ impl Checker {
                         "subject",
                         serde_json::json!({ "point": event.point, "first_event": crate::rules::event_json(event) }),
                     ),
-                    &format!("undocumented {}", event.point),
+                    // Once per point, whenever first seen: the id must not depend on when.
+                    (&format!("undocumented {}", event.point), 0),
                     now,
                 )
             })

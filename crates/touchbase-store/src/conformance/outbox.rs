@@ -153,10 +153,10 @@ pub async fn deliveries_are_written_once_claimed_and_moved_on(backend: &dyn Back
             .unwrap()
             .is_empty()
     );
-    assert_eq!(
-        store.next_due(std::slice::from_ref(&a)).await.unwrap(),
-        Some(150)
-    );
+    // Leases are not looked at: the leased deliveries are due already (the dispatcher waits
+    // a little at least before it claims again).
+    let next = store.next_due(std::slice::from_ref(&a)).await.unwrap();
+    assert!(matches!(next, Some(due) if due <= 100), "{next:?}");
     // The lease ran out: claimed again.
     assert_eq!(
         store
