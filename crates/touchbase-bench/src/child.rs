@@ -1,5 +1,6 @@
 //! The `touchbase` binary as child processes: run a command to its end, or start a server and
-//! stop it, each with the peak memory of that very process (wait4(2)'s `ru_maxrss`).
+//! stop it, each with the peak memory of that very process (wait4(2)'s `ru_maxrss`), and a
+//! server's CPU time so far (`/proc/PID/stat`).
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::path::{Path, PathBuf};
@@ -43,6 +44,8 @@ pub struct Finished {
     pub wall: Duration,
     /// Its peak resident set, in bytes.
     pub peak_rss: u64,
+    /// Its CPU time, user and system.
+    pub cpu: Duration,
 }
 
 /// Runs `command` to its end; an error when it fails, with what it said.
@@ -57,7 +60,7 @@ pub fn run(mut command: Command) -> anyhow::Result<Finished> {
         .with_context(|| format!("cannot start {shown}"))?;
     let stdout = drain(child.stdout.take());
     let stderr = drain(child.stderr.take());
-    let (status, peak_rss) = wait(&child)?;
+    let (status, peak_rss, cpu) = wait(&child)?;
     let wall = started.elapsed();
     let stdout = stdout.join().unwrap_or_default();
     let stderr = stderr.join().unwrap_or_default();
@@ -68,6 +71,7 @@ pub fn run(mut command: Command) -> anyhow::Result<Finished> {
         stdout,
         wall,
         peak_rss,
+        cpu,
     })
 }
 
@@ -151,6 +155,12 @@ impl Server {
         }
     }
 
+    /// The CPU time (user and system) it has used so far, from `/proc/PID/stat`.
+    pub fn cpu_time(&self) -> Option<Duration> {
+        let child = self.child.as_ref()?;
+        process_cpu_time(child.id())
+    }
+
     /// Stops it with SIGTERM (it shuts down gracefully) and returns its peak resident set.
     pub fn stop(mut self) -> anyhow::Result<u64> {
         let child = self
@@ -158,7 +168,7 @@ impl Server {
             .take()
             .context("the server was stopped already")?;
         terminate(child.id())?;
-        let (status, peak_rss) = wait(&child)?;
+        let (status, peak_rss, _) = wait(&child)?;
         if status != 0 {
             bail!("`touchbase serve` exited with status {status} after SIGTERM");
         }
@@ -176,6 +186,23 @@ impl Drop for Server {
     }
 }
 
+/// The CPU time (user and system) of process `pid` so far, from `/proc/PID/stat`.
+fn process_cpu_time(pid: u32) -> Option<Duration> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // The fields after the command (which may hold spaces) in parentheses; utime and stime
+    // are the 14th and 15th of the whole line.
+    let rest = stat.rsplit_once(')')?.1;
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let ticks: u64 = fields.get(11)?.parse::<u64>().ok()? + fields.get(12)?.parse::<u64>().ok()?;
+    // In USER_HZ, 100 a second on every Linux platform (sysconf(_SC_CLK_TCK)).
+    Some(Duration::from_secs_f64(ticks as f64 / 100.0))
+}
+
+/// This process's CPU time (user and system) so far: the load's and the receiver's.
+pub fn own_cpu_time() -> Option<Duration> {
+    process_cpu_time(std::process::id())
+}
+
 fn healthz(address: &str) -> std::io::Result<bool> {
     let mut stream = std::net::TcpStream::connect(address)?;
     write!(
@@ -187,10 +214,10 @@ fn healthz(address: &str) -> std::io::Result<bool> {
     Ok(response.starts_with("HTTP/1.1 200"))
 }
 
-/// Waits for the child to end; its exit status (128 + signal when killed) and peak resident
-/// set in bytes. The child must not be waited for otherwise (`Child::wait`) afterwards.
+/// Waits for the child to end; its exit status (128 + signal when killed), peak resident
+/// set in bytes and CPU time. The child must not be waited for otherwise (`Child::wait`) afterwards.
 #[allow(unsafe_code)]
-fn wait(child: &Child) -> anyhow::Result<(i32, u64)> {
+fn wait(child: &Child) -> anyhow::Result<(i32, u64, Duration)> {
     let pid = child.id() as libc::pid_t;
     let mut status: libc::c_int = 0;
     // SAFETY: an all-zero `rusage` is a valid value of that plain C struct.
@@ -212,8 +239,12 @@ fn wait(child: &Child) -> anyhow::Result<(i32, u64)> {
     } else {
         128 + libc::WTERMSIG(status)
     };
+    let time = |t: libc::timeval| {
+        Duration::from_secs(t.tv_sec.max(0) as u64) + Duration::from_micros(t.tv_usec.max(0) as u64)
+    };
+    let cpu = time(usage.ru_utime) + time(usage.ru_stime);
     // Linux gives `ru_maxrss` in KiB.
-    Ok((code, usage.ru_maxrss.max(0) as u64 * 1024))
+    Ok((code, usage.ru_maxrss.max(0) as u64 * 1024, cpu))
 }
 
 #[allow(unsafe_code)]

@@ -13,12 +13,23 @@ use serde_json::value::RawValue;
 use crate::child;
 
 /// The demo organization's inventory, the one `touchbase gen` draws its events for.
-const INVENTORY: &str = include_str!("../../touchbase/src/demo/northwind.yaml");
+pub const INVENTORY: &str = include_str!("../../touchbase/src/demo/northwind.yaml");
 
 /// The events file of `n` events from `seed` in `dir`: reused when it holds `n` lines already,
 /// else written by `touchbase gen`.
 pub fn events_file(exe: &Path, dir: &Path, n: u64, seed: u64) -> anyhow::Result<PathBuf> {
-    let path = dir.join("events.ndjson");
+    events_file_named(exe, dir, "events.ndjson", n, seed)
+}
+
+/// [`events_file`] by another name in `dir`.
+pub fn events_file_named(
+    exe: &Path,
+    dir: &Path,
+    name: &str,
+    n: u64,
+    seed: u64,
+) -> anyhow::Result<PathBuf> {
+    let path = dir.join(name);
     if path.is_file() {
         let lines = count_lines(&path)?;
         if lines == n {

@@ -28,6 +28,8 @@ pub struct Plan {
     pub connections: usize,
     /// Send at most this many events (the first lines of the file).
     pub limit: Option<u64>,
+    /// Send at most this many requests a second, evenly spaced (`None`: as fast as answered).
+    pub pace: Option<f64>,
 }
 
 /// What the server answered, added up.
@@ -59,8 +61,9 @@ type Body = (Bytes, u64);
 pub async fn run(events: &Path, plan: &Plan) -> anyhow::Result<Load> {
     let (send, receive) = mpsc::channel::<Body>(plan.connections * 2);
     let path = events.to_owned();
-    let (per_request, limit) = (plan.per_request.max(1), plan.limit);
-    let reader = tokio::task::spawn_blocking(move || read_bodies(&path, per_request, limit, send));
+    let (per_request, limit, pace) = (plan.per_request.max(1), plan.limit, plan.pace);
+    let reader =
+        tokio::task::spawn_blocking(move || read_bodies(&path, per_request, limit, pace, send));
     let receive = Arc::new(Mutex::new(receive));
     let started = Instant::now();
     let mut workers = Vec::new();
@@ -90,13 +93,24 @@ pub async fn run(events: &Path, plan: &Plan) -> anyhow::Result<Load> {
     Ok(load)
 }
 
-/// Reads the file into bodies of `per_request` lines (the last may be shorter).
+/// Reads the file into bodies of `per_request` lines (the last may be shorter), handed out at
+/// `pace` bodies a second when given.
 fn read_bodies(
     path: &Path,
     per_request: usize,
     limit: Option<u64>,
+    pace: Option<f64>,
     send: mpsc::Sender<Body>,
 ) -> anyhow::Result<()> {
+    let started = Instant::now();
+    let mut bodies = 0u64;
+    let mut wait_turn = || {
+        if let Some(rate) = pace.filter(|r| *r > 0.0) {
+            let due = started + Duration::from_secs_f64(bodies as f64 / rate);
+            std::thread::sleep(due.saturating_duration_since(Instant::now()));
+        }
+        bodies += 1;
+    };
     let file =
         std::fs::File::open(path).with_context(|| format!("cannot read `{}`", path.display()))?;
     let mut reader = std::io::BufReader::with_capacity(1 << 20, file);
@@ -119,6 +133,7 @@ fn read_bodies(
         in_body += 1;
         if in_body == per_request as u64 {
             let full = std::mem::take(&mut body);
+            wait_turn();
             if send.blocking_send((Bytes::from(full), in_body)).is_err() {
                 return Ok(()); // the workers stopped; they say why
             }
@@ -127,6 +142,7 @@ fn read_bodies(
         }
     }
     if in_body > 0 {
+        wait_turn();
         let _ = send.blocking_send((Bytes::from(body), in_body));
     }
     Ok(())

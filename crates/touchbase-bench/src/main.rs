@@ -4,18 +4,22 @@
 //!
 //! ```text
 //! cargo build --release --workspace
-//! target/release/touchbase-bench --events 10000000 [--pg URL] [--only sqlite,pg,http,single,measure] [--work DIR]
+//! target/release/touchbase-bench --events 10000000 [--pg URL] [--only sqlite,pg,http,single,measure,feed] [--work DIR]
 //! ```
 //!
 //! The steps: the data (`touchbase gen`); SQLite bulk import and the SQLite floor; PostgreSQL
 //! bulk import and the PostgreSQL floor (binary COPY); HTTP batched; single-event HTTP; the
-//! measurement layer's speed on both stores, beside DuckDB's over the same events.
+//! measurement layer's speed on both stores, beside DuckDB's over the same events; the reverse
+//! feed (an event rule's cost to ingest, the outbox's drain, firing-to-delivery latency) over
+//! a file of its own (`--feed-events`, 1,000,000).
 
 mod child;
 mod data;
+mod feed;
 mod http_load;
 mod measure;
 mod pg_floor;
+mod receiver;
 mod report;
 mod sqlite_floor;
 
@@ -46,7 +50,7 @@ struct Args {
     #[arg(
         long,
         value_delimiter = ',',
-        default_value = "sqlite,pg,http,single,measure"
+        default_value = "sqlite,pg,http,single,measure,feed"
     )]
     only: Vec<Step>,
     /// Where the events file and the stores go (the events file is kept and reused).
@@ -71,6 +75,23 @@ struct Args {
     /// (its rate waits on the disk's flushes, which vary from run to run).
     #[arg(long, default_value_t = 3)]
     single_rounds: usize,
+    /// Reverse feed: events in the file its imports and batched HTTP send (`feed-events.ndjson`,
+    /// its own, so that the step takes minutes whatever --events is; --events' file when equal).
+    #[arg(long, default_value_t = 1_000_000)]
+    feed_events: u64,
+    /// Reverse feed: rounds of each comparison, its variants in turn (without the rule, with
+    /// it); the figures are the medians of the rounds.
+    #[arg(long, default_value_t = 3)]
+    feed_rounds: usize,
+    /// Reverse feed: deliveries pending for the drain.
+    #[arg(long, default_value_t = 10_000)]
+    feed_drain: u64,
+    /// Reverse feed: firing events posted one per request for the latency.
+    #[arg(long, default_value_t = 5_000)]
+    feed_latency_events: u64,
+    /// Reverse feed: the rate they are posted at, events per second.
+    #[arg(long, default_value_t = 250.0)]
+    feed_rate: f64,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -86,6 +107,9 @@ enum Step {
     /// Scorecards, portfolio and journeys over stores holding the events file (imported once
     /// and kept in the work directory), and DuckDB's scorecards over the same events.
     Measure,
+    /// The reverse feed: bulk import and batched HTTP with an event rule firing on ~10 % of
+    /// the events beside the same without, the outbox's drain, firing-to-delivery latency.
+    Feed,
 }
 
 /// What every step needs.
@@ -114,14 +138,18 @@ async fn main() -> anyhow::Result<ExitCode> {
         cores: std::thread::available_parallelism().map_or(1, |n| n.get()),
         events: args.events,
         single_events: args.single_events,
+        feed_events: args.only.contains(&Step::Feed).then_some(args.feed_events),
         touchbase: version.stdout.trim().to_owned(),
         started: jiff::Timestamp::now()
             .strftime("%Y-%m-%d %H:%M:%SZ")
             .to_string(),
     });
-    let events = {
+    // The feed step has a file of its own: the main one is written only for the others.
+    let events = if args.only.iter().any(|s| *s != Step::Feed) {
         let (exe, work, n, seed) = (exe.clone(), work.clone(), args.events, args.seed);
         blocking(move || data::events_file(&exe, &work, n, seed)).await?
+    } else {
+        work.join("events.ndjson")
     };
     let inventory = data::inventory_file(&work)?;
     let bench = Bench {
@@ -137,6 +165,7 @@ async fn main() -> anyhow::Result<ExitCode> {
         Step::Http,
         Step::Single,
         Step::Measure,
+        Step::Feed,
     ];
     for step in steps.into_iter().filter(|s| bench.args.only.contains(s)) {
         let name = match step {
@@ -145,6 +174,7 @@ async fn main() -> anyhow::Result<ExitCode> {
             Step::Http => "http batched",
             Step::Single => "http single",
             Step::Measure => "measure",
+            Step::Feed => "feed",
         };
         // Each step starts on a quiet disk: what the previous ones wrote is flushed first, so
         // that its write-back does not slow this step's own flushes.
@@ -157,6 +187,7 @@ async fn main() -> anyhow::Result<ExitCode> {
             Step::Http => http_batched(&bench, &mut report).await,
             Step::Single => http_single(&bench, &mut report).await,
             Step::Measure => measure_step(&bench, &mut report).await,
+            Step::Feed => feed::run(&bench, &mut report).await,
         };
         match done {
             Ok(()) => println!("{name}: done in {:.1} s", started.elapsed().as_secs_f64()),
@@ -475,6 +506,7 @@ async fn http_batched(bench: &Bench, report: &mut Report) -> anyhow::Result<()> 
         per_request: bench.args.batch,
         connections: bench.args.in_flight,
         limit: None,
+        pace: None,
     };
     println!(
         "  {STEP}: {} events per request, {} in flight …",
@@ -514,6 +546,7 @@ async fn http_single(bench: &Bench, report: &mut Report) -> anyhow::Result<()> {
             per_request: 1,
             connections: bench.args.connections,
             limit: Some(bench.args.single_events),
+            pace: None,
         };
         println!(
             "  {STEP}: round {round} of {rounds}: {} events, one per request, {} connections …",

@@ -24,6 +24,13 @@ pub mod targets {
     pub const SINGLE_P99_MS: Target = Target::AtMost(10.0);
     /// Peak memory of a touchbase process, MB, whatever the file size.
     pub const PEAK_MB: Target = Target::AtMost(300.0);
+    /// Reverse feed: ingest with an event rule firing on about 10 % of the events over the
+    /// same ingest without rules (bulk import and batched HTTP).
+    pub const FEED_RATIO: Target = Target::AtLeast(0.90);
+    /// Reverse feed: an outbox drained to a receiver that answers at once, deliveries/s.
+    pub const FEED_DRAIN: Target = Target::AtLeast(2_000.0);
+    /// Reverse feed: from a firing to its delivery received, p99 in ms.
+    pub const FEED_P99_MS: Target = Target::AtMost(100.0);
 }
 
 /// A target a figure is held to.
@@ -56,6 +63,7 @@ impl Target {
 pub enum Unit {
     EventsPerS,
     RequestsPerS,
+    DeliveriesPerS,
     Seconds,
     Milliseconds,
     Megabytes,
@@ -68,6 +76,7 @@ impl Unit {
         match self {
             Unit::EventsPerS => format!("{} events/s", thousands(value)),
             Unit::RequestsPerS => format!("{} requests/s", thousands(value)),
+            Unit::DeliveriesPerS => format!("{} deliveries/s", thousands(value)),
             Unit::Seconds => format!("{value:.1} s"),
             Unit::Milliseconds => format!("{value:.2} ms"),
             Unit::Megabytes => format!("{value:.1} MB"),
@@ -115,8 +124,26 @@ pub struct Machine {
     pub cores: usize,
     pub events: u64,
     pub single_events: u64,
+    /// The reverse feed step's events, when it runs.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub feed_events: Option<u64>,
     pub touchbase: String,
     pub started: String,
+}
+
+impl Machine {
+    /// `10,000,000 events (single-event HTTP: 200,000; reverse feed: 1,000,000)`.
+    fn sizes(&self) -> String {
+        let feed = match self.feed_events {
+            Some(n) => format!("; reverse feed: {}", thousands(n as f64)),
+            None => String::new(),
+        };
+        format!(
+            "{} events (single-event HTTP: {}{feed})",
+            thousands(self.events as f64),
+            thousands(self.single_events as f64)
+        )
+    }
 }
 
 /// A step that failed, and why.
@@ -137,10 +164,9 @@ pub struct Report {
 impl Report {
     pub fn new(machine: Machine) -> Report {
         println!(
-            "touchbase-bench: {} cores, {} events (single-event HTTP: {}), {}",
+            "touchbase-bench: {} cores, {}, {}",
             machine.cores,
-            thousands(machine.events as f64),
-            thousands(machine.single_events as f64),
+            machine.sizes(),
             machine.touchbase
         );
         Report {
@@ -210,10 +236,9 @@ impl Report {
         }
         let m = &self.machine;
         println!(
-            "\n{} cores, {} events (single-event HTTP: {}), {}, started {}\n{table}",
+            "\n{} cores, {}, {}, started {}\n{table}",
             m.cores,
-            thousands(m.events as f64),
-            thousands(m.single_events as f64),
+            m.sizes(),
             m.touchbase,
             m.started
         );
