@@ -10,7 +10,7 @@ use std::collections::BTreeMap;
 use std::fmt;
 
 use serde::{Deserialize, Serialize};
-use serde_json::{Map, Value, json};
+use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
 use crate::event::Event;
@@ -558,14 +558,28 @@ pub fn firings(
     subject: (&str, i64),
     fired_at: i64,
 ) -> Vec<Firing> {
+    firings_of_text(rule, kind, (what.0, &what.1.to_string()), subject, fired_at)
+}
+
+/// [`firings`] with what it fired on given as JSON text already (an event's, written without
+/// a tree of values: this is on the path of every firing event).
+pub fn firings_of_text(
+    rule: &Rule,
+    kind: &str,
+    what: (&str, &str),
+    subject: (&str, i64),
+    fired_at: i64,
+) -> Vec<Firing> {
     let (subject, subject_at) = subject;
-    let body = json!({
-        "type": kind,
-        "rule": rule.key,
-        "fired_at": instant(fired_at),
-        what.0: what.1,
-    })
-    .to_string();
+    let quoted = |s: &str| serde_json::to_string(s).expect("a string serializes");
+    let body = format!(
+        "{{\"type\":{},\"rule\":{},\"fired_at\":\"{}\",{}:{}}}",
+        quoted(kind),
+        quoted(&rule.key),
+        instant(fired_at),
+        quoted(what.0),
+        what.1
+    );
     rule.actions
         .iter()
         .enumerate()
@@ -581,53 +595,88 @@ pub fn firings(
 
 /// An event in the wire format v1, as a delivery's body carries it.
 pub fn event_json(e: &Event) -> Value {
-    let mut m = Map::new();
-    m.insert("id".into(), json!(e.id));
-    m.insert("point".into(), json!(e.point));
-    m.insert("at".into(), json!(instant(e.at)));
-    if let Some(p) = &e.party {
-        m.insert("party".into(), json!(p));
+    serde_json::from_str(&event_text(e)).expect("an event's text is JSON")
+}
+
+/// [`event_json`] as text, written straight from the event: `data` and `vars` are copied as
+/// the text they were received as.
+pub fn event_text(e: &Event) -> String {
+    use serde_json::value::RawValue;
+    #[derive(Serialize)]
+    struct Wire<'a> {
+        id: &'a str,
+        point: &'a str,
+        at: String,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        party: Option<&'a str>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        channel: Option<&'a str>,
+        #[serde(skip_serializing_if = "Outcomes::is_empty")]
+        outcomes: Outcomes<'a>,
+        value: Values,
+        cost: f64,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        duration_s: Option<f64>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        data: Option<&'a RawValue>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        vars: Option<&'a RawValue>,
     }
-    if let Some(c) = &e.channel {
-        m.insert("channel".into(), json!(c));
+    #[derive(Serialize)]
+    struct Outcomes<'a> {
+        #[serde(skip_serializing_if = "Option::is_none")]
+        intent: Option<&'a str>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        satisfaction: Option<u8>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        knowledge: Option<bool>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        resolved: Option<bool>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        engaged: Option<bool>,
+    }
+    impl Outcomes<'_> {
+        fn is_empty(&self) -> bool {
+            self.intent.is_none()
+                && self.satisfaction.is_none()
+                && self.knowledge.is_none()
+                && self.resolved.is_none()
+                && self.engaged.is_none()
+        }
+    }
+    #[derive(Serialize)]
+    struct Values {
+        company: f64,
+        party: f64,
+    }
+    fn raw(t: &Option<String>) -> Option<&RawValue> {
+        t.as_deref()
+            .and_then(|t| serde_json::from_str::<&RawValue>(t).ok())
     }
     let o = &e.outcomes;
-    let mut outcomes = Map::new();
-    if let Some(v) = &o.intent {
-        outcomes.insert("intent".into(), json!(v));
-    }
-    if let Some(v) = o.satisfaction {
-        outcomes.insert("satisfaction".into(), json!(v));
-    }
-    for (name, v) in [
-        ("knowledge", o.knowledge),
-        ("resolved", o.resolved),
-        ("engaged", o.engaged),
-    ] {
-        if let Some(v) = v {
-            outcomes.insert(name.into(), json!(v));
-        }
-    }
-    if !outcomes.is_empty() {
-        m.insert("outcomes".into(), Value::Object(outcomes));
-    }
-    m.insert(
-        "value".into(),
-        json!({ "company": e.value_company, "party": e.value_party }),
-    );
-    m.insert("cost".into(), json!(e.cost));
-    if let Some(d) = e.duration_s {
-        m.insert("duration_s".into(), json!(d));
-    }
-    for (name, text) in [("data", &e.data), ("vars", &e.vars)] {
-        if let Some(v) = text
-            .as_deref()
-            .and_then(|t| serde_json::from_str::<Value>(t).ok())
-        {
-            m.insert(name.into(), v);
-        }
-    }
-    Value::Object(m)
+    let wire = Wire {
+        id: &e.id,
+        point: &e.point,
+        at: instant(e.at),
+        party: e.party.as_deref(),
+        channel: e.channel.as_deref(),
+        outcomes: Outcomes {
+            intent: o.intent.as_deref(),
+            satisfaction: o.satisfaction,
+            knowledge: o.knowledge,
+            resolved: o.resolved,
+            engaged: o.engaged,
+        },
+        value: Values {
+            company: e.value_company,
+            party: e.value_party,
+        },
+        cost: e.cost,
+        duration_s: e.duration_s,
+        data: raw(&e.data),
+        vars: raw(&e.vars),
+    };
+    serde_json::to_string(&wire).expect("an event serializes")
 }
 
 /// The value of a field of an event, as a condition sees it.
@@ -746,10 +795,10 @@ impl EventRules {
             });
             if meets {
                 let subject = format!("event {} {}", event.id, event.at);
-                out.extend(firings(
+                out.extend(firings_of_text(
                     &r.rule,
                     "event",
-                    ("event", event_json(event)),
+                    ("event", &event_text(event)),
                     (&subject, event.at),
                     now,
                 ));
