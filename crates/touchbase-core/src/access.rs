@@ -7,7 +7,8 @@ use sha2::{Digest, Sha256};
 use crate::inventory::Point;
 
 /// A user's role. Each role may do what the one before it may, except where [`Role::allows`]
-/// says otherwise: an owner proposes and edits, an executive decides.
+/// says otherwise: an owner proposes and edits, an executive decides (R6: executives only), an
+/// admin administers — users, tokens, settings, imports — but decides nothing.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "lowercase")]
@@ -38,7 +39,7 @@ pub enum Permission {
     Propose,
     /// Send interaction events in, replay rejects.
     Ingest,
-    /// Approve or reject proposals.
+    /// Approve or reject proposals: executives only (R6), never an admin.
     Decide,
     /// Users, tokens, settings, whole-inventory imports and baselines.
     Administer,
@@ -62,7 +63,8 @@ impl Role {
     pub fn allows(self, permission: Permission) -> bool {
         use Permission::*;
         match self {
-            Role::Admin => true,
+            // Administrators administer; sign-off is the executives' alone (R6).
+            Role::Admin => !matches!(permission, Decide),
             Role::Executive => matches!(permission, Read | Export | Propose | Ingest | Decide),
             Role::Owner => matches!(permission, Read | Export | Propose | Ingest),
             Role::Analyst => matches!(permission, Read | Export),
@@ -101,12 +103,28 @@ pub struct User {
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct Token {
-    /// The public handle used to revoke it (`tk_` and 8 hex digits of the hash).
+    /// The public handle used to revoke it: `tk_` and the first 32 hex digits (128 bits) of
+    /// the hash, so two tokens never share one (tokens issued before had 8 digits).
     pub id: String,
     pub user: String,
     pub created_at: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub revoked_at: Option<String>,
+    /// When the API last saw it, to the minute: a server notes each use in memory and records
+    /// them at most once a minute.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_used_at: Option<String>,
+}
+
+/// How many random bytes a token's secret has: 192 bits, beyond guessing.
+pub const SECRET_BYTES: usize = 24;
+
+/// How many hex digits of a token's hash its id carries (128 bits).
+pub const ID_DIGITS: usize = 32;
+
+/// The id of the token whose hash is `hash`.
+pub fn token_id(hash: &str) -> String {
+    format!("tk_{}", &hash[..ID_DIGITS.min(hash.len())])
 }
 
 /// The hex SHA-256 of a token's secret: the key a token is stored under.
@@ -136,11 +154,23 @@ pub struct Actor {
 /// The name the CLI acts under unless `--as` says otherwise.
 pub const LOCAL_ADMIN: &str = "local-admin";
 
+/// The name a server records its own bookkeeping under (the last use of tokens).
+pub const SERVER: &str = "touchbase-server";
+
 impl Actor {
     /// The CLI acting on the store directly, as the local administrator.
     pub fn local_admin() -> Actor {
         Actor {
             name: LOCAL_ADMIN.to_owned(),
+            role: Role::Admin,
+            teams: Vec::new(),
+        }
+    }
+
+    /// A server recording its own bookkeeping (never a user: the name is reserved).
+    pub fn server() -> Actor {
+        Actor {
+            name: SERVER.to_owned(),
             role: Role::Admin,
             teams: Vec::new(),
         }
@@ -180,8 +210,13 @@ impl Denied {
             .into_iter()
             .map(Role::as_str)
             .collect();
+        let why = if permission == Permission::Decide && actor.role == Role::Admin {
+            ": administrators administer, only executives sign off (R6)"
+        } else {
+            ""
+        };
         Denied(format!(
-            "this needs the role {}; {} has the role {}",
+            "this needs the role {}; {} has the role {}{why}",
             roles.join(" or "),
             actor.name,
             actor.role
@@ -201,7 +236,7 @@ mod tests {
             (Role::Analyst, [true, true, false, false, false, false]),
             (Role::Owner, [true, true, true, true, false, false]),
             (Role::Executive, [true, true, true, true, true, false]),
-            (Role::Admin, [true, true, true, true, true, true]),
+            (Role::Admin, [true, true, true, true, false, true]),
         ];
         for (role, expected) in table {
             let got = [Read, Export, Propose, Ingest, Decide, Administer].map(|p| role.allows(p));
@@ -218,8 +253,19 @@ mod tests {
         };
         assert_eq!(
             viewer.require(Permission::Decide).unwrap_err().to_string(),
-            "this needs the role executive or admin; vi has the role viewer"
+            "this needs the role executive; vi has the role viewer"
         );
+    }
+
+    #[test]
+    fn admins_administer_but_do_not_decide() {
+        let admin = Actor::local_admin();
+        assert!(admin.require(Permission::Administer).is_ok());
+        assert_eq!(
+            admin.require(Permission::Decide).unwrap_err().to_string(),
+            "this needs the role executive; local-admin has the role admin: administrators administer, only executives sign off (R6)"
+        );
+        assert_eq!(Role::with(Permission::Decide), [Role::Executive]);
     }
 
     #[test]

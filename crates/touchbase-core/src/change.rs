@@ -8,7 +8,7 @@ use serde_json::Value;
 
 use crate::access::{Token, User};
 use crate::endpoint::Endpoint;
-use crate::governance::Proposal;
+use crate::governance::{Proposal, ProposalKind};
 use crate::inventory::{Inventory, Organization, Party, Point, Process};
 use crate::rules::Rule;
 
@@ -424,8 +424,21 @@ pub struct ImportSummary {
     /// Proposals the import opened (new points, material changes to live points): they wait
     /// for sign-off.
     pub proposals_opened: usize,
+    /// A baseline after the store's first import (R6): the one proposal its batch waits for.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub baseline_proposal: Option<BaselinePlan>,
     /// Each entity added, changed (with each field) or removed, proposals included.
     pub changes: Vec<Change>,
+}
+
+/// The proposal a later baseline opened (or, in a dry run, would open) for its whole batch.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct BaselinePlan {
+    pub proposal: u64,
+    /// The points recorded once it is approved; `proposed` until then.
+    pub points: Vec<String>,
+    pub approvals_required: u32,
 }
 
 impl ImportSummary {
@@ -436,12 +449,26 @@ impl ImportSummary {
                 .filter(|c| c.action == a && (c.kind == Kind::Proposal) == proposal)
                 .count()
         };
+        let baseline_proposal = changes
+            .iter()
+            .filter(|c| c.action == Action::Add)
+            .find_map(|c| match &c.after {
+                Some(Entity::Proposal(p)) if p.kind == ProposalKind::Baseline => {
+                    Some(BaselinePlan {
+                        proposal: p.id,
+                        points: p.batch.iter().map(|b| b.key.clone()).collect(),
+                        approvals_required: p.approvals_required,
+                    })
+                }
+                _ => None,
+            });
         ImportSummary {
             dry_run,
             added: count(Action::Add, false),
             changed: count(Action::Change, false),
             removed: count(Action::Remove, false),
             proposals_opened: count(Action::Add, true),
+            baseline_proposal,
             changes,
         }
     }
@@ -478,6 +505,21 @@ pub fn render_plan(summary: &ImportSummary) -> String {
         "{} {verb} added, {} changed, {} removed",
         summary.added, summary.changed, summary.removed
     );
+    if let Some(b) = &summary.baseline_proposal {
+        let _ = writeln!(
+            out,
+            "the baseline's {} new points ({}) {} `proposed` until proposal {} has {} approvals",
+            b.points.len(),
+            b.points.join(", "),
+            if summary.dry_run {
+                "would stay"
+            } else {
+                "stay"
+            },
+            b.proposal,
+            b.approvals_required
+        );
+    }
     out
 }
 

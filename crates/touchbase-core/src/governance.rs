@@ -44,6 +44,9 @@ pub enum ProposalKind {
     Change,
     /// Retiring a live point.
     Retire,
+    /// A baseline after the store's first import: the points of one batch, never seen before,
+    /// recorded as the file has them (live, mostly) once the executives approve.
+    Baseline,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -108,6 +111,10 @@ pub struct Proposal {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub base: Option<Point>,
     pub business_case: BusinessCase,
+    /// For a baseline: the points of the batch as they are recorded once approved (until then
+    /// the inventory holds them as `proposed`, and their interactions are held, R8).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub batch: Vec<Point>,
     /// Why this needs sign-off, for a change: each material difference.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub reasons: Vec<String>,
@@ -137,8 +144,9 @@ pub struct Governed {
 pub enum Mode {
     /// The usual way: the rules of sign-off apply.
     Normal,
-    /// Taking the inventory of existing points (seed 000): live points the store has never
-    /// seen are recorded as live.
+    /// Taking the inventory of existing points (seed 000): points the store has never seen are
+    /// recorded as the file has them — at once on the store's first import
+    /// ([`Write::first_import`]), later as one [`ProposalKind::Baseline`] proposal for the batch.
     Baseline,
 }
 
@@ -151,6 +159,9 @@ pub struct Write<'a> {
     pub seen: &'a BTreeSet<String>,
     /// The proposals already on record (for their ids, and to not open one twice).
     pub proposals: &'a [Proposal],
+    /// Whether this is the store's first import (no import and no point on record before): the
+    /// only time a baseline applies at once (R6).
+    pub first_import: bool,
     pub now: &'a str,
 }
 
@@ -184,9 +195,32 @@ pub fn govern(
         })
     };
 
+    // The points of a later baseline, recorded once its one proposal is approved.
+    let mut batch: Vec<Point> = Vec::new();
     for point in &after.points {
         let subject = format!("point `{}`", point.key);
         let old = before.point(&point.key);
+        // A point of a pending baseline, as the batch has it (the same file again): it stays
+        // as stored until the batch is decided.
+        if let Some(old) = old
+            && let Some(waiting) = pending_baseline(write.proposals, &point.key)
+        {
+            if waiting == point {
+                set_point(&mut stored, old.clone());
+                continue;
+            }
+            if point.status != Status::Proposed {
+                found.push(Violation::new(
+                    &subject,
+                    "status",
+                    format!(
+                        "the point waits for sign-off in a pending baseline proposal (as `{}`); it is `proposed` until the executives decide",
+                        crate::enum_name(&waiting.status)
+                    ),
+                ));
+                continue;
+            }
+        }
         if let Some(existing) = old
             && write.mode == Mode::Normal
             && !write.actor.owns(existing)
@@ -217,6 +251,11 @@ pub fn govern(
                             "status",
                             "a baseline records only points the store has never seen; this one was on record before, so it needs sign-off",
                         ));
+                    } else if !write.first_import {
+                        // Only the first import takes a baseline at once (R6): later, the batch
+                        // waits as one proposal and its points as `proposed`.
+                        batch.push(point.clone());
+                        set_point(&mut stored, Point { status: Status::Proposed, ..point.clone() });
                     }
                 }
                 other => found.push(Violation::new(
@@ -226,7 +265,7 @@ pub fn govern(
                         "a new point enters as `proposed` and goes live only through sign-off, got `{}`{}",
                         crate::enum_name(&other),
                         if other == Status::Live {
-                            "; points that already exist can be recorded by an admin with `inventory import --baseline`"
+                            "; points that already exist can be recorded by an admin with `inventory import --baseline` (at once on the store's first import, later as one proposal for the batch)"
                         } else {
                             ""
                         }
@@ -332,6 +371,10 @@ pub fn govern(
             ));
         }
     }
+    if !batch.is_empty() && found.is_empty() {
+        let id = next_id(&opened);
+        opened.push(baseline_proposal(id, batch, policy.approvals, write));
+    }
     if found.is_empty() {
         Ok(Governed {
             inventory: stored,
@@ -339,6 +382,65 @@ pub fn govern(
         })
     } else {
         Err(Violations(found))
+    }
+}
+
+/// The point `key` as a pending baseline proposal's batch has it.
+fn pending_baseline<'a>(proposals: &'a [Proposal], key: &str) -> Option<&'a Point> {
+    proposals
+        .iter()
+        .filter(|p| p.kind == ProposalKind::Baseline && p.status == ProposalStatus::Pending)
+        .find_map(|p| p.batch.iter().find(|b| b.key == key))
+}
+
+/// One proposal for a later baseline's whole batch: its case is the batch's (the highest
+/// strategic value, the volumes added up; each point's own figures are in `batch`).
+fn baseline_proposal(id: u64, batch: Vec<Point>, approvals: u32, write: &Write<'_>) -> Proposal {
+    let keys: Vec<&str> = batch.iter().map(|p| p.key.as_str()).collect();
+    let volumes: Vec<f64> = batch
+        .iter()
+        .filter_map(|p| p.expected.volume_per_month)
+        .collect();
+    let business_case = BusinessCase {
+        rationale: format!(
+            "a baseline of {} points that exist already, to be recorded as they are: {}",
+            batch.len(),
+            keys.join(", ")
+        ),
+        strategic_value: batch
+            .iter()
+            .map(|p| p.strategic_value)
+            .max()
+            .unwrap_or_default(),
+        volume_per_month: (!volumes.is_empty()).then(|| volumes.iter().sum()),
+        value_company: None,
+        value_party: None,
+        cost: None,
+    };
+    let reasons = batch
+        .iter()
+        .map(|p| {
+            format!(
+                "records point `{}` as `{}` (a baseline after the store's first import)",
+                p.key,
+                crate::enum_name(&p.status)
+            )
+        })
+        .collect();
+    Proposal {
+        id,
+        kind: ProposalKind::Baseline,
+        point: String::new(),
+        proposed: None,
+        base: None,
+        business_case,
+        batch,
+        reasons,
+        proposer: write.actor.name.clone(),
+        created_at: write.now.to_owned(),
+        approvals_required: approvals,
+        status: ProposalStatus::Pending,
+        decisions: Vec::new(),
     }
 }
 
@@ -378,6 +480,7 @@ fn new_proposal(
         // A new point's proposal keeps the point as proposed, so later material edits show.
         proposed: proposed.or_else(|| (kind == ProposalKind::New).then(|| point.clone())),
         business_case: BusinessCase::of(point),
+        batch: Vec::new(),
         reasons,
         proposer: write.actor.name.clone(),
         created_at: write.now.to_owned(),
@@ -421,8 +524,10 @@ fn business_case(point: &Point, subject: &str) -> Result<(), Vec<Violation>> {
     if found.is_empty() { Ok(()) } else { Err(found) }
 }
 
-/// Why a change to a live point needs sign-off: each new personal or payment data element and
-/// each changed expectation. Empty when the change may be made at once.
+/// Why a change to a live point needs sign-off (R6): each new personal or payment data element,
+/// each changed expectation, a changed strategic value (it moves the portfolio's verdict) and a
+/// changed data contract (it decides what counts as conforming data, R13). Empty when the change
+/// may be made at once.
 pub fn material_changes(old: &Point, new: &Point) -> Vec<String> {
     let mut reasons = Vec::new();
     for element in &new.data {
@@ -445,6 +550,24 @@ pub fn material_changes(old: &Point, new: &Point) -> Vec<String> {
             change.field,
             show(&change.before),
             show(&change.after)
+        ));
+    }
+    if old.strategic_value != new.strategic_value {
+        reasons.push(format!(
+            "changes strategic_value: {} → {}",
+            crate::enum_name(&old.strategic_value),
+            crate::enum_name(&new.strategic_value)
+        ));
+    }
+    if old.contract != new.contract {
+        let show = |c: &Option<serde_json::Value>| match c {
+            None => "the one derived from `data`".to_owned(),
+            Some(v) => v.to_string(),
+        };
+        reasons.push(format!(
+            "changes its data contract: {} → {}",
+            show(&old.contract),
+            show(&new.contract)
         ));
     }
     reasons
@@ -498,6 +621,32 @@ pub fn decide(
         comment: comment.to_owned(),
         at: now.to_owned(),
     });
+    if proposal.kind == ProposalKind::Baseline {
+        let done = proposal.approvals() >= proposal.approvals_required as usize;
+        if !approve || done {
+            proposal.status = if approve {
+                ProposalStatus::Approved
+            } else {
+                ProposalStatus::Rejected
+            };
+            // The batch's points that still wait take the status the baseline gives them (or
+            // `rejected`); any other was changed meanwhile and is left as it is.
+            for wanted in &proposal.batch {
+                if let Some(point) = inventory
+                    .points
+                    .iter_mut()
+                    .find(|p| p.key == wanted.key && p.status == Status::Proposed)
+                {
+                    point.status = if approve {
+                        wanted.status
+                    } else {
+                        Status::Rejected
+                    };
+                }
+            }
+        }
+        return Ok(());
+    }
     let point = inventory
         .points
         .iter_mut()
@@ -514,6 +663,7 @@ pub fn decide(
     }
     proposal.status = ProposalStatus::Approved;
     match (proposal.kind, point) {
+        (ProposalKind::Baseline, _) => unreachable!("a baseline is decided above"),
         (ProposalKind::New, Some(point)) => point.status = Status::Approved,
         (ProposalKind::Change, Some(point)) => {
             if let (Some(base), Some(proposed)) = (&proposal.base, &proposal.proposed) {
@@ -579,6 +729,10 @@ pub fn reconcile(inventory: &Inventory, proposals: &mut [Proposal]) {
         .iter_mut()
         .filter(|p| p.status == ProposalStatus::Pending)
     {
+        if proposal.kind == ProposalKind::Baseline {
+            reconcile_baseline(inventory, proposal);
+            continue;
+        }
         match (proposal.kind, inventory.point(&proposal.point)) {
             (_, None) => proposal.status = ProposalStatus::Withdrawn,
             (ProposalKind::New, Some(point)) if point.status != Status::Proposed => {
@@ -607,6 +761,36 @@ pub fn reconcile(inventory: &Inventory, proposals: &mut [Proposal]) {
     }
 }
 
+/// A pending baseline follows its points: withdrawn once none of them waits (`proposed`) any
+/// more; a point edited meanwhile is taken into the batch as it is now, and the approvals given
+/// on the old batch are cleared.
+fn reconcile_baseline(inventory: &Inventory, proposal: &mut Proposal) {
+    let mut waiting = 0;
+    let mut changed = false;
+    for wanted in &mut proposal.batch {
+        let Some(point) = inventory.point(&wanted.key) else {
+            continue;
+        };
+        if point.status != Status::Proposed {
+            continue;
+        }
+        waiting += 1;
+        let now = Point {
+            status: wanted.status,
+            ..point.clone()
+        };
+        if now != *wanted {
+            *wanted = now;
+            changed = true;
+        }
+    }
+    if waiting == 0 {
+        proposal.status = ProposalStatus::Withdrawn;
+    } else if changed {
+        proposal.decisions.clear();
+    }
+}
+
 /// Takes an approved point live: its owner's (or an admin's) step after sign-off.
 pub fn go_live(inventory: &mut Inventory, key: &str, actor: &Actor) -> Result<(), DecideError> {
     actor.require(Permission::Propose)?;
@@ -622,13 +806,7 @@ pub fn go_live(inventory: &mut Inventory, key: &str, actor: &Actor) -> Result<()
                 "no such point",
             )]))
         })?;
-    if !actor.owns(point) {
-        return Err(DecideError::Refused(Violations(vec![Violation::new(
-            &subject,
-            "owner",
-            not_owner(actor, point),
-        )])));
-    }
+    require_owner(actor, point)?;
     if point.status != Status::Approved {
         return Err(DecideError::Refused(Violations(vec![Violation::new(
             &subject,
@@ -641,6 +819,20 @@ pub fn go_live(inventory: &mut Inventory, key: &str, actor: &Actor) -> Result<()
     }
     point.status = Status::Live;
     Ok(())
+}
+
+/// `Ok` when `actor` may act on `point` as its owner (or an admin), else the refusal naming
+/// its owner.
+pub fn require_owner(actor: &Actor, point: &Point) -> Result<(), DecideError> {
+    if actor.owns(point) {
+        Ok(())
+    } else {
+        Err(DecideError::Refused(Violations(vec![Violation::new(
+            format!("point `{}`", point.key),
+            "owner",
+            not_owner(actor, point),
+        )])))
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

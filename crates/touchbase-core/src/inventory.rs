@@ -427,6 +427,17 @@ impl Inventory {
 }
 
 impl Point {
+    /// The version of this point's stored document, as an HTTP entity tag (RFC 9110, quoted):
+    /// the first 128 bits of the SHA-256 of its JSON. Any change to the point changes it; a
+    /// write elsewhere in the inventory does not. `PUT /api/points/{key}` and `point edit`
+    /// write only over the version they read.
+    pub fn etag(&self) -> String {
+        use sha2::{Digest, Sha256};
+        let doc = serde_json::to_vec(self).expect("a point serializes");
+        let hash = crate::access::hex(&Sha256::digest(&doc));
+        format!("\"{}\"", &hash[..32])
+    }
+
     /// Fills what a point may leave out and has a definite meaning: `automation` for machine-
     /// and people-driven points.
     pub fn normalize(&mut self) {

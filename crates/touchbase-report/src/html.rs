@@ -31,7 +31,9 @@ pub fn escape(text: &str) -> String {
     out
 }
 
-const CSS: &str = r#"
+/// The page's stylesheet, inlined in its one `<style>` element (a page that shows the report under
+/// a Content-Security-Policy allows it by its hash).
+pub const CSS: &str = r#"
 :root { --ink:#1f2937; --muted:#6b7280; --rule:#e5e7eb; --bg:#f8fafc; --accent:#0e7490;
   --invest:#15803d; --improve:#d98e04; --eliminate:#b91c1c; --insufficient:#9ca3af; --handoff:#c2410c; }
 * { box-sizing: border-box; }

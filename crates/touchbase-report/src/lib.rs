@@ -17,6 +17,7 @@ mod words;
 
 use std::path::Path;
 
+pub use html::CSS as HTML_CSS;
 pub use model::{
     Count, DataClassCount, Headline, InventoryGlance, Options, PendingProposal, PeriodView,
     PointCard, QUALITY_TOP, Report, Undocumented, build, glance,

@@ -2,7 +2,7 @@
 
 use axum::body::Bytes;
 use axum::extract::{Extension, Path, Query, Request, State};
-use axum::http::{StatusCode, header};
+use axum::http::{HeaderMap, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::Response;
 use axum::response::{Html, IntoResponse};
@@ -56,6 +56,7 @@ use crate::problem::{ApiError, Problem};
         reject_proposal,
         audit_log,
         audit_verify,
+        list_tokens,
         post_events,
         undocumented,
         list_rejects,
@@ -124,6 +125,7 @@ pub fn routes(state: AppState) -> Router<AppState> {
         .route("/api/proposals/{id}/reject", post(reject_proposal))
         .route("/api/audit", get(audit_log))
         .route("/api/audit/verify", get(audit_verify))
+        .route("/api/tokens", get(list_tokens))
         .route("/api/events", post(post_events))
         .route("/api/undocumented", get(undocumented))
         .route("/api/rejects", get(list_rejects))
@@ -140,33 +142,84 @@ pub fn routes(state: AppState) -> Router<AppState> {
         .fallback(not_found)
 }
 
+/// The token of an `Authorization` header's `Bearer` credentials; the scheme's name is
+/// case-insensitive (RFC 9110 §11.1).
+fn bearer(value: &str) -> Option<&str> {
+    let (scheme, token) = value.trim_start().split_once(' ')?;
+    let token = token.trim();
+    (scheme.eq_ignore_ascii_case("bearer") && !token.is_empty()).then_some(token)
+}
+
 /// Every API call but `/healthz` and the OpenAPI document carries `Authorization: Bearer TOKEN`;
-/// the token's user becomes the call's [`Actor`].
+/// the token's user becomes the call's [`Actor`]. A client address with too many failed
+/// authentications waits ([`crate::tokens::Throttle`]): 429 with `Retry-After` meanwhile.
 async fn authenticate(
     State(state): State<AppState>,
     mut request: Request,
     next: Next,
-) -> Result<Response, ApiError> {
-    let header = request
+) -> Result<Response, Response> {
+    let peer = request
+        .extensions()
+        .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+        .map(|c| c.0.ip());
+    let too_many = |wait: std::time::Duration| {
+        let secs = wait.as_secs_f64().ceil().max(1.0) as u64;
+        (
+            [(header::RETRY_AFTER, secs.to_string())],
+            ApiError::TooManyRequests(format!(
+                "too many failed authentications from this address: try again in {secs} s with a valid token"
+            )),
+        )
+            .into_response()
+    };
+    if let Some(ip) = peer
+        && let Err(wait) = state.throttle.check(ip, std::time::Instant::now())
+    {
+        return Err(too_many(wait));
+    }
+    let secret = request
         .headers()
         .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok());
-    let Some(secret) = header
-        .and_then(|h| h.strip_prefix("Bearer "))
-        .map(str::trim)
-    else {
-        return Err(ApiError::Unauthorized(
+        .and_then(|v| v.to_str().ok())
+        .and_then(bearer);
+    let outcome = match secret {
+        Some(secret) => state
+            .tokens
+            .actor(&*state.store, secret)
+            .await
+            .map_err(ApiError::from),
+        None => Err(ApiError::Unauthorized(
             "send `Authorization: Bearer TOKEN`; an admin issues tokens with `touchbase user add` or `touchbase token issue`"
                 .to_owned(),
-        ));
+        )),
     };
-    let actor = state.tokens.actor(&*state.store, secret).await?;
-    request.extensions_mut().insert(actor);
-    Ok(next.run(request).await)
+    match outcome {
+        Ok(actor) => {
+            request.extensions_mut().insert(actor);
+            Ok(next.run(request).await)
+        }
+        Err(e) => {
+            // A failed authentication counts against the address; a call with a token that
+            // failed for another reason (the store) does not.
+            if let (Some(ip), ApiError::Unauthorized(_)) = (peer, &e) {
+                let wait = state.throttle.failed(ip, std::time::Instant::now());
+                if !wait.is_zero() {
+                    return Err(too_many(wait));
+                }
+            }
+            Err(e.into_response())
+        }
+    }
 }
 
-async fn dashboard() -> Html<&'static str> {
-    Html(include_str!("dashboard.html"))
+async fn dashboard() -> impl IntoResponse {
+    (
+        [(
+            header::CONTENT_SECURITY_POLICY,
+            crate::headers::DASHBOARD_POLICY.as_str(),
+        )],
+        Html(crate::headers::DASHBOARD),
+    )
 }
 
 async fn openapi() -> Json<utoipa::openapi::OpenApi> {
@@ -387,33 +440,86 @@ async fn add_point(
     Ok((StatusCode::CREATED, Json(stored_point(&state, &key).await?)))
 }
 
-/// One point of interaction.
+/// A point with its version in an `ETag` header.
+fn tagged(point: Point) -> impl IntoResponse {
+    ([(header::ETAG, point.etag())], Json(point))
+}
+
+/// One point of interaction, with its version in `ETag`: send it back as `If-Match` to
+/// change the point.
 #[utoipa::path(get, path = "/api/points/{key}", params(("key" = String, Path)), responses(
-    (status = 200, body = Point),
+    (status = 200, body = Point, headers(
+        ("ETag" = String, description = "The point's version: `If-Match` of a `PUT` names it"),
+    )),
     (status = 404, body = Problem),
 ))]
 async fn get_point(
     State(state): State<AppState>,
     Extension(actor): Extension<Actor>,
     Path(key): Path<String>,
-) -> Result<Json<Point>, ApiError> {
+) -> Result<impl IntoResponse, ApiError> {
     actor.require(Permission::Read)?;
-    Ok(Json(stored_point(&state, &key).await?))
+    Ok(tagged(stored_point(&state, &key).await?))
 }
 
-/// Replaces a point's definition.
-#[utoipa::path(put, path = "/api/points/{key}", params(("key" = String, Path)), request_body = Point,
+/// The entity tags of an `If-Match` header (RFC 9110 §13.1.1): `None` for `*` (any version);
+/// weak tags never match (strong comparison).
+fn if_match(headers: &HeaderMap) -> Result<Option<Vec<String>>, ApiError> {
+    let required = || {
+        ApiError::PreconditionRequired(
+            "changing a point needs `If-Match` with the `ETag` of `GET /api/points/{key}`, so that an edit made meanwhile is not overwritten".to_owned(),
+        )
+    };
+    let mut tags = Vec::new();
+    let mut any = false;
+    for value in headers.get_all(header::IF_MATCH) {
+        let value = value.to_str().map_err(|_| {
+            ApiError::BadRequest("If-Match: must be entity tags such as \"3f2a…\"".to_owned())
+        })?;
+        for tag in value.split(',').map(str::trim).filter(|t| !t.is_empty()) {
+            if tag == "*" {
+                any = true;
+            } else if tag.starts_with('"') && tag.ends_with('"') && tag.len() >= 2 {
+                tags.push(tag.to_owned());
+            } else if !tag.starts_with("W/") {
+                return Err(ApiError::BadRequest(format!(
+                    "If-Match: `{tag}` is not an entity tag; send the `ETag` of `GET /api/points/{{key}}` as it came, quotes included"
+                )));
+            }
+        }
+    }
+    match (any, tags.is_empty()) {
+        (true, _) => Ok(None),
+        (false, false) => Ok(Some(tags)),
+        (false, true) if headers.contains_key(header::IF_MATCH) => Ok(Some(tags)),
+        (false, true) => Err(required()),
+    }
+}
+
+/// Replaces a point's definition, only over the version read: `If-Match` carries the `ETag`
+/// of `GET /api/points/{key}` (or `*` for any version).
+#[utoipa::path(put, path = "/api/points/{key}",
+    params(
+        ("key" = String, Path),
+        ("If-Match" = String, Header, description = "The `ETag` of the point as read (or `*`)"),
+    ),
+    request_body = Point,
     responses(
-        (status = 200, body = Point),
+        (status = 200, body = Point, headers(("ETag" = String, description = "The point's new version"))),
         (status = 404, body = Problem),
+        (status = 412, description = "The point changed since it was read: read it again", body = Problem),
         (status = 422, body = Problem),
+        (status = 428, description = "No `If-Match`", body = Problem),
     ))]
 async fn put_point(
     State(state): State<AppState>,
     Extension(actor): Extension<Actor>,
     Path(key): Path<String>,
+    headers: HeaderMap,
     body: Bytes,
-) -> Result<Json<Point>, ApiError> {
+) -> Result<impl IntoResponse, ApiError> {
+    actor.require(Permission::Propose)?;
+    let expected = if_match(&headers)?;
     let point = decode_point(&body)?;
     if point.key != key {
         return Err(ApiError::Invalid(Violations(vec![Violation::new(
@@ -425,8 +531,14 @@ async fn put_point(
             ),
         )])));
     }
-    ops::put_point(&*state.store, &actor, point).await?;
-    Ok(Json(stored_point(&state, &key).await?))
+    match expected {
+        None => ops::put_point(&*state.store, &actor, point).await?,
+        Some(tags) => {
+            let tags: Vec<&str> = tags.iter().map(String::as_str).collect();
+            ops::put_point_if(&*state.store, &actor, point, &tags).await?
+        }
+    };
+    Ok(tagged(stored_point(&state, &key).await?))
 }
 
 /// Retires a point: it stays in the inventory but is no longer live.
@@ -591,6 +703,23 @@ async fn audit_verify(
             broken: Some(b.to_string()),
         },
     }))
+}
+
+/// Every API token (never its secret) with its user, when it was issued, revoked and last
+/// used (recorded to the minute); admins only.
+#[utoipa::path(get, path = "/api/tokens", responses(
+    (status = 200, body = Vec<touchbase_core::access::Token>),
+    (status = 403, body = Problem),
+))]
+async fn list_tokens(
+    State(state): State<AppState>,
+    Extension(actor): Extension<Actor>,
+) -> Result<Json<Vec<touchbase_core::access::Token>>, ApiError> {
+    Ok(Json(
+        touchbase_store::access::list(&*state.store, &actor)
+            .await?
+            .1,
+    ))
 }
 
 #[derive(Debug, Serialize, utoipa::ToSchema)]

@@ -7,6 +7,7 @@
 mod api;
 pub mod committer;
 mod feed;
+mod headers;
 pub mod journeys_keeper;
 pub mod listen;
 mod measure;
@@ -58,6 +59,8 @@ pub struct AppState {
     pub committer: Committer,
     /// The bearer tokens already checked.
     pub tokens: Arc<tokens::Tokens>,
+    /// Failed authentications per client address.
+    pub throttle: Arc<tokens::Throttle>,
     /// Notified after each group of events is written: the reverse feed's dispatcher wakes on
     /// it, so what the events fired goes out at once.
     pub written: Arc<tokio::sync::Notify>,
@@ -83,6 +86,7 @@ impl AppState {
             written,
             keys: None,
             tokens: tokens::Tokens::start(Arc::clone(&store)),
+            throttle: Arc::default(),
             store,
         }
     }
@@ -96,13 +100,15 @@ impl AppState {
     }
 }
 
-/// The whole application: API, OpenAPI document, dashboard.
+/// The whole application: API, OpenAPI document, dashboard; every response with the security
+/// headers of [`headers`].
 pub fn router(state: AppState, config: &ServerConfig) -> Router {
     api::routes(state.clone())
         .with_state(state)
         .layer(axum::Extension(config.clone()))
         .layer(DefaultBodyLimit::max(config.body_limit))
         .layer(tower_http::trace::TraceLayer::new_for_http())
+        .layer(axum::middleware::from_fn(headers::security_headers))
 }
 
 /// Serves the application on `listener` until `shutdown` resolves, then finishes the requests
@@ -113,7 +119,9 @@ pub async fn serve(
     config: &ServerConfig,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(listener, router(state, config))
+    // The peer's address reaches the handlers: failed authentications are counted by it.
+    let app = router(state, config).into_make_service_with_connect_info::<std::net::SocketAddr>();
+    axum::serve(listener, app)
         .with_graceful_shutdown(shutdown)
         .await
 }

@@ -50,6 +50,15 @@ pub enum ApiError {
     Conflict(String),
     #[error("{0}")]
     TooLarge(String),
+    /// `If-Match` names another version than the stored one (412).
+    #[error("{0}")]
+    PreconditionFailed(String),
+    /// A write that must say which version it was made against did not (428).
+    #[error("{0}")]
+    PreconditionRequired(String),
+    /// Too many failed authentications from this client address (429, with `Retry-After`).
+    #[error("{0}")]
+    TooManyRequests(String),
     #[error("{context}: {source}")]
     Internal {
         context: &'static str,
@@ -68,6 +77,9 @@ impl ApiError {
             ApiError::NotFound(_) => StatusCode::NOT_FOUND,
             ApiError::Conflict(_) => StatusCode::CONFLICT,
             ApiError::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            ApiError::PreconditionFailed(_) => StatusCode::PRECONDITION_FAILED,
+            ApiError::PreconditionRequired(_) => StatusCode::PRECONDITION_REQUIRED,
+            ApiError::TooManyRequests(_) => StatusCode::TOO_MANY_REQUESTS,
             ApiError::Internal { .. } => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -81,6 +93,9 @@ impl ApiError {
             ApiError::NotFound(_) => "not-found",
             ApiError::Conflict(_) => "conflict",
             ApiError::TooLarge(_) => "too-large",
+            ApiError::PreconditionFailed(_) => "precondition-failed",
+            ApiError::PreconditionRequired(_) => "precondition-required",
+            ApiError::TooManyRequests(_) => "too-many-requests",
             ApiError::Internal { .. } => "internal",
         }
     }
@@ -164,6 +179,7 @@ impl From<OpError> for ApiError {
             | OpError::AlreadyInitialized(_)
             | OpError::PointExists(_)
             | OpError::UserExists(_) => ApiError::Conflict(e.to_string()),
+            OpError::PointChanged { .. } => ApiError::PreconditionFailed(e.to_string()),
             OpError::Store(e) => e.into(),
         }
     }

@@ -68,7 +68,19 @@ pub(crate) async fn report(
         .await
         .map_err(refused)?;
     let text = touchbase_report::render(&report, format).map_err(refused)?;
-    Ok(([(header::CONTENT_TYPE, content_type)], text).into_response())
+    // An HTML page may use its own inline stylesheet, nothing else.
+    let policy = match format {
+        Format::Html => crate::headers::page_policy(&text),
+        _ => crate::headers::API_POLICY.to_owned(),
+    };
+    Ok((
+        [
+            (header::CONTENT_TYPE, content_type.to_owned()),
+            (header::CONTENT_SECURITY_POLICY, policy),
+        ],
+        text,
+    )
+        .into_response())
 }
 
 fn refused(e: ReportError) -> ApiError {

@@ -66,6 +66,17 @@ async fn app_on(
             .unwrap();
         tokens.insert(name, issued.secret);
     }
+    // A second executive: a proposal needs two approvals, and only executives give them.
+    let issued = access::add_user(
+        &*store,
+        &Actor::local_admin(),
+        "executive2",
+        Role::Executive,
+        vec![],
+    )
+    .await
+    .unwrap();
+    tokens.insert("executive2", issued.secret);
     let token = Some(tokens["admin"].clone());
     App {
         router: router(AppState::new(store, &config), &config),
@@ -82,6 +93,7 @@ async fn app() -> App {
 struct Reply {
     status: StatusCode,
     content_type: String,
+    headers: axum::http::HeaderMap,
     text: String,
 }
 
@@ -103,9 +115,23 @@ impl App {
     }
 
     async fn call(&self, method: &str, uri: &str, body: impl Into<Body>) -> Reply {
+        self.call_with(method, uri, &[], body).await
+    }
+
+    /// [`App::call`] with more request headers.
+    async fn call_with(
+        &self,
+        method: &str,
+        uri: &str,
+        headers: &[(&str, &str)],
+        body: impl Into<Body>,
+    ) -> Reply {
         let mut request = Request::builder().method(method).uri(uri);
         if let Some(token) = &self.token {
             request = request.header(header::AUTHORIZATION, format!("Bearer {token}"));
+        }
+        for (name, value) in headers {
+            request = request.header(*name, *value);
         }
         let request = request.body(body.into()).unwrap();
         let response = self.router.clone().oneshot(request).await.unwrap();
@@ -115,12 +141,23 @@ impl App {
             .get(header::CONTENT_TYPE)
             .map(|v| v.to_str().unwrap().to_owned())
             .unwrap_or_default();
+        let headers = response.headers().clone();
         let bytes = response.into_body().collect().await.unwrap().to_bytes();
         Reply {
             status,
             content_type,
+            headers,
             text: String::from_utf8(bytes.to_vec()).unwrap(),
         }
+    }
+
+    /// `PUT /api/points/{key}` over the version `GET` answers now (its `ETag` as `If-Match`).
+    async fn put_point(&self, key: &str, body: String) -> Reply {
+        let uri = format!("/api/points/{key}");
+        let read = self.get(&uri).await;
+        let etag = read.headers[header::ETAG].to_str().unwrap().to_owned();
+        self.call_with("PUT", &uri, &[("if-match", &etag)], body)
+            .await
     }
 
     async fn get(&self, uri: &str) -> Reply {
@@ -351,9 +388,7 @@ async fn point_add_edit_retire() {
 
     let mut changed = point_json("kiosk.order");
     changed["expected"]["cost"] = json!(0.9);
-    let put = app
-        .call("PUT", "/api/points/kiosk.order", changed.to_string())
-        .await;
+    let put = app.put_point("kiosk.order", changed.to_string()).await;
     assert_eq!(put.status, StatusCode::OK, "{}", put.text);
     assert_eq!(
         app.get("/api/points/kiosk.order").await.json()["expected"]["cost"],
@@ -361,8 +396,13 @@ async fn point_add_edit_retire() {
     );
 
     let problem = assert_problem(
-        &app.call("PUT", "/api/points/web.order", changed.to_string())
-            .await,
+        &app.call_with(
+            "PUT",
+            "/api/points/web.order",
+            &[("if-match", "*")],
+            changed.to_string(),
+        )
+        .await,
         StatusCode::UNPROCESSABLE_ENTITY,
         "must be the key in the URL",
     );
@@ -571,7 +611,21 @@ async fn every_role_through_every_kind_of_call() {
             "GET",
             "/api/proposals",
             String::new(),
-            &["viewer", "analyst", "owner", "executive", "admin"],
+            &["analyst", "owner", "executive", "admin"],
+        ),
+        (
+            "GET",
+            "/api/proposals/1",
+            String::new(),
+            &["analyst", "owner", "executive", "admin"],
+        ),
+        ("GET", "/api/tokens", String::new(), &["admin"]),
+        // An already-live point: the permission is asked before anything.
+        (
+            "POST",
+            "/api/points/web.order/go-live",
+            String::new(),
+            &["owner", "executive", "admin"],
         ),
         (
             "GET",
@@ -601,7 +655,7 @@ async fn every_role_through_every_kind_of_call() {
             "POST",
             "/api/proposals/2/approve",
             json!({"comment": "ok"}).to_string(),
-            &["executive", "admin"],
+            &["executive"],
         ),
         (
             "POST",
@@ -689,6 +743,7 @@ async fn sign_off_workflow_through_the_api_on_postgres() {
 async fn workflow(app: App) {
     let owner = app.as_role(Some("owner"));
     let executive = app.as_role(Some("executive"));
+    let executive2 = app.as_role(Some("executive2"));
     let admin = app.as_role(Some("admin"));
 
     let added = owner
@@ -739,7 +794,19 @@ async fn workflow(app: App) {
         StatusCode::UNPROCESSABLE_ENTITY,
         "only an approved point goes live",
     );
-    let second = admin
+    // Administrators administer; they do not sign off (R6).
+    assert_problem(
+        &admin
+            .call(
+                "POST",
+                &format!("/api/proposals/{id}/approve"),
+                comment.clone(),
+            )
+            .await,
+        StatusCode::FORBIDDEN,
+        "only executives sign off",
+    );
+    let second = executive2
         .call(
             "POST",
             &format!("/api/proposals/{id}/approve"),
@@ -755,9 +822,7 @@ async fn workflow(app: App) {
 
     let mut changed = owner.get("/api/points/app.order").await.json();
     changed["expected"]["cost"] = json!(0.5);
-    let put = owner
-        .call("PUT", "/api/points/app.order", changed.to_string())
-        .await;
+    let put = owner.put_point("app.order", changed.to_string()).await;
     assert_eq!(
         put.json()["expected"]["cost"],
         0.35,
@@ -781,7 +846,7 @@ async fn workflow(app: App) {
             comment.clone(),
         )
         .await;
-    admin
+    executive2
         .call(
             "POST",
             &format!("/api/proposals/{change_id}/approve"),
@@ -818,7 +883,7 @@ async fn workflow(app: App) {
             comment.clone(),
         )
         .await;
-    admin
+    executive2
         .call(
             "POST",
             &format!("/api/proposals/{retire_id}/approve"),
@@ -1388,4 +1453,330 @@ async fn a_revoked_token_stops_working_on_a_running_server() {
         );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
+}
+
+/// `GET /api/points/{key}` answers the point's version as `ETag`; `PUT` needs it back as
+/// `If-Match`: 428 without, 412 when the point changed meanwhile (nothing written), 200 with the
+/// new version otherwise.
+#[tokio::test]
+async fn point_edits_land_only_over_the_version_read() {
+    let app = app().await.imported().await;
+    let uri = "/api/points/web.order";
+    let read = app.get(uri).await;
+    let etag = read.headers[header::ETAG].to_str().unwrap().to_owned();
+    assert!(
+        etag.starts_with('"') && etag.ends_with('"') && etag.len() == 34,
+        "{etag}"
+    );
+    let mut mine = read.json();
+    mine["description"] = json!("Mine");
+
+    let problem = assert_problem(
+        &app.call("PUT", uri, mine.to_string()).await,
+        StatusCode::PRECONDITION_REQUIRED,
+        "needs `If-Match`",
+    );
+    assert_eq!(
+        problem["type"],
+        "urn:touchbase:problem:precondition-required"
+    );
+
+    // Someone else changes the point in between.
+    let mut theirs = read.json();
+    theirs["name"] = json!("Theirs");
+    let first = app
+        .call_with("PUT", uri, &[("if-match", &etag)], theirs.to_string())
+        .await;
+    assert_eq!(first.status, StatusCode::OK, "{}", first.text);
+    let new_etag = first.headers[header::ETAG].to_str().unwrap().to_owned();
+    assert_ne!(new_etag, etag);
+    assert_eq!(app.get(uri).await.headers[header::ETAG], new_etag.as_str());
+
+    assert_problem(
+        &app.call_with("PUT", uri, &[("if-match", &etag)], mine.to_string())
+            .await,
+        StatusCode::PRECONDITION_FAILED,
+        "changed since it was read",
+    );
+    let weak = format!("W/{new_etag}");
+    assert_problem(
+        &app.call_with("PUT", uri, &[("if-match", &weak)], mine.to_string())
+            .await,
+        StatusCode::PRECONDITION_FAILED,
+        "changed since it was read",
+    );
+    assert_eq!(
+        app.get(uri).await.json()["name"],
+        "Theirs",
+        "nothing was overwritten"
+    );
+    // Any of a list of tags matches.
+    let list = format!("{etag}, {new_etag}");
+    mine["name"] = json!("Theirs");
+    let put = app
+        .call_with("PUT", uri, &[("if-match", &list)], mine.to_string())
+        .await;
+    assert_eq!(put.status, StatusCode::OK, "{}", put.text);
+    assert_eq!(app.get(uri).await.json()["description"], "Mine");
+
+    // The document says so.
+    let doc = app.get("/api/openapi.json").await.json();
+    let put_doc = &doc["paths"]["/api/points/{key}"]["put"];
+    for status in ["412", "428"] {
+        assert!(
+            put_doc["responses"][status].is_object(),
+            "{status}: {put_doc}"
+        );
+    }
+    assert!(
+        put_doc["parameters"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|p| p["name"] == "If-Match" && p["in"] == "header"),
+        "{put_doc}"
+    );
+    assert!(
+        doc["paths"]["/api/points/{key}"]["get"]["responses"]["200"]["headers"]["ETag"].is_object()
+    );
+    // A viewer is refused before anything else.
+    assert_problem(
+        &app.as_role(Some("viewer"))
+            .call("PUT", uri, mine.to_string())
+            .await,
+        StatusCode::FORBIDDEN,
+        "viewer has the role viewer",
+    );
+}
+
+/// The `Bearer` scheme's name is case-insensitive (RFC 9110 §11.1).
+#[tokio::test]
+async fn the_bearer_scheme_is_case_insensitive() {
+    let app = app().await;
+    let token = app.tokens["viewer"].clone();
+    let mut bare = app.as_role(None);
+    bare.token = None;
+    for scheme in ["Bearer", "bearer", "BEARER", "bEaReR"] {
+        let value = format!("{scheme} {token}");
+        let reply = bare
+            .call_with(
+                "GET",
+                "/api/me",
+                &[("authorization", &value)],
+                Body::empty(),
+            )
+            .await;
+        assert_eq!(reply.status, StatusCode::OK, "{scheme}: {}", reply.text);
+        assert_eq!(reply.json()["name"], "viewer");
+    }
+    let basic = format!("Basic {token}");
+    assert_problem(
+        &bare
+            .call_with(
+                "GET",
+                "/api/me",
+                &[("authorization", &basic)],
+                Body::empty(),
+            )
+            .await,
+        StatusCode::UNAUTHORIZED,
+        "Authorization: Bearer",
+    );
+}
+
+/// The application over a fresh store with `ConnectInfo` as a real listener gives it (the
+/// client address `peer`), and its state.
+async fn app_from(peer: std::net::SocketAddr) -> (Router, AppState, String, tempfile::TempDir) {
+    use axum::extract::connect_info::MockConnectInfo;
+    let dir = tempfile::tempdir().unwrap();
+    let store: Arc<dyn touchbase_store::Store> =
+        Arc::new(SqliteStore::open(dir.path().join("api.db")).unwrap());
+    let admin = access::add_user(&*store, &Actor::local_admin(), "admin", Role::Admin, vec![])
+        .await
+        .unwrap();
+    let config = ServerConfig::default();
+    let state = AppState::new(store, &config);
+    let router = router(state.clone(), &config).layer(MockConnectInfo(peer));
+    (router, state, admin.secret, dir)
+}
+
+async fn send(router: &Router, token: &str, uri: &str) -> axum::response::Response {
+    let request = Request::builder()
+        .uri(uri)
+        .header(header::AUTHORIZATION, format!("Bearer {token}"))
+        .body(Body::empty())
+        .unwrap();
+    router.clone().oneshot(request).await.unwrap()
+}
+
+/// Failed authentications slow a client address down: after the free ones, 429 with
+/// `Retry-After`, even for a valid token, while other addresses go on.
+#[tokio::test]
+async fn failed_authentications_slow_the_client_address_down() {
+    use touchbase_server::tokens::FREE_FAILURES;
+    let guesser: std::net::SocketAddr = "192.0.2.1:50000".parse().unwrap();
+    let (router, state, admin, _dir) = app_from(guesser).await;
+    for i in 0..FREE_FAILURES {
+        let reply = send(&router, &format!("tb_guess{i}"), "/api/me").await;
+        assert_eq!(reply.status(), StatusCode::UNAUTHORIZED, "guess {i}");
+    }
+    let reply = send(&router, "tb_guess", "/api/me").await;
+    assert_eq!(reply.status(), StatusCode::TOO_MANY_REQUESTS);
+    assert_eq!(reply.headers()[header::RETRY_AFTER], "1");
+    assert_eq!(
+        reply.headers()[header::CONTENT_TYPE],
+        "application/problem+json"
+    );
+    // While it waits, not even a valid token is looked at.
+    let reply = send(&router, &admin, "/api/me").await;
+    assert_eq!(reply.status(), StatusCode::TOO_MANY_REQUESTS);
+    // Another address is not held up.
+    let elsewhere = router
+        .clone()
+        .layer(axum::extract::connect_info::MockConnectInfo(
+            "198.51.100.9:40000"
+                .parse::<std::net::SocketAddr>()
+                .unwrap(),
+        ));
+    assert_eq!(
+        send(&elsewhere, &admin, "/api/me").await.status(),
+        StatusCode::OK
+    );
+    assert!(
+        state
+            .throttle
+            .check(guesser.ip(), std::time::Instant::now())
+            .is_err()
+    );
+}
+
+/// A token's last use is noted by the server and recorded in the store when the notes are
+/// flushed (at most once a minute); admins see it in `GET /api/tokens`.
+#[tokio::test]
+async fn the_last_use_of_a_token_is_visible_to_admins() {
+    let (router, state, admin, _dir) = app_from("192.0.2.2:1".parse().unwrap()).await;
+    let viewer = access::add_user(
+        &*state.store,
+        &Actor::local_admin(),
+        "vi",
+        Role::Viewer,
+        vec![],
+    )
+    .await
+    .unwrap();
+    let tokens = |reply: Value| -> Vec<Value> { reply.as_array().unwrap().clone() };
+    let body = |r: axum::response::Response| async move {
+        serde_json::from_slice::<Value>(&r.into_body().collect().await.unwrap().to_bytes()).unwrap()
+    };
+    let listed = tokens(body(send(&router, &admin, "/api/tokens").await).await);
+    let of = |list: &[Value], id: &str| list.iter().find(|t| t["id"] == id).unwrap().clone();
+    assert!(of(&listed, &viewer.id)["last_used_at"].is_null());
+
+    assert_eq!(
+        send(&router, &viewer.secret, "/api/me").await.status(),
+        StatusCode::OK
+    );
+    let recorded = state.tokens.record_use(&*state.store).await.unwrap();
+    assert_eq!(recorded, 2, "the admin's and the viewer's");
+    assert_eq!(state.tokens.record_use(&*state.store).await.unwrap(), 0);
+    let listed = tokens(body(send(&router, &admin, "/api/tokens").await).await);
+    let used = of(&listed, &viewer.id)["last_used_at"]
+        .as_str()
+        .unwrap()
+        .parse::<jiff::Timestamp>()
+        .unwrap();
+    assert!((jiff::Timestamp::now() - used).as_secs().abs() < 120);
+    assert_eq!(viewer.id.len(), 35, "{}", viewer.id);
+    // Viewers do not see tokens.
+    assert_eq!(
+        send(&router, &viewer.secret, "/api/tokens").await.status(),
+        StatusCode::FORBIDDEN
+    );
+}
+
+/// Every response carries the security headers; the dashboard's policy allows its own inline
+/// script and styles by hash and nothing from elsewhere.
+#[tokio::test]
+async fn every_response_carries_the_security_headers() {
+    let app = app().await.imported().await;
+    let pages = [
+        ("/", StatusCode::OK),
+        ("/api/points", StatusCode::OK),
+        ("/healthz", StatusCode::OK),
+        ("/api/openapi.json", StatusCode::OK),
+        ("/api/nope", StatusCode::NOT_FOUND),
+        ("/api/report?format=html", StatusCode::OK),
+    ];
+    for (uri, status) in pages {
+        let reply = app.get(uri).await;
+        assert_eq!(reply.status, status, "{uri}: {}", reply.text);
+        let h = |name: &str| {
+            reply
+                .headers
+                .get(name)
+                .unwrap_or_else(|| panic!("{uri}: no {name}"))
+                .to_str()
+                .unwrap()
+                .to_owned()
+        };
+        assert_eq!(h("x-frame-options"), "DENY", "{uri}");
+        assert_eq!(h("referrer-policy"), "no-referrer", "{uri}");
+        assert_eq!(h("x-content-type-options"), "nosniff", "{uri}");
+        let csp = h("content-security-policy");
+        assert!(csp.starts_with("default-src 'none'"), "{uri}: {csp}");
+        assert!(csp.contains("frame-ancestors 'none'"), "{uri}: {csp}");
+        assert!(!csp.contains("http") && !csp.contains('*'), "{uri}: {csp}");
+        if uri == "/" || uri.starts_with("/api/report") {
+            assert!(csp.contains("style-src 'sha256-"), "{uri}: {csp}");
+            assert!(!csp.contains("unsafe-eval"), "{uri}: {csp}");
+        }
+        if uri == "/" {
+            assert!(csp.contains("script-src 'sha256-"), "{csp}");
+            assert!(csp.contains("connect-src 'self'"), "{csp}");
+        }
+    }
+    let unauthorized = app.as_role(None).get("/api/points").await;
+    assert_eq!(unauthorized.status, StatusCode::UNAUTHORIZED);
+    assert_eq!(unauthorized.headers["x-frame-options"], "DENY");
+    // The dashboard keeps its token for the tab only.
+    let page = app.get("/").await.text;
+    assert!(!page.contains("localStorage.setItem") && page.contains("sessionStorage.setItem"));
+}
+
+/// A later `?baseline=true` opens one proposal for the batch, shown in the summary, and takes
+/// nothing live.
+#[tokio::test]
+async fn a_later_baseline_through_the_api_is_one_proposal() {
+    let app = app().await.imported().await;
+    let mut file = file::parse_inventory(SMALL).unwrap();
+    for key in ["kiosk.order", "van.order"] {
+        let mut point = file.point("web.order").unwrap().clone();
+        point.key = key.into();
+        file.points.push(point);
+    }
+    let text = file::render_inventory(&file.normalized());
+    let plan = app
+        .call(
+            "POST",
+            "/api/inventory/import?baseline=true&dry_run=true",
+            text.clone(),
+        )
+        .await;
+    assert_eq!(plan.status, StatusCode::OK, "{}", plan.text);
+    assert_eq!(
+        plan.json()["baseline_proposal"]["points"],
+        json!(["kiosk.order", "van.order"])
+    );
+    let done = app
+        .call("POST", "/api/inventory/import?baseline=true", text)
+        .await
+        .json();
+    let id = done["baseline_proposal"]["proposal"].as_u64().unwrap();
+    assert_eq!(
+        app.get("/api/points/kiosk.order").await.json()["status"],
+        "proposed"
+    );
+    let proposal = app.get(&format!("/api/proposals/{id}")).await.json();
+    assert_eq!(proposal["kind"], "baseline");
+    assert_eq!(proposal["batch"].as_array().unwrap().len(), 2);
 }

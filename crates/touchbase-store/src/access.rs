@@ -1,6 +1,6 @@
 //! Users, their API tokens, and who a token belongs to (R22).
 
-use touchbase_core::access::{Token, User, token_hash};
+use touchbase_core::access::{SECRET_BYTES, Token, User, token_hash, token_id};
 use touchbase_core::change::Entity;
 use touchbase_core::{Actor, Kind, Permission, Role, validate};
 
@@ -14,7 +14,7 @@ pub struct Issued {
 }
 
 fn new_secret() -> Result<String, OpError> {
-    let mut bytes = [0u8; 24];
+    let mut bytes = [0u8; SECRET_BYTES];
     getrandom::fill(&mut bytes).map_err(|e| {
         OpError::Store(crate::StoreError::backend(
             "drawing a random token",
@@ -35,7 +35,7 @@ impl Fresh {
     fn draw() -> Result<Fresh, OpError> {
         let secret = new_secret()?;
         let hash = token_hash(&secret);
-        let id = format!("tk_{}", &hash[..8]);
+        let id = token_id(&hash);
         Ok(Fresh { secret, hash, id })
     }
 
@@ -46,6 +46,7 @@ impl Fresh {
             user: user.to_owned(),
             created_at: now.to_owned(),
             revoked_at: None,
+            last_used_at: None,
         };
         (self.hash.clone(), token)
     }
@@ -76,7 +77,7 @@ pub async fn add_user(
     teams: Vec<String>,
 ) -> Result<Issued, OpError> {
     actor.require(Permission::Administer)?;
-    if name == touchbase_core::access::LOCAL_ADMIN {
+    if name == touchbase_core::access::LOCAL_ADMIN || name == touchbase_core::access::SERVER {
         return Err(bad_name(
             name,
             "is reserved for the command line acting on the store directly",
@@ -96,6 +97,11 @@ pub async fn add_user(
             teams: teams.clone(),
             created_at: now.to_owned(),
         });
+        if state.tokens.iter().any(|(_, t)| t.id == fresh.id) {
+            return Err(OpError::Store(crate::StoreError::Conflict(
+                "a token with this id exists already; issue again".to_owned(),
+            )));
+        }
         state.tokens.push(fresh.stored(name, now));
         Ok(())
     })
@@ -110,6 +116,11 @@ pub async fn issue_token(store: &dyn Store, actor: &Actor, user: &str) -> Result
     update(store, actor, "token.issue", |state, now| {
         if state.user(user).is_none() {
             return Err(OpError::UserNotFound(user.to_owned()));
+        }
+        if state.tokens.iter().any(|(_, t)| t.id == fresh.id) {
+            return Err(OpError::Store(crate::StoreError::Conflict(
+                "a token with this id exists already; issue again".to_owned(),
+            )));
         }
         state.tokens.push(fresh.stored(user, now));
         Ok(())
@@ -131,6 +142,36 @@ pub async fn revoke_token(store: &dyn Store, actor: &Actor, id: &str) -> Result<
             .ok_or_else(|| OpError::TokenNotFound(id.to_owned()))?;
         if token.revoked_at.is_none() {
             token.revoked_at = Some(now.to_owned());
+        }
+        Ok(())
+    })
+    .await?;
+    Ok(())
+}
+
+/// Records when tokens were last used (`(hash, instant)` pairs, RFC 3339), as the server that
+/// noted them: one audited write for them all, setting each token's `last_used_at` when the
+/// instant is later than the one on record. Tokens no longer on record are passed over.
+pub async fn record_use(store: &dyn Store, used: &[(String, String)]) -> Result<(), OpError> {
+    if used.is_empty() {
+        return Ok(());
+    }
+    update(store, &Actor::server(), "token.use", |state, _| {
+        for (hash, at) in used {
+            if let Some((_, token)) = state.tokens.iter_mut().find(|(h, _)| h == hash) {
+                let later = token.last_used_at.as_ref().is_none_or(|last| {
+                    match (
+                        last.parse::<jiff::Timestamp>(),
+                        at.parse::<jiff::Timestamp>(),
+                    ) {
+                        (Ok(last), Ok(at)) => at > last,
+                        _ => true,
+                    }
+                });
+                if later {
+                    token.last_used_at = Some(at.clone());
+                }
+            }
         }
         Ok(())
     })

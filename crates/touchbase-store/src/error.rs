@@ -51,6 +51,15 @@ pub enum OpError {
     PointNotFound(String),
     #[error("a point `{0}` exists already: edit it instead")]
     PointExists(String),
+    /// A write made against a version of a point that is no longer the stored one (HTTP 412).
+    #[error(
+        "point `{key}` changed since it was read (it was {read}, it is {now} now): read it again and make the edit on what it is now"
+    )]
+    PointChanged {
+        key: String,
+        read: String,
+        now: String,
+    },
     #[error("no proposal {0}: `touchbase proposal list` shows them")]
     ProposalNotFound(u64),
     #[error("no user `{0}`: `touchbase user list` shows them")]

@@ -53,8 +53,9 @@ pub async fn init(
 pub enum ImportMode {
     /// Sign-off applies: new points enter as proposals, material changes to live points wait.
     Normal,
-    /// The first inventory of existing points (seed 000): live points the store has never seen
-    /// are recorded as live. Admins only.
+    /// The inventory of existing points (seed 000): points the store has never seen are recorded
+    /// as the file has them — at once on the store's first import, later as one proposal for
+    /// the whole batch, signed off as any (R6). Admins only.
     Baseline,
 }
 
@@ -69,8 +70,15 @@ pub async fn plan_import(
     actor.require(Permission::Administer)?;
     let current = crate::load(store).await?.value;
     let mut next = current.clone();
-    let seen = seen_points(store, mode).await?;
-    apply_inventory(&mut next, actor, file.clone(), mode, &seen, &crate::now())?;
+    let history = history(store, mode).await?;
+    apply_inventory(
+        &mut next,
+        actor,
+        file.clone(),
+        mode,
+        &history,
+        &crate::now(),
+    )?;
     Ok(change::diff_states(&current, &next))
 }
 
@@ -83,13 +91,13 @@ pub async fn import(
     mode: ImportMode,
 ) -> Result<Vec<Change>, OpError> {
     actor.require(Permission::Administer)?;
-    let seen = seen_points(store, mode).await?;
+    let history = history(store, mode).await?;
     let action = match mode {
         ImportMode::Normal => "inventory.import",
         ImportMode::Baseline => "inventory.baseline",
     };
     let changes = update(store, actor, action, |state, now| {
-        apply_inventory(state, actor, file.clone(), mode, &seen, now)
+        apply_inventory(state, actor, file.clone(), mode, &history, now)
     })
     .await?;
     // Points the file takes live count the interactions held for them (R8).
@@ -97,17 +105,31 @@ pub async fn import(
     Ok(changes)
 }
 
-/// The point keys the audit trail has ever recorded; only a baseline needs them.
-async fn seen_points(store: &dyn Store, mode: ImportMode) -> Result<BTreeSet<String>, StoreError> {
+/// What a baseline needs to know of the store's past, from the audit trail.
+#[derive(Debug, Default)]
+struct History {
+    /// The point keys ever recorded.
+    seen: BTreeSet<String>,
+    /// Whether an import (plain or baseline) was ever recorded.
+    imported: bool,
+}
+
+/// The store's history; only a baseline needs it.
+async fn history(store: &dyn Store, mode: ImportMode) -> Result<History, StoreError> {
+    let mut history = History::default();
     if mode == ImportMode::Normal {
-        return Ok(BTreeSet::new());
+        return Ok(history);
     }
-    Ok(store
-        .audit()
-        .await?
-        .into_iter()
-        .filter_map(|r| r.subject.strip_prefix("point ").map(str::to_owned))
-        .collect())
+    for record in store.audit().await? {
+        if let Some(key) = record.subject.strip_prefix("point ") {
+            history.seen.insert(key.to_owned());
+        }
+        history.imported |= matches!(
+            record.action.as_str(),
+            "inventory.import" | "inventory.baseline"
+        );
+    }
+    Ok(history)
 }
 
 /// Puts `wanted` in place of the state's inventory as far as sign-off allows, and records the
@@ -117,7 +139,7 @@ fn apply_inventory(
     actor: &Actor,
     wanted: Inventory,
     mode: ImportMode,
-    seen: &BTreeSet<String>,
+    history: &History,
     now: &str,
 ) -> Result<(), OpError> {
     let wanted = wanted.normalized();
@@ -132,8 +154,15 @@ fn apply_inventory(
             ImportMode::Normal => Mode::Normal,
             ImportMode::Baseline => Mode::Baseline,
         },
-        seen,
+        seen: &history.seen,
         proposals: &state.proposals,
+        // The first import: none recorded, and nothing on record yet that one would have made
+        // (checked on the state this write applies to, so two first imports at once are not
+        // both first).
+        first_import: !history.imported
+            && history.seen.is_empty()
+            && before.points.is_empty()
+            && state.proposals.is_empty(),
         now,
     };
     let governed = governance::govern(&before, wanted, &write)?;
@@ -162,7 +191,7 @@ where
             actor,
             wanted,
             ImportMode::Normal,
-            &BTreeSet::new(),
+            &History::default(),
             now,
         )
     })
@@ -199,6 +228,31 @@ pub async fn put_point(
     .await
 }
 
+/// [`put_point`] only over a version of the point read before (one of `etags`, [`Point::etag`]):
+/// refused with [`OpError::PointChanged`] when the stored point is another by now. The check
+/// is made on the state the write applies to, so no edit lands over one made meanwhile.
+pub async fn put_point_if(
+    store: &dyn Store,
+    actor: &Actor,
+    point: Point,
+    etags: &[&str],
+) -> Result<Vec<Change>, OpError> {
+    edit(store, actor, "point.edit", |inventory| {
+        let current = point_mut(inventory, &point.key)?;
+        let now = current.etag();
+        if !etags.contains(&now.as_str()) {
+            return Err(OpError::PointChanged {
+                key: point.key.clone(),
+                read: etags.join(", "),
+                now,
+            });
+        }
+        *current = point.clone();
+        Ok(())
+    })
+    .await
+}
+
 /// Retires a point. A live point's retirement opens a proposal; any other point retires at once.
 pub async fn retire_point(
     store: &dyn Store,
@@ -214,13 +268,14 @@ pub async fn retire_point(
 
 /// Takes an approved point live (its owner, after sign-off).
 pub async fn go_live(store: &dyn Store, actor: &Actor, key: &str) -> Result<Vec<Change>, OpError> {
-    // Already live (a second call after a release that failed): just count what is held.
-    if get(store)
-        .await?
-        .value
-        .point(key)
-        .is_some_and(|p| p.status == Status::Live)
+    // The permission before anything else, whatever the point's state.
+    actor.require(Permission::Propose)?;
+    // Already live (a second call after a release that failed): just count what is held, for
+    // the point's owner as for the first call.
+    if let Some(point) = get(store).await?.value.point(key)
+        && point.status == Status::Live
     {
+        governance::require_owner(actor, point)?;
         store.release_held(key).await?;
         return Ok(Vec::new());
     }

@@ -1,19 +1,21 @@
-//! Proposals and the executives' decisions on them (R6).
+//! Proposals and the executives' decisions on them (R6). Reading them needs
+//! [`Permission::Export`] (they hold the business cases); deciding needs
+//! [`Permission::Decide`], which only executives have.
 
-use touchbase_core::governance::{self, Proposal};
+use touchbase_core::governance::{self, Proposal, ProposalKind, ProposalStatus};
 use touchbase_core::{Actor, Permission};
 
 use crate::{OpError, Store, update};
 
 /// Every proposal, oldest first.
 pub async fn list(store: &dyn Store, actor: &Actor) -> Result<Vec<Proposal>, OpError> {
-    actor.require(Permission::Read)?;
+    actor.require(Permission::Export)?;
     Ok(crate::load(store).await?.value.proposals)
 }
 
 /// One proposal.
 pub async fn get(store: &dyn Store, actor: &Actor, id: u64) -> Result<Proposal, OpError> {
-    actor.require(Permission::Read)?;
+    actor.require(Permission::Export)?;
     crate::load(store)
         .await?
         .value
@@ -51,5 +53,10 @@ pub async fn decide(
         Ok(())
     })
     .await?;
-    get(store, actor, id).await
+    let decided = get(store, actor, id).await?;
+    if decided.kind == ProposalKind::Baseline && decided.status == ProposalStatus::Approved {
+        // The batch's points are live now: what was held for them counts (R8).
+        crate::ingest::release_live(store).await?;
+    }
+    Ok(decided)
 }

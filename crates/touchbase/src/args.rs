@@ -433,7 +433,8 @@ pub enum UserCommand {
         /// The user's name, as `--as NAME` and the audit trail give it.
         name: String,
         /// viewer reads; analyst also reads the audit trail and exports; owner also proposes
-        /// and edits its points; executive also approves and rejects; admin does everything.
+        /// and edits its points; executive also approves and rejects; admin administers (users,
+        /// tokens, settings, imports) and does all an owner does, but approves nothing.
         #[arg(long)]
         role: RoleArg,
         /// An owner team the user acts for (repeat for several): the user owns the points
@@ -465,6 +466,11 @@ pub enum TokenCommand {
     Revoke {
         #[arg(value_name = "TOKEN_ID")]
         token_id: String,
+    },
+    /// List the tokens (never their secrets): user, issued, last used (to the minute), revoked.
+    List {
+        #[arg(long)]
+        json: bool,
     },
 }
 

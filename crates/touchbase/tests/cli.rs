@@ -535,7 +535,7 @@ fn workflow(d: &Path, db: &str) {
         ],
     );
     assert!(
-        err.contains("this needs the role executive or admin; vera has the role viewer"),
+        err.contains("this needs the role executive; vera has the role viewer"),
         "{err}"
     );
     let err = fails(
@@ -551,14 +551,15 @@ fn workflow(d: &Path, db: &str) {
             "mine",
         ],
     );
-    assert!(
-        err.contains("this needs the role executive or admin"),
-        "{err}"
+    assert!(err.contains("this needs the role executive"), "{err}");
+    // Administrators administer; only executives sign off (R6).
+    let err = fails(
+        d,
+        db,
+        &["proposal", "approve", &id, "--comment", "admin says yes"],
     );
-    // Nobody approves their own proposal: local-admin proposed phone.support in the baseline.
-    let err = fails(d, db, &["proposal", "approve", "1", "--comment", "mine"]);
     assert!(
-        err.contains("local-admin proposed it; nobody approves or rejects their own proposal"),
+        err.contains("this needs the role executive; local-admin has the role admin: administrators administer, only executives sign off"),
         "{err}"
     );
     let err = fails(d, db, &["--as", "olga", "point", "go-live", "club.order"]);

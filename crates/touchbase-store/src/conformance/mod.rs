@@ -12,6 +12,14 @@ use crate::inventory::{self, ImportMode, InventoryError};
 use crate::{Store, StoreError};
 use touchbase_core::Actor;
 
+mod access;
+pub use access::{
+    a_baseline_after_points_were_recorded_waits_for_sign_off,
+    a_later_baseline_is_one_proposal_for_the_whole_batch, admins_administer_but_never_sign_off,
+    an_edit_lands_only_over_the_version_it_read, go_live_checks_the_permission_first,
+    strategic_value_and_contract_of_a_live_point_wait_for_sign_off,
+    tokens_are_long_and_their_last_use_is_recorded,
+};
 mod measure;
 pub use measure::{
     journeys_are_metrics_by_hand, portfolio_is_metrics_by_hand, quality_is_metrics_by_hand,
@@ -125,6 +133,13 @@ macro_rules! conformance_suite {
             undocumented_points_fire_once_each,
             rotation_keeps_the_previous_secret_signing_for_the_overlap,
             a_replayed_delivery_is_due_again_and_audited,
+            admins_administer_but_never_sign_off,
+            a_later_baseline_is_one_proposal_for_the_whole_batch,
+            a_baseline_after_points_were_recorded_waits_for_sign_off,
+            strategic_value_and_contract_of_a_live_point_wait_for_sign_off,
+            go_live_checks_the_permission_first,
+            an_edit_lands_only_over_the_version_it_read,
+            tokens_are_long_and_their_last_use_is_recorded,
         );
     };
     (@each $backend:expr; $($name:ident),* $(,)?) => {
@@ -764,7 +779,7 @@ pub async fn refusals_of_sign_off(backend: &dyn Backend) {
     );
     assert_eq!(
         err,
-        "this needs the role executive or admin; vic has the role viewer"
+        "this needs the role executive; vic has the role viewer"
     );
     let err = message(
         proposals::decide(store, &olga, own.id, true, "")
@@ -772,7 +787,7 @@ pub async fn refusals_of_sign_off(backend: &dyn Backend) {
             .unwrap_err(),
     );
     assert!(
-        err.contains("this needs the role executive or admin; olga has the role owner"),
+        err.contains("this needs the role executive; olga has the role owner"),
         "{err}"
     );
     let ed = user("ed", Executive, &[]);

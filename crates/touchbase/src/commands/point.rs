@@ -92,6 +92,8 @@ pub async fn run(store: &dyn Store, actor: &Actor, command: PointCommand) -> any
             file: path,
             set,
         } => {
+            // `--set` edits the point as read: the write lands only over that version.
+            let mut read = None;
             let point = match path {
                 Some(path) => {
                     let point = file::parse_point(&read_input(&path)?)
@@ -108,6 +110,7 @@ pub async fn run(store: &dyn Store, actor: &Actor, command: PointCommand) -> any
                     let current = inventory
                         .point(&key)
                         .ok_or_else(|| inventory::InventoryError::PointNotFound(key.clone()))?;
+                    read = Some(current.etag());
                     let mut doc = serde_json::to_value(current)?;
                     for assignment in &set {
                         edit::set(&mut doc, assignment)
@@ -117,9 +120,11 @@ pub async fn run(store: &dyn Store, actor: &Actor, command: PointCommand) -> any
                 }
             };
             let wanted = point.clone();
-            let changes = inventory::put_point(store, actor, point)
-                .await
-                .with_context(|| format!("point {key} was not changed"))?;
+            let changes = match &read {
+                Some(etag) => inventory::put_point_if(store, actor, point, &[etag]).await,
+                None => inventory::put_point(store, actor, point).await,
+            }
+            .with_context(|| format!("point {key} was not changed"))?;
             let applied = point_change(&changes);
             if let Some(change) = applied {
                 println!("changed point {key}");

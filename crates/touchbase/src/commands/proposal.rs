@@ -79,6 +79,14 @@ pub fn subject(p: &Proposal) -> String {
         ProposalKind::New => format!("new point {}", p.point),
         ProposalKind::Change => format!("change to live point {}", p.point),
         ProposalKind::Retire => format!("retirement of live point {}", p.point),
+        ProposalKind::Baseline => {
+            let keys: Vec<&str> = p.batch.iter().map(|b| b.key.as_str()).collect();
+            format!(
+                "baseline of {} existing points ({})",
+                keys.len(),
+                keys.join(", ")
+            )
+        }
     }
 }
 
@@ -99,6 +107,12 @@ fn outcome(p: &Proposal) -> String {
         }
         (ProposalStatus::Approved, ProposalKind::Retire) => {
             format!("{tally}; point {} is retired", p.point)
+        }
+        (ProposalStatus::Approved, ProposalKind::Baseline) => {
+            format!("{tally}; the baseline's points are recorded as the file has them")
+        }
+        (ProposalStatus::Rejected, ProposalKind::Baseline) => {
+            "the baseline's points are rejected and do not go live".to_owned()
         }
         (ProposalStatus::Rejected, ProposalKind::New) => {
             format!("point {} is rejected and does not go live", p.point)

@@ -41,12 +41,10 @@ pub async fn run(store: &dyn Store, actor: &Actor, command: UserCommand) -> anyh
                 let tokens: Vec<String> = u
                     .tokens
                     .iter()
-                    .map(|t| {
-                        if t.revoked {
-                            format!("{} (revoked)", t.id)
-                        } else {
-                            t.id.clone()
-                        }
+                    .map(|t| match (&t.revoked_at, &t.last_used_at) {
+                        (Some(_), _) => format!("{} (revoked)", t.id),
+                        (None, Some(last)) => format!("{} (last used {})", t.id, when(last)),
+                        (None, None) => format!("{} (never used)", t.id),
                     })
                     .collect();
                 t.add_row([
@@ -85,6 +83,33 @@ pub async fn run_token(
         TokenCommand::Revoke { token_id } => {
             access::revoke_token(store, actor, &token_id).await?;
             println!("revoked token {token_id}: it no longer works");
+        }
+        TokenCommand::List { json } => {
+            let (_, tokens) = access::list(store, actor).await?;
+            if json {
+                return print_json(&tokens);
+            }
+            let mut t = table(["id", "user", "issued", "last used", "revoked"]);
+            for token in &tokens {
+                t.add_row([
+                    token.id.clone(),
+                    token.user.clone(),
+                    when(&token.created_at),
+                    token
+                        .last_used_at
+                        .as_deref()
+                        .map_or("never".to_owned(), when),
+                    token.revoked_at.as_deref().map_or(String::new(), when),
+                ]);
+            }
+            if tokens.is_empty() {
+                println!("no tokens yet: `touchbase user add NAME --role ROLE`");
+            } else {
+                println!(
+                    "{t}\n{} (the last use is recorded by a running server, to the minute)",
+                    count(tokens.len(), "token", "tokens")
+                );
+            }
         }
     }
     Ok(())
@@ -138,6 +163,8 @@ struct ListedToken {
     revoked: bool,
     #[serde(skip_serializing_if = "Option::is_none")]
     revoked_at: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    last_used_at: Option<String>,
 }
 
 impl Listed {
@@ -155,6 +182,7 @@ impl Listed {
                     created_at: t.created_at.clone(),
                     revoked: t.revoked_at.is_some(),
                     revoked_at: t.revoked_at.clone(),
+                    last_used_at: t.last_used_at.clone(),
                 })
                 .collect(),
         }

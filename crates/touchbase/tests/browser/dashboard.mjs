@@ -102,6 +102,7 @@ async function open(width, height = 900) {
   const context = await browser.newContext({ viewport: { width, height } });
   const page = await context.newPage();
   page.on("pageerror", e => errors.push(`${e.message}\n${e.stack || ""}`));
+  // A Content-Security-Policy violation is an error of the page too.
   page.on("console", m => { if (m.type() === "error" && !/Failed to load resource/.test(m.text())) errors.push(`console: ${m.text()}`); });
   current = page;
   return { context, page };
@@ -206,6 +207,9 @@ try {
   const { context: nc, page: analyst } = await open(1440);
   await analyst.goto(`${URL}/#token=${ANALYST}`);
   await until(() => analyst.locator("#feed-table").isVisible(), "the analyst sees the deliveries");
+  check(!analyst.url().includes("token"), `the token is taken out of the address bar: ${analyst.url()}`);
+  check(await analyst.evaluate(() => localStorage.getItem("touchbase.token") === null && sessionStorage.getItem("touchbase.token") !== null),
+    "the token is kept for the tab only (sessionStorage, not localStorage)");
   check(await analyst.locator("#feed-deliveries button.replay").count() === 0 && await analyst.getByRole("button", { name: /replay/i }).count() === 0, "the analyst has no Replay button");
   check(/Replaying a delivery needs the admin role/.test(await analyst.locator("#feed-deliveries").innerText()), "the analyst is told replay needs the admin role");
   await shot(analyst, "analyst-1440-feed", { feedOnly: true });
