@@ -17,6 +17,7 @@ use touchbase_core::event::{Checked, Event, HeldPoint, NewReject, Reject, Writte
 use touchbase_core::rules::Firing;
 use touchbase_core::{Change, Entity, Kind};
 
+use touchbase_store::audit::Sealing;
 use touchbase_store::ingest::now_us;
 use touchbase_store::outbox::{Attempt, Delivery, DeliveryFilter, FeedCount, Finished};
 use touchbase_store::rollup::{Tally, add_in_order, day_of};
@@ -39,6 +40,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (7, include_str!("../migrations/0007_no_point_at_index.sql")),
     (8, include_str!("../migrations/0008_deliveries.sql")),
     (9, include_str!("../migrations/0009_rule_states.sql")),
+    (10, include_str!("../migrations/0010_audit_seal.sql")),
 ];
 
 /// Key of the advisory lock held while migrating.
@@ -50,6 +52,7 @@ pub struct PostgresStore {
     url: String,
     /// Whether the last batch of events written met keys on record (see `write_events`).
     known: Arc<AtomicBool>,
+    sealing: Arc<Sealing>,
 }
 
 impl std::fmt::Debug for PostgresStore {
@@ -120,9 +123,17 @@ impl PostgresStore {
             pool,
             url: url.to_owned(),
             known: Arc::default(),
+            sealing: Arc::new(Sealing::new(None, None)),
         };
         store.migrate().await?;
         Ok(store)
+    }
+
+    /// The same store, sealing its audit trail as `sealing` says (the organization's keys, and
+    /// the head file the operator chose, if any).
+    pub fn with_sealing(mut self, sealing: Sealing) -> PostgresStore {
+        self.sealing = Arc::new(sealing);
+        self
     }
 
     async fn client(&self) -> Result<deadpool_postgres::Object, StoreError> {
@@ -173,6 +184,10 @@ impl PostgresStore {
 impl Store for PostgresStore {
     fn backend(&self) -> &'static str {
         "postgres"
+    }
+
+    fn sealing(&self) -> &Sealing {
+        &self.sealing
     }
 
     async fn entities(&self) -> Result<Versioned<Vec<Entity>>, StoreError> {
@@ -226,7 +241,7 @@ impl Store for PostgresStore {
         const CONTEXT: &str = "reading the audit trail";
         let client = self.client().await?;
         let rows = client
-            .query("SELECT seq, at, actor, action, subject, before, after, prev, hash FROM audit ORDER BY seq", &[])
+            .query("SELECT seq, at, actor, action, subject, before, after, prev, hash, key, seal FROM audit ORDER BY seq", &[])
             .await
             .map_err(pg(CONTEXT))?;
         rows.into_iter()
@@ -241,6 +256,8 @@ impl Store for PostgresStore {
                     after: parse_doc(row.get(6))?,
                     prev: row.get(7),
                     hash: row.get(8),
+                    key: row.get(9),
+                    seal: row.get(10),
                 })
             })
             .collect()
@@ -287,23 +304,29 @@ impl Store for PostgresStore {
             .map_err(pg(CONTEXT))?;
         }
         let last = tx
-            .query_opt("SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1", &[])
-            .await
-            .map_err(pg(CONTEXT))?;
-        let (mut seq, mut prev): (i64, String) = last
-            .map_or((0, audit::GENESIS.to_owned()), |row| {
-                (row.get(0), row.get(1))
-            });
-        let append = tx
-            .prepare(
-                "INSERT INTO audit (seq, at, actor, action, subject, before, after, prev, hash)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+            .query_opt(
+                "SELECT seq, hash, key FROM audit ORDER BY seq DESC LIMIT 1",
+                &[],
             )
             .await
             .map_err(pg(CONTEXT))?;
+        let (mut seq, mut prev, mut last_key): (i64, String, Option<String>) = last
+            .map_or((0, audit::GENESIS.to_owned(), None), |row| {
+                (row.get(0), row.get(1), row.get(2))
+            });
+        let append = tx
+            .prepare(
+                "INSERT INTO audit (seq, at, actor, action, subject, before, after, prev, hash, key, seal)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+            )
+            .await
+            .map_err(pg(CONTEXT))?;
+        let mut last = None;
         for entry in entries {
             seq += 1;
-            let record = audit::seal(seq as u64, &prev, entry);
+            let record = self
+                .sealing
+                .seal(seq as u64, &prev, entry, last_key.as_deref())?;
             let before = record.before.as_ref().map(|v| v.to_string());
             let after = record.after.as_ref().map(|v| v.to_string());
             tx.execute(
@@ -318,11 +341,15 @@ impl Store for PostgresStore {
                     &after,
                     &record.prev,
                     &record.hash,
+                    &record.key,
+                    &record.seal,
                 ],
             )
             .await
             .map_err(pg(CONTEXT))?;
-            prev = record.hash;
+            prev = record.hash.clone();
+            last_key = record.key.clone();
+            last = Some(record);
         }
         outbox::insert(&tx, firings.iter(), now_us())
             .await
@@ -335,6 +362,9 @@ impl Store for PostgresStore {
         .await
         .map_err(pg(CONTEXT))?;
         tx.commit().await.map_err(pg(CONTEXT))?;
+        if let Some(last) = &last {
+            self.sealing.committed(last);
+        }
         Ok(next as u64)
     }
 

@@ -16,6 +16,7 @@ use touchbase_core::audit::{self, Entry, Record};
 use touchbase_core::event::{Checked, Event, HeldPoint, NewReject, Outcomes, Reject, Written};
 use touchbase_core::rules::Firing;
 use touchbase_core::{Change, Entity, Kind};
+use touchbase_store::audit::Sealing;
 use touchbase_store::outbox::{Attempt, Delivery, DeliveryFilter, FeedCount, Finished};
 
 mod outbox;
@@ -36,12 +37,14 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/0007_no_point_at_index.sql"),
     include_str!("../migrations/0008_deliveries.sql"),
     include_str!("../migrations/0009_rule_states.sql"),
+    include_str!("../migrations/0010_audit_seal.sql"),
 ];
 
 #[derive(Debug, Clone)]
 pub struct SqliteStore {
     path: PathBuf,
     conn: Arc<Mutex<Connection>>,
+    sealing: Arc<Sealing>,
 }
 
 impl SqliteStore {
@@ -63,7 +66,15 @@ impl SqliteStore {
         Ok(SqliteStore {
             path,
             conn: Arc::new(Mutex::new(conn)),
+            sealing: Arc::new(Sealing::new(None, None)),
         })
+    }
+
+    /// The same store, sealing its audit trail as `sealing` says (the organization's keys,
+    /// the head file: by convention the store's path with `.head` added).
+    pub fn with_sealing(mut self, sealing: Sealing) -> SqliteStore {
+        self.sealing = Arc::new(sealing);
+        self
     }
 
     pub fn path(&self) -> &Path {
@@ -110,6 +121,10 @@ fn db(context: &'static str) -> impl Fn(rusqlite::Error) -> StoreError {
 impl Store for SqliteStore {
     fn backend(&self) -> &'static str {
         "sqlite"
+    }
+
+    fn sealing(&self) -> &Sealing {
+        &self.sealing
     }
 
     async fn entities(&self) -> Result<Versioned<Vec<Entity>>, StoreError> {
@@ -168,7 +183,7 @@ impl Store for SqliteStore {
         const CONTEXT: &str = "reading the audit trail";
         self.with(CONTEXT, |conn| {
             let mut stmt = conn
-                .prepare("SELECT seq, at, actor, action, subject, before, after, prev, hash FROM audit ORDER BY seq")
+                .prepare("SELECT seq, at, actor, action, subject, before, after, prev, hash, key, seal FROM audit ORDER BY seq")
                 .map_err(db(CONTEXT))?;
             let rows = stmt
                 .query_map([], |r| {
@@ -182,12 +197,14 @@ impl Store for SqliteStore {
                         r.get::<_, Option<String>>(6)?,
                         r.get::<_, String>(7)?,
                         r.get::<_, String>(8)?,
+                        r.get::<_, Option<String>>(9)?,
+                        r.get::<_, Option<String>>(10)?,
                     ))
                 })
                 .map_err(db(CONTEXT))?;
             let mut records = Vec::new();
             for row in rows {
-                let (seq, at, actor, action, subject, before, after, prev, hash) = row.map_err(db(CONTEXT))?;
+                let (seq, at, actor, action, subject, before, after, prev, hash, key, seal) = row.map_err(db(CONTEXT))?;
                 records.push(Record {
                     seq: seq as u64,
                     at,
@@ -198,6 +215,8 @@ impl Store for SqliteStore {
                     after: parse_doc(after)?,
                     prev,
                     hash,
+                    key,
+                    seal,
                 });
             }
             Ok(records)
@@ -225,10 +244,12 @@ impl Store for SqliteStore {
             })
             .collect();
         let entries = entries.to_vec();
+        let sealing = Arc::clone(&self.sealing);
         self.with(CONTEXT, move |conn| {
             let tx = conn
                 .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
                 .map_err(db(CONTEXT))?;
+            let mut last = None;
             let current = inventory_version(&tx).map_err(db(CONTEXT))?;
             if current != version {
                 return Err(StoreError::Conflict(format!(
@@ -253,22 +274,22 @@ impl Store for SqliteStore {
                 }
             }
             {
-                let (mut seq, mut prev): (i64, String) = tx
-                    .query_row("SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1", [], |r| {
-                        Ok((r.get(0)?, r.get(1)?))
+                let (mut seq, mut prev, mut last_key): (i64, String, Option<String>) = tx
+                    .query_row("SELECT seq, hash, key FROM audit ORDER BY seq DESC LIMIT 1", [], |r| {
+                        Ok((r.get(0)?, r.get(1)?, r.get(2)?))
                     })
                     .optional()
                     .map_err(db(CONTEXT))?
-                    .unwrap_or((0, audit::GENESIS.to_owned()));
+                    .unwrap_or((0, audit::GENESIS.to_owned(), None));
                 let mut append = tx
                     .prepare_cached(
-                        "INSERT INTO audit (seq, at, actor, action, subject, before, after, prev, hash)
-                         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+                        "INSERT INTO audit (seq, at, actor, action, subject, before, after, prev, hash, key, seal)
+                         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
                     )
                     .map_err(db(CONTEXT))?;
                 for entry in &entries {
                     seq += 1;
-                    let record = audit::seal(seq as u64, &prev, entry);
+                    let record = sealing.seal(seq as u64, &prev, entry, last_key.as_deref())?;
                     append
                         .execute(params![
                             seq,
@@ -280,9 +301,13 @@ impl Store for SqliteStore {
                             record.after.as_ref().map(|v| v.to_string()),
                             record.prev,
                             record.hash,
+                            record.key,
+                            record.seal,
                         ])
                         .map_err(db(CONTEXT))?;
-                    prev = record.hash;
+                    prev = record.hash.clone();
+                    last_key = record.key.clone();
+                    last = Some(record);
                 }
             }
             outbox::insert(&tx, firings.iter(), now_us()).map_err(db(CONTEXT))?;
@@ -290,6 +315,10 @@ impl Store for SqliteStore {
             tx.execute("UPDATE meta SET value = ?1 WHERE key = 'inventory_version'", [next as i64])
                 .map_err(db(CONTEXT))?;
             tx.commit().map_err(db(CONTEXT))?;
+            // Still under the connection's lock: heads are written in the order of the commits.
+            if let Some(last) = &last {
+                sealing.committed(last);
+            }
             Ok(next)
         })
         .await

@@ -1,10 +1,12 @@
 //! The conformance suite on the embedded store, each test on fresh files in its own directory.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
+use touchbase_core::audit::KeyRing;
 use touchbase_store::Store;
+use touchbase_store::audit::Sealing;
 use touchbase_store::conformance::{Backend, Tamper};
 use touchbase_store_sqlite::SqliteStore;
 
@@ -20,19 +22,69 @@ fn sqlite() -> Sqlite {
     }
 }
 
-#[async_trait]
-impl Backend for Sqlite {
-    async fn fresh(&self) -> Arc<dyn Store> {
+impl Sqlite {
+    fn next_path(&self) -> PathBuf {
         let mut paths = self.paths.lock().unwrap();
         let path = self.dir.path().join(format!("store-{}.db", paths.len()));
         paths.push(path.clone());
-        Arc::new(SqliteStore::open(path).unwrap())
+        path
+    }
+}
+
+/// The head file of a store: its path with `.head` added, as the binary keeps it.
+fn head_of(path: &Path) -> PathBuf {
+    let mut name = path.as_os_str().to_owned();
+    name.push(".head");
+    PathBuf::from(name)
+}
+
+#[async_trait]
+impl Backend for Sqlite {
+    async fn fresh(&self) -> Arc<dyn Store> {
+        Arc::new(SqliteStore::open(self.next_path()).unwrap())
+    }
+
+    async fn fresh_sealed(&self, ring: KeyRing) -> Arc<dyn Store> {
+        let path = self.next_path();
+        let sealing = Sealing::new(Some(ring), Some(head_of(&path)));
+        Arc::new(SqliteStore::open(path).unwrap().with_sealing(sealing))
+    }
+
+    async fn reopen_sealed(&self, n: usize, ring: Option<KeyRing>, head: bool) -> Arc<dyn Store> {
+        let path = self.paths.lock().unwrap()[n].clone();
+        let sealing = Sealing::new(ring, head.then(|| head_of(&path)));
+        Arc::new(SqliteStore::open(path).unwrap().with_sealing(sealing))
     }
 
     async fn tamper(&self, n: usize, how: Tamper) {
         let path = self.paths.lock().unwrap()[n].clone();
         let conn = rusqlite::Connection::open(path).unwrap();
-        let (sql, trigger) = match how {
+        // The entities: no trigger guards them.
+        let changed = match &how {
+            Tamper::EditEntity {
+                kind,
+                key,
+                field,
+                value,
+            } => Some(conn.execute(
+                "UPDATE inventory SET doc = json_set(doc, '$.' || ?1, json(?2)) WHERE kind = ?3 AND key = ?4",
+                rusqlite::params![field, value.to_string(), kind.as_str(), key],
+            )),
+            Tamper::DeleteEntity { kind, key } => Some(conn.execute(
+                "DELETE FROM inventory WHERE kind = ?1 AND key = ?2",
+                rusqlite::params![kind.as_str(), key],
+            )),
+            Tamper::InsertEntity { kind, key, doc } => Some(conn.execute(
+                "INSERT INTO inventory (kind, key, doc) VALUES (?1, ?2, ?3)",
+                rusqlite::params![kind.as_str(), key, doc.to_string()],
+            )),
+            _ => None,
+        };
+        if let Some(changed) = changed {
+            assert_eq!(changed.unwrap(), 1, "{how:?} changed no row");
+            return;
+        }
+        let (sql, trigger) = match &how {
             Tamper::Alter { seq } => (
                 format!("UPDATE audit SET actor = 'mallory' WHERE seq = {seq}"),
                 "audit_no_update",
@@ -41,11 +93,39 @@ impl Backend for Sqlite {
                 format!("DELETE FROM audit WHERE seq = {seq}"),
                 "audit_no_delete",
             ),
+            Tamper::RemoveFrom { seq } => (
+                format!("DELETE FROM audit WHERE seq >= {seq}"),
+                "audit_no_delete",
+            ),
+            Tamper::Rewrite { .. } => ("DELETE FROM audit".to_owned(), "audit_no_delete"),
+            _ => unreachable!("the entities are tampered with above"),
         };
         let refused = conn.execute(&sql, []).unwrap_err().to_string();
         assert!(refused.contains("append-only"), "{refused}");
         conn.execute_batch(&format!("DROP TRIGGER {trigger}; {sql}"))
             .unwrap();
+        if let Tamper::Rewrite { records } = how {
+            for r in records {
+                conn.execute(
+                    "INSERT INTO audit (seq, at, actor, action, subject, before, after, prev, hash, key, seal)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+                    rusqlite::params![
+                        r.seq as i64,
+                        r.at,
+                        r.actor,
+                        r.action,
+                        r.subject,
+                        r.before.map(|v| v.to_string()),
+                        r.after.map(|v| v.to_string()),
+                        r.prev,
+                        r.hash,
+                        r.key,
+                        r.seal
+                    ],
+                )
+                .unwrap();
+            }
+        }
     }
 
     async fn reopen(&self, n: usize) -> Option<Arc<dyn Store>> {

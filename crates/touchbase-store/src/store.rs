@@ -92,8 +92,15 @@ pub trait Store: Send + Sync + Debug {
     /// One entity by kind and key.
     async fn entity(&self, kind: Kind, key: &str) -> Result<Option<Entity>, StoreError>;
 
+    /// How this store seals its audit trail: the organization's keys and the head file it was
+    /// opened with ([`crate::audit::Sealing`]); none by default.
+    fn sealing(&self) -> &crate::audit::Sealing {
+        &crate::audit::UNSEALED
+    }
+
     /// Applies the changes and appends the audit entries (numbered and sealed by
-    /// [`touchbase_core::audit::seal`] after the last record) in one transaction, with the
+    /// [`crate::audit::Sealing::seal`] after the last record; the head file written after the
+    /// commit by [`crate::audit::Sealing::committed`]) in one transaction, with the
     /// deliveries the changes fired (lifecycle rules; a firing already on record is not written
     /// again), if the store is still at `version`; returns the new version. A store at another
     /// version refuses with [`StoreError::Conflict`] and changes nothing.

@@ -31,6 +31,13 @@ pub struct Cli {
     #[arg(long, global = true, env = "TOUCHBASE_KEY_FILE", value_name = "FILE")]
     pub key_file: Option<PathBuf>,
 
+    /// Where the audit trail's head (its last record's sequence and hash, sealed with the key)
+    /// is kept, outside the database: written after each write, checked by `audit verify`.
+    /// [default for a SQLite store: the store's path with `.head` added; a PostgreSQL store
+    /// keeps none unless given one]
+    #[arg(long, global = true, env = "TOUCHBASE_AUDIT_HEAD", value_name = "FILE")]
+    pub audit_head: Option<PathBuf>,
+
     /// Log more (or set TOUCHBASE_LOG, e.g. TOUCHBASE_LOG=debug).
     #[arg(long, short, global = true)]
     pub verbose: bool,
@@ -131,6 +138,11 @@ pub enum KeyCommand {
         #[arg(long)]
         out: PathBuf,
     },
+    /// Replace the organization key with a new one (in the key file of --key-file, or beside
+    /// a SQLite store), keeping the old one in the file as `retired`: it checks the audit
+    /// records it sealed and seals nothing more. Every secret derived from the key changes:
+    /// give webhook receivers their endpoints' new secrets (`touchbase endpoint rotate`).
+    Rotate,
 }
 
 #[derive(Debug, Subcommand)]
@@ -492,8 +504,18 @@ pub enum AuditCommand {
         #[arg(long)]
         json: bool,
     },
-    /// Check that no record was altered, inserted or removed.
-    Verify,
+    /// Check the trail: no record altered, inserted or removed, every seal matching the
+    /// organization key, the head file reached, and the stored entities as the trail says.
+    /// Exits nonzero when a problem is found.
+    Verify {
+        /// Print what was checked and found as JSON (the answer of /api/audit/verify).
+        #[arg(long)]
+        json: bool,
+    },
+    /// Append a sealed record that changes nothing and write the head file again: after a
+    /// store written before sealing was checked, or when its head file was lost (check the
+    /// trail's end first). Administrators only.
+    Anchor,
 }
 
 #[derive(Debug, Args)]

@@ -80,6 +80,10 @@ fn init_tracing(verbose: bool) {
 async fn run(cli: Cli) -> anyhow::Result<()> {
     let db = cli.db;
     let key_file = cli.key_file;
+    let options = store::Options {
+        key_file: key_file.clone(),
+        audit_head: cli.audit_head,
+    };
     // The organization key of the store `--db` names (the demo's is its own store's).
     let org_keys = || {
         keys::load(
@@ -98,15 +102,16 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Demo(a) => {
             let db = db.unwrap_or_else(|| demo::DEFAULT_DB.to_owned());
             let keys = keys::load(&db, key_file.as_deref())?;
-            return commands::serve::demo(&db, keys, a).await;
+            return commands::serve::demo(&db, &options, keys, a).await;
         }
         // The server knows its callers by their bearer tokens, not by `--as`.
         Command::Serve(a) => {
-            return commands::serve::serve(store::open(db.as_deref()).await?, org_keys()?, a).await;
+            let store = store::open(db.as_deref(), &options).await?;
+            return commands::serve::serve(store, org_keys()?, a).await;
         }
         Command::Deliver(a) => {
-            return commands::feed::deliver(store::open(db.as_deref()).await?, org_keys()?, a)
-                .await;
+            let store = store::open(db.as_deref(), &options).await?;
+            return commands::feed::deliver(store, org_keys()?, a).await;
         }
         Command::Listen(a) => {
             let secret = a
@@ -134,9 +139,22 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             );
             return Ok(());
         }
+        Command::Key(crate::args::KeyCommand::Rotate) => {
+            let path = keys::rotate(
+                db.as_deref().unwrap_or(store::DEFAULT_DB),
+                key_file.as_deref(),
+            )?;
+            println!(
+                "{}: a new organization key; the old one stays as `retired` to check the audit records \
+                 it sealed. Restart running servers. Webhook secrets are derived from the key and changed \
+                 with it: `touchbase endpoint rotate KEY` shows each endpoint's new secret for its receiver",
+                path.display()
+            );
+            return Ok(());
+        }
         command => command,
     };
-    let store = store::open(db.as_deref()).await?;
+    let store = store::open(db.as_deref(), &options).await?;
     let actor = store::actor(&*store, cli.as_user.as_deref()).await?;
     let (store, actor) = (&*store, &actor);
     match command {

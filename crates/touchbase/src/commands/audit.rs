@@ -41,12 +41,78 @@ pub async fn run(store: &dyn Store, actor: &Actor, command: AuditCommand) -> any
                 println!("{t}\n{}", count(records.len(), "record", "records"));
             }
         }
-        AuditCommand::Verify => match audit::verify(store, actor).await? {
-            Ok(n) => println!("audit trail intact: {n} records"),
-            Err(broken) => anyhow::bail!("the audit trail is broken: {broken}"),
-        },
+        AuditCommand::Verify { json } => {
+            let v = audit::verify(store, actor).await?;
+            if json {
+                print_json(&v)?;
+            } else {
+                print_verification(&v);
+            }
+            if let Some(problem) = &v.problem {
+                let more = v.problems.len() - 1;
+                anyhow::bail!(
+                    "the audit trail is broken ({}): {}{}",
+                    problem.kind,
+                    problem.message,
+                    if more > 0 {
+                        format!(" — and {}", count(more, "more problem", "more problems"))
+                    } else {
+                        String::new()
+                    }
+                );
+            }
+        }
+        AuditCommand::Anchor => {
+            let seq = audit::anchor(store, actor).await?;
+            match store.sealing().key() {
+                Some(key) => println!(
+                    "record {seq} appended, sealed with key {}: it vouches for every record before it",
+                    key.id()
+                ),
+                None => println!(
+                    "record {seq} appended, unsealed: this store was opened without the organization key"
+                ),
+            }
+            if let Some(head) = store.sealing().head() {
+                println!("the head file {} names it", head.display());
+            }
+        }
     }
     Ok(())
+}
+
+/// What `audit verify` checked, as a person reads it (the first problem goes to standard
+/// error, as the command's error).
+fn print_verification(v: &audit::Verification) {
+    let seals = match (&v.key, v.sealed_records) {
+        (_, 0) => "none sealed".to_owned(),
+        (Some(key), n) => format!("{n} sealed, {} seals checked against key {key}", v.seals_checked),
+        (None, n) => format!("{n} sealed, no key to check them"),
+    };
+    let records = count(v.records as usize, "record", "records");
+    if v.intact {
+        println!("audit trail intact: {records}, {seals}");
+    } else {
+        println!("audit trail checked: {records}, {seals}");
+    }
+    match (&v.head.file, v.head.seq) {
+        (Some(file), Some(seq)) => println!(
+            "head file {file}: record {seq}{}",
+            if v.head.sealed { ", its seal checked" } else { "" }
+        ),
+        (Some(file), None) => println!("head file {file}: none there"),
+        (None, _) => {}
+    }
+    println!(
+        "{} replayed against the trail",
+        count(v.entities_replayed as usize, "stored entity", "stored entities")
+    );
+    for w in &v.warnings {
+        println!("note: {w}");
+    }
+    for p in v.problems.iter().skip(1) {
+        println!("also ({}): {}", p.kind, p.message);
+    }
 }
 
 /// `--since`: an RFC 3339 instant, or a date meaning its 00:00 UTC.

@@ -124,6 +124,7 @@ const DEMO_USERS: [(&str, Role, &[&str]); 6] = [
 /// interactions, then serves it.
 pub async fn demo(
     db: &str,
+    options: &store::Options,
     keys: touchbase_core::endpoint::Keys,
     args: DemoArgs,
 ) -> anyhow::Result<()> {
@@ -131,7 +132,7 @@ pub async fn demo(
         events,
         serve: args,
     } = args;
-    let store = store::open(Some(db)).await?;
+    let store = store::open(Some(db), options).await?;
     let admin = Actor::local_admin();
     let created = match inventory::load(&*store).await? {
         Some(_) => false,
