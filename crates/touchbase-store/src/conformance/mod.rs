@@ -18,6 +18,10 @@ pub use measure::{
     released_events_are_measured_by_hand, scorecards_are_metrics_by_hand,
     series_are_metrics_by_hand_and_add_up,
 };
+mod rejects;
+pub use rejects::{
+    long_rejects_keep_their_head_hash_and_length, rejects_come_in_pages_and_are_pruned_by_date,
+};
 mod journeys_ahead;
 pub use journeys_ahead::journeys_kept_ahead_follow_late_released_events_and_gap_changes;
 mod outbox;
@@ -107,6 +111,8 @@ macro_rules! conformance_suite {
             an_id_is_one_interaction_per_day,
             rollups_add_up_in_one_order_on_every_store,
             rejects_are_kept_once_and_altered_ones_never_replayed,
+            long_rejects_keep_their_head_hash_and_length,
+            rejects_come_in_pages_and_are_pruned_by_date,
             scorecards_are_metrics_by_hand,
             series_are_metrics_by_hand_and_add_up,
             quality_is_metrics_by_hand,
