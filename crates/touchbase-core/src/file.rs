@@ -4,6 +4,8 @@
 //! the raw document), the field and the rule, so a broken enum value in the 40th point reads
 //! `point `store.checkout`: data[1].direction: unknown variant ...`, not just a line number.
 
+pub mod nesting;
+
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 
@@ -15,12 +17,16 @@ use crate::validate::{self, Violation, Violations};
 pub enum FileError {
     #[error("not valid YAML: {0}")]
     Syntax(String),
+    /// Nested deeper than [`nesting::MAX_DEPTH`]: refused before the parser sees it.
+    #[error("{0}")]
+    TooDeep(#[from] nesting::TooDeep),
     #[error(transparent)]
     Invalid(#[from] Violations),
 }
 
 /// Parses and checks an inventory file. The result is normalized (see [`Inventory::normalized`]).
 pub fn parse_inventory(text: &str) -> Result<Inventory, FileError> {
+    nesting::check(text)?;
     let raw: Value = serde_yaml_ng::from_str(text).map_err(|e| FileError::Syntax(e.to_string()))?;
     let inventory: Inventory = serde_path_to_error::deserialize(
         serde_yaml_ng::Deserializer::from_str(text),
@@ -44,6 +50,7 @@ pub fn render_inventory(inventory: &Inventory) -> String {
 
 /// Decodes one point from YAML or JSON text (YAML is a superset of JSON).
 pub fn parse_point(text: &str) -> Result<Point, FileError> {
+    nesting::check(text)?;
     let raw: Value = serde_yaml_ng::from_str(text).map_err(|e| FileError::Syntax(e.to_string()))?;
     decode_value(raw)
 }

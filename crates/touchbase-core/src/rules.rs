@@ -1033,6 +1033,7 @@ pub fn metric_step(
 
 /// Parses a rules file: one rule per YAML document (`---` between them), or a JSON object.
 pub fn parse_rules(text: &str) -> Result<Vec<Rule>, String> {
+    crate::file::nesting::check(text).map_err(|e| e.to_string())?;
     let mut rules = Vec::new();
     for (i, doc) in serde_yaml_ng::Deserializer::from_str(text).enumerate() {
         let value = serde_yaml_ng::Value::deserialize(doc)

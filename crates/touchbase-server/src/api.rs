@@ -2,7 +2,7 @@
 
 use axum::body::Bytes;
 use axum::extract::{Extension, Path, Query, Request, State};
-use axum::http::{HeaderMap, StatusCode, header};
+use axum::http::{HeaderMap, StatusCode, Uri, header};
 use axum::middleware::{self, Next};
 use axum::response::Response;
 use axum::response::{Html, IntoResponse};
@@ -27,6 +27,7 @@ use touchbase_store::{audit, proposals};
 use utoipa::OpenApi;
 
 use crate::AppState;
+use crate::page::{Paged, Paging};
 use crate::problem::{ApiError, Problem};
 
 #[derive(Debug, OpenApi)]
@@ -331,17 +332,22 @@ struct ImportQuery {
 async fn import_inventory(
     State(state): State<AppState>,
     Extension(actor): Extension<Actor>,
+    Extension(config): Extension<crate::ServerConfig>,
     Query(query): Query<ImportQuery>,
-    body: Bytes,
+    body: axum::body::Body,
 ) -> Result<Json<ImportSummary>, ApiError> {
+    // The role first: a caller who may not import never gets the body read or parsed.
+    actor.require(Permission::Administer)?;
+    let body = crate::parse::read_body(body, config.body_limit).await?;
     let mode = if query.baseline {
         ImportMode::Baseline
     } else {
         ImportMode::Normal
     };
-    let text = std::str::from_utf8(&body)
+    let text = String::from_utf8(body.to_vec())
         .map_err(|_| ApiError::BadRequest("the body must be UTF-8 text".to_owned()))?;
-    let inventory = file::parse_inventory(text)?;
+    let inventory =
+        crate::parse::bounded("the inventory", move || file::parse_inventory(&text)).await??;
     let changes = if query.dry_run {
         ops::plan_import(&*state.store, &actor, &inventory, mode).await?
     } else {
@@ -390,23 +396,28 @@ struct PointFilter {
     mode: Option<Mode>,
 }
 
-/// The points of interaction, ordered by key.
-#[utoipa::path(get, path = "/api/points", params(PointFilter), responses((status = 200, body = Vec<Point>)))]
+/// The points of interaction, ordered by key; paged (`limit`: default 1,000, at most 10,000).
+#[utoipa::path(get, path = "/api/points", params(PointFilter, Paging), responses(
+    (status = 200, body = Vec<Point>, headers(("Link" = String, description = "The next page: `<…&cursor=…>; rel=\"next\"`, absent on the last"))),
+    (status = 400, description = "`limit` or `cursor` breaks its rule", body = Problem),
+))]
 async fn list_points(
     State(state): State<AppState>,
     Extension(actor): Extension<Actor>,
     Query(filter): Query<PointFilter>,
-) -> Result<Json<Vec<Point>>, ApiError> {
+    Query(paging): Query<Paging>,
+    uri: Uri,
+) -> Result<Paged<Point>, ApiError> {
     actor.require(Permission::Read)?;
+    let page = paging.page(1_000, 10_000, |k| Some(k.to_owned()))?;
     let points = ops::get(&*state.store).await?.value.points;
-    Ok(Json(
-        points
-            .into_iter()
-            .filter(|p| filter.status.is_none_or(|s| p.status == s))
-            .filter(|p| filter.function.as_ref().is_none_or(|f| &p.function == f))
-            .filter(|p| filter.mode.is_none_or(|m| p.mode == m))
-            .collect(),
-    ))
+    let points = points
+        .into_iter()
+        .filter(|p| filter.status.is_none_or(|s| p.status == s))
+        .filter(|p| filter.function.as_ref().is_none_or(|f| &p.function == f))
+        .filter(|p| filter.mode.is_none_or(|m| p.mode == m))
+        .collect();
+    Ok(Paged::of(points, |p| p.key.clone(), page, uri))
 }
 
 fn decode_point(body: &[u8]) -> Result<Point, ApiError> {
@@ -570,13 +581,20 @@ async fn go_live(
     Ok(Json(stored_point(&state, &key).await?))
 }
 
-/// Every proposal, oldest first.
-#[utoipa::path(get, path = "/api/proposals", responses((status = 200, body = Vec<Proposal>)))]
+/// Every proposal, oldest first; paged (`limit`: default 1,000, at most 10,000).
+#[utoipa::path(get, path = "/api/proposals", params(Paging), responses(
+    (status = 200, body = Vec<Proposal>, headers(("Link" = String, description = "The next page: `<…&cursor=…>; rel=\"next\"`, absent on the last"))),
+    (status = 400, description = "`limit` or `cursor` breaks its rule", body = Problem),
+))]
 async fn list_proposals(
     State(state): State<AppState>,
     Extension(actor): Extension<Actor>,
-) -> Result<Json<Vec<Proposal>>, ApiError> {
-    Ok(Json(proposals::list(&*state.store, &actor).await?))
+    Query(paging): Query<Paging>,
+    uri: Uri,
+) -> Result<Paged<Proposal>, ApiError> {
+    let page = paging.page(1_000, 10_000, |k| k.parse::<u64>().ok())?;
+    let proposals = proposals::list(&*state.store, &actor).await?;
+    Ok(Paged::of(proposals, |p| p.id, page, uri))
 }
 
 /// One proposal with its business case and decisions.
@@ -649,16 +667,20 @@ struct AuditQuery {
     since: Option<String>,
 }
 
-/// The audit trail (R7), oldest first.
-#[utoipa::path(get, path = "/api/audit", params(AuditQuery), responses(
-    (status = 200, body = Vec<Record>),
+/// The audit trail (R7), oldest first; paged (`limit`: default 1,000, at most 10,000).
+#[utoipa::path(get, path = "/api/audit", params(AuditQuery, Paging), responses(
+    (status = 200, body = Vec<Record>, headers(("Link" = String, description = "The next page: `<…&cursor=…>; rel=\"next\"`, absent on the last"))),
+    (status = 400, description = "A parameter breaks its rule", body = Problem),
     (status = 403, body = Problem),
 ))]
 async fn audit_log(
     State(state): State<AppState>,
     Extension(actor): Extension<Actor>,
     Query(query): Query<AuditQuery>,
-) -> Result<Json<Vec<Record>>, ApiError> {
+    Query(paging): Query<Paging>,
+    uri: Uri,
+) -> Result<Paged<Record>, ApiError> {
+    let page = paging.page(1_000, 10_000, |k| k.parse::<u64>().ok())?;
     let since = query
         .since
         .map(|s| s.parse::<jiff::Timestamp>())
@@ -673,7 +695,8 @@ async fn audit_log(
         actor: query.actor,
         since,
     };
-    Ok(Json(audit::log(&*state.store, &actor, &filter).await?))
+    let records = audit::log(&*state.store, &actor, &filter).await?;
+    Ok(Paged::of(records, |r| r.seq, page, uri))
 }
 
 /// Checks the audit trail — its hash chain, its seals against the organization key, its head
@@ -800,24 +823,47 @@ async fn keep_body(state: &AppState, body: &[u8], why: String) -> ApiError {
 }
 
 /// Undocumented points of interaction (R8): interactions seen at points that are not live,
-/// held and not counted, with their volumes.
-#[utoipa::path(get, path = "/api/undocumented", responses((status = 200, body = Vec<HeldPoint>)))]
+/// held and not counted, with their volumes, by point key; paged (`limit`: default 1,000, at
+/// most 10,000).
+#[utoipa::path(get, path = "/api/undocumented", params(Paging), responses(
+    (status = 200, body = Vec<HeldPoint>, headers(("Link" = String, description = "The next page: `<…&cursor=…>; rel=\"next\"`, absent on the last"))),
+    (status = 400, description = "`limit` or `cursor` breaks its rule", body = Problem),
+))]
 async fn undocumented(
     State(state): State<AppState>,
     Extension(actor): Extension<Actor>,
-) -> Result<Json<Vec<HeldPoint>>, ApiError> {
+    Query(paging): Query<Paging>,
+    uri: Uri,
+) -> Result<Paged<HeldPoint>, ApiError> {
     actor.require(Permission::Export)?;
-    Ok(Json(state.store.held().await?))
+    let page = paging.page(1_000, 10_000, |k| Some(k.to_owned()))?;
+    Ok(Paged::of(
+        state.store.held().await?,
+        |h| h.point.clone(),
+        page,
+        uri,
+    ))
 }
 
-/// Rejected inputs with their reasons, oldest first.
-#[utoipa::path(get, path = "/api/rejects", responses((status = 200, body = Vec<Reject>)))]
+/// Rejected inputs with their reasons, oldest first; paged (`limit`: default 100, at most
+/// 1,000). A reject keeps at most the first 65,536 bytes of its input (`truncated`), with
+/// the input's `length` and `sha256`.
+#[utoipa::path(get, path = "/api/rejects", params(Paging), responses(
+    (status = 200, body = Vec<Reject>, headers(("Link" = String, description = "The next page: `<…&cursor=…>; rel=\"next\"`, absent on the last"))),
+    (status = 400, description = "`limit` or `cursor` breaks its rule", body = Problem),
+))]
 async fn list_rejects(
     State(state): State<AppState>,
     Extension(actor): Extension<Actor>,
-) -> Result<Json<Vec<Reject>>, ApiError> {
+    Query(paging): Query<Paging>,
+    uri: Uri,
+) -> Result<Paged<Reject>, ApiError> {
     actor.require(Permission::Export)?;
-    Ok(Json(state.store.rejects().await?))
+    let page = paging.page(100, 1_000, |k| k.parse::<i64>().ok())?;
+    let after = page.after.unwrap_or(i64::MIN);
+    let limit = u32::try_from(page.limit + 1).unwrap_or(u32::MAX);
+    let rejects = state.store.rejects_after(after, limit).await?;
+    Ok(Paged::read(rejects, page.limit, |r| r.id, uri))
 }
 
 /// Runs the rejects through the checks again (after the cause was fixed).

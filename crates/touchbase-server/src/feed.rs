@@ -169,17 +169,23 @@ async fn put_rules(
     Extension(actor): Extension<Actor>,
     body: Bytes,
 ) -> Result<Json<Vec<Rule>>, ApiError> {
-    let rules = parse_body(&body)?;
+    // The role before the body is parsed.
+    actor.require(touchbase_core::Permission::Administer)?;
+    let rules = parse_body(body).await?;
     feed::put_rules(&*state.store, &actor, &rules).await?;
     Ok(Json(rules))
 }
 
-fn parse_body(body: &Bytes) -> Result<Vec<Rule>, ApiError> {
-    let text = std::str::from_utf8(body).map_err(|_| bad("body", "must be UTF-8 text"))?;
-    if let Ok(many) = serde_json::from_str::<Vec<Rule>>(text) {
-        return Ok(many);
-    }
-    rules::parse_rules(text).map_err(|e| bad("body", e))
+/// The rules of a body, parsed off the async workers within a budget ([`crate::parse`]).
+async fn parse_body(body: Bytes) -> Result<Vec<Rule>, ApiError> {
+    crate::parse::bounded("the rules", move || {
+        let text = std::str::from_utf8(&body).map_err(|_| bad("body", "must be UTF-8 text"))?;
+        if let Ok(many) = serde_json::from_str::<Vec<Rule>>(text) {
+            return Ok(many);
+        }
+        rules::parse_rules(text).map_err(|e| bad("body", e))
+    })
+    .await?
 }
 
 #[utoipa::path(get, path = "/api/rules/{key}", params(("key" = String, Path)), responses((status = 200, body = Rule), (status = 404, body = crate::Problem)))]
@@ -240,9 +246,11 @@ async fn test_rule(
     Query(q): Query<TestQuery>,
     body: Bytes,
 ) -> Result<Json<TestRun>, ApiError> {
+    actor.require(touchbase_core::Permission::Export)?;
     let rule = match &q.key {
         Some(key) => feed::rule(&*state.store, &actor, key).await?,
-        None => parse_body(&body)?
+        None => parse_body(body)
+            .await?
             .into_iter()
             .next()
             .ok_or_else(|| bad("body", "holds no rule"))?,
@@ -257,6 +265,7 @@ async fn test_rule(
         touchbase_store::ingest::now_us(),
     )
     .map_err(|e| bad("from/to", e))?;
+    let p = crate::measure::within_bounds(p)?;
     let samples = q.samples.unwrap_or(5).min(1_000);
     Ok(Json(
         feed::test_rule(&*state.store, &actor, &rule, p.from, p.to, samples).await?,

@@ -6,14 +6,18 @@
 
 mod api;
 pub mod committer;
+pub mod connections;
 mod feed;
 mod headers;
 pub mod journeys_keeper;
 pub mod listen;
 mod measure;
 pub mod mqtt;
+mod page;
+mod parse;
 mod problem;
 mod report;
+mod stream;
 pub mod tokens;
 
 use std::future::Future;
@@ -39,6 +43,8 @@ pub struct ServerConfig {
     /// How long ingest must pause before the journeys are brought up to date in the
     /// background (see [`journeys_keeper`]).
     pub journeys_idle: std::time::Duration,
+    /// Bounds on connections: how many at once, how long a request may take to arrive.
+    pub connections: connections::Limits,
 }
 
 impl Default for ServerConfig {
@@ -47,6 +53,7 @@ impl Default for ServerConfig {
             body_limit: 8 * 1024 * 1024,
             max_batch: 10_000,
             journeys_idle: std::time::Duration::from_secs(10),
+            connections: connections::Limits::default(),
         }
     }
 }
@@ -112,18 +119,21 @@ pub fn router(state: AppState, config: &ServerConfig) -> Router {
 }
 
 /// Serves the application on `listener` until `shutdown` resolves, then finishes the requests
-/// in flight.
+/// in flight; within `config.connections` ([`connections`]: how many at once, how long each
+/// request may take to arrive).
 pub async fn serve(
     listener: TcpListener,
     state: AppState,
     config: &ServerConfig,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    // The peer's address reaches the handlers: failed authentications are counted by it.
-    let app = router(state, config).into_make_service_with_connect_info::<std::net::SocketAddr>();
-    axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown)
-        .await
+    connections::serve(
+        listener,
+        router(state, config),
+        &config.connections,
+        shutdown,
+    )
+    .await
 }
 
 /// Resolves on ctrl-c or SIGTERM: the usual `shutdown` for [`serve`].

@@ -4,6 +4,7 @@
 
 use axum::body::Bytes;
 use axum::extract::{Extension, Path, Query, State};
+use axum::response::IntoResponse;
 use axum::routing::get;
 use axum::{Json, Router};
 use serde::Deserialize;
@@ -34,21 +35,70 @@ fn bad(parameter: &str, rule: impl std::fmt::Display) -> ApiError {
     ApiError::BadRequest(format!("{parameter}: {rule}"))
 }
 
+/// The earliest instant a measurement may reach back to: 1970-01-01 00:00 UTC (no event is
+/// older).
+pub(crate) const EARLIEST: i64 = 0;
+
+/// How far past now a measurement may reach: 366 days.
+pub(crate) const AHEAD_US: i64 = 366 * period::DAY_US;
+
+/// The most scorecards one request may ask for: buckets (`by`) × groups (`all`).
+pub(crate) const MAX_CARDS: usize = 10_000;
+
+/// `period` if it lies within [`EARLIEST`] and a year from now, or a 400 naming the bound.
+pub(crate) fn within_bounds(period: Period) -> Result<Period, ApiError> {
+    let now = ingest::now_us();
+    let latest = (period::day_of(now) + 1) * period::DAY_US + AHEAD_US;
+    if period.from < EARLIEST {
+        return Err(bad(
+            "from",
+            "must be 1970-01-01 or later: no event is older (the bound of every period)",
+        ));
+    }
+    if period.to > latest {
+        let day = jiff::Timestamp::from_microsecond(latest)
+            .map(|t| t.strftime("%Y-%m-%d").to_string())
+            .unwrap_or_default();
+        return Err(bad(
+            "to",
+            format!("must be {day} or earlier: a period reaches at most a year past today"),
+        ));
+    }
+    Ok(period)
+}
+
 /// The period `from`/`to` ask for: each a date (00:00 UTC) or an RFC 3339 instant; by default
-/// the 30 days up to tomorrow 00:00 UTC.
+/// the 30 days up to tomorrow 00:00 UTC; within [`within_bounds`].
 fn requested(from: Option<&str>, to: Option<&str>) -> Result<Period, ApiError> {
     let bound = |name: &str, text: Option<&str>| {
         text.map(|t| period::parse_bound(t).map_err(|e| bad(name, e)))
             .transpose()
     };
     let (from, to) = (bound("from", from)?, bound("to", to)?);
-    period::requested(from, to, ingest::now_us()).map_err(|e| match e {
+    let period = period::requested(from, to, ingest::now_us()).map_err(|e| match e {
         PeriodError::Reversed { .. } => bad(
             "from",
             "is after `to`: the period runs from `from` up to `to`; give a `from` before `to`",
         ),
         other => bad("from/to", other),
-    })
+    })?;
+    within_bounds(period)
+}
+
+/// A 400 when `buckets` × `groups` scorecards is more than [`MAX_CARDS`].
+fn check_cards(buckets: usize, groups: usize) -> Result<(), ApiError> {
+    let asked = buckets.saturating_mul(groups);
+    if asked > MAX_CARDS {
+        return Err(bad(
+            "by/all",
+            format!(
+                "ask for at most {MAX_CARDS} scorecards in one request (buckets × groups); this \
+                 asks for {asked} ({buckets} buckets × {groups} groups): ask for a shorter period, \
+                 a coarser `by`, or one group at a time"
+            ),
+        ));
+    }
+    Ok(())
 }
 
 /// A scope the inventory does not know: 404, naming the parameter.
@@ -100,17 +150,19 @@ fn one_of<T: Copy>(parameter: &str, value: &str, names: &[(&str, T)]) -> Result<
 
 /// Scorecards (R10–R12) with METRICS.md's fields. Without `point`, `function`, `mode`,
 /// `party_type` or `all`: the whole organization. One scope without `by` answers one object;
-/// a series (`by`) or `all` answers an array (group by group, bucket by bucket).
+/// a series (`by`) or `all` answers an array (group by group, bucket by bucket), written out
+/// as it is serialized. One request asks for at most 10,000 cards (buckets × groups), over a
+/// period from 1970-01-01 to a year past today.
 #[utoipa::path(get, path = "/api/scorecards", params(ScorecardQuery), responses(
     (status = 200, description = "One card, or an array of cards for `by` or `all`", body = Card),
-    (status = 400, description = "A parameter breaks its rule; the detail names it", body = crate::Problem),
+    (status = 400, description = "A parameter breaks its rule (more than 10,000 cards, a period outside 1970-01-01 to a year past today, …); the detail names it", body = crate::Problem),
     (status = 404, description = "No such point, function or party type", body = crate::Problem),
 ))]
 pub(crate) async fn scorecards(
     State(state): State<AppState>,
     Extension(actor): Extension<Actor>,
     Query(q): Query<ScorecardQuery>,
-) -> Result<Json<serde_json::Value>, ApiError> {
+) -> Result<axum::response::Response, ApiError> {
     actor.require(Permission::Read)?;
     let period = requested(q.from.as_deref(), q.to.as_deref())?;
     let by =
@@ -171,6 +223,11 @@ pub(crate) async fn scorecards(
             "give at most one of them (none: the whole organization)",
         ));
     }
+    let buckets = match by {
+        None => 1,
+        Some(g) => period.split(g).map_err(|e| bad("from/to", e))?.len(),
+    };
+    check_cards(buckets, 1)?;
     let inventory = inventory::get(&*state.store).await?.value;
     let days = Days::read(&*state.store, period).await?;
     let scopes = if let Some(k) = q.point {
@@ -186,15 +243,12 @@ pub(crate) async fn scorecards(
     } else {
         vec![Scope::Organization]
     };
-    let cards = measure::cards(&inventory, &days, &scopes, by).map_err(unknown)?;
-    let json = match (all, by, cards.as_slice()) {
-        (None, None, [one]) => serde_json::to_value(one),
-        _ => serde_json::to_value(&cards),
-    };
-    Ok(Json(json.map_err(|e| ApiError::Internal {
-        context: "scorecards",
-        source: Box::new(e),
-    })?))
+    check_cards(buckets, scopes.len())?;
+    let mut cards = measure::cards(&inventory, &days, &scopes, by).map_err(unknown)?;
+    Ok(match (all, by, cards.len()) {
+        (None, None, 1) => Json(cards.remove(0)).into_response(),
+        _ => crate::stream::json_array(cards),
+    })
 }
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
@@ -236,7 +290,7 @@ pub(crate) struct JourneysQuery {
     party_type: Option<String>,
     /// Only journeys that start at this point.
     start: Option<String>,
-    /// How many of the most frequent variants to list (default 10).
+    /// How many of the most frequent variants to list (default 10, at most 1,000).
     top: Option<String>,
 }
 
@@ -254,7 +308,7 @@ pub(crate) async fn journeys(
 ) -> Result<Json<Summary>, ApiError> {
     actor.require(Permission::Read)?;
     let period = requested(q.from.as_deref(), q.to.as_deref())?;
-    let top = count("top", q.top.as_deref(), 10)?;
+    let top = count("top", q.top.as_deref(), 10)?.min(MAX_TOP);
     let inventory = inventory::get(&*state.store).await?.value;
     let query = JourneyQuery {
         period,
@@ -270,6 +324,9 @@ pub(crate) async fn journeys(
         measure::journeys(&*state.store, &inventory, &query).await?,
     ))
 }
+
+/// The most journeys, or failures of a point, one answer lists (a larger `top` lists this many).
+pub(crate) const MAX_TOP: usize = 1_000;
 
 /// A whole number of 0 or more given as a query parameter, `default` when absent.
 fn count(parameter: &str, text: Option<&str>, default: usize) -> Result<usize, ApiError> {
@@ -290,7 +347,7 @@ pub(crate) struct QualityQuery {
     from: Option<String>,
     /// The first instant after the period (default: tomorrow 00:00 UTC).
     to: Option<String>,
-    /// How many of each point's most frequent failures to list (default 5).
+    /// How many of each point's most frequent failures to list (default 5, at most 1,000).
     top: Option<String>,
 }
 
@@ -309,7 +366,7 @@ pub(crate) async fn quality(
 ) -> Result<Json<Vec<PointQuality>>, ApiError> {
     actor.require(Permission::Export)?;
     let period = requested(q.from.as_deref(), q.to.as_deref())?;
-    let top = count("top", q.top.as_deref(), 5)?;
+    let top = count("top", q.top.as_deref(), 5)?.min(MAX_TOP);
     let days = Days::read(&*state.store, period).await?;
     Ok(Json(measure::quality(&*state.store, &days, top).await?))
 }

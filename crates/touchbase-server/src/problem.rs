@@ -211,6 +211,7 @@ impl From<FileError> for ApiError {
     fn from(e: FileError) -> Self {
         match e {
             FileError::Syntax(why) => ApiError::BadRequest(format!("the body is not valid: {why}")),
+            FileError::TooDeep(deep) => ApiError::BadRequest(format!("body: {deep}")),
             FileError::Invalid(v) => ApiError::Invalid(v),
         }
     }

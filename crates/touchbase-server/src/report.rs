@@ -27,7 +27,7 @@ pub(crate) struct ReportQuery {
     to: Option<String>,
     /// `html` (default: one self-contained page), `md` or `json`.
     format: Option<String>,
-    /// How many of the most frequent journeys to show (default 10).
+    /// How many of the most frequent journeys to show (default 10, at most 1,000).
     journeys: Option<usize>,
 }
 
@@ -58,11 +58,12 @@ pub(crate) async fn report(
     let period =
         touchbase_report::default_period(q.from.as_deref(), q.to.as_deref(), now.as_microsecond())
             .map_err(|e| ApiError::BadRequest(format!("from/to: {e}")))?;
+    let period = crate::measure::within_bounds(period)?;
     let inventory = inventory::get(&*state.store).await?.value;
     let options = Options {
         period,
         generated_at: now.round(jiff::Unit::Second).unwrap_or(now).to_string(),
-        top_journeys: q.journeys.unwrap_or(10),
+        top_journeys: q.journeys.unwrap_or(10).min(crate::measure::MAX_TOP),
     };
     let report = touchbase_report::build(&*state.store, &actor, &inventory, &options)
         .await

@@ -570,11 +570,16 @@ async fn insert_rejects(
         .map(|r| serde_json::to_string(&r.reasons).unwrap_or_default())
         .collect();
     let replayable: Vec<bool> = rejects.iter().map(|r| r.replayable).collect();
+    // Kept only for a reject cut to its head; the others' length is raw's.
+    let length: Vec<Option<i64>> = rejects
+        .iter()
+        .map(|r| (r.length > r.raw.len() as u64).then_some(r.length as i64))
+        .collect();
     tx.execute(
-        "INSERT INTO rejects (received_at, source, raw, digest, reasons, replayable)
-         SELECT $1::bigint, u.* FROM UNNEST($2::text[], $3::text[], $4::text[], $5::text[], $6::boolean[]) AS u
+        "INSERT INTO rejects (received_at, source, raw, digest, reasons, replayable, length)
+         SELECT $1::bigint, u.* FROM UNNEST($2::text[], $3::text[], $4::text[], $5::text[], $6::boolean[], $7::bigint[]) AS u
          ON CONFLICT (digest) DO NOTHING",
-        &[&received_at, &source, &raw, &digest, &reasons, &replayable],
+        &[&received_at, &source, &raw, &digest, &reasons, &replayable, &length],
     )
     .await?;
     Ok(())

@@ -41,6 +41,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (8, include_str!("../migrations/0008_deliveries.sql")),
     (9, include_str!("../migrations/0009_rule_states.sql")),
     (10, include_str!("../migrations/0010_audit_seal.sql")),
+    (11, include_str!("../migrations/0011_reject_length.sql")),
 ];
 
 /// Key of the advisory lock held while migrating.
@@ -455,12 +456,18 @@ impl Store for PostgresStore {
     }
 
     async fn rejects(&self) -> Result<Vec<Reject>, StoreError> {
+        self.rejects_after(i64::MIN, u32::MAX).await
+    }
+
+    async fn rejects_after(&self, after: i64, limit: u32) -> Result<Vec<Reject>, StoreError> {
         const CONTEXT: &str = "reading rejects";
         let client = self.client().await?;
         let rows = client
             .query(
-                "SELECT id, received_at, source, raw, reasons, replayed_at, replayable FROM rejects ORDER BY id",
-                &[],
+                "SELECT id, received_at, source, raw, reasons, replayed_at, replayable, digest,
+                    COALESCE(length, octet_length(raw)::bigint)
+                 FROM rejects WHERE id > $1 ORDER BY id LIMIT $2",
+                &[&after, &i64::from(limit)],
             )
             .await
             .map_err(pg(CONTEXT))?;
@@ -470,17 +477,31 @@ impl Store for PostgresStore {
                 let reasons: String = row.get(4);
                 let reasons = serde_json::from_str(&reasons)
                     .map_err(|e| StoreError::Corrupt(format!("reject {id}: {e}")))?;
+                let raw: String = row.get(3);
+                let length = row.get::<_, i64>(8).max(0) as u64;
                 Ok(Reject {
                     id,
                     received_at: row.get(1),
                     source: row.get(2),
-                    raw: row.get(3),
+                    truncated: length > raw.len() as u64,
+                    raw,
                     reasons,
                     replayed_at: row.get(5),
                     replayable: row.get(6),
+                    length,
+                    sha256: row.get(7),
                 })
             })
             .collect()
+    }
+
+    async fn prune_rejects(&self, before: i64) -> Result<u64, StoreError> {
+        const CONTEXT: &str = "pruning rejects";
+        let client = self.client().await?;
+        client
+            .execute("DELETE FROM rejects WHERE received_at < $1", &[&before])
+            .await
+            .map_err(pg(CONTEXT))
     }
 
     async fn mark_replayed(&self, ids: &[i64], at: i64) -> Result<(), StoreError> {

@@ -38,6 +38,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/0008_deliveries.sql"),
     include_str!("../migrations/0009_rule_states.sql"),
     include_str!("../migrations/0010_audit_seal.sql"),
+    include_str!("../migrations/0011_reject_length.sql"),
 ];
 
 #[derive(Debug, Clone)]
@@ -469,32 +470,71 @@ impl Store for SqliteStore {
     }
 
     async fn rejects(&self) -> Result<Vec<Reject>, StoreError> {
+        self.rejects_after(i64::MIN, u32::MAX).await
+    }
+
+    async fn rejects_after(&self, after: i64, limit: u32) -> Result<Vec<Reject>, StoreError> {
         const CONTEXT: &str = "reading rejects";
-        self.with(CONTEXT, |conn| {
+        self.with(CONTEXT, move |conn| {
             let mut stmt = conn
-                .prepare("SELECT id, received_at, source, raw, reasons, replayed_at, replayable FROM rejects ORDER BY id")
+                .prepare_cached(
+                    "SELECT id, received_at, source, raw, reasons, replayed_at, replayable, digest,
+                        COALESCE(length, length(CAST(raw AS BLOB)))
+                     FROM rejects WHERE id > ?1 ORDER BY id LIMIT ?2",
+                )
                 .map_err(db(CONTEXT))?;
             let rows = stmt
-                .query_map([], |r| {
+                .query_map(params![after, i64::from(limit)], |r| {
                     Ok((
-                        r.get::<_, i64>(0)?,
-                        r.get::<_, i64>(1)?,
-                        r.get::<_, String>(2)?,
-                        r.get::<_, String>(3)?,
-                        r.get::<_, String>(4)?,
-                        r.get::<_, Option<i64>>(5)?,
-                        r.get::<_, bool>(6)?,
+                        (
+                            r.get::<_, i64>(0)?,
+                            r.get::<_, i64>(1)?,
+                            r.get::<_, String>(2)?,
+                            r.get::<_, String>(3)?,
+                            r.get::<_, String>(4)?,
+                        ),
+                        (
+                            r.get::<_, Option<i64>>(5)?,
+                            r.get::<_, bool>(6)?,
+                            r.get::<_, String>(7)?,
+                            r.get::<_, i64>(8)?,
+                        ),
                     ))
                 })
                 .map_err(db(CONTEXT))?;
             let mut rejects = Vec::new();
             for row in rows {
-                let (id, received_at, source, raw, reasons, replayed_at, replayable) = row.map_err(db(CONTEXT))?;
+                let ((id, received_at, source, raw, reasons), (replayed_at, replayable, sha256, length)) =
+                    row.map_err(db(CONTEXT))?;
                 let reasons = serde_json::from_str(&reasons)
                     .map_err(|e| StoreError::Corrupt(format!("reject {id}: {e}")))?;
-                rejects.push(Reject { id, received_at, source, raw, reasons, replayed_at, replayable });
+                let length = length.max(0) as u64;
+                let truncated = length > raw.len() as u64;
+                rejects.push(Reject {
+                    id,
+                    received_at,
+                    source,
+                    raw,
+                    reasons,
+                    replayed_at,
+                    replayable,
+                    length,
+                    sha256,
+                    truncated,
+                });
             }
             Ok(rejects)
+        })
+        .await
+    }
+
+    async fn prune_rejects(&self, before: i64) -> Result<u64, StoreError> {
+        const CONTEXT: &str = "pruning rejects";
+        self.with(CONTEXT, move |conn| {
+            let pruned = conn
+                .execute("DELETE FROM rejects WHERE received_at < ?1", params![before])
+                .map_err(db(CONTEXT))?;
+            Ok(pruned as u64)
         })
         .await
     }
@@ -1049,8 +1089,8 @@ fn insert_rejects(
     received_at: i64,
 ) -> rusqlite::Result<()> {
     let mut insert = tx.prepare_cached(
-        "INSERT INTO rejects (received_at, source, raw, digest, reasons, replayable)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT (digest) DO NOTHING",
+        "INSERT INTO rejects (received_at, source, raw, digest, reasons, replayable, length)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) ON CONFLICT (digest) DO NOTHING",
     )?;
     for r in rejects {
         let reasons = serde_json::to_string(&r.reasons).unwrap_or_default();
@@ -1060,7 +1100,9 @@ fn insert_rejects(
             r.raw,
             r.digest(),
             reasons,
-            r.replayable
+            r.replayable,
+            // Kept only for a reject cut to its head; the others' length is raw's.
+            (r.length > r.raw.len() as u64).then_some(r.length as i64)
         ])?;
     }
     Ok(())

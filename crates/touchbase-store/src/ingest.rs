@@ -373,6 +373,14 @@ pub async fn replay(
     })
 }
 
+/// Removes the rejects received before `before` (microseconds since the epoch), replayed or
+/// not (administrators): what a reject holds is the sender's to send again, so nothing counted
+/// is lost. Returns how many were removed.
+pub async fn prune_rejects(store: &dyn Store, actor: &Actor, before: i64) -> Result<u64, OpError> {
+    actor.require(Permission::Administer)?;
+    Ok(store.prune_rejects(before).await?)
+}
+
 /// Counts the held events of every live point (after an inventory change that took points
 /// live); returns how many were released.
 pub async fn release_live(store: &dyn Store) -> Result<u64, StoreError> {

@@ -141,6 +141,13 @@ pub trait Store: Send + Sync + Debug {
     /// Every rejected input, oldest first.
     async fn rejects(&self) -> Result<Vec<Reject>, StoreError>;
 
+    /// At most `limit` rejected inputs with ids after `after`, oldest first: a page of them.
+    async fn rejects_after(&self, after: i64, limit: u32) -> Result<Vec<Reject>, StoreError>;
+
+    /// Removes the rejects received before `before` (microseconds since the epoch), replayed
+    /// or not; returns how many.
+    async fn prune_rejects(&self, before: i64) -> Result<u64, StoreError>;
+
     /// Marks rejects as replayed (their events were taken).
     async fn mark_replayed(&self, ids: &[i64], at: i64) -> Result<(), StoreError>;
 

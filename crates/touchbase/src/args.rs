@@ -556,6 +556,12 @@ pub enum RejectsCommand {
         /// Only this reject.
         id: Option<i64>,
     },
+    /// Remove the rejects received before a date, replayed or not (admins).
+    Prune {
+        /// A date (00:00 UTC) or an RFC 3339 instant: rejects received before it go.
+        #[arg(long, value_name = "DATE")]
+        before: String,
+    },
 }
 
 #[derive(Debug, Args)]

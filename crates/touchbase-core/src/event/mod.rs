@@ -848,23 +848,36 @@ impl Checked {
     }
 }
 
+/// The most bytes of a rejected input that are kept: its head. A longer input is kept as its
+/// first [`REJECT_HEAD`] bytes, its length and the SHA-256 of the whole, and is never replayed
+/// (what was cut off is gone).
+pub const REJECT_HEAD: usize = 64 * 1024;
+
 /// An input that could not be taken, kept with its reasons so it can be replayed (R9).
 #[derive(Debug, Clone, PartialEq)]
 pub struct NewReject {
     /// Where it came from: `http`, `file:NAME:LINE`, `mqtt:TOPIC`, …
     pub source: String,
-    /// The input as received (one event's text, or the whole line).
+    /// The input as received (one event's text, or the whole line), or its first
+    /// [`REJECT_HEAD`] bytes.
     pub raw: String,
     pub reasons: Vec<String>,
     /// Whether `raw` is exactly what was received. It is not when the input was not UTF-8 or
-    /// held NUL characters (which not every store keeps): those are shown replaced, and such a
-    /// reject is never replayed, since that could take an event that was never sent.
+    /// held NUL characters (which not every store keeps), shown replaced, or was cut to its
+    /// head: such a reject is never replayed, since that could take an event that was never
+    /// sent.
     pub replayable: bool,
+    /// How many bytes were received: more than `raw` holds when it was cut to its head.
+    pub length: u64,
+    /// The SHA-256 of the whole text received (hex), before it was cut: the same input
+    /// rejected again (a file imported twice) is kept once.
+    pub sha256: String,
 }
 
 impl NewReject {
     /// A reject of the bytes received: kept as text, with what text cannot hold shown
-    /// (invalid UTF-8 as U+FFFD, NUL as `␀`) and said in the reasons.
+    /// (invalid UTF-8 as U+FFFD, NUL as `␀`) and said in the reasons; cut to its first
+    /// [`REJECT_HEAD`] bytes when longer.
     pub fn new(source: &str, raw: &[u8], mut reasons: Vec<String>) -> NewReject {
         let (mut text, mut replayable) = match std::str::from_utf8(raw) {
             Ok(text) => (text.to_owned(), true),
@@ -883,18 +896,34 @@ impl NewReject {
             );
             replayable = false;
         }
+        let sha256 = hex(&Sha256::digest(text.as_bytes()));
+        if text.len() > REJECT_HEAD {
+            let mut head = REJECT_HEAD;
+            while !text.is_char_boundary(head) {
+                head -= 1;
+            }
+            text.truncate(head);
+            reasons.push(format!(
+                "the input is {} bytes long; only its first {head} are kept (with the SHA-256 \
+                 of the whole), so it is not replayable: send it again once the cause is fixed",
+                raw.len()
+            ));
+            replayable = false;
+        }
         NewReject {
             source: source.replace('\0', "\u{2400}"),
             raw: text,
             reasons,
             replayable,
+            length: raw.len() as u64,
+            sha256,
         }
     }
 
-    /// The reject's fingerprint: the SHA-256 of its text. The same input rejected again (a file
-    /// imported twice) is kept once.
+    /// The reject's fingerprint: the SHA-256 of its whole text. The same input rejected again
+    /// (a file imported twice) is kept once.
     pub fn digest(&self) -> String {
-        hex(&Sha256::digest(self.raw.as_bytes()))
+        self.sha256.clone()
     }
 }
 
@@ -906,12 +935,19 @@ pub struct Reject {
     /// Microseconds since the epoch.
     pub received_at: i64,
     pub source: String,
+    /// The input as received, or its first 65,536 bytes when `truncated`.
     pub raw: String,
     pub reasons: Vec<String>,
     /// When a replay took it (microseconds since the epoch).
     pub replayed_at: Option<i64>,
     /// False when `raw` is not exactly what was received (see [`NewReject::replayable`]).
     pub replayable: bool,
+    /// How many bytes were received.
+    pub length: u64,
+    /// The SHA-256 of the whole text received (hex).
+    pub sha256: String,
+    /// Whether `raw` holds only the head of what was received (see [`REJECT_HEAD`]).
+    pub truncated: bool,
 }
 
 /// The 64-bit key an event id is found by: the first eight bytes of its SHA-256. Two ids with

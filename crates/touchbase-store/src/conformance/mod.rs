@@ -37,6 +37,10 @@ pub use audit::{
     entities_edited_behind_the_stores_back_are_named,
     removing_the_last_records_is_caught_by_the_head, retired_keys_still_verify_after_rotation,
 };
+mod rejects;
+pub use rejects::{
+    long_rejects_keep_their_head_hash_and_length, rejects_come_in_pages_and_are_pruned_by_date,
+};
 mod journeys_ahead;
 pub use journeys_ahead::journeys_kept_ahead_follow_late_released_events_and_gap_changes;
 mod outbox;
@@ -164,6 +168,8 @@ macro_rules! conformance_suite {
             an_id_is_one_interaction_per_day,
             rollups_add_up_in_one_order_on_every_store,
             rejects_are_kept_once_and_altered_ones_never_replayed,
+            long_rejects_keep_their_head_hash_and_length,
+            rejects_come_in_pages_and_are_pruned_by_date,
             scorecards_are_metrics_by_hand,
             series_are_metrics_by_hand_and_add_up,
             quality_is_metrics_by_hand,

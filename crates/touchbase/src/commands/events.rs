@@ -220,12 +220,13 @@ pub async fn rejects(
             if json {
                 return print_json(&rejects);
             }
-            let mut t = table(["id", "received", "source", "reasons"]);
+            let mut t = table(["id", "received", "source", "bytes", "reasons"]);
             for r in &rejects {
                 t.add_row([
                     r.id.to_string(),
                     at(r.received_at),
                     r.source.clone(),
+                    r.length.to_string(),
                     r.reasons.join("; "),
                 ]);
             }
@@ -253,7 +254,12 @@ pub async fn rejects(
             for reason in &reject.reasons {
                 println!("  - {reason}");
             }
-            println!("input:\n{}", reject.raw);
+            println!("SHA-256 {} of {} bytes", reject.sha256, reject.length);
+            if reject.truncated {
+                println!("input (its first {} bytes):\n{}", reject.raw.len(), reject.raw);
+            } else {
+                println!("input:\n{}", reject.raw);
+            }
         }
         RejectsCommand::Replay { id } => {
             let done = ingest::replay(store, actor, id).await?;
@@ -268,6 +274,12 @@ pub async fn rejects(
                 );
             }
             println!();
+        }
+        RejectsCommand::Prune { before } => {
+            let at_us = touchbase_core::period::parse_bound(&before)
+                .map_err(|e| anyhow::anyhow!("--before: {e}"))?;
+            let pruned = ingest::prune_rejects(store, actor, at_us).await?;
+            println!("{pruned} rejects received before {} removed", at(at_us));
         }
     }
     Ok(())
