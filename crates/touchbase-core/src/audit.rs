@@ -50,9 +50,12 @@ pub struct Record {
     pub actor: String,
     pub action: String,
     pub subject: String,
-    #[cfg_attr(feature = "openapi", schema(value_type = Option<Object>))]
+    /// The entity before the action (null when it created the entity).
+    #[cfg_attr(feature = "openapi", schema(schema_with = entity_document))]
     pub before: Option<Value>,
-    #[cfg_attr(feature = "openapi", schema(value_type = Option<Object>))]
+    /// The entity after the action (null when it removed the entity), or what an action that
+    /// changes no entity did.
+    #[cfg_attr(feature = "openapi", schema(schema_with = entity_document))]
     pub after: Option<Value>,
     /// The hash of the record before (or [`GENESIS`]).
     pub prev: String,
@@ -145,6 +148,19 @@ impl KeyRing {
             .chain(&self.retired)
             .find(|k| k.id == id)
     }
+}
+
+/// The schema of a record's `before` and `after`: an entity's document as stored (an object), a
+/// business function's name (a string, the whole of a function's document), or null.
+#[cfg(feature = "openapi")]
+fn entity_document() -> utoipa::openapi::schema::Object {
+    use utoipa::openapi::schema::{ObjectBuilder, SchemaType, Type};
+    ObjectBuilder::new()
+        .schema_type(SchemaType::Array(vec![Type::Object, Type::String, Type::Null]))
+        .description(Some(
+            "The entity's document as stored: an object, or for a business function its name",
+        ))
+        .build()
 }
 
 /// Seals `entry` as record `seq` after the record whose hash is `prev`, with `key` when there

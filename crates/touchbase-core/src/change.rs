@@ -271,7 +271,7 @@ pub fn state_entities(state: &State) -> Vec<Entity> {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema), schema(as = ChangeAction))]
 #[serde(rename_all = "lowercase")]
 pub enum Action {
     Add,

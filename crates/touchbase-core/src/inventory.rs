@@ -354,7 +354,7 @@ pub enum StrategicValue {
 
 /// Where a point is in its life (R6).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
-#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema), schema(as = PointStatus))]
 #[serde(rename_all = "snake_case")]
 pub enum Status {
     #[default]

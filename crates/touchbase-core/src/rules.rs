@@ -153,7 +153,7 @@ impl Lifecycle {
 
 /// One action of a rule.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema), schema(as = RuleAction))]
 #[serde(deny_unknown_fields)]
 pub struct Action {
     pub endpoint: String,

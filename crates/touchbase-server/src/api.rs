@@ -1,7 +1,7 @@
 //! The routes of the JSON API and the dashboard. Each handler carries its OpenAPI description.
 
 use axum::body::Bytes;
-use axum::extract::{Extension, Path, Query, Request, State};
+use axum::extract::{Extension, Request, State};
 use axum::http::{HeaderMap, StatusCode, Uri, header};
 use axum::middleware::{self, Next};
 use axum::response::Response;
@@ -27,6 +27,8 @@ use touchbase_store::{audit, proposals};
 use utoipa::OpenApi;
 
 use crate::AppState;
+use crate::document::Shared;
+use crate::extract::{Path, Query};
 use crate::page::{Paged, Paging};
 use crate::problem::{ApiError, Problem};
 
@@ -38,6 +40,7 @@ use crate::problem::{ApiError, Problem};
     ),
     paths(
         healthz,
+        openapi,
         me,
         get_inventory,
         export_inventory,
@@ -87,25 +90,10 @@ use crate::problem::{ApiError, Problem};
         crate::feed::metrics,
     ),
     components(schemas(Problem, Inventory, Point, Change, ImportSummary, Proposal, Record, EventsReply, HeldPoint, Reject, Card, Assessment, JourneySummary, PointQuality)),
-    modifiers(&BearerAuth),
+    modifiers(&Shared),
     security(("bearer" = []))
 )]
 pub struct ApiDoc;
-
-/// Declares the bearer token scheme every API call but `/healthz` and this document needs.
-#[derive(Debug)]
-struct BearerAuth;
-
-impl utoipa::Modify for BearerAuth {
-    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
-        use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
-        let components = openapi.components.get_or_insert_with(Default::default);
-        components.add_security_scheme(
-            "bearer",
-            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
-        );
-    }
-}
 
 pub fn routes(state: AppState) -> Router<AppState> {
     let api = Router::new()
@@ -223,12 +211,19 @@ async fn dashboard() -> impl IntoResponse {
     )
 }
 
+/// This document: the API in OpenAPI 3.1.
+#[utoipa::path(get, path = "/api/openapi.json", responses(
+    (status = 200, description = "The OpenAPI 3.1 document", body = Object),
+))]
 async fn openapi() -> Json<utoipa::openapi::OpenApi> {
     Json(ApiDoc::openapi())
 }
 
-async fn not_found() -> ApiError {
-    ApiError::NotFound("no such route: /api/openapi.json lists the API".to_owned())
+async fn not_found(method: axum::http::Method, uri: axum::http::Uri) -> ApiError {
+    ApiError::NotFound(format!(
+        "no such route: {method} {}; /api/openapi.json lists the API",
+        uri.path()
+    ))
 }
 
 #[derive(Debug, Serialize, utoipa::ToSchema)]
@@ -296,8 +291,8 @@ async fn get_inventory(
 
 /// The inventory as a YAML file: the same bytes as `touchbase inventory export`.
 #[utoipa::path(get, path = "/api/inventory/export", responses(
-    (status = 200, content_type = "application/yaml", body = String),
-    (status = 409, body = Problem),
+    (status = 200, content_type = "application/yaml", body = Inventory, description = "The inventory file: the inventory as YAML"),
+    (status = 409, description = "The store holds no inventory yet", body = Problem),
 ))]
 async fn export_inventory(
     State(state): State<AppState>,
@@ -323,7 +318,10 @@ struct ImportQuery {
 
 /// Applies an inventory file (YAML or JSON): the stored inventory becomes the file's.
 #[utoipa::path(post, path = "/api/inventory/import", params(ImportQuery),
-    request_body(content = String, content_type = "application/yaml"),
+    request_body(description = "An inventory file: YAML, or JSON", content(
+        (Inventory = "application/yaml"),
+        (Inventory = "application/json"),
+    )),
     responses(
         (status = 200, body = ImportSummary),
         (status = 400, description = "Not YAML", body = Problem),
@@ -556,6 +554,7 @@ async fn put_point(
 #[utoipa::path(post, path = "/api/points/{key}/retire", params(("key" = String, Path)), responses(
     (status = 200, body = Point),
     (status = 404, body = Problem),
+    (status = 422, description = "The inventory after would break a rule", body = Problem),
 ))]
 async fn retire_point(
     State(state): State<AppState>,
@@ -761,7 +760,10 @@ fn split_events(body: &str, ndjson: bool) -> Result<Vec<Input>, String> {
 /// accepted, a duplicate (its id is on record), held (its point is not live, R8) or rejected
 /// (kept with its reasons, replayable). The answer comes once the batch is durable.
 #[utoipa::path(post, path = "/api/events",
-    request_body(content = String, description = "A JSON array of events, or NDJSON", content_type = "application/json"),
+    request_body(description = "A JSON array of events (or one event), or NDJSON: one event per line", content(
+        (serde_json::Value = "application/json"),
+        (String = "application/x-ndjson"),
+    )),
     responses(
         (status = 200, body = EventsReply),
         (status = 400, description = "The body could not be split into events; it was kept in the rejects", body = Problem),

@@ -3,7 +3,7 @@
 //! format at `/metrics`. The same operations as the CLI's (`touchbase_store::feed`).
 
 use axum::body::Bytes;
-use axum::extract::{Extension, Path, Query, State};
+use axum::extract::{Extension, State};
 use axum::http::{StatusCode, header};
 use axum::response::IntoResponse;
 use axum::routing::{get, post};
@@ -17,6 +17,7 @@ use touchbase_store::feed::{self, NewEndpoint, Shown, TestRun};
 use touchbase_store::outbox::{Attempt, Delivery, DeliveryFilter, DeliveryState, FeedCount};
 
 use crate::AppState;
+use crate::extract::{Path, Query};
 use crate::problem::ApiError;
 
 pub fn routes() -> Router<AppState> {
@@ -76,6 +77,7 @@ struct EndpointBody {
 /// Declares an endpoint (admins); the answer holds its signing secret, shown only this once.
 #[utoipa::path(post, path = "/api/endpoints", request_body = EndpointBody, responses(
     (status = 201, body = Shown),
+    (status = 409, description = "The server was started without the organization's key", body = crate::Problem),
     (status = 422, body = crate::Problem),
 ))]
 async fn add_endpoint(
@@ -106,7 +108,10 @@ struct RotateQuery {
 }
 
 /// A new signing secret (admins); the previous one signs beside it for `overlap`.
-#[utoipa::path(post, path = "/api/endpoints/{key}/rotate", params(("key" = String, Path), RotateQuery), responses((status = 200, body = Shown)))]
+#[utoipa::path(post, path = "/api/endpoints/{key}/rotate", params(("key" = String, Path), RotateQuery), responses(
+    (status = 200, body = Shown),
+    (status = 409, description = "The server was started without the organization's key", body = crate::Problem),
+))]
 async fn rotate_endpoint(
     State(state): State<AppState>,
     Extension(actor): Extension<Actor>,
@@ -160,7 +165,10 @@ async fn list_rules(
 
 /// Adds rules or replaces those with the same keys (admins): a YAML text, one rule per
 /// document, or a JSON rule or array of rules.
-#[utoipa::path(post, path = "/api/rules", request_body(content = String, content_type = "application/yaml"), responses(
+#[utoipa::path(post, path = "/api/rules", request_body(description = "Rules: YAML, one rule per document, or JSON, a rule or an array of rules", content(
+    (Rule = "application/yaml"),
+    (Vec<Rule> = "application/json"),
+)), responses(
     (status = 200, body = Vec<Rule>),
     (status = 422, body = crate::Problem),
 ))]
@@ -239,7 +247,14 @@ struct TestQuery {
 
 /// Runs a rule over the stored history as if each event had just arrived, sending nothing:
 /// every time it would have fired, and the bodies of the first.
-#[utoipa::path(post, path = "/api/rules/test", params(TestQuery), request_body(content = String, content_type = "application/yaml", description = "The rule, when `key` is not given"), responses((status = 200, body = TestRun)))]
+#[utoipa::path(post, path = "/api/rules/test", params(TestQuery), request_body(description = "The rule (YAML or JSON), when `key` is not given", content(
+    (Rule = "application/yaml"),
+    (Rule = "application/json"),
+)), responses(
+    (status = 200, body = TestRun),
+    (status = 404, description = "No saved rule has that `key`", body = crate::Problem),
+    (status = 422, description = "The rule breaks a rule of the feed", body = crate::Problem),
+))]
 async fn test_rule(
     State(state): State<AppState>,
     Extension(actor): Extension<Actor>,
@@ -349,13 +364,18 @@ struct ReplayBody {
     state: Option<String>,
 }
 
+/// How many deliveries a replay sent again (named apart from the rejects' `Replayed`).
 #[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+#[schema(as = DeliveriesReplayed)]
 struct Replayed {
     replayed: u64,
 }
 
 /// Sends deliveries again (admins): by id, or those fired since `since` (of a rule, in a state).
-#[utoipa::path(post, path = "/api/deliveries/replay", request_body = ReplayBody, responses((status = 200, body = Replayed)))]
+#[utoipa::path(post, path = "/api/deliveries/replay", request_body = ReplayBody, responses(
+    (status = 200, body = Replayed),
+    (status = 422, description = "An id names no delivery", body = crate::Problem),
+))]
 async fn replay(
     State(state): State<AppState>,
     Extension(actor): Extension<Actor>,

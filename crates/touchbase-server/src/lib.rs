@@ -7,6 +7,8 @@
 mod api;
 pub mod committer;
 pub mod connections;
+mod document;
+mod extract;
 mod feed;
 mod headers;
 pub mod journeys_keeper;
@@ -114,6 +116,10 @@ pub fn router(state: AppState, config: &ServerConfig) -> Router {
         .with_state(state)
         .layer(axum::Extension(config.clone()))
         .layer(DefaultBodyLimit::max(config.body_limit))
+        .layer(axum::middleware::from_fn_with_state(
+            config.body_limit,
+            problem::every_error_a_problem,
+        ))
         .layer(tower_http::trace::TraceLayer::new_for_http())
         .layer(axum::middleware::from_fn(headers::security_headers))
 }

@@ -3,7 +3,7 @@
 //! the same as the CLI's (`touchbase scorecard --json`, …), with METRICS.md's names.
 
 use axum::body::Bytes;
-use axum::extract::{Extension, Path, Query, State};
+use axum::extract::{Extension, State};
 use axum::response::IntoResponse;
 use axum::routing::get;
 use axum::{Json, Router};
@@ -18,6 +18,7 @@ use touchbase_store::measure::{
 use touchbase_store::{ingest, inventory, settings};
 
 use crate::AppState;
+use crate::extract::{Path, Query};
 use crate::problem::ApiError;
 
 pub fn routes() -> Router<AppState> {
@@ -148,13 +149,22 @@ fn one_of<T: Copy>(parameter: &str, value: &str, names: &[(&str, T)]) -> Result<
         })
 }
 
+/// What `/api/scorecards` answers (for the document only): one card, or an array of them.
+#[derive(serde::Serialize, utoipa::ToSchema)]
+#[serde(untagged)]
+#[allow(dead_code)]
+pub(crate) enum Scorecards {
+    One(Card),
+    Many(Vec<Card>),
+}
+
 /// Scorecards (R10–R12) with METRICS.md's fields. Without `point`, `function`, `mode`,
 /// `party_type` or `all`: the whole organization. One scope without `by` answers one object;
 /// a series (`by`) or `all` answers an array (group by group, bucket by bucket), written out
 /// as it is serialized. One request asks for at most 10,000 cards (buckets × groups), over a
 /// period from 1970-01-01 to a year past today.
 #[utoipa::path(get, path = "/api/scorecards", params(ScorecardQuery), responses(
-    (status = 200, description = "One card, or an array of cards for `by` or `all`", body = Card),
+    (status = 200, description = "One card, or an array of cards for `by` or `all`", body = Scorecards),
     (status = 400, description = "A parameter breaks its rule (more than 10,000 cards, a period outside 1970-01-01 to a year past today, …); the detail names it", body = crate::Problem),
     (status = 404, description = "No such point, function or party type", body = crate::Problem),
 ))]

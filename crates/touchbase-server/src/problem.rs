@@ -1,7 +1,10 @@
 //! Errors as RFC 9457 problem details (`application/problem+json`). Server faults are logged
 //! with their cause and answered with a generic detail: nothing internal leaks to the client.
 
-use axum::http::{StatusCode, header};
+use axum::body::Body;
+use axum::extract::{Request, State};
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 use touchbase_core::access::Denied;
@@ -38,6 +41,14 @@ pub struct Problem {
 pub enum ApiError {
     #[error("{0}")]
     BadRequest(String),
+    /// A query parameter or path segment that breaks its rule.
+    #[error("{place} parameter `{name}`: {rule}")]
+    BadParameter {
+        /// `query` or `path`.
+        place: &'static str,
+        name: String,
+        rule: String,
+    },
     #[error("{0}")]
     Invalid(Violations),
     #[error("{0}")]
@@ -46,6 +57,8 @@ pub enum ApiError {
     Forbidden(String),
     #[error("{0}")]
     NotFound(String),
+    #[error("{0}")]
+    MethodNotAllowed(String),
     #[error("{0}")]
     Conflict(String),
     #[error("{0}")]
@@ -70,11 +83,12 @@ pub enum ApiError {
 impl ApiError {
     fn status(&self) -> StatusCode {
         match self {
-            ApiError::BadRequest(_) => StatusCode::BAD_REQUEST,
+            ApiError::BadRequest(_) | ApiError::BadParameter { .. } => StatusCode::BAD_REQUEST,
             ApiError::Invalid(_) => StatusCode::UNPROCESSABLE_ENTITY,
             ApiError::Unauthorized(_) => StatusCode::UNAUTHORIZED,
             ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
             ApiError::NotFound(_) => StatusCode::NOT_FOUND,
+            ApiError::MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
             ApiError::Conflict(_) => StatusCode::CONFLICT,
             ApiError::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::PreconditionFailed(_) => StatusCode::PRECONDITION_FAILED,
@@ -86,11 +100,12 @@ impl ApiError {
 
     fn slug(&self) -> &'static str {
         match self {
-            ApiError::BadRequest(_) => "bad-request",
+            ApiError::BadRequest(_) | ApiError::BadParameter { .. } => "bad-request",
             ApiError::Invalid(_) => "invalid",
             ApiError::Unauthorized(_) => "unauthorized",
             ApiError::Forbidden(_) => "forbidden",
             ApiError::NotFound(_) => "not-found",
+            ApiError::MethodNotAllowed(_) => "method-not-allowed",
             ApiError::Conflict(_) => "conflict",
             ApiError::TooLarge(_) => "too-large",
             ApiError::PreconditionFailed(_) => "precondition-failed",
@@ -118,6 +133,11 @@ impl ApiError {
                     })
                     .collect()
             }
+            ApiError::BadParameter { place, name, rule } => vec![ProblemViolation {
+                subject: format!("{place} parameters"),
+                field: name.clone(),
+                rule: rule.clone(),
+            }],
             _ => Vec::new(),
         };
         Problem {
@@ -130,6 +150,9 @@ impl ApiError {
     }
 }
 
+/// The media type of every error answer.
+pub const PROBLEM_JSON: &str = "application/problem+json";
+
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         if let ApiError::Internal { context, source } = &self {
@@ -138,12 +161,88 @@ impl IntoResponse for ApiError {
         let problem = self.problem();
         let status = self.status();
         let body = serde_json::to_vec(&problem).expect("a problem always serializes");
-        (
-            status,
-            [(header::CONTENT_TYPE, "application/problem+json")],
-            body,
-        )
-            .into_response()
+        (status, [(header::CONTENT_TYPE, PROBLEM_JSON)], body).into_response()
+    }
+}
+
+/// The most of an error answer's own text kept as the problem's detail.
+const DETAIL_LIMIT: usize = 4096;
+
+/// Makes every error answer a problem document: those the handlers give already are; this
+/// turns the others — a body over the limit (`state`: the limit in bytes), a method the route
+/// does not have (405, its `Allow` header kept), any rejection of axum's own — into one with
+/// the same status and headers.
+pub async fn every_error_a_problem(
+    State(body_limit): State<usize>,
+    request: Request,
+    next: Next,
+) -> Response {
+    let method = request.method().clone();
+    let path = request.uri().path().to_owned();
+    let response = next.run(request).await;
+    let status = response.status();
+    let is_problem = response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .is_some_and(|t| t.as_bytes().starts_with(PROBLEM_JSON.as_bytes()));
+    if is_problem || !(status.is_client_error() || status.is_server_error()) {
+        return response;
+    }
+    let (mut parts, body) = response.into_parts();
+    let text = axum::body::to_bytes(body, DETAIL_LIMIT)
+        .await
+        .map(|b| String::from_utf8_lossy(&b).trim().to_owned())
+        .unwrap_or_default();
+    let problem = match status {
+        StatusCode::METHOD_NOT_ALLOWED => {
+            let allowed = parts
+                .headers
+                .get(header::ALLOW)
+                .and_then(|a| a.to_str().ok())
+                .unwrap_or("none");
+            ApiError::MethodNotAllowed(format!(
+                "{method} is not allowed on {path}; it allows {allowed} (/api/openapi.json lists the API)"
+            ))
+            .problem()
+        }
+        StatusCode::PAYLOAD_TOO_LARGE => ApiError::TooLarge(format!(
+            "the body is over the limit of {body_limit} bytes: send less (`touchbase serve --body-limit BYTES` sets the limit)"
+        ))
+        .problem(),
+        status if status.is_server_error() => {
+            tracing::error!(%status, detail = %text, "{method} {path}");
+            ApiError::Internal {
+                context: "",
+                source: text.into(),
+            }
+            .problem()
+            .with_status(status)
+        }
+        status => ApiError::BadRequest(if text.is_empty() {
+            status.canonical_reason().unwrap_or("refused").to_owned()
+        } else {
+            text
+        })
+        .problem()
+        .with_status(status),
+    };
+    let body = serde_json::to_vec(&problem).expect("a problem always serializes");
+    parts.headers.remove(header::CONTENT_LENGTH);
+    parts
+        .headers
+        .insert(header::CONTENT_TYPE, HeaderValue::from_static(PROBLEM_JSON));
+    Response::from_parts(parts, Body::from(body))
+}
+
+impl Problem {
+    /// The same problem with another status (for answers the handlers did not make).
+    fn with_status(mut self, status: StatusCode) -> Problem {
+        if self.status != status.as_u16() {
+            self.status = status.as_u16();
+            self.title = status.canonical_reason().unwrap_or("Error").to_owned();
+            self.kind = format!("urn:touchbase:problem:http-{}", status.as_u16());
+        }
+        self
     }
 }
 

@@ -1,7 +1,7 @@
 //! The executive report (R17) over HTTP: the same page, Markdown or JSON as `touchbase report`.
 
 use axum::Router;
-use axum::extract::{Extension, Query, State};
+use axum::extract::{Extension, State};
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
@@ -11,6 +11,7 @@ use touchbase_report::{Format, Options, ReportError};
 use touchbase_store::inventory;
 
 use crate::AppState;
+use crate::extract::Query;
 use crate::problem::ApiError;
 
 pub fn routes() -> Router<AppState> {
@@ -35,7 +36,11 @@ pub(crate) struct ReportQuery {
 /// outcomes, modes, journeys, data quality, undocumented points and proposals. Analysts and
 /// up (it carries undocumented points).
 #[utoipa::path(get, path = "/api/report", params(ReportQuery), responses(
-    (status = 200, content_type = "text/html", body = String, description = "the report, as `format` asks"),
+    (status = 200, description = "the report, as `format` asks", content(
+        (String = "text/html"),
+        (String = "text/markdown"),
+        (serde_json::Value = "application/json"),
+    )),
     (status = 400, body = crate::Problem),
     (status = 403, body = crate::Problem),
 ))]

@@ -19,12 +19,9 @@ fn invalid(subject: String, field: &str, rule: impl Into<String>) -> OpError {
     Violations(vec![Violation::new(subject, field, rule)]).into()
 }
 
+/// Nothing of kind `what` is named `key` (HTTP 404).
 fn not_found(what: &str, key: &str, hint: &str) -> OpError {
-    invalid(
-        format!("{what} `{key}`"),
-        "",
-        format!("does not exist; {hint}"),
-    )
+    OpError::NotFound(format!("{what} `{key}`: does not exist; {hint}"))
 }
 
 /// An endpoint as shown, with its secret when it was just made or rotated.
@@ -306,10 +303,11 @@ pub async fn replay(
     actor.require(Permission::Administer)?;
     for id in ids {
         if store.delivery(id).await?.is_none() {
-            return Err(not_found(
-                "delivery",
-                id,
-                "`touchbase deliveries list` shows them",
+            // A body naming what does not exist breaks its rule (422), as in `put_rules`.
+            return Err(invalid(
+                format!("delivery `{id}`"),
+                "",
+                "does not exist; `touchbase deliveries list` shows them",
             ));
         }
     }
