@@ -18,6 +18,8 @@ pub use measure::{
     released_events_are_measured_by_hand, scorecards_are_metrics_by_hand,
     series_are_metrics_by_hand_and_add_up,
 };
+mod check;
+pub use check::check_passes_after_ingest_and_names_a_broken_rollup_row;
 mod journeys_ahead;
 pub use journeys_ahead::journeys_kept_ahead_follow_late_released_events_and_gap_changes;
 mod outbox;
@@ -59,6 +61,10 @@ pub trait Backend: Send + Sync {
         let _ = n;
         None
     }
+
+    /// Adds one to the count `n` of `point`'s rollup row of `day` in the `n`-th store handed
+    /// out, behind the store's back: the rollup no longer equals its events.
+    async fn break_rollup(&self, n: usize, point: &str, day: i64);
 }
 
 /// What [`Backend::tamper`] does to the audit trail.
@@ -125,6 +131,7 @@ macro_rules! conformance_suite {
             undocumented_points_fire_once_each,
             rotation_keeps_the_previous_secret_signing_for_the_overlap,
             a_replayed_delivery_is_due_again_and_audited,
+            check_passes_after_ingest_and_names_a_broken_rollup_row,
         );
     };
     (@each $backend:expr; $($name:ident),* $(,)?) => {
