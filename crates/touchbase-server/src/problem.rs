@@ -72,6 +72,15 @@ pub enum ApiError {
     /// Too many failed authentications from this client address (429, with `Retry-After`).
     #[error("{0}")]
     TooManyRequests(String),
+    /// The store could not make the request durable for now: 507 when its storage is full,
+    /// 503 when the database is unavailable; both with `Retry-After`. Nothing of the request
+    /// was kept (or its commit was not confirmed): sending it again is safe.
+    #[error("{source}")]
+    Storage {
+        full: bool,
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
     #[error("{context}: {source}")]
     Internal {
         context: &'static str,
@@ -94,6 +103,8 @@ impl ApiError {
             ApiError::PreconditionFailed(_) => StatusCode::PRECONDITION_FAILED,
             ApiError::PreconditionRequired(_) => StatusCode::PRECONDITION_REQUIRED,
             ApiError::TooManyRequests(_) => StatusCode::TOO_MANY_REQUESTS,
+            ApiError::Storage { full: true, .. } => StatusCode::INSUFFICIENT_STORAGE,
+            ApiError::Storage { full: false, .. } => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Internal { .. } => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -111,6 +122,8 @@ impl ApiError {
             ApiError::PreconditionFailed(_) => "precondition-failed",
             ApiError::PreconditionRequired(_) => "precondition-required",
             ApiError::TooManyRequests(_) => "too-many-requests",
+            ApiError::Storage { full: true, .. } => "storage-full",
+            ApiError::Storage { full: false, .. } => "unavailable",
             ApiError::Internal { .. } => "internal",
         }
     }
@@ -121,6 +134,16 @@ impl ApiError {
             ApiError::Internal { .. } => {
                 "the server failed to complete the request; the cause is in its log".to_owned()
             }
+            ApiError::Storage { full: true, .. } => format!(
+                "the store's disk is full: nothing of this request was kept; send it again \
+                 after {} s (an event sent twice is kept once)",
+                self.retry_after().unwrap_or_default()
+            ),
+            ApiError::Storage { full: false, .. } => format!(
+                "the database is unavailable for now: this request was not kept; send it again \
+                 after {} s (an event sent twice is kept once)",
+                self.retry_after().unwrap_or_default()
+            ),
             other => other.to_string(),
         };
         let violations = match self {
@@ -153,15 +176,35 @@ impl ApiError {
 /// The media type of every error answer.
 pub const PROBLEM_JSON: &str = "application/problem+json";
 
+impl ApiError {
+    /// Seconds a client should wait before sending again (`Retry-After`), for answers that
+    /// ask it to.
+    pub fn retry_after(&self) -> Option<u32> {
+        match self {
+            ApiError::Storage { full: true, .. } => Some(30),
+            ApiError::Storage { full: false, .. } => Some(5),
+            _ => None,
+        }
+    }
+}
+
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        if let ApiError::Internal { context, source } = &self {
-            tracing::error!(error = %source, "{context}");
+        match &self {
+            ApiError::Internal { context, source } => tracing::error!(error = %source, "{context}"),
+            ApiError::Storage { source, .. } => tracing::warn!(error = %source, "store"),
+            _ => {}
         }
         let problem = self.problem();
         let status = self.status();
         let body = serde_json::to_vec(&problem).expect("a problem always serializes");
-        (status, [(header::CONTENT_TYPE, PROBLEM_JSON)], body).into_response()
+        let mut response = (status, [(header::CONTENT_TYPE, PROBLEM_JSON)], body).into_response();
+        if let Some(seconds) = self.retry_after() {
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, seconds.into());
+        }
+        response
     }
 }
 
@@ -250,6 +293,10 @@ impl From<StoreError> for ApiError {
     fn from(e: StoreError) -> Self {
         match e {
             StoreError::Conflict(why) => ApiError::Conflict(why),
+            e @ (StoreError::Full { .. } | StoreError::Unavailable { .. }) => ApiError::Storage {
+                full: e.is_full(),
+                source: Box::new(e),
+            },
             other => ApiError::Internal {
                 context: "store",
                 source: Box::new(other),
@@ -288,9 +335,16 @@ impl From<CommitError> for ApiError {
     fn from(e: CommitError) -> Self {
         match e {
             CommitError::Refused(e) => e.into(),
-            CommitError::Failed(e) => ApiError::Internal {
-                context: "writing events",
-                source: Box::new(e),
+            // The group's write failed for every batch in it: each is answered the same.
+            CommitError::Failed(e) => match &*e {
+                OpError::Store(s) if s.is_full() || s.is_unavailable() => ApiError::Storage {
+                    full: s.is_full(),
+                    source: Box::new(e),
+                },
+                _ => ApiError::Internal {
+                    context: "writing events",
+                    source: Box::new(e),
+                },
             },
             CommitError::Closed => ApiError::Internal {
                 context: "writing events",

@@ -247,7 +247,7 @@ async fn write_rows(tx: &Transaction<'_>, changes: &mut Changes) -> Result<(), S
 }
 
 /// A row of (party, point, at, id).
-fn touch(r: &tokio_postgres::Row) -> PartyTouch {
+pub(crate) fn touch(r: &tokio_postgres::Row) -> PartyTouch {
     PartyTouch {
         party: r.get(0),
         point: r.get(1),

@@ -98,7 +98,35 @@ async fn durable<'c>(
 
 fn pg(context: impl Into<String>) -> impl FnOnce(tokio_postgres::Error) -> StoreError {
     let context = context.into();
-    move |e| StoreError::backend(context, e)
+    move |e| classify(context, e)
+}
+
+/// A PostgreSQL error as a [`StoreError`]: `disk_full` (53100) is [`StoreError::Full`]; a
+/// connection that failed, closed or was cut by a server shutting down or starting (class 08,
+/// 57P01–57P03, `too_many_connections`, or an I/O error under the driver) is
+/// [`StoreError::Unavailable`]: the pool drops such connections and opens new ones once the
+/// server is back.
+fn classify(context: String, e: tokio_postgres::Error) -> StoreError {
+    use tokio_postgres::error::SqlState;
+    let unavailable = e.is_closed()
+        || std::error::Error::source(&e).is_some_and(|s| s.is::<std::io::Error>())
+        || e.code().is_some_and(|c| {
+            c.code().starts_with("08")
+                || [
+                    SqlState::ADMIN_SHUTDOWN,
+                    SqlState::CRASH_SHUTDOWN,
+                    SqlState::CANNOT_CONNECT_NOW,
+                    SqlState::TOO_MANY_CONNECTIONS,
+                ]
+                .contains(c)
+        });
+    if e.code() == Some(&SqlState::DISK_FULL) {
+        StoreError::full(context, e)
+    } else if unavailable {
+        StoreError::unavailable(context, e)
+    } else {
+        StoreError::backend(context, e)
+    }
 }
 
 impl PostgresStore {
@@ -139,10 +167,12 @@ impl PostgresStore {
 
     async fn client(&self) -> Result<deadpool_postgres::Object, StoreError> {
         self.pool.get().await.map_err(|e| {
-            StoreError::backend(
-                format!("connecting to PostgreSQL at {}", redact(&self.url)),
-                e,
-            )
+            let context = format!("connecting to PostgreSQL at {}", redact(&self.url));
+            match e {
+                deadpool_postgres::PoolError::Backend(e) => classify(context, e),
+                deadpool_postgres::PoolError::Timeout(_) => StoreError::unavailable(context, e),
+                e => StoreError::backend(context, e),
+            }
         })
     }
 
@@ -626,6 +656,21 @@ impl Store for PostgresStore {
                 body: r.get(2),
             })
             .collect())
+    }
+
+    async fn counted_touches(&self) -> Result<Vec<touchbase_store::PartyTouch>, StoreError> {
+        const CONTEXT: &str = "reading the parties' events";
+        let client = self.client().await?;
+        let rows = client
+            .query(
+                r#"SELECT party, point, at, id FROM events
+                   WHERE NOT held AND party IS NOT NULL
+                   ORDER BY party COLLATE "C", at, id COLLATE "C""#,
+                &[],
+            )
+            .await
+            .map_err(pg(CONTEXT))?;
+        Ok(rows.iter().map(journeys::touch).collect())
     }
 
     async fn event_counts(&self) -> Result<(u64, u64), StoreError> {

@@ -165,6 +165,22 @@ impl Backend for Postgres {
         let url = self.urls.lock().unwrap()[n].clone();
         Some(Arc::new(PostgresStore::connect(&url).await.unwrap()))
     }
+
+    async fn break_rollup(&self, n: usize, point: &str, day: i64) {
+        let url = self.urls.lock().unwrap()[n].clone();
+        let (client, connection) = tokio_postgres::connect(&url, tokio_postgres::NoTls)
+            .await
+            .unwrap();
+        tokio::spawn(connection);
+        let changed = client
+            .execute(
+                "UPDATE rollup_daily SET n = n + 1 WHERE point = $1 AND day = $2",
+                &[&point, &day],
+            )
+            .await
+            .unwrap();
+        assert_eq!(changed, 1, "no rollup row of {point} on day {day}");
+    }
 }
 
 touchbase_store::conformance_suite!(postgres());

@@ -53,7 +53,7 @@ impl SqliteStore {
     pub fn open(path: impl AsRef<Path>) -> Result<SqliteStore, StoreError> {
         let path = path.as_ref().to_path_buf();
         let context = || format!("opening the SQLite store {}", path.display());
-        let mut conn = Connection::open(&path).map_err(|e| StoreError::backend(context(), e))?;
+        let mut conn = Connection::open(&path).map_err(|e| classify(context(), e))?;
         conn.pragma_update(None, "journal_mode", "wal")
             .and_then(|_| conn.pragma_update(None, "synchronous", "full"))
             .and_then(|_| conn.pragma_update(None, "foreign_keys", "on"))
@@ -61,9 +61,8 @@ impl SqliteStore {
             // memory while events stream in.
             .and_then(|_| conn.pragma_update(None, "cache_size", -65_536))
             .and_then(|_| conn.busy_timeout(std::time::Duration::from_secs(5)))
-            .map_err(|e| StoreError::backend(context(), e))?;
-        migrate(&mut conn)
-            .map_err(|e| StoreError::backend(format!("migrating {}", path.display()), e))?;
+            .map_err(|e| classify(context(), e))?;
+        migrate(&mut conn).map_err(|e| classify(format!("migrating {}", path.display()), e))?;
         Ok(SqliteStore {
             path,
             conn: Arc::new(Mutex::new(conn)),
@@ -115,7 +114,22 @@ fn now_us() -> i64 {
 }
 
 fn db(context: &'static str) -> impl Fn(rusqlite::Error) -> StoreError {
-    move |e| StoreError::backend(context, e)
+    move |e| classify(context, e)
+}
+
+/// A SQLite error as a [`StoreError`]: a full disk (`SQLITE_FULL`: SQLite's word for ENOSPC)
+/// is [`StoreError::Full`]; a lock held by another process past the busy timeout
+/// (`SQLITE_BUSY`, `SQLITE_LOCKED`) is [`StoreError::Unavailable`]. In both cases SQLite has
+/// rolled the transaction back, and the connection serves the next one.
+pub(crate) fn classify(context: impl Into<String>, e: rusqlite::Error) -> StoreError {
+    use rusqlite::ErrorCode;
+    match e.sqlite_error_code() {
+        Some(ErrorCode::DiskFull) => StoreError::full(context, e),
+        Some(ErrorCode::DatabaseBusy | ErrorCode::DatabaseLocked) => {
+            StoreError::unavailable(context, e)
+        }
+        _ => StoreError::backend(context, e),
+    }
 }
 
 #[async_trait]
@@ -673,6 +687,21 @@ impl Store for SqliteStore {
                     })
                 })
                 .map_err(db(CONTEXT))?;
+            rows.collect::<Result<Vec<_>, _>>().map_err(db(CONTEXT))
+        })
+        .await
+    }
+
+    async fn counted_touches(&self) -> Result<Vec<PartyTouch>, StoreError> {
+        const CONTEXT: &str = "reading the parties' events";
+        self.with(CONTEXT, |conn| {
+            let mut stmt = conn
+                .prepare(
+                    "SELECT party, point, at, id FROM events
+                     WHERE held = 0 AND party IS NOT NULL ORDER BY party, at, id",
+                )
+                .map_err(db(CONTEXT))?;
+            let rows = stmt.query_map([], touch).map_err(db(CONTEXT))?;
             rows.collect::<Result<Vec<_>, _>>().map_err(db(CONTEXT))
         })
         .await

@@ -82,7 +82,7 @@ pub(crate) fn claim(
     limit: u32,
 ) -> Result<Vec<Delivery>, StoreError> {
     let context = "claiming deliveries";
-    let e = |e| StoreError::backend(context, e);
+    let e = |e| crate::classify(context, e);
     let tx = conn
         .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
         .map_err(e)?;

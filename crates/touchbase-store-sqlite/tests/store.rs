@@ -132,6 +132,18 @@ impl Backend for Sqlite {
         let path = self.paths.lock().unwrap()[n].clone();
         Some(Arc::new(SqliteStore::open(path).unwrap()))
     }
+
+    async fn break_rollup(&self, n: usize, point: &str, day: i64) {
+        let path = self.paths.lock().unwrap()[n].clone();
+        let conn = rusqlite::Connection::open(path).unwrap();
+        let changed = conn
+            .execute(
+                "UPDATE rollup_daily SET n = n + 1 WHERE point = ?1 AND day = ?2",
+                rusqlite::params![point, day],
+            )
+            .unwrap();
+        assert_eq!(changed, 1, "no rollup row of {point} on day {day}");
+    }
 }
 
 touchbase_store::conformance_suite!(sqlite());

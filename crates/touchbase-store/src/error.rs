@@ -13,7 +13,24 @@ pub enum StoreError {
     /// The stored data could not be read back (a document no longer matches its type).
     #[error("the store holds data this version of touchbase cannot read: {0}")]
     Corrupt(String),
-    /// The database failed: unreachable, out of space, a migration that did not apply, …
+    /// The storage is full (the disk, the file system, the database's space): nothing of the
+    /// write was kept. Writes work again once space is freed, without a restart.
+    #[error("the disk is full: {context}: {source}")]
+    Full {
+        context: String,
+        #[source]
+        source: Box<dyn StdError + Send + Sync>,
+    },
+    /// The database cannot be reached for now (restarting, the connection lost, locked by
+    /// another writer for too long): the write was not kept, or its commit was not confirmed.
+    /// Sending it again is safe (an event id is kept once) and works once it is back.
+    #[error("the database is unavailable: {context}: {source}")]
+    Unavailable {
+        context: String,
+        #[source]
+        source: Box<dyn StdError + Send + Sync>,
+    },
+    /// The database failed otherwise: a migration that did not apply, a statement refused, …
     #[error("{context}: {source}")]
     Backend {
         context: String,
@@ -33,8 +50,38 @@ impl StoreError {
         }
     }
 
+    pub fn full(
+        context: impl Into<String>,
+        source: impl Into<Box<dyn StdError + Send + Sync>>,
+    ) -> Self {
+        StoreError::Full {
+            context: context.into(),
+            source: source.into(),
+        }
+    }
+
+    pub fn unavailable(
+        context: impl Into<String>,
+        source: impl Into<Box<dyn StdError + Send + Sync>>,
+    ) -> Self {
+        StoreError::Unavailable {
+            context: context.into(),
+            source: source.into(),
+        }
+    }
+
     pub fn is_conflict(&self) -> bool {
         matches!(self, StoreError::Conflict(_))
+    }
+
+    /// Whether the storage is full ([`StoreError::Full`]).
+    pub fn is_full(&self) -> bool {
+        matches!(self, StoreError::Full { .. })
+    }
+
+    /// Whether the database is unavailable for now ([`StoreError::Unavailable`]).
+    pub fn is_unavailable(&self) -> bool {
+        matches!(self, StoreError::Unavailable { .. })
     }
 }
 

@@ -8,6 +8,7 @@
 
 pub mod access;
 pub mod audit;
+pub mod check;
 mod error;
 pub mod feed;
 pub mod ingest;

@@ -177,6 +177,11 @@ pub trait Store: Send + Sync + Debug {
         last_day: i64,
     ) -> Result<Vec<JourneyDay>, StoreError>;
 
+    /// Every counted event that has a party, as a touch, in (party, `at`, `id`) order with keys
+    /// compared byte by byte, read from the events themselves (not from the party-ordered
+    /// copy the journeys are kept from): what `touchbase check` cuts the journeys from afresh.
+    async fn counted_touches(&self) -> Result<Vec<PartyTouch>, StoreError>;
+
     /// How many events are on record: (counted, held).
     async fn event_counts(&self) -> Result<(u64, u64), StoreError>;
 

@@ -76,6 +76,10 @@ pub enum Command {
     Rejects(RejectsCommand),
     /// Undocumented points of interaction: interactions held at points that are not live.
     Undocumented(UndocumentedArgs),
+    /// Verify the store's invariants: the rollups equal the events, the journeys kept ahead
+    /// equal a fresh cut, the held counts agree, the audit trail is intact. Names what
+    /// differs; exits nonzero when anything does.
+    Check(CheckArgs),
     /// Serve the JSON API and the dashboard.
     Serve(ServeArgs),
     /// Create the demo organization with a year of interactions (when absent) and serve it.
@@ -562,6 +566,13 @@ pub enum RejectsCommand {
         #[arg(long, value_name = "DATE")]
         before: String,
     },
+}
+
+#[derive(Debug, Args)]
+pub struct CheckArgs {
+    /// Print what was checked and every problem as JSON.
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Debug, Args)]

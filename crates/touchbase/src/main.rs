@@ -168,6 +168,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Import(a) => commands::events::import(store, actor, a).await,
         Command::Rejects(a) => commands::events::rejects(store, actor, a).await,
         Command::Undocumented(a) => commands::events::undocumented(store, actor, a).await,
+        Command::Check(a) => commands::check::run(store, actor, a).await,
         Command::Scorecard(a) => commands::measure::scorecard(store, actor, a).await,
         Command::Portfolio(a) => commands::measure::portfolio(store, actor, a).await,
         Command::Journeys(a) => commands::measure::journeys(store, actor, a).await,

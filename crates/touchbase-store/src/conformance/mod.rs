@@ -41,6 +41,8 @@ mod rejects;
 pub use rejects::{
     long_rejects_keep_their_head_hash_and_length, rejects_come_in_pages_and_are_pruned_by_date,
 };
+mod check;
+pub use check::check_passes_after_ingest_and_names_a_broken_rollup_row;
 mod journeys_ahead;
 pub use journeys_ahead::journeys_kept_ahead_follow_late_released_events_and_gap_changes;
 mod outbox;
@@ -90,6 +92,10 @@ pub trait Backend: Send + Sync {
         let _ = n;
         None
     }
+
+    /// Adds one to the count `n` of `point`'s rollup row of `day` in the `n`-th store handed
+    /// out, behind the store's back: the rollup no longer equals its events.
+    async fn break_rollup(&self, n: usize, point: &str, day: i64);
 }
 
 /// What [`Backend::tamper`] does to the audit trail, or to the entities behind it.
@@ -195,6 +201,7 @@ macro_rules! conformance_suite {
             go_live_checks_the_permission_first,
             an_edit_lands_only_over_the_version_it_read,
             tokens_are_long_and_their_last_use_is_recorded,
+            check_passes_after_ingest_and_names_a_broken_rollup_row,
         );
     };
     (@each $backend:expr; $($name:ident),* $(,)?) => {

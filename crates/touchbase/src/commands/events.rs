@@ -113,10 +113,13 @@ pub async fn ingest_all(
     let mut summary = Summary::default();
     loop {
         match receive.recv().await {
-            Some(Read::Batch(prepared)) => {
-                summary.add(&ingest::commit(store, prepared).await?.value);
-                each_batch(&summary);
-            }
+            Some(Read::Batch(prepared)) => match ingest::commit(store, prepared).await {
+                Ok(written) => {
+                    summary.add(&written.value);
+                    each_batch(&summary);
+                }
+                Err(e) => return Err(stopped(e, &summary)),
+            },
             Some(Read::End(failed)) => return Ok((summary, failed)),
             None => anyhow::bail!(
                 "the reading of the events stopped unexpectedly; the {} inputs read before were \
@@ -124,6 +127,32 @@ pub async fn ingest_all(
                 summary.total()
             ),
         }
+    }
+}
+
+/// A write that failed, said with what was stored before it and how to complete the set:
+/// nothing of the failed batch was kept (or its commit was not confirmed), and running the same
+/// import again skips what is on record as duplicates and takes the rest.
+fn stopped(e: touchbase_store::OpError, summary: &Summary) -> anyhow::Error {
+    let stored = format!(
+        "{} events were stored before it ({} accepted, {} held; {} duplicates already on record, \
+         {} rejected)",
+        summary.accepted + summary.held,
+        summary.accepted,
+        summary.held,
+        summary.duplicates,
+        summary.rejected
+    );
+    let again = "run the same import again to complete the set: what is on record is skipped \
+                 as duplicates and the rest is taken";
+    match &e {
+        touchbase_store::OpError::Store(s) if s.is_full() => anyhow::anyhow!(
+            "the disk is full, the store could not write more ({s}); {stored}; free space, then {again}"
+        ),
+        touchbase_store::OpError::Store(s) if s.is_unavailable() => anyhow::anyhow!(
+            "the store became unavailable ({s}); {stored}; once it is back, {again}"
+        ),
+        _ => anyhow::anyhow!("{e}; {stored}; {again}"),
     }
 }
 

@@ -4,6 +4,7 @@
 //! [`Actor`]: touchbase_core::Actor
 
 pub mod audit;
+pub mod check;
 pub mod events;
 pub mod feed;
 pub mod r#gen;
