@@ -164,13 +164,14 @@ pub async fn check(store: &dyn Store, actor: &Actor) -> Result<Report, OpError> 
     checked.journeys = compare_journeys(&rows, &touches, gap_us, &mut problems)?;
 
     // The audit trail.
-    match crate::audit::verify(store, actor).await? {
-        Ok(n) => checked.audit_records = n,
-        Err(broken) => problems.push(Problem {
+    let audit = crate::audit::verify(store, actor).await?;
+    checked.audit_records = audit.records;
+    if let Some(broken) = audit.broken {
+        problems.push(Problem {
             kind: "audit",
             subject: "audit trail".into(),
-            detail: broken.to_string(),
-        }),
+            detail: broken,
+        });
     }
 
     Ok(Report {
