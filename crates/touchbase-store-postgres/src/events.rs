@@ -37,6 +37,38 @@ pub(crate) struct Outcome {
     pub met_known: bool,
 }
 
+/// Why a batch was not written: PostgreSQL's error, or a rollup's sum refused before it was
+/// sent (a sum of the rows beyond a float PostgreSQL refuses itself: `value out of range`).
+#[derive(Debug)]
+pub(crate) enum WriteError {
+    Pg(tokio_postgres::Error),
+    Sum(rollup::NonFiniteSum),
+}
+
+impl From<tokio_postgres::Error> for WriteError {
+    fn from(e: tokio_postgres::Error) -> Self {
+        WriteError::Pg(e)
+    }
+}
+
+impl std::fmt::Display for WriteError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            WriteError::Pg(e) => e.fmt(f),
+            WriteError::Sum(e) => e.fmt(f),
+        }
+    }
+}
+
+impl WriteError {
+    pub(crate) fn into_store(self, context: &str) -> StoreError {
+        match self {
+            WriteError::Pg(e) => pg(context)(e),
+            WriteError::Sum(e) => StoreError::backend(context, e),
+        }
+    }
+}
+
 /// Writes a batch (see [`touchbase_store::Store::write_events`]).
 pub(crate) async fn write(
     tx: &Transaction<'_>,
@@ -44,7 +76,7 @@ pub(crate) async fn write(
     rejects: &[NewReject],
     received_at: i64,
     path: Path,
-) -> Result<Outcome, tokio_postgres::Error> {
+) -> Result<Outcome, WriteError> {
     let keys: Vec<(i64, i64)> = events
         .iter()
         .map(|c| (rollup::day_of(c.event.at), c.key()))
@@ -115,7 +147,7 @@ pub(crate) async fn write(
         .zip(&written)
         .filter(|(_, w)| **w == Written::Accepted)
         .map(|(c, _)| (&c.event, c.conformance.conforms));
-    add_tallies(tx, rollup::tally(counted)).await?;
+    add_tallies(tx, rollup::tally(counted).map_err(WriteError::Sum)?).await?;
     insert_rejects(tx, rejects, received_at).await?;
     Ok(Outcome { written, met_known })
 }
@@ -123,8 +155,11 @@ pub(crate) async fn write(
 /// Whether a write by `COPY` failed because a key was on record (or was committed by another
 /// writer in the meantime), or because it and another writer waited on each other: nothing of
 /// it is kept, and the batch is written again on [`Path::Careful`].
-pub(crate) fn raced(e: &tokio_postgres::Error) -> bool {
+pub(crate) fn raced(e: &WriteError) -> bool {
     use tokio_postgres::error::SqlState;
+    let WriteError::Pg(e) = e else {
+        return false;
+    };
     e.code()
         .is_some_and(|c| *c == SqlState::UNIQUE_VIOLATION || *c == SqlState::T_R_DEADLOCK_DETECTED)
 }
@@ -597,7 +632,9 @@ pub(crate) async fn release(tx: &Transaction<'_>, point: &str) -> Result<u64, St
         .map(counted_event)
         .collect();
     released.sort_by(|a, b| (a.0.at, &a.0.id).cmp(&(b.0.at, &b.0.id)));
-    add_to_rollups(tx, rollup::tally(released.iter().map(|(e, c)| (e, *c)))).await?;
+    let days = rollup::tally(released.iter().map(|(e, c)| (e, *c)))
+        .map_err(|e| StoreError::backend("releasing held events", e))?;
+    add_to_rollups(tx, days).await?;
     Ok(released.len() as u64)
 }
 
