@@ -43,6 +43,8 @@ pub(crate) struct Outcome {
 pub(crate) enum WriteError {
     Pg(tokio_postgres::Error),
     Sum(rollup::NonFiniteSum),
+    /// PostgreSQL refused a rollup row's sum (`value out of range: overflow`).
+    Overflow(tokio_postgres::Error),
 }
 
 impl From<tokio_postgres::Error> for WriteError {
@@ -54,7 +56,7 @@ impl From<tokio_postgres::Error> for WriteError {
 impl std::fmt::Display for WriteError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            WriteError::Pg(e) => e.fmt(f),
+            WriteError::Pg(e) | WriteError::Overflow(e) => e.fmt(f),
             WriteError::Sum(e) => e.fmt(f),
         }
     }
@@ -65,6 +67,15 @@ impl WriteError {
         match self {
             WriteError::Pg(e) => pg(context)(e),
             WriteError::Sum(e) => StoreError::backend(context, e),
+            WriteError::Overflow(e) => StoreError::backend(
+                context,
+                format!(
+                    "a rollup's sum would go beyond what a 64-bit float holds (PostgreSQL: {}): \
+                     nothing was written. The wire format bounds each value to 10^12, so only \
+                     events recorded before that bound can do this: correct or remove them",
+                    e.as_db_error().map_or("overflow", |d| d.message())
+                ),
+            ),
         }
     }
 }
@@ -491,14 +502,16 @@ pub(crate) async fn add_to_rollups(
     tx: &Transaction<'_>,
     days: BTreeMap<(String, i64), Tally>,
 ) -> Result<(), StoreError> {
-    add_tallies(tx, days).await.map_err(pg(CONTEXT))
+    add_tallies(tx, days)
+        .await
+        .map_err(|e| e.into_store(CONTEXT))
 }
 
-/// [`add_to_rollups`], with PostgreSQL's error as it is.
+/// [`add_to_rollups`], with PostgreSQL's error as it is (a row's sum beyond a float apart).
 async fn add_tallies(
     tx: &Transaction<'_>,
     days: BTreeMap<(String, i64), Tally>,
-) -> Result<(), tokio_postgres::Error> {
+) -> Result<(), WriteError> {
     if days.is_empty() {
         return Ok(());
     }
@@ -562,7 +575,14 @@ async fn add_tallies(
             conforms,
         ],
     )
-    .await?;
+    .await
+    .map_err(|e| {
+        if e.code() == Some(&tokio_postgres::error::SqlState::NUMERIC_VALUE_OUT_OF_RANGE) {
+            WriteError::Overflow(e)
+        } else {
+            WriteError::Pg(e)
+        }
+    })?;
     Ok(())
 }
 
