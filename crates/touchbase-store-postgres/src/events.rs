@@ -37,6 +37,49 @@ pub(crate) struct Outcome {
     pub met_known: bool,
 }
 
+/// Why a batch was not written: PostgreSQL's error, or a rollup's sum refused before it was
+/// sent (a sum of the rows beyond a float PostgreSQL refuses itself: `value out of range`).
+#[derive(Debug)]
+pub(crate) enum WriteError {
+    Pg(tokio_postgres::Error),
+    Sum(rollup::NonFiniteSum),
+    /// PostgreSQL refused a rollup row's sum (`value out of range: overflow`).
+    Overflow(tokio_postgres::Error),
+}
+
+impl From<tokio_postgres::Error> for WriteError {
+    fn from(e: tokio_postgres::Error) -> Self {
+        WriteError::Pg(e)
+    }
+}
+
+impl std::fmt::Display for WriteError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            WriteError::Pg(e) | WriteError::Overflow(e) => e.fmt(f),
+            WriteError::Sum(e) => e.fmt(f),
+        }
+    }
+}
+
+impl WriteError {
+    pub(crate) fn into_store(self, context: &str) -> StoreError {
+        match self {
+            WriteError::Pg(e) => pg(context)(e),
+            WriteError::Sum(e) => StoreError::backend(context, e),
+            WriteError::Overflow(e) => StoreError::backend(
+                context,
+                format!(
+                    "a rollup's sum would go beyond what a 64-bit float holds (PostgreSQL: {}): \
+                     nothing was written. The wire format bounds each value to 10^12, so only \
+                     events recorded before that bound can do this: correct or remove them",
+                    e.as_db_error().map_or("overflow", |d| d.message())
+                ),
+            ),
+        }
+    }
+}
+
 /// Writes a batch (see [`touchbase_store::Store::write_events`]).
 pub(crate) async fn write(
     tx: &Transaction<'_>,
@@ -44,7 +87,7 @@ pub(crate) async fn write(
     rejects: &[NewReject],
     received_at: i64,
     path: Path,
-) -> Result<Outcome, tokio_postgres::Error> {
+) -> Result<Outcome, WriteError> {
     let keys: Vec<(i64, i64)> = events
         .iter()
         .map(|c| (rollup::day_of(c.event.at), c.key()))
@@ -115,7 +158,7 @@ pub(crate) async fn write(
         .zip(&written)
         .filter(|(_, w)| **w == Written::Accepted)
         .map(|(c, _)| (&c.event, c.conformance.conforms));
-    add_tallies(tx, rollup::tally(counted)).await?;
+    add_tallies(tx, rollup::tally(counted).map_err(WriteError::Sum)?).await?;
     insert_rejects(tx, rejects, received_at).await?;
     Ok(Outcome { written, met_known })
 }
@@ -123,8 +166,11 @@ pub(crate) async fn write(
 /// Whether a write by `COPY` failed because a key was on record (or was committed by another
 /// writer in the meantime), or because it and another writer waited on each other: nothing of
 /// it is kept, and the batch is written again on [`Path::Careful`].
-pub(crate) fn raced(e: &tokio_postgres::Error) -> bool {
+pub(crate) fn raced(e: &WriteError) -> bool {
     use tokio_postgres::error::SqlState;
+    let WriteError::Pg(e) = e else {
+        return false;
+    };
     e.code()
         .is_some_and(|c| *c == SqlState::UNIQUE_VIOLATION || *c == SqlState::T_R_DEADLOCK_DETECTED)
 }
@@ -456,14 +502,16 @@ pub(crate) async fn add_to_rollups(
     tx: &Transaction<'_>,
     days: BTreeMap<(String, i64), Tally>,
 ) -> Result<(), StoreError> {
-    add_tallies(tx, days).await.map_err(pg(CONTEXT))
+    add_tallies(tx, days)
+        .await
+        .map_err(|e| e.into_store(CONTEXT))
 }
 
-/// [`add_to_rollups`], with PostgreSQL's error as it is.
+/// [`add_to_rollups`], with PostgreSQL's error as it is (a row's sum beyond a float apart).
 async fn add_tallies(
     tx: &Transaction<'_>,
     days: BTreeMap<(String, i64), Tally>,
-) -> Result<(), tokio_postgres::Error> {
+) -> Result<(), WriteError> {
     if days.is_empty() {
         return Ok(());
     }
@@ -527,7 +575,14 @@ async fn add_tallies(
             conforms,
         ],
     )
-    .await?;
+    .await
+    .map_err(|e| {
+        if e.code() == Some(&tokio_postgres::error::SqlState::NUMERIC_VALUE_OUT_OF_RANGE) {
+            WriteError::Overflow(e)
+        } else {
+            WriteError::Pg(e)
+        }
+    })?;
     Ok(())
 }
 
@@ -602,7 +657,9 @@ pub(crate) async fn release(tx: &Transaction<'_>, point: &str) -> Result<u64, St
         .map(counted_event)
         .collect();
     released.sort_by(|a, b| (a.0.at, &a.0.id).cmp(&(b.0.at, &b.0.id)));
-    add_to_rollups(tx, rollup::tally(released.iter().map(|(e, c)| (e, *c)))).await?;
+    let days = rollup::tally(released.iter().map(|(e, c)| (e, *c)))
+        .map_err(|e| StoreError::backend("releasing held events", e))?;
+    add_to_rollups(tx, days).await?;
     Ok(released.len() as u64)
 }
 

@@ -430,7 +430,7 @@ impl Store for PostgresStore {
                     .filter(|(_, w)| **w != Written::Duplicate)
                     .flat_map(|(c, _)| &c.firings);
                 outbox::insert(&tx, fired, received_at).await?;
-                Ok(outcome)
+                Ok::<_, events::WriteError>(outcome)
             };
             match written.await {
                 Ok(outcome) => {
@@ -446,7 +446,7 @@ impl Store for PostgresStore {
                     tracing::debug!("an event write met a known key, written again: {e}");
                     path = events::Path::Careful;
                 }
-                Err(e) => return Err(pg(CONTEXT)(e)),
+                Err(e) => return Err(e.into_store(CONTEXT)),
             }
         }
     }

@@ -393,7 +393,7 @@ impl Store for SqliteStore {
                     .zip(&written)
                     .filter(|(_, w)| **w == Written::Accepted)
                     .map(|(c, _)| (&c.event, c.conformance.conforms));
-                add_to_rollups(&tx, rollup::tally(counted)).map_err(db(CONTEXT))?;
+                add_to_rollups(&tx, CONTEXT, rollup::tally(counted))?;
                 insert_rejects(&tx, &rejects, received_at).map_err(db(CONTEXT))?;
                 let fired = events
                     .iter()
@@ -469,8 +469,11 @@ impl Store for SqliteStore {
                 (cut_under >= 0).then_some(cut_under),
                 Touches::Joining,
             )?;
-            add_to_rollups(&tx, rollup::tally(held.iter().map(|(e, c)| (e, *c))))
-                .map_err(db(CONTEXT))?;
+            add_to_rollups(
+                &tx,
+                CONTEXT,
+                rollup::tally(held.iter().map(|(e, c)| (e, *c))),
+            )?;
             let released = tx
                 .execute(
                     "UPDATE events SET held = 0 WHERE held = 1 AND point = ?1",
@@ -1083,30 +1086,46 @@ fn insert_event(
     Ok(inserted == 1)
 }
 
-/// Adds each (point, day)'s tally to its rollup row.
+/// Adds each (point, day)'s tally to its rollup row. A tally, or a row's sum after adding,
+/// beyond the range of a 64-bit float is refused (SQLite would store an infinity): the caller's
+/// transaction, not committed, then leaves nothing written.
 fn add_to_rollups(
     tx: &rusqlite::Transaction<'_>,
-    days: BTreeMap<(String, i64), Tally>,
-) -> rusqlite::Result<()> {
-    let mut add = tx.prepare_cached(ROLLUP_ADD)?;
-    for ((point, day), t) in days {
-        add.execute(params![
-            point,
-            day,
-            t.n as i64,
-            t.value_company,
-            t.value_party,
-            t.cost,
-            t.intent_n as i64,
-            t.satisfaction_n as i64,
-            t.satisfaction_sum as i64,
-            t.csat_n as i64,
-            t.knowledge_n as i64,
-            t.resolved_n as i64,
-            t.resolved_true_n as i64,
-            t.engaged_n as i64,
-            t.conforms_n as i64,
-        ])?;
+    context: &'static str,
+    days: Result<BTreeMap<(String, i64), Tally>, rollup::NonFiniteSum>,
+) -> Result<(), StoreError> {
+    let refused = |e: rollup::NonFiniteSum| StoreError::backend(context, e);
+    let mut add = tx.prepare_cached(ROLLUP_ADD).map_err(db(context))?;
+    for ((point, day), t) in days.map_err(refused)? {
+        let sums: [f64; 3] = add
+            .query_row(
+                params![
+                    point,
+                    day,
+                    t.n as i64,
+                    t.value_company,
+                    t.value_party,
+                    t.cost,
+                    t.intent_n as i64,
+                    t.satisfaction_n as i64,
+                    t.satisfaction_sum as i64,
+                    t.csat_n as i64,
+                    t.knowledge_n as i64,
+                    t.resolved_n as i64,
+                    t.resolved_true_n as i64,
+                    t.engaged_n as i64,
+                    t.conforms_n as i64,
+                ],
+                // SQLite keeps an infinity, and a NaN as NULL.
+                |r| {
+                    let sum = |i: usize| -> rusqlite::Result<f64> {
+                        Ok(r.get::<_, Option<f64>>(i)?.unwrap_or(f64::NAN))
+                    };
+                    Ok([sum(0)?, sum(1)?, sum(2)?])
+                },
+            )
+            .map_err(db(context))?;
+        rollup::finite_sums(&point, day, sums).map_err(refused)?;
     }
     Ok(())
 }
@@ -1193,7 +1212,8 @@ const ROLLUP_ADD: &str = "INSERT INTO rollup_daily (point, day, n, value_company
         resolved_n = resolved_n + excluded.resolved_n,
         resolved_true_n = resolved_true_n + excluded.resolved_true_n,
         engaged_n = engaged_n + excluded.engaged_n,
-        conforms_n = conforms_n + excluded.conforms_n";
+        conforms_n = conforms_n + excluded.conforms_n
+    RETURNING value_company, value_party, cost";
 
 fn decode(kind: &str, key: &str, doc: &str) -> Result<Entity, StoreError> {
     let corrupt = |why: String| StoreError::Corrupt(format!("{kind} `{key}`: {why}"));

@@ -19,6 +19,7 @@ pub mod outbox;
 pub mod proposals;
 pub mod rollup;
 pub mod settings;
+pub mod sources;
 mod store;
 mod write;
 

@@ -9,12 +9,55 @@ use touchbase_core::event::Event;
 pub use touchbase_core::metrics::Tally;
 pub use touchbase_core::period::{DAY_US, day_of};
 
+/// A rollup's sum that would leave the range of a 64-bit float (an infinity, which the
+/// figures would show as nothing). The write is refused whole: a store never holds such a sum.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[error(
+    "the rollup of point `{point}` on {date} would hold a {field} sum of {sum}, beyond what a \
+     64-bit float holds: nothing was written. The wire format bounds each value to 10^12, so \
+     only events recorded before that bound can do this: correct or remove them"
+)]
+pub struct NonFiniteSum {
+    pub point: String,
+    /// The UTC day, `YYYY-MM-DD`.
+    pub date: String,
+    /// `value.company`, `value.party` or `cost`.
+    pub field: &'static str,
+    pub sum: f64,
+}
+
+/// Refuses a (point, day)'s sums when one is not finite: the check every store makes on what
+/// it is about to add, and on the row's sums after adding.
+pub fn finite_sums(
+    point: &str,
+    day: i64,
+    [value_company, value_party, cost]: [f64; 3],
+) -> Result<(), NonFiniteSum> {
+    let fields = [
+        ("value.company", value_company),
+        ("value.party", value_party),
+        ("cost", cost),
+    ];
+    match fields.into_iter().find(|(_, sum)| !sum.is_finite()) {
+        None => Ok(()),
+        Some((field, sum)) => Err(NonFiniteSum {
+            point: point.to_owned(),
+            date: jiff::Timestamp::from_microsecond(day.saturating_mul(DAY_US))
+                .map(|t| t.strftime("%Y-%m-%d").to_string())
+                .unwrap_or_else(|_| format!("day {day}")),
+            field,
+            sum,
+        }),
+    }
+}
+
 /// What a set of counted events adds to the rollups, by (point, day), each day's events added
 /// in the order given. The map's order (point, then day) is the order in which a store
-/// updates the rows, so that concurrent writers take their locks in one order.
+/// updates the rows, so that concurrent writers take their locks in one order. A sum that
+/// leaves the range of a 64-bit float is refused ([`NonFiniteSum`]).
 pub fn tally<'a>(
     events: impl IntoIterator<Item = (&'a Event, bool)>,
-) -> BTreeMap<(String, i64), Tally> {
+) -> Result<BTreeMap<(String, i64), Tally>, NonFiniteSum> {
     // Keyed by the events' own point keys: one copy per (point, day), not one per event.
     let mut days: BTreeMap<(&str, i64), Tally> = BTreeMap::new();
     for (event, conforms) in events {
@@ -23,7 +66,10 @@ pub fn tally<'a>(
             .add_event(event, conforms);
     }
     days.into_iter()
-        .map(|((point, day), tally)| ((point.to_owned(), day), tally))
+        .map(|((point, day), t)| {
+            finite_sums(point, day, [t.value_company, t.value_party, t.cost])?;
+            Ok(((point.to_owned(), day), t))
+        })
         .collect()
 }
 
@@ -76,7 +122,7 @@ mod tests {
         let a2 = event("a", DAY_US - 1, 1.0, Some(3));
         let a3 = event("a", DAY_US, 4.0, None);
         let b = event("b", -1, 1.0, Some(1));
-        let days = tally([(&a1, true), (&a2, false), (&a3, true), (&b, true)]);
+        let days = tally([(&a1, true), (&a2, false), (&a3, true), (&b, true)]).unwrap();
         let keys: Vec<_> = days.keys().cloned().collect();
         assert_eq!(keys, [("a".into(), 0), ("a".into(), 1), ("b".into(), -1)]);
         let day0 = &days[&("a".to_owned(), 0)];
@@ -100,5 +146,26 @@ mod tests {
         );
         assert_eq!(days[&("a".to_owned(), 1)].satisfaction_n, 0);
         assert_eq!(days[&("b".to_owned(), -1)].resolved_true_n, 0);
+    }
+
+    #[test]
+    fn a_sum_beyond_a_float_is_refused() {
+        let a = event("a", DAY_US * 20_513, 1.797e308, None);
+        let b = event("a", DAY_US * 20_513 + 1, 1.797e308, None);
+        let err = tally([(&a, true), (&b, true)]).unwrap_err();
+        assert_eq!(
+            (err.point.as_str(), err.date.as_str(), err.field, err.sum),
+            ("a", "2026-03-01", "value.company", f64::INFINITY)
+        );
+        assert!(
+            err.to_string().starts_with(
+                "the rollup of point `a` on 2026-03-01 would hold a value.company sum of inf"
+            ),
+            "{err}"
+        );
+        // Apart, each is finite (a store then refuses the row's sum instead).
+        assert!(tally([(&a, true)]).is_ok());
+        assert!(finite_sums("a", 0, [1.0, f64::NEG_INFINITY, 0.0]).is_err());
+        assert!(finite_sums("a", 0, [1.0, 2.0, f64::NAN]).is_err());
     }
 }

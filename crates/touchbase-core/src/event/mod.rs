@@ -14,7 +14,7 @@ use crate::validate::{check_variable_value, is_key};
 
 mod read;
 
-pub use read::read;
+pub use read::{read, read_tree, typed};
 
 /// One interaction, checked.
 #[derive(Debug, Clone, PartialEq)]
@@ -200,8 +200,20 @@ pub fn decode(raw: &Value, now_us: i64) -> Result<Decoded, Vec<Problem>> {
                 }
             }
             (
-                finite(value.get("company"), "value.company", false, &mut problems).unwrap_or(0.0),
-                finite(value.get("party"), "value.party", false, &mut problems).unwrap_or(0.0),
+                finite(
+                    value.get("company"),
+                    "value.company",
+                    Bound::Value,
+                    &mut problems,
+                )
+                .unwrap_or(0.0),
+                finite(
+                    value.get("party"),
+                    "value.party",
+                    Bound::Value,
+                    &mut problems,
+                )
+                .unwrap_or(0.0),
             )
         }
         Some(other) => {
@@ -215,8 +227,13 @@ pub fn decode(raw: &Value, now_us: i64) -> Result<Decoded, Vec<Problem>> {
             (0.0, 0.0)
         }
     };
-    let cost = finite(object.get("cost"), "cost", true, &mut problems).unwrap_or(0.0);
-    let duration_s = finite(object.get("duration_s"), "duration_s", true, &mut problems);
+    let cost = finite(object.get("cost"), "cost", Bound::Cost, &mut problems).unwrap_or(0.0);
+    let duration_s = finite(
+        object.get("duration_s"),
+        "duration_s",
+        Bound::Duration,
+        &mut problems,
+    );
     let data = object_of(object.get("data"), "data", &mut problems).map(Value::Object);
     let vars = object_of(object.get("vars"), "vars", &mut problems);
     if problems.is_empty() {
@@ -250,10 +267,16 @@ fn id_ok(s: &str) -> bool {
     !s.is_empty() && s.chars().count() <= 128 && !s.contains('\0')
 }
 
-/// The rule of `at`: an RFC 3339 instant, at most 24 h after `now_us`; in microseconds.
+/// The rule of `at`: an RFC 3339 instant (its offset within ±23:59), not before 1970 and at
+/// most 24 h after `now_us`; in microseconds.
 fn instant(s: &str, now_us: i64) -> Result<i64, String> {
     let at = parse_instant(s)?;
-    if at > now_us + 24 * 3_600_000_000 {
+    if at < 0 {
+        return Err(format!(
+            "must not be before 1970-01-01T00:00:00Z, got \"{s}\""
+        ));
+    }
+    if at > now_us.saturating_add(24 * 3_600_000_000) {
         return Err(format!("is more than 24 h in the future: {s}"));
     }
     Ok(at)
@@ -264,9 +287,47 @@ fn text_ok(s: &str, max: usize) -> bool {
     !s.contains('\0') && s.chars().count() <= max
 }
 
-/// The rule of a number: finite, and at least 0 where it must not be negative.
-fn number_ok(v: f64, non_negative: bool) -> bool {
-    v.is_finite() && (!non_negative || v >= 0.0)
+/// The bounds of the wire format's numbers (PRODUCT.md): no event can make a rollup's sum
+/// leave the range of a 64-bit float, nor any figure absurd.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Bound {
+    /// `value.company`, `value.party`: magnitude at most 10¹².
+    Value,
+    /// `cost`: 0 to 10¹².
+    Cost,
+    /// `duration_s`: 0 to 10⁹ (about 31 years).
+    Duration,
+}
+
+impl Bound {
+    /// The bound of a field's number, for the fields that have one.
+    fn of(field: &str) -> Option<Bound> {
+        match field {
+            "value.company" | "value.party" => Some(Bound::Value),
+            "cost" => Some(Bound::Cost),
+            "duration_s" => Some(Bound::Duration),
+            _ => None,
+        }
+    }
+
+    /// Whether `v` is within the bound (a non-finite number never is).
+    fn holds(self, v: f64) -> bool {
+        match self {
+            Bound::Value => v.abs() <= 1e12,
+            Bound::Cost => (0.0..=1e12).contains(&v),
+            Bound::Duration => (0.0..=1e9).contains(&v),
+        }
+    }
+
+    /// The rule `v` breaks: negative (`below`), or too large.
+    fn rule(self, below: bool) -> &'static str {
+        match (self, below) {
+            (Bound::Value, _) => "must be a finite number from -10^12 to 10^12",
+            (Bound::Cost | Bound::Duration, true) => "must be a finite number of at least 0",
+            (Bound::Cost, false) => "must be a finite number of at most 10^12",
+            (Bound::Duration, false) => "must be a finite number of at most 10^9 (seconds)",
+        }
+    }
 }
 
 /// The rule of `outcomes.satisfaction`: an integer from 1 to 5.
@@ -391,21 +452,16 @@ fn optional_string(
 fn finite(
     raw: Option<&Value>,
     field: &str,
-    non_negative: bool,
+    bound: Bound,
     problems: &mut Vec<Problem>,
 ) -> Option<f64> {
     match raw {
         None | Some(Value::Null) => None,
         Some(Value::Number(n)) => match n.as_f64() {
-            Some(v) if number_ok(v, non_negative) => Some(v),
-            _ => {
-                problems.push(problem(
-                    field,
-                    format!(
-                        "must be a finite number{}, got {n}",
-                        if non_negative { " of at least 0" } else { "" }
-                    ),
-                ));
+            Some(v) if bound.holds(v) => Some(v),
+            v => {
+                let below = v.is_some_and(|v| v < 0.0);
+                problems.push(problem(field, format!("{}, got {n}", bound.rule(below))));
                 None
             }
         },
@@ -457,11 +513,27 @@ fn is_rfc3339(s: &str) -> bool {
     }
 }
 
-/// Parses an RFC 3339 instant with its offset into microseconds since the epoch.
+/// The offset of an RFC 3339 text (`+HH:MM`, `-HH:MM`) when it lies beyond ±23:59 (RFC 3339:
+/// hours 00–23, minutes 00–59); `None` for `Z` and for offsets within.
+fn offset_beyond(s: &str) -> Option<&str> {
+    let offset = s.get(s.len().checked_sub(6)?..)?;
+    let b = offset.as_bytes();
+    let within = |tens: u8, units: u8, most: u8| (tens - b'0') * 10 + (units - b'0') <= most;
+    (matches!(b[0], b'+' | b'-') && !(within(b[1], b[2], 23) && within(b[4], b[5], 59)))
+        .then_some(offset)
+}
+
+/// Parses an RFC 3339 instant with its offset (within ±23:59) into microseconds since the
+/// epoch.
 pub fn parse_instant(s: &str) -> Result<i64, String> {
     if !is_rfc3339(s) {
         return Err(format!(
             "must be an RFC 3339 instant with its offset, e.g. 2026-03-01T09:30:00Z, got \"{s}\""
+        ));
+    }
+    if let Some(offset) = offset_beyond(s) {
+        return Err(format!(
+            "has the offset {offset}: an offset must be within -23:59 to +23:59, got \"{s}\""
         ));
     }
     s.parse::<jiff::Timestamp>()
@@ -780,6 +852,63 @@ mod tests {
                 "duration_s: must be a finite number of at least 0, got -3",
             ],
         );
+    }
+
+    /// The wire format's bounds (PRODUCT.md): magnitudes of 10¹² for values and cost, 10⁹ for
+    /// durations, and an instant from 1970 on with an offset within ±23:59.
+    #[test]
+    fn numbers_and_instants_within_their_bounds() {
+        let at = "2026-03-01T09:30:00Z";
+        for taken in [
+            json!({ "point": "a", "at": at, "value": { "company": 1e12, "party": -1e12 } }),
+            json!({ "point": "a", "at": at, "cost": 1e12, "duration_s": 1e9 }),
+            json!({ "point": "a", "at": at, "cost": 0, "duration_s": 0 }),
+            json!({ "point": "a", "at": "1970-01-01T00:00:00Z" }),
+            json!({ "point": "a", "at": "1970-01-01T00:30:00-00:30" }),
+            json!({ "point": "a", "at": "2026-03-01T09:30:00+23:59" }),
+            json!({ "point": "a", "at": "2026-03-01T09:30:00-23:59" }),
+        ] {
+            check(taken, &[]);
+        }
+        check(
+            json!({ "point": "a", "at": at, "value": { "company": 1.797e308, "party": -1.000001e12 } }),
+            &[
+                "value.company: must be a finite number from -10^12 to 10^12, got 1.797e+308",
+                "value.party: must be a finite number from -10^12 to 10^12, got -1000001000000.0",
+            ],
+        );
+        check(
+            json!({ "point": "a", "at": at, "cost": 1e12 + 1.0, "duration_s": 1e9 + 1.0 }),
+            &[
+                "cost: must be a finite number of at most 10^12, got 1000000000001.0",
+                "duration_s: must be a finite number of at most 10^9 (seconds), got 1000000001.0",
+            ],
+        );
+        check(
+            json!({ "point": "a", "at": at, "cost": 12_345_678_901_234_567_890_u64 }),
+            &["cost: must be a finite number of at most 10^12, got 12345678901234567890"],
+        );
+        check(
+            json!({ "point": "a", "at": "1969-12-31T23:59:59.999999Z" }),
+            &["at: must not be before 1970-01-01T00:00:00Z, got \"1969-12-31T23:59:59.999999Z\""],
+        );
+        check(
+            json!({ "point": "a", "at": "1970-01-01T00:30:00+01:00" }),
+            &["at: must not be before 1970-01-01T00:00:00Z, got \"1970-01-01T00:30:00+01:00\""],
+        );
+        check(
+            json!({ "point": "a", "at": "0000-01-01T00:00:00Z" }),
+            &["at: must not be before 1970-01-01T00:00:00Z, got \"0000-01-01T00:00:00Z\""],
+        );
+        for offset in ["+24:00", "-24:00", "+25:59", "+00:60", "-12:99"] {
+            let at = format!("2026-03-01T09:30:00{offset}");
+            check(
+                json!({ "point": "a", "at": at }),
+                &[&format!(
+                    "at: has the offset {offset}: an offset must be within -23:59 to +23:59, got \"{at}\""
+                )],
+            );
+        }
     }
 
     #[test]

@@ -12,22 +12,182 @@ use serde_json::value::RawValue;
 use serde_json::{Map, Value};
 
 use super::{
-    Decoded, Event, Outcomes, Problem, canonical_id, decode, id_ok, instant, is_key, number_ok,
-    problem, satisfaction_ok, text_ok,
+    Bound, Decoded, Event, OUTCOMES, Outcomes, Problem, TOP_LEVEL, canonical_id, decode, id_ok,
+    instant, is_key, problem, satisfaction_ok, text_ok,
 };
 
 /// Reads one event from its text and checks it against the wire format v1; `now_us` as for
 /// [`decode`](super::decode). Text that is not JSON is one problem, with no field.
 pub fn read(text: &str, now_us: i64) -> Result<Decoded, Vec<Problem>> {
-    if let Some(decoded) = serde_json::from_str::<Object<Wire<'_>>>(text)
-        .ok()
-        .and_then(|Object(wire)| wire.into_decoded(text, now_us))
-    {
-        return Ok(decoded);
+    match typed(text, now_us) {
+        Some(decoded) => Ok(decoded),
+        None => read_tree(text, now_us),
     }
-    let raw: Value =
-        serde_json::from_str(text).map_err(|e| vec![problem("", format!("not JSON: {e}"))])?;
-    decode(&raw, now_us)
+}
+
+/// The fast way of [`read`]: the event when the text is read straight into its fields and
+/// every rule holds; `None` when it must go the long way ([`read_tree`]), which then decides.
+/// Public so that the two ways can be held to agree from outside (the fuzz targets).
+pub fn typed(text: &str, now_us: i64) -> Option<Decoded> {
+    let Object(wire) = serde_json::from_str::<Object<Wire<'_>>>(text).ok()?;
+    wire.into_decoded(text, now_us)
+}
+
+/// The long way of [`read`]: the text parsed into a tree of JSON values, then
+/// [`decode`](super::decode)d, every broken rule reported. A number too large for a 64-bit
+/// float (`1e400`), which fails the whole parse, is found again in a second reading that keeps
+/// it apart, and reported by its field like any other broken rule.
+pub fn read_tree(text: &str, now_us: i64) -> Result<Decoded, Vec<Problem>> {
+    let not_json = |e: serde_json::Error| vec![problem("", format!("not JSON: {e}"))];
+    let e = match serde_json::from_str::<Value>(text) {
+        Ok(raw) => return decode(&raw, now_us),
+        Err(e) => e,
+    };
+    if !e.to_string().starts_with("number out of range") {
+        return Err(not_json(e));
+    }
+    let (raw, beyond) = match beyond_range(text) {
+        Ok((raw, beyond)) if !beyond.is_empty() => (raw, beyond),
+        Ok(_) => return Err(not_json(e)),
+        Err(e) => return Err(not_json(e)),
+    };
+    if beyond.iter().any(|(path, _)| path.is_empty()) {
+        return Err(vec![problem(
+            "",
+            "an event must be a JSON object, got a number",
+        )]);
+    }
+    if !raw.is_object() {
+        return decode(&raw, now_us);
+    }
+    // Each such number is read as null (absent), and its field reported with its rule.
+    let mut problems = match decode(&raw, now_us) {
+        Ok(_) => Vec::new(),
+        Err(problems) => problems,
+    };
+    let named: Vec<Problem> = beyond
+        .iter()
+        .filter_map(|(path, literal)| {
+            rule_beyond_range(path, literal)
+                .map(|rule| problem(path, format!("{rule}, got {literal}")))
+        })
+        .collect();
+    problems.retain(|p| !named.iter().any(|n| n.field == p.field));
+    problems.extend(named);
+    Err(problems)
+}
+
+/// The rule a number too large for a 64-bit float breaks at `path`: the field's own rule, or
+/// that of any number; `None` for a field the format does not know (reported as unknown).
+fn rule_beyond_range(path: &str, literal: &str) -> Option<&'static str> {
+    if let Some(bound) = Bound::of(path) {
+        return Some(bound.rule(literal.starts_with('-')));
+    }
+    let known = |path: &str| match path.split_once('.') {
+        None => TOP_LEVEL.contains(&path),
+        Some(("value", field)) => field == "company" || field == "party",
+        Some(("outcomes", field)) => OUTCOMES.contains(&field),
+        Some(("data" | "vars", _)) => true,
+        Some(_) => false,
+    };
+    let field = path.split('[').next().unwrap_or(path);
+    if !known(field) {
+        return None;
+    }
+    Some(match path {
+        "id" | "point" | "at" | "party" | "channel" | "outcomes.intent" => "must be a string",
+        "outcomes.satisfaction" => "must be an integer from 1 to 5",
+        "outcomes.knowledge" | "outcomes.resolved" | "outcomes.engaged" => "must be true or false",
+        "outcomes" | "value" | "data" | "vars" => "must be an object",
+        _ => "must be a number a 64-bit float can hold (magnitude below 1.8e308)",
+    })
+}
+
+/// The tree of a text in which some number is too large for a 64-bit float: each such number
+/// read as null, and listed with its path (`value.company`, `data.n[2]`) and its text. Every
+/// object and array is read from its own text, its members kept raw until read in turn; as
+/// deeply nested as serde_json allows, and no deeper.
+#[allow(clippy::type_complexity)]
+fn beyond_range(text: &str) -> Result<(Value, Vec<(String, String)>), serde_json::Error> {
+    fn node(
+        raw: &RawValue,
+        path: &str,
+        depth: usize,
+        beyond: &mut Vec<(String, String)>,
+    ) -> Result<Value, serde_json::Error> {
+        let text = raw.get();
+        let nested = matches!(text.as_bytes().first(), Some(b'{' | b'['));
+        if nested && depth >= MOST_NESTED {
+            return Err(serde::de::Error::custom("recursion limit exceeded"));
+        }
+        match text.as_bytes().first() {
+            Some(b'{') => {
+                let Members(members) = serde_json::from_str(text)?;
+                let mut object = Map::new();
+                for (key, value) in members {
+                    let inner = match path {
+                        "" => key.clone(),
+                        _ => format!("{path}.{key}"),
+                    };
+                    let value = node(value, &inner, depth + 1, beyond)?;
+                    object.insert(key, value);
+                }
+                Ok(Value::Object(object))
+            }
+            Some(b'[') => {
+                let items: Vec<&RawValue> = serde_json::from_str(text)?;
+                items
+                    .into_iter()
+                    .enumerate()
+                    .map(|(i, item)| node(item, &format!("{path}[{i}]"), depth + 1, beyond))
+                    .collect::<Result<Vec<_>, _>>()
+                    .map(Value::Array)
+            }
+            Some(b'-' | b'0'..=b'9') => match serde_json::from_str::<Value>(text) {
+                Ok(value) => Ok(value),
+                Err(_) => {
+                    beyond.push((path.to_owned(), text.to_owned()));
+                    Ok(Value::Null)
+                }
+            },
+            _ => serde_json::from_str(text),
+        }
+    }
+
+    let raw: &RawValue = serde_json::from_str(text)?;
+    let mut beyond = Vec::new();
+    let value = node(raw, "", 0, &mut beyond)?;
+    Ok((value, beyond))
+}
+
+/// The members of a JSON object in the order written, their values as text.
+struct Members<'a>(Vec<(String, &'a RawValue)>);
+
+impl<'de: 'a, 'a> Deserialize<'de> for Members<'a> {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Visitor;
+
+        impl<'de> serde::de::Visitor<'de> for Visitor {
+            type Value = Members<'de>;
+
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("an object")
+            }
+
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut map: A,
+            ) -> Result<Members<'de>, A::Error> {
+                let mut members = Vec::new();
+                while let Some(member) = map.next_entry::<String, &'de RawValue>()? {
+                    members.push(member);
+                }
+                Ok(Members(members))
+            }
+        }
+
+        deserializer.deserialize_map(Visitor)
+    }
 }
 
 /// The fields of the wire format, as the text holds them. Every field the format does not know
@@ -77,8 +237,8 @@ impl Wire<'_> {
             Some(s) if text_ok(&s, max) => Some(Some(s)),
             Some(_) => None,
         };
-        let number = |v: Option<f64>, non_negative: bool| match v {
-            Some(v) if !number_ok(v, non_negative) => None,
+        let number = |v: Option<f64>, bound: Bound| match v {
+            Some(v) if !bound.holds(v) => None,
             v => Some(v),
         };
         if !is_key(&self.point) {
@@ -103,10 +263,13 @@ impl Wire<'_> {
         };
         let (value_company, value_party) = match self.value {
             None => (None, None),
-            Some(Object(v)) => (number(v.company, false)?, number(v.party, false)?),
+            Some(Object(v)) => (
+                number(v.company, Bound::Value)?,
+                number(v.party, Bound::Value)?,
+            ),
         };
-        let cost = number(self.cost, true)?;
-        let duration_s = number(self.duration_s, true)?;
+        let cost = number(self.cost, Bound::Cost)?;
+        let duration_s = number(self.duration_s, Bound::Duration)?;
         let data = object(self.data)?;
         let vars = object(self.vars)?;
         let id = match self.id {
@@ -203,10 +366,16 @@ mod tests {
     /// Whether both ways decided the same: the same problems, or the same event with the same
     /// `data` and `vars` (their texts may differ in form, not in what they hold).
     fn assert_same(text: &str) -> bool {
-        let long = serde_json::from_str::<Value>(text)
-            .map_err(|e| vec![problem("", format!("not JSON: {e}"))])
-            .and_then(|raw| decode(&raw, NOW));
+        let long = read_tree(text, NOW);
         let read = read(text, NOW);
+        // The fast way takes only what the long way takes (what it does not, goes the long way).
+        if let Some(fast) = typed(text, NOW) {
+            assert!(
+                long.is_ok(),
+                "{text}: the fast way took what the long way refuses"
+            );
+            assert_eq!(Ok(&fast), read.as_ref(), "{text}");
+        }
         match (&read, &long) {
             (Ok(a), Ok(b)) => {
                 let parsed = |t: &Option<String>| {
@@ -292,6 +461,88 @@ mod tests {
         );
     }
 
+    fn problems(text: &str) -> Vec<String> {
+        assert_same(text);
+        match read(text, NOW) {
+            Ok(_) => Vec::new(),
+            Err(problems) => problems.iter().map(ToString::to_string).collect(),
+        }
+    }
+
+    /// A number too large for a 64-bit float fails serde_json's whole parse; it is found again
+    /// and reported by its field, with the field's rule, beside every other broken rule.
+    #[test]
+    fn a_number_beyond_a_float_is_named_by_its_field() {
+        let at = r#""at":"2026-03-01T09:30:00Z""#;
+        assert_eq!(
+            problems(&format!(
+                r#"{{"point":"a",{at},"value":{{"company":1e400}}}}"#
+            )),
+            ["value.company: must be a finite number from -10^12 to 10^12, got 1e400"]
+        );
+        assert_eq!(
+            problems(&format!(
+                r#"{{"point":"a",{at},"cost":-1e400,"duration_s":{}}}"#,
+                "9".repeat(400)
+            )),
+            [
+                "cost: must be a finite number of at least 0, got -1e400".to_owned(),
+                format!(
+                    "duration_s: must be a finite number of at most 10^9 (seconds), got {}",
+                    "9".repeat(400)
+                ),
+            ]
+        );
+        assert_eq!(
+            problems(&format!(
+                r#"{{"point":1e400,{at},"colour":2e999,"outcomes":{{"satisfaction":1E+309,"mood":-1e309}},
+                    "data":{{"n":[1,{{"m":2e308}}]}},"cost":-1}}"#
+            )),
+            [
+                "colour: unknown field; the fields are id, point, at, party, channel, outcomes, value, cost, duration_s, data, vars",
+                "outcomes.mood: unknown field; outcomes are intent, satisfaction, knowledge, resolved, engaged",
+                "cost: must be a finite number of at least 0, got -1",
+                "point: must be a string, got 1e400",
+                "outcomes.satisfaction: must be an integer from 1 to 5, got 1E+309",
+                "data.n[1].m: must be a number a 64-bit float can hold (magnitude below 1.8e308), got 2e308",
+            ]
+        );
+        assert_eq!(
+            problems("1e400"),
+            ["an event must be a JSON object, got a number"]
+        );
+        assert_eq!(
+            problems(" [1e400] "),
+            ["an event must be a JSON object, got an array"]
+        );
+        // Whatever else is not JSON is still said so, before or after the number.
+        for text in [
+            format!(r#"{{"point":"a",{at},"cost":1e400,"#),
+            format!(r#"{{"point":"a",{at},"cost":1e400}} x"#),
+            format!(r#"{{"point":"a",{at},"cost":1e400,"party":"\ud800"}}"#),
+        ] {
+            let got = problems(&text);
+            assert_eq!(got.len(), 1, "{text}: {got:?}");
+            assert!(got[0].starts_with("not JSON: "), "{text}: {got:?}");
+        }
+        // As deeply nested as the whole text may be, and no deeper.
+        let nested = |levels: usize| {
+            format!(
+                r#"{{"point":"a",{at},"cost":1e400,"data":{{"a":{}{}}}}}"#,
+                "[".repeat(levels),
+                "]".repeat(levels)
+            )
+        };
+        assert_eq!(
+            problems(&nested(125)),
+            ["cost: must be a finite number of at most 10^12, got 1e400"]
+        );
+        assert_eq!(
+            problems(&nested(126)),
+            ["not JSON: recursion limit exceeded"]
+        );
+    }
+
     /// Events with every field, each at times broken or of another type, written compactly or
     /// spread out: both ways agree on every one.
     #[test]
@@ -335,6 +586,8 @@ mod tests {
                         json!("2036-03-01T09:30:00Z"),
                         json!("yesterday"),
                         json!(5),
+                        json!("1969-12-31T23:59:59Z"),
+                        json!("2026-03-01T09:30:00+24:00"),
                     ],
                 ),
                 ("party", texts.to_vec()),
@@ -357,6 +610,8 @@ mod tests {
                     "value",
                     vec![
                         json!({"company": 1.5, "party": -2}),
+                        json!({"company": 1.797e308, "party": -1e12}),
+                        json!({"party": -1.5e12}),
                         json!({"company": "4"}),
                         json!({"other": 1}),
                         json!({}),
@@ -371,11 +626,13 @@ mod tests {
                         json!(-1),
                         json!(12_345_678_901_234_567_890_u64),
                         json!("1"),
+                        json!(1e12),
+                        json!(1e12 + 0.5),
                     ],
                 ),
                 (
                     "duration_s",
-                    vec![json!(30), json!(-0.5), json!(null), json!(true)],
+                    vec![json!(30), json!(-0.5), json!(null), json!(true), json!(2e9)],
                 ),
                 (
                     "data",

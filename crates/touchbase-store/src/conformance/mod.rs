@@ -43,6 +43,10 @@ pub use rejects::{
 };
 mod check;
 pub use check::check_passes_after_ingest_and_names_a_broken_rollup_row;
+mod figures;
+pub use figures::{
+    huge_values_are_rejected_and_move_no_figure, rollups_refuse_a_sum_beyond_a_float,
+};
 mod journeys_ahead;
 pub use journeys_ahead::journeys_kept_ahead_follow_late_released_events_and_gap_changes;
 mod outbox;
@@ -173,6 +177,8 @@ macro_rules! conformance_suite {
             sign_off_cannot_be_bypassed,
             an_id_is_one_interaction_per_day,
             rollups_add_up_in_one_order_on_every_store,
+            huge_values_are_rejected_and_move_no_figure,
+            rollups_refuse_a_sum_beyond_a_float,
             rejects_are_kept_once_and_altered_ones_never_replayed,
             long_rejects_keep_their_head_hash_and_length,
             rejects_come_in_pages_and_are_pruned_by_date,
@@ -1405,7 +1411,8 @@ pub async fn an_id_is_one_interaction_per_day(backend: &dyn Backend) {
 
 /// Rollups hold the same numbers on every store: each day's figures are added in one order
 /// (the batch's order as written; (`at`, `id`) for released events), never by a database's
-/// own `SUM`. With 1e16, the order shows: 1e16 + 1 is 1e16 in floating point.
+/// own `SUM`. With 1e12 (the wire format's largest value), the order shows: 1e12 + 0.00005 is
+/// 1e12 in floating point.
 pub async fn rollups_add_up_in_one_order_on_every_store(backend: &dyn Backend) {
     use serde_json::json;
     let store = backend.fresh().await;
@@ -1414,16 +1421,16 @@ pub async fn rollups_add_up_in_one_order_on_every_store(backend: &dyn Backend) {
     add_users(store).await;
     let batch = |point: &str| {
         inputs(&[
-            json!({ "id": format!("{point}-a"), "point": point, "at": "2026-03-01T10:00:00Z", "value": { "company": 1e16 } }),
-            json!({ "id": format!("{point}-b"), "point": point, "at": "2026-03-01T11:00:00Z", "value": { "company": -1e16 } }),
-            json!({ "id": format!("{point}-c"), "point": point, "at": "2026-03-01T09:00:00Z", "value": { "company": 1 },
+            json!({ "id": format!("{point}-a"), "point": point, "at": "2026-03-01T10:00:00Z", "value": { "company": 1e12 } }),
+            json!({ "id": format!("{point}-b"), "point": point, "at": "2026-03-01T11:00:00Z", "value": { "company": -1e12 } }),
+            json!({ "id": format!("{point}-c"), "point": point, "at": "2026-03-01T09:00:00Z", "value": { "company": 0.00005 },
                 "outcomes": { "satisfaction": 4, "resolved": false } }),
             json!({ "id": format!("{point}-d"), "point": point, "at": "2026-03-02T09:00:00Z", "cost": 2.5 }),
         ])
     };
-    // Live: added as written, a, b, c: (1e16 - 1e16) + 1.
+    // Live: added as written, a, b, c: (1e12 - 1e12) + 0.00005.
     ingest(store, batch("web.order")).await;
-    // Held, then released: added by (at, id), c, a, b: (1 + 1e16) - 1e16.
+    // Held, then released: added by (at, id), c, a, b: (0.00005 + 1e12) - 1e12.
     ingest(store, batch("app.order")).await;
     let olga = propose_and_approve(store, "app.order").await;
     inventory::go_live(store, &olga, "app.order").await.unwrap();
@@ -1451,7 +1458,7 @@ pub async fn rollups_add_up_in_one_order_on_every_store(backend: &dyn Backend) {
         [
             ("app.order", 0, 3, 0.0, 0.0, 1, 1, 1),
             ("app.order", 1, 1, 0.0, 2.5, 0, 0, 0),
-            ("web.order", 0, 3, 1.0, 0.0, 1, 1, 1),
+            ("web.order", 0, 3, 0.00005, 0.0, 1, 1, 1),
             ("web.order", 1, 1, 0.0, 2.5, 0, 0, 0),
         ]
     );

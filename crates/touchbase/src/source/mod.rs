@@ -7,15 +7,13 @@
 //! cells) becomes an input rejected with its reason; the import goes on. Only an error of the
 //! file itself (it cannot be read, the gzip stream is corrupt) stops it.
 
-mod csv;
-mod ndjson;
-
 use std::io::{BufReader, Read};
 use std::path::Path;
 
 use anyhow::Context;
 use indicatif::ProgressBar;
 use touchbase_store::ingest::Input;
+use touchbase_store::sources::{csv, ndjson};
 
 /// How the events are written in the input.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -80,7 +78,7 @@ impl Source {
         let inputs: Box<dyn Iterator<Item = std::io::Result<Input>> + Send> = match self.format {
             Format::Ndjson => Box::new(ndjson::Lines::new(BufReader::new(text), name.clone())),
             Format::Csv => Box::new(
-                self::csv::Rows::new(BufReader::new(text), name.clone())
+                csv::Rows::new(BufReader::new(text), name.clone())
                     .with_context(|| format!("cannot read `{name}` as CSV"))?,
             ),
         };

@@ -13,9 +13,9 @@
 use std::io::{self, BufRead};
 
 use serde_json::{Map, Value};
-use touchbase_store::ingest::Input;
 
-use super::ndjson::not_utf8;
+use super::not_utf8;
+use crate::ingest::Input;
 
 /// The fields under which a flattened name (`outcomes.intent`) nests.
 const NESTED: [&str; 2] = ["outcomes", "value"];
@@ -189,8 +189,10 @@ impl Row {
 }
 
 impl<R: BufRead> Rows<R> {
-    /// Reads the header row (none in an empty text: then there are no rows either).
-    pub fn new(reader: R, name: String) -> anyhow::Result<Rows<R>> {
+    /// Reads the header row (none in an empty text: then there are no rows either). A header
+    /// that cannot be used is an error of kind `InvalidData`, its message saying why.
+    pub fn new(reader: R, name: String) -> io::Result<Rows<R>> {
+        let invalid = |why: String| io::Error::new(io::ErrorKind::InvalidData, why);
         let mut rows = Rows {
             reader,
             parser: csv_core::Reader::new(),
@@ -207,8 +209,8 @@ impl<R: BufRead> Rows<R> {
                 .cells()
                 .map(|name| std::str::from_utf8(name).map(str::trim))
                 .collect::<Result<Vec<_>, _>>()
-                .map_err(|e| anyhow::anyhow!("the header row is {}", not_utf8(e)))?;
-            rows.columns = columns(&names).map_err(anyhow::Error::msg)?;
+                .map_err(|e| invalid(format!("the header row is {}", not_utf8(e))))?;
+            rows.columns = columns(&names).map_err(invalid)?;
         }
         Ok(rows)
     }

@@ -3,7 +3,8 @@
 
 use std::io::{self, BufRead};
 
-use touchbase_store::ingest::Input;
+use super::not_utf8;
+use crate::ingest::Input;
 
 /// The lines of an NDJSON text as inputs.
 #[derive(Debug)]
@@ -51,11 +52,6 @@ impl<R: BufRead> Iterator for Lines<R> {
             }
         }
     }
-}
-
-/// The reason for a text that is not UTF-8: where its first invalid byte is.
-pub fn not_utf8(e: std::str::Utf8Error) -> String {
-    format!("not UTF-8: invalid byte at offset {}", e.valid_up_to())
 }
 
 fn strip_newline(line: &[u8]) -> &[u8] {
