@@ -116,12 +116,14 @@ pub async fn serve(
     });
     // The peer's address reaches the handlers (failed authentications are counted by it).
     let with_peer = |peer: std::net::SocketAddr| {
-        service.clone().map_request(move |mut request: axum::http::Request<Incoming>| {
-            request
-                .extensions_mut()
-                .insert(axum::extract::ConnectInfo(peer));
-            request
-        })
+        service
+            .clone()
+            .map_request(move |mut request: axum::http::Request<Incoming>| {
+                request
+                    .extensions_mut()
+                    .insert(axum::extract::ConnectInfo(peer));
+                request
+            })
     };
     tokio::pin!(shutdown);
     loop {

@@ -35,7 +35,10 @@ pub async fn bounded_within<T: Send + 'static>(
     parse: impl FnOnce() -> T + Send + 'static,
 ) -> Result<T, ApiError> {
     let run = async {
-        let _turn = PARSERS.acquire().await.expect("the semaphore is never closed");
+        let _turn = PARSERS
+            .acquire()
+            .await
+            .expect("the semaphore is never closed");
         tokio::task::spawn_blocking(parse).await
     };
     match tokio::time::timeout(budget, run).await {
