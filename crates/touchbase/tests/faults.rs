@@ -78,7 +78,7 @@ const DAYS: i64 = 5;
 fn event(id: &str, i: usize) -> String {
     let at = FIRST_DAY * 86_400 + (i as i64 * 7_919) % (DAYS * 86_400);
     let at = jiff::Timestamp::from_second(at).unwrap();
-    let point = if i % 4 == 0 {
+    let point = if i.is_multiple_of(4) {
         "workshop.booking"
     } else {
         "web.order"
