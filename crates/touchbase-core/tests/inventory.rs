@@ -1317,7 +1317,11 @@ mod sign_off {
         }
         // A description is not material.
         let after = edited(&["description: The subscriber picks => description: One picks"]);
-        assert!(govern(after, &owner(), Mode::Normal, false).proposals.is_empty());
+        assert!(
+            govern(after, &owner(), Mode::Normal, false)
+                .proposals
+                .is_empty()
+        );
         assert_eq!(StrategicValue::default(), StrategicValue::None);
     }
 
@@ -1326,7 +1330,10 @@ mod sign_off {
         let new_live = "  - { key: kiosk.signup, name: Kiosk, party: consumer, function: sales, channel: kiosk, mode: machine, owner: digital, status: live }";
         let admin = Actor::local_admin();
         let first = govern(edited(&[new_live]), &admin, Mode::Baseline, true);
-        assert_eq!(first.inventory.point("kiosk.signup").unwrap().status, Status::Live);
+        assert_eq!(
+            first.inventory.point("kiosk.signup").unwrap().status,
+            Status::Live
+        );
         assert!(first.proposals.is_empty());
 
         let later = govern(edited(&[new_live]), &admin, Mode::Baseline, false);
@@ -1355,6 +1362,9 @@ mod sign_off {
             };
             governance::decide(&mut inventory, &mut proposal, &exec, true, "ok", "now").unwrap();
         }
-        assert_eq!(inventory.point("kiosk.signup").unwrap().status, Status::Live);
+        assert_eq!(
+            inventory.point("kiosk.signup").unwrap().status,
+            Status::Live
+        );
     }
 }

@@ -1937,11 +1937,18 @@ fn a_later_baseline_is_one_proposal_shown_in_the_plan() {
     let plan = ok(
         d,
         db,
-        &["inventory", "import", "grown.yaml", "--baseline", "--dry-run"],
+        &[
+            "inventory",
+            "import",
+            "grown.yaml",
+            "--baseline",
+            "--dry-run",
+        ],
     );
     assert!(
-        plan.contains("would open proposal 2: baseline of 1 existing points (club.order), needs 2 approvals")
-            && plan.contains("records point `club.order` as `live`")
+        plan.contains(
+            "would open proposal 2: baseline of 1 existing points (club.order), needs 2 approvals"
+        ) && plan.contains("records point `club.order` as `live`")
             && plan.contains("dry run: nothing was changed"),
         "{plan}"
     );
@@ -1964,7 +1971,11 @@ fn token_list_shows_ids_and_last_use() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
     let db = "t.db";
-    let issued = json(d, db, &["user", "add", "vera", "--role", "viewer", "--json"]);
+    let issued = json(
+        d,
+        db,
+        &["user", "add", "vera", "--role", "viewer", "--json"],
+    );
     let id = issued["token_id"].as_str().unwrap();
     assert_eq!(id.len(), 35, "{id}");
     let listed = json(d, db, &["token", "list", "--json"]);
