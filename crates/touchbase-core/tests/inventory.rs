@@ -1250,3 +1250,121 @@ fn unknown_field_in_a_point_names_the_path_once() {
         "{message}"
     );
 }
+
+// ---------------------------------------------------------------------------------------------
+// Sign-off (R6)
+// ---------------------------------------------------------------------------------------------
+
+mod sign_off {
+    use std::collections::BTreeSet;
+
+    use touchbase_core::governance::{self, Mode, ProposalKind, Write};
+    use touchbase_core::{Actor, Inventory, Status, StrategicValue};
+
+    use super::{base, edited};
+
+    fn owner() -> Actor {
+        Actor {
+            name: "dora".into(),
+            role: touchbase_core::Role::Owner,
+            teams: vec!["digital".into()],
+        }
+    }
+
+    /// What `govern` makes of `after` over the base as `actor`, in `mode`.
+    fn govern(
+        after: Inventory,
+        actor: &Actor,
+        mode: Mode,
+        first_import: bool,
+    ) -> governance::Governed {
+        let seen = BTreeSet::new();
+        let write = Write {
+            actor,
+            mode,
+            seen: &seen,
+            proposals: &[],
+            first_import,
+            now: "2026-03-01T00:00:00Z",
+        };
+        governance::govern(&base(), after, &write).unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    #[test]
+    fn a_live_points_strategic_value_and_contract_are_material() {
+        let before = base();
+        let live = before.point("web.signup").unwrap();
+        for (edit, reason) in [
+            (
+                "strategic_value: high => strategic_value: low",
+                "changes strategic_value: high → low",
+            ),
+            (
+                "status: live => status: live\ncontract: {}",
+                "changes its data contract: the one derived from `data` → {}",
+            ),
+        ] {
+            let after = edited(&[edit]);
+            assert_eq!(
+                governance::material_changes(live, after.point("web.signup").unwrap()),
+                [reason],
+                "{edit}"
+            );
+            let governed = govern(after, &owner(), Mode::Normal, false);
+            assert_eq!(governed.inventory.point("web.signup"), Some(live), "{edit}");
+            assert_eq!(governed.proposals.len(), 1, "{edit}");
+            assert_eq!(governed.proposals[0].kind, ProposalKind::Change);
+        }
+        // A description is not material.
+        let after = edited(&["description: The subscriber picks => description: One picks"]);
+        assert!(
+            govern(after, &owner(), Mode::Normal, false)
+                .proposals
+                .is_empty()
+        );
+        assert_eq!(StrategicValue::default(), StrategicValue::None);
+    }
+
+    #[test]
+    fn a_baseline_applies_at_once_only_on_the_first_import() {
+        let new_live = "  - { key: kiosk.signup, name: Kiosk, party: consumer, function: sales, channel: kiosk, mode: machine, owner: digital, status: live }";
+        let admin = Actor::local_admin();
+        let first = govern(edited(&[new_live]), &admin, Mode::Baseline, true);
+        assert_eq!(
+            first.inventory.point("kiosk.signup").unwrap().status,
+            Status::Live
+        );
+        assert!(first.proposals.is_empty());
+
+        let later = govern(edited(&[new_live]), &admin, Mode::Baseline, false);
+        assert_eq!(
+            later.inventory.point("kiosk.signup").unwrap().status,
+            Status::Proposed
+        );
+        assert_eq!(later.proposals.len(), 1);
+        let proposal = &later.proposals[0];
+        assert_eq!(proposal.kind, ProposalKind::Baseline);
+        assert_eq!(proposal.batch.len(), 1);
+        assert_eq!(proposal.batch[0].status, Status::Live);
+
+        // Decided by executives only; once approved, the batch's points are recorded live.
+        let mut inventory = later.inventory.clone();
+        let mut proposal = proposal.clone();
+        let err = governance::decide(&mut inventory, &mut proposal, &admin, true, "ok", "now")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("only executives sign off"), "{err}");
+        for exec in ["erin", "ed"] {
+            let exec = Actor {
+                name: exec.into(),
+                role: touchbase_core::Role::Executive,
+                teams: vec![],
+            };
+            governance::decide(&mut inventory, &mut proposal, &exec, true, "ok", "now").unwrap();
+        }
+        assert_eq!(
+            inventory.point("kiosk.signup").unwrap().status,
+            Status::Live
+        );
+    }
+}

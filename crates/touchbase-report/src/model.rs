@@ -474,6 +474,11 @@ async fn pending(
                 .as_ref()
                 .map(|pt| pt.name.clone())
                 .or_else(|| inventory.point(&p.point).map(|pt| pt.name.clone()))
+                .or_else(|| {
+                    // A baseline's batch: the names of its points.
+                    let names: Vec<&str> = p.batch.iter().map(|pt| pt.name.as_str()).collect();
+                    (!names.is_empty()).then(|| names.join(", "))
+                })
                 .unwrap_or_else(|| p.point.clone());
             PendingProposal {
                 id: p.id,

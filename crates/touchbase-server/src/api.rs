@@ -147,10 +147,16 @@ async fn authenticate(
     mut request: Request,
     next: Next,
 ) -> Result<Response, Response> {
-    let peer = request
-        .extensions()
+    // The peer's address as the listener gives it (or as a test's `MockConnectInfo` does).
+    let extensions = request.extensions();
+    let peer = extensions
         .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
-        .map(|c| c.0.ip());
+        .map(|c| c.0.ip())
+        .or_else(|| {
+            extensions
+                .get::<axum::extract::connect_info::MockConnectInfo<std::net::SocketAddr>>()
+                .map(|c| c.0.ip())
+        });
     let too_many = |wait: std::time::Duration| {
         let secs = wait.as_secs_f64().ceil().max(1.0) as u64;
         (

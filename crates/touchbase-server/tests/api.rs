@@ -1631,13 +1631,13 @@ async fn failed_authentications_slow_the_client_address_down() {
     let reply = send(&router, &admin, "/api/me").await;
     assert_eq!(reply.status(), StatusCode::TOO_MANY_REQUESTS);
     // Another address is not held up.
-    let elsewhere = router
-        .clone()
-        .layer(axum::extract::connect_info::MockConnectInfo(
+    let elsewhere = touchbase_server::router(state.clone(), &ServerConfig::default()).layer(
+        axum::extract::connect_info::MockConnectInfo(
             "198.51.100.9:40000"
                 .parse::<std::net::SocketAddr>()
                 .unwrap(),
-        ));
+        ),
+    );
     assert_eq!(
         send(&elsewhere, &admin, "/api/me").await.status(),
         StatusCode::OK

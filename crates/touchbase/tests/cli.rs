@@ -506,10 +506,17 @@ fn workflow(d: &Path, db: &str) {
     assert_eq!(shown["kind"], "new");
     assert_eq!(shown["proposer"], "olga");
     assert_eq!(shown["business_case"]["volume_per_month"], 30.0);
-    let shown = ok(
+    // Proposals are for analysts and up: a viewer reads the inventory, not the business cases.
+    let err = fails(
         d,
         db,
         &["--as", "vera", "proposal", "show", &id.to_string()],
+    );
+    assert!(err.contains("vera has the role viewer"), "{err}");
+    let shown = ok(
+        d,
+        db,
+        &["--as", "olga", "proposal", "show", &id.to_string()],
     );
     assert!(
         shown.contains("new point club.order — pending, 0 of 2 approvals"),
@@ -1905,4 +1912,79 @@ fn a_closed_standard_output_ends_quietly() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(141), "{stderr}");
     assert!(!stderr.contains("panicked"), "{stderr}");
+}
+
+/// A `--baseline` after the store's first import opens one proposal for its batch, in the plan
+/// as in the import, and takes nothing live (R6).
+#[test]
+fn a_later_baseline_is_one_proposal_shown_in_the_plan() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let db = "t.db";
+    write(d, "small.yaml", SMALL);
+    ok(d, db, &["inventory", "import", "small.yaml", "--baseline"]);
+    write(
+        d,
+        "grown.yaml",
+        &SMALL.replace(
+            "points:\n",
+            &format!(
+                "points:\n{}",
+                indent(&proposed_point("x").replace("status: proposed", "status: live"))
+            ),
+        ),
+    );
+    let plan = ok(
+        d,
+        db,
+        &[
+            "inventory",
+            "import",
+            "grown.yaml",
+            "--baseline",
+            "--dry-run",
+        ],
+    );
+    assert!(
+        plan.contains(
+            "would open proposal 2: baseline of 1 existing points (club.order), needs 2 approvals"
+        ) && plan.contains("records point `club.order` as `live`")
+            && plan.contains("dry run: nothing was changed"),
+        "{plan}"
+    );
+    let summary = json(
+        d,
+        db,
+        &["inventory", "import", "grown.yaml", "--baseline", "--json"],
+    );
+    assert_eq!(summary["baseline_proposal"]["points"][0], "club.order");
+    let point = json(d, db, &["point", "show", "club.order", "--json"]);
+    assert_eq!(point["status"], "proposed");
+    // Administrators do not sign it off.
+    let err = fails(d, db, &["proposal", "approve", "2", "--comment", "ok"]);
+    assert!(err.contains("only executives sign off"), "{err}");
+}
+
+/// `token list` shows each token with its 128-bit id and when it was last used.
+#[test]
+fn token_list_shows_ids_and_last_use() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let db = "t.db";
+    let issued = json(
+        d,
+        db,
+        &["user", "add", "vera", "--role", "viewer", "--json"],
+    );
+    let id = issued["token_id"].as_str().unwrap();
+    assert_eq!(id.len(), 35, "{id}");
+    let listed = json(d, db, &["token", "list", "--json"]);
+    assert_eq!(listed[0]["id"], id);
+    assert!(listed[0]["last_used_at"].is_null());
+    let table = ok(d, db, &["token", "list"]);
+    assert!(table.contains(id) && table.contains("never"), "{table}");
+    let users = ok(d, db, &["user", "list"]);
+    assert!(users.contains(&format!("{id} (never used)")), "{users}");
+    let err = fails(d, db, &["--as", "vera", "token", "list"]);
+    assert!(err.contains("vera has the role viewer"), "{err}");
 }

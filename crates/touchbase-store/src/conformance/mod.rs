@@ -343,7 +343,9 @@ pub async fn dry_run_plans_field_changes_and_writes_nothing(backend: &dyn Backen
         summary,
         [
             (Action::Add, Kind::Point, "app.order"),
-            (Action::Change, Kind::Point, "web.order")
+            (Action::Change, Kind::Point, "web.order"),
+            // A baseline after the first import: the new point waits for one proposal (R6).
+            (Action::Add, Kind::Proposal, "2"),
         ]
     );
     let fields: Vec<&str> = plan[1].fields.iter().map(|f| f.field.as_str()).collect();
