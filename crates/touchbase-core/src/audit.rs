@@ -516,10 +516,7 @@ pub fn replay(records: &[Record], stored: &[Entity]) -> (u64, Vec<Break>) {
         let Some(kind) = Kind::parse(kind) else {
             continue;
         };
-        let doc = record
-            .after
-            .as_ref()
-            .map(|doc| normalized(kind, key, doc));
+        let doc = record.after.as_ref().map(|doc| normalized(kind, key, doc));
         trail.insert((kind.as_str(), key.to_owned()), doc);
     }
     let mut state: BTreeMap<(&'static str, String), Value> = stored
@@ -586,10 +583,7 @@ fn first_difference(recorded: &Value, found: &Value) -> Option<String> {
     let mut fields: Vec<&String> = a.keys().chain(b.keys()).collect();
     fields.sort();
     fields.dedup();
-    fields
-        .into_iter()
-        .find(|f| a.get(*f) != b.get(*f))
-        .cloned()
+    fields.into_iter().find(|f| a.get(*f) != b.get(*f)).cloned()
 }
 
 #[cfg(test)]
@@ -642,7 +636,12 @@ mod tests {
         let keys = ring(1);
         let chain = verify(&trail(5, Some(keys.current())), Some(&keys)).unwrap();
         assert_eq!(
-            (chain.records, chain.sealed, chain.checked, chain.first_sealed),
+            (
+                chain.records,
+                chain.sealed,
+                chain.checked,
+                chain.first_sealed
+            ),
             (5, 5, 5, Some(1))
         );
         // Without the key the seals are counted, not checked.
@@ -723,7 +722,10 @@ mod tests {
         let next = seal(4, &records[2].hash, &entry, Some(keys.current()));
         records.push(next);
         let chain = verify(&records, Some(&keys)).unwrap();
-        assert_eq!((chain.records, chain.sealed, chain.first_sealed), (4, 1, Some(4)));
+        assert_eq!(
+            (chain.records, chain.sealed, chain.first_sealed),
+            (4, 1, Some(4))
+        );
         // The first sealed record vouches for the unsealed ones before it.
         records[0].actor = "mallory".into();
         recompute(&mut records, 0, false);
@@ -801,7 +803,10 @@ mod tests {
         let mut forged = head.clone();
         forged.seq = 3;
         forged.hash = records[2].hash.clone();
-        assert_eq!(forged.check(&records, Some(&keys)).unwrap_err().kind(), "head_forged");
+        assert_eq!(
+            forged.check(&records, Some(&keys)).unwrap_err().kind(),
+            "head_forged"
+        );
     }
 
     #[test]
@@ -824,7 +829,13 @@ mod tests {
         };
         let entries = [
             entry("user ana", Some(doc(&ana))),
-            entry("user bo", Some(doc(&User { name: "bo".into(), ..ana.clone() }))),
+            entry(
+                "user bo",
+                Some(doc(&User {
+                    name: "bo".into(),
+                    ..ana.clone()
+                })),
+            ),
             entry("user bo", None),
             entry("deliveries", Some(json!({ "replayed": 1 }))),
         ];

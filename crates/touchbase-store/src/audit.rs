@@ -6,7 +6,9 @@ use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
 use serde::Serialize;
-use touchbase_core::audit::{self, Break, Chain, Head, HeadSeal, KeyRing, Problem, Record, SealKey};
+use touchbase_core::audit::{
+    self, Break, Chain, Head, HeadSeal, KeyRing, Problem, Record, SealKey,
+};
 use touchbase_core::{Actor, Permission};
 
 use crate::{OpError, Store, StoreError};
@@ -170,7 +172,10 @@ pub fn read_head(path: &Path) -> Result<Option<Head>, String> {
             .map(Some)
             .map_err(|e| format!("the head file {} cannot be read: {e}", path.display())),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-        Err(e) => Err(format!("the head file {} cannot be read: {e}", path.display())),
+        Err(e) => Err(format!(
+            "the head file {} cannot be read: {e}",
+            path.display()
+        )),
     }
 }
 

@@ -58,7 +58,9 @@ impl KeyFile {
     fn render(&self) -> String {
         let mut text = format!("{}\n", self.current.encode());
         if !self.retired.is_empty() {
-            text.push_str("# keys replaced by `touchbase key rotate`: they check what they sealed\n");
+            text.push_str(
+                "# keys replaced by `touchbase key rotate`: they check what they sealed\n",
+            );
         }
         for key in &self.retired {
             text.push_str(&format!("retired {}\n", key.encode()));
@@ -178,7 +180,9 @@ pub fn rotate(db: &str, file: Option<&Path>) -> anyhow::Result<PathBuf> {
     let path = match file {
         Some(p) => p.to_path_buf(),
         None => default_file(db).ok_or_else(|| {
-            anyhow::anyhow!("a PostgreSQL store's key file is named by --key-file FILE (TOUCHBASE_KEY_FILE)")
+            anyhow::anyhow!(
+                "a PostgreSQL store's key file is named by --key-file FILE (TOUCHBASE_KEY_FILE)"
+            )
         })?,
     };
     let text = std::fs::read_to_string(&path)

@@ -77,7 +77,12 @@ fn rotation_keeps_what_the_old_key_sealed_verifiable() {
     let printed = ok(d, "t.db", &["key", "rotate"]);
     assert!(printed.contains("retired"), "{printed}");
     let file = std::fs::read_to_string(d.join("t.db.key")).unwrap();
-    assert_eq!(file.lines().filter(|l| l.starts_with("retired tbkey_")).count(), 1);
+    assert_eq!(
+        file.lines()
+            .filter(|l| l.starts_with("retired tbkey_"))
+            .count(),
+        1
+    );
     ok(d, "t.db", &["user", "add", "bo", "--role", "viewer"]);
     let (passed, v) = verify(d, "t.db", &[]);
     assert!(passed, "{v}");
@@ -114,18 +119,36 @@ fn a_postgres_store_is_sealed_with_the_key_file_and_its_head_where_the_operator_
     let (passed, v) = verify(d, &url, &sealed);
     assert!(passed, "{v}");
     let records = v["records"].as_u64().unwrap();
-    assert_eq!((v["seals_checked"].as_u64(), v["head"]["seq"].as_u64()), (Some(records), Some(records)));
+    assert_eq!(
+        (v["seals_checked"].as_u64(), v["head"]["seq"].as_u64()),
+        (Some(records), Some(records))
+    );
     assert!(d.join("trail.head").exists());
 
     // Without the key the trail is not vouched for, and cannot be continued.
     let (_, v) = verify(d, &url, &[]);
     assert_eq!(v["seals_checked"], 0);
-    assert!(v["warnings"].to_string().contains("no organization key"), "{v}");
+    assert!(
+        v["warnings"].to_string().contains("no organization key"),
+        "{v}"
+    );
     let err = fails(d, &url, &["user", "add", "zed", "--role", "viewer"]);
     assert!(err.contains("sealed with the organization key"), "{err}");
 
     // Another writer that keeps no head: the head lags, which is fine.
-    ok(d, &url, &["--key-file", "org.key", "user", "add", "bo", "--role", "viewer"]);
+    ok(
+        d,
+        &url,
+        &[
+            "--key-file",
+            "org.key",
+            "user",
+            "add",
+            "bo",
+            "--role",
+            "viewer",
+        ],
+    );
     let (passed, v) = verify(d, &url, &sealed);
     assert!(passed, "{v}");
     assert_eq!(v["head"]["seq"], records);

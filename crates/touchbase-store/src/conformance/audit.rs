@@ -57,8 +57,15 @@ pub async fn a_sealed_trail_verifies_with_its_head_and_state(backend: &dyn Backe
     let n = records.len() as u64;
     assert_eq!((v.records, v.sealed_records, v.seals_checked), (n, n, n));
     assert_eq!(v.key.as_deref(), Some(keys.current().id()));
-    assert!(records.iter().all(|r| r.key.as_deref() == Some(keys.current().id())));
-    assert_eq!((v.head.found, v.head.seq, v.head.sealed), (true, Some(n), true));
+    assert!(
+        records
+            .iter()
+            .all(|r| r.key.as_deref() == Some(keys.current().id()))
+    );
+    assert_eq!(
+        (v.head.found, v.head.seq, v.head.sealed),
+        (true, Some(n), true)
+    );
     let entities = store.entities().await.unwrap().value.len() as u64;
     assert_eq!(v.entities_replayed, entities);
     assert!(v.problems.is_empty() && v.warnings.is_empty(), "{v:?}");
@@ -70,7 +77,10 @@ pub async fn an_unkeyed_store_says_so(backend: &dyn Backend) {
     let v = verified(&*store).await;
     // Nothing wrong can be shown, but it is not vouched for either: said, not passed silently.
     assert!(v.intact, "{v:?}");
-    assert_eq!((v.sealed_records, v.seals_checked, v.key.as_deref()), (0, 0, None));
+    assert_eq!(
+        (v.sealed_records, v.seals_checked, v.key.as_deref()),
+        (0, 0, None)
+    );
     assert!(
         v.warnings.iter().any(|w| w.contains("not keyed")),
         "{:?}",
@@ -103,7 +113,10 @@ pub async fn a_recomputed_chain_is_caught_by_its_seals(backend: &dyn Backend) {
     backend.tamper(0, Tamper::Rewrite { records }).await;
     let v = verified(&*store).await;
     let problem = v.problem.expect("the rewrite is caught");
-    assert_eq!((problem.kind.as_str(), problem.seq), ("seal_mismatch", Some(3)));
+    assert_eq!(
+        (problem.kind.as_str(), problem.seq),
+        ("seal_mismatch", Some(3))
+    );
 }
 
 /// The whole chain recomputed with plain SHA-256 and its seals dropped: a trail that looks
@@ -227,16 +240,28 @@ pub async fn a_lagging_head_is_accepted_and_keyless_writers_refused(backend: &dy
     assert_eq!(v.head.seq, Some(at_head));
 
     let keyless = backend.reopen_sealed(0, None, false).await;
-    let err = crate::access::add_user(&*keyless, &admin(), "zed", touchbase_core::Role::Viewer, vec![])
-        .await
-        .unwrap_err()
-        .to_string();
+    let err = crate::access::add_user(
+        &*keyless,
+        &admin(),
+        "zed",
+        touchbase_core::Role::Viewer,
+        vec![],
+    )
+    .await
+    .unwrap_err()
+    .to_string();
     assert!(err.contains("sealed with the organization key"), "{err}");
     let wrong = backend.reopen_sealed(0, Some(ring(9)), false).await;
     assert!(
-        crate::access::add_user(&*wrong, &admin(), "zed", touchbase_core::Role::Viewer, vec![])
-            .await
-            .is_err()
+        crate::access::add_user(
+            &*wrong,
+            &admin(),
+            "zed",
+            touchbase_core::Role::Viewer,
+            vec![]
+        )
+        .await
+        .is_err()
     );
     assert!(verified(&*store).await.intact);
 }
@@ -271,7 +296,10 @@ pub async fn a_trail_from_before_sealing_is_sealed_by_the_next_write(backend: &d
     let store = backend.reopen_sealed(0, Some(ring(1)), true).await;
     let v = verified(&*store).await;
     assert!(v.intact, "{v:?}");
-    assert!(v.warnings.iter().any(|w| w.contains("not keyed yet")), "{v:?}");
+    assert!(
+        v.warnings.iter().any(|w| w.contains("not keyed yet")),
+        "{v:?}"
+    );
     add_users(&*store).await;
     let v = verified(&*store).await;
     assert!(v.intact, "{v:?}");

@@ -90,7 +90,9 @@ pub enum Tamper {
     /// `DELETE FROM audit WHERE seq >= ?`: the last records.
     RemoveFrom { seq: u64 },
     /// The whole trail replaced by these records (recomputed by the attacker).
-    Rewrite { records: Vec<touchbase_core::audit::Record> },
+    Rewrite {
+        records: Vec<touchbase_core::audit::Record>,
+    },
     /// One top-level field of an entity's stored document set to `value` (no trigger guards
     /// entities: nothing to get past).
     EditEntity {

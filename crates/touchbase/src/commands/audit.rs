@@ -86,7 +86,10 @@ pub async fn run(store: &dyn Store, actor: &Actor, command: AuditCommand) -> any
 fn print_verification(v: &audit::Verification) {
     let seals = match (&v.key, v.sealed_records) {
         (_, 0) => "none sealed".to_owned(),
-        (Some(key), n) => format!("{n} sealed, {} seals checked against key {key}", v.seals_checked),
+        (Some(key), n) => format!(
+            "{n} sealed, {} seals checked against key {key}",
+            v.seals_checked
+        ),
         (None, n) => format!("{n} sealed, no key to check them"),
     };
     let records = count(v.records as usize, "record", "records");
@@ -98,14 +101,22 @@ fn print_verification(v: &audit::Verification) {
     match (&v.head.file, v.head.seq) {
         (Some(file), Some(seq)) => println!(
             "head file {file}: record {seq}{}",
-            if v.head.sealed { ", its seal checked" } else { "" }
+            if v.head.sealed {
+                ", its seal checked"
+            } else {
+                ""
+            }
         ),
         (Some(file), None) => println!("head file {file}: none there"),
         (None, _) => {}
     }
     println!(
         "{} replayed against the trail",
-        count(v.entities_replayed as usize, "stored entity", "stored entities")
+        count(
+            v.entities_replayed as usize,
+            "stored entity",
+            "stored entities"
+        )
     );
     for w in &v.warnings {
         println!("note: {w}");
