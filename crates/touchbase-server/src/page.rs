@@ -99,7 +99,8 @@ impl<T> Paged<T> {
             Some(after) => items.partition_point(|item| key(item) <= *after),
         };
         let end = start.saturating_add(page.limit).min(items.len());
-        let next = (end < items.len() && end > start).then(|| cursor(&key(&items[end - 1]).to_string()));
+        let next =
+            (end < items.len() && end > start).then(|| cursor(&key(&items[end - 1]).to_string()));
         items.truncate(end);
         items.drain(..start);
         Paged { items, next, uri }
@@ -177,7 +178,10 @@ mod tests {
             seen.extend(paged.items.iter().copied());
             let Some(link) = paged.link() else { break };
             let link = link.to_str().unwrap().to_owned();
-            assert!(link.starts_with("</api/x?point=a&limit=4&cursor="), "{link}");
+            assert!(
+                link.starts_with("</api/x?point=a&limit=4&cursor="),
+                "{link}"
+            );
             cursor = paged.next.clone();
         }
         assert_eq!(seen, (1..=10).collect::<Vec<_>>());

@@ -10,12 +10,12 @@ use axum::body::Body;
 use axum::http::{Request, StatusCode, header};
 use http_body_util::BodyExt;
 use serde_json::Value;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use touchbase_core::{Actor, Role};
 use touchbase_server::connections::Limits;
 use touchbase_server::{AppState, ServerConfig, router};
 use touchbase_store::access;
 use touchbase_store_sqlite::SqliteStore;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tower::ServiceExt;
 
 const SMALL: &str = include_str!("../../touchbase-store/src/conformance/small.yaml");
@@ -39,7 +39,8 @@ impl Reply {
 
     fn detail(&self) -> String {
         assert_eq!(
-            self.headers[header::CONTENT_TYPE], "application/problem+json",
+            self.headers[header::CONTENT_TYPE],
+            "application/problem+json",
             "{}",
             self.text
         );
@@ -70,7 +71,10 @@ impl App {
         let request = Request::builder()
             .method(method)
             .uri(uri)
-            .header(header::AUTHORIZATION, format!("Bearer {}", self.tokens[role]))
+            .header(
+                header::AUTHORIZATION,
+                format!("Bearer {}", self.tokens[role]),
+            )
             .body(body.into())
             .unwrap();
         let response = self.router.clone().oneshot(request).await.unwrap();
@@ -90,7 +94,12 @@ impl App {
 
     async fn imported(self) -> App {
         let reply = self
-            .call("admin", "POST", "/api/inventory/import?baseline=true", SMALL)
+            .call(
+                "admin",
+                "POST",
+                "/api/inventory/import?baseline=true",
+                SMALL,
+            )
             .await;
         assert_eq!(reply.status, StatusCode::OK, "{}", reply.text);
         self
@@ -99,7 +108,11 @@ impl App {
 
 /// The attack's body: 100,000 nested flow sequences, 200 KB.
 fn yaml_bomb() -> String {
-    format!("organization: {}{}\n", "[".repeat(100_000), "]".repeat(100_000))
+    format!(
+        "organization: {}{}\n",
+        "[".repeat(100_000),
+        "]".repeat(100_000)
+    )
 }
 
 /// The bomb is refused at once, naming the rule, before the YAML parser sees it (it cost a
@@ -112,7 +125,10 @@ async fn an_inventory_nested_too_deep_is_refused_before_it_is_parsed() {
         .await;
     assert_eq!(reply.status, StatusCode::BAD_REQUEST, "{}", reply.text);
     let detail = reply.detail();
-    assert!(detail.contains("more than 64 levels deep (line 1)"), "{detail}");
+    assert!(
+        detail.contains("more than 64 levels deep (line 1)"),
+        "{detail}"
+    );
 
     let reply = app
         .call("viewer", "POST", "/api/inventory/import", yaml_bomb())
@@ -120,7 +136,9 @@ async fn an_inventory_nested_too_deep_is_refused_before_it_is_parsed() {
     assert_eq!(reply.status, StatusCode::FORBIDDEN, "{}", reply.text);
 
     // A body that never ends: a viewer's import is refused without waiting for it.
-    let endless = Body::from_stream(futures_util::stream::pending::<Result<Vec<u8>, std::io::Error>>());
+    let endless = Body::from_stream(futures_util::stream::pending::<
+        Result<Vec<u8>, std::io::Error>,
+    >());
     let refused = tokio::time::timeout(
         Duration::from_secs(30),
         app.call("viewer", "POST", "/api/inventory/import", endless),
@@ -133,7 +151,11 @@ async fn an_inventory_nested_too_deep_is_refused_before_it_is_parsed() {
     let rules = format!("key: r\nwhen: {}\n", "{a: ".repeat(100));
     let reply = app.call("admin", "POST", "/api/rules", rules).await;
     assert_eq!(reply.status, StatusCode::BAD_REQUEST, "{}", reply.text);
-    assert!(reply.detail().contains("more than 64 levels"), "{}", reply.text);
+    assert!(
+        reply.detail().contains("more than 64 levels"),
+        "{}",
+        reply.text
+    );
 }
 
 /// One viewer's request for every day of two centuries by point is refused naming the bound;
@@ -142,12 +164,24 @@ async fn an_inventory_nested_too_deep_is_refused_before_it_is_parsed() {
 async fn scorecard_requests_are_bounded_and_large_answers_streamed() {
     let app = app().await.imported().await;
     let reply = app
-        .get("viewer", "/api/scorecards?from=1900-01-01&to=2100-01-01&by=day&all=point")
+        .get(
+            "viewer",
+            "/api/scorecards?from=1900-01-01&to=2100-01-01&by=day&all=point",
+        )
         .await;
     assert_eq!(reply.status, StatusCode::BAD_REQUEST, "{}", reply.text);
-    assert!(reply.detail().starts_with("from: must be 1970-01-01 or later"), "{}", reply.text);
+    assert!(
+        reply
+            .detail()
+            .starts_with("from: must be 1970-01-01 or later"),
+        "{}",
+        reply.text
+    );
     let reply = app
-        .get("viewer", "/api/scorecards?from=2000-01-01&to=2100-01-01&by=day")
+        .get(
+            "viewer",
+            "/api/scorecards?from=2000-01-01&to=2100-01-01&by=day",
+        )
         .await;
     assert_eq!(reply.status, StatusCode::BAD_REQUEST, "{}", reply.text);
     assert!(reply.detail().starts_with("to: must be "), "{}", reply.text);
@@ -158,12 +192,24 @@ async fn scorecard_requests_are_bounded_and_large_answers_streamed() {
         "/api/report?from=1900-01-01&format=json",
     ] {
         let reply = app.get("admin", uri).await;
-        assert_eq!(reply.status, StatusCode::BAD_REQUEST, "{uri}: {}", reply.text);
-        assert!(reply.detail().contains("1970-01-01"), "{uri}: {}", reply.text);
+        assert_eq!(
+            reply.status,
+            StatusCode::BAD_REQUEST,
+            "{uri}: {}",
+            reply.text
+        );
+        assert!(
+            reply.detail().contains("1970-01-01"),
+            "{uri}: {}",
+            reply.text
+        );
     }
 
     let reply = app
-        .get("viewer", "/api/scorecards?from=1970-01-01&to=2026-01-01&by=day&all=point")
+        .get(
+            "viewer",
+            "/api/scorecards?from=1970-01-01&to=2026-01-01&by=day&all=point",
+        )
         .await;
     assert_eq!(reply.status, StatusCode::BAD_REQUEST, "{}", reply.text);
     let detail = reply.detail();
@@ -175,7 +221,10 @@ async fn scorecard_requests_are_bounded_and_large_answers_streamed() {
     // Within the bound: the cards are all there, written out as a stream.
     let request = Request::builder()
         .uri("/api/scorecards?from=2026-01-01&to=2026-07-01&by=day&all=mode")
-        .header(header::AUTHORIZATION, format!("Bearer {}", app.tokens["viewer"]))
+        .header(
+            header::AUTHORIZATION,
+            format!("Bearer {}", app.tokens["viewer"]),
+        )
         .body(Body::empty())
         .unwrap();
     let response = app.router.clone().oneshot(request).await.unwrap();
@@ -201,7 +250,9 @@ async fn long_rejects_are_kept_as_their_head_and_lists_are_paged() {
     let reply = app.call("admin", "POST", "/api/events", long.clone()).await;
     assert_eq!(reply.status, StatusCode::BAD_REQUEST, "{}", reply.text);
     for i in 0..4 {
-        let reply = app.call("admin", "POST", "/api/events", format!("not json {i}")).await;
+        let reply = app
+            .call("admin", "POST", "/api/events", format!("not json {i}"))
+            .await;
         assert_eq!(reply.status, StatusCode::BAD_REQUEST);
     }
     let reply = app.get("admin", "/api/rejects?limit=2").await;
@@ -243,8 +294,18 @@ async fn long_rejects_are_kept_as_their_head_and_lists_are_paged() {
         "/api/undocumented?limit=-1",
     ] {
         let reply = app.get("admin", uri).await;
-        assert_eq!(reply.status, StatusCode::BAD_REQUEST, "{uri}: {}", reply.text);
-        assert!(reply.detail().starts_with("limit: must be a whole number from 1 to"), "{uri}");
+        assert_eq!(
+            reply.status,
+            StatusCode::BAD_REQUEST,
+            "{uri}: {}",
+            reply.text
+        );
+        assert!(
+            reply
+                .detail()
+                .starts_with("limit: must be a whole number from 1 to"),
+            "{uri}"
+        );
     }
     let reply = app.get("admin", "/api/audit?cursor=nonsense!").await;
     assert!(reply.detail().starts_with("cursor: "), "{}", reply.text);
@@ -253,7 +314,11 @@ async fn long_rejects_are_kept_as_their_head_and_lists_are_paged() {
 /// Serves on a real socket with small limits; answers the address, an admin's token and a stop.
 async fn serve_with(
     limits: Limits,
-) -> (std::net::SocketAddr, String, tokio::sync::oneshot::Sender<()>) {
+) -> (
+    std::net::SocketAddr,
+    String,
+    tokio::sync::oneshot::Sender<()>,
+) {
     let dir = tempfile::tempdir().unwrap();
     let store = Arc::new(SqliteStore::open(dir.path().join("s.db")).unwrap());
     let token = access::add_user(&*store, &Actor::local_admin(), "admin", Role::Admin, vec![])
@@ -318,12 +383,16 @@ async fn idle_and_slow_clients_are_cut_and_the_server_stays_reachable() {
     for _ in 0..7 {
         idle.push(tokio::net::TcpStream::connect(address).await.unwrap());
     }
-    let answer = tokio::time::timeout(deadline, healthz(address)).await.unwrap();
+    let answer = tokio::time::timeout(deadline, healthz(address))
+        .await
+        .unwrap();
     assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
 
     // At the bound: the idle ones are cut after the header timeout, then healthz answers.
     idle.push(tokio::net::TcpStream::connect(address).await.unwrap());
-    let answer = tokio::time::timeout(deadline, healthz(address)).await.unwrap();
+    let answer = tokio::time::timeout(deadline, healthz(address))
+        .await
+        .unwrap();
     assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
     for stream in &mut idle {
         tokio::time::timeout(deadline, until_closed(stream))
@@ -333,7 +402,9 @@ async fn idle_and_slow_clients_are_cut_and_the_server_stays_reachable() {
 
     // A slow request head (slowloris): cut, though it keeps sending.
     let mut slow = tokio::net::TcpStream::connect(address).await.unwrap();
-    slow.write_all(b"GET /healthz HTTP/1.1\r\nHost: t\r\n").await.unwrap();
+    slow.write_all(b"GET /healthz HTTP/1.1\r\nHost: t\r\n")
+        .await
+        .unwrap();
     let trickle = async {
         for _ in 0..100 {
             if slow.write_all(b"X-Slow: 1\r\n").await.is_err() {
@@ -359,6 +430,8 @@ async fn idle_and_slow_clients_are_cut_and_the_server_stays_reachable() {
         .await
         .expect("a body that does not arrive in time is cut");
 
-    let answer = tokio::time::timeout(deadline, healthz(address)).await.unwrap();
+    let answer = tokio::time::timeout(deadline, healthz(address))
+        .await
+        .unwrap();
     assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
 }

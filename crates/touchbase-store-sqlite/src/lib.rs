@@ -475,8 +475,10 @@ impl Store for SqliteStore {
                 .map_err(db(CONTEXT))?;
             let mut rejects = Vec::new();
             for row in rows {
-                let ((id, received_at, source, raw, reasons), (replayed_at, replayable, sha256, length)) =
-                    row.map_err(db(CONTEXT))?;
+                let (
+                    (id, received_at, source, raw, reasons),
+                    (replayed_at, replayable, sha256, length),
+                ) = row.map_err(db(CONTEXT))?;
                 let reasons = serde_json::from_str(&reasons)
                     .map_err(|e| StoreError::Corrupt(format!("reject {id}: {e}")))?;
                 let length = length.max(0) as u64;
@@ -503,7 +505,10 @@ impl Store for SqliteStore {
         const CONTEXT: &str = "pruning rejects";
         self.with(CONTEXT, move |conn| {
             let pruned = conn
-                .execute("DELETE FROM rejects WHERE received_at < ?1", params![before])
+                .execute(
+                    "DELETE FROM rejects WHERE received_at < ?1",
+                    params![before],
+                )
                 .map_err(db(CONTEXT))?;
             Ok(pruned as u64)
         })

@@ -102,9 +102,13 @@ impl From<FileError> for OpError {
                     "body", "", why,
                 )]))
             }
-            FileError::TooDeep(deep) => OpError::Invalid(Violations(vec![
-                touchbase_core::Violation::new("body", "", deep.to_string()),
-            ])),
+            FileError::TooDeep(deep) => {
+                OpError::Invalid(Violations(vec![touchbase_core::Violation::new(
+                    "body",
+                    "",
+                    deep.to_string(),
+                )]))
+            }
             FileError::Invalid(v) => OpError::Invalid(v),
         }
     }

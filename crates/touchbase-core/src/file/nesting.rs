@@ -369,7 +369,11 @@ mod tests {
 
     #[test]
     fn flow_nesting_over_the_bound_is_refused_with_its_line() {
-        let deep = format!("organization:\n  name: {}x{}\n", "[".repeat(65), "]".repeat(65));
+        let deep = format!(
+            "organization:\n  name: {}x{}\n",
+            "[".repeat(65),
+            "]".repeat(65)
+        );
         let e = check(&deep).unwrap_err();
         assert_eq!(e.line, 2);
         assert_eq!(e.limit, MAX_DEPTH);

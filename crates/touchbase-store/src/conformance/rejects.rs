@@ -19,14 +19,22 @@ pub async fn long_rejects_keep_their_head_hash_and_length(backend: &dyn Backend)
     let store = backend.fresh().await;
     let store = &*store;
     baseline(store, &parse(SMALL)).await;
-    let long = format!("{{\"point\": \"web.order\", \"pad\": \"{}\"", "x".repeat(200_000));
+    let long = format!(
+        "{{\"point\": \"web.order\", \"pad\": \"{}\"",
+        "x".repeat(200_000)
+    );
     let other = format!("{long}y");
     let short = r#"{"point": "web.order"}"#;
     let input = |raw: &str| crate::ingest::Input::new(raw, "test");
     ingest(store, vec![input(&long), input(short)]).await;
     ingest(store, vec![input(&long), input(&other)]).await;
     let rejects = store.rejects().await.unwrap();
-    assert_eq!(rejects.len(), 3, "{:?}", rejects.iter().map(|r| r.length).collect::<Vec<_>>());
+    assert_eq!(
+        rejects.len(),
+        3,
+        "{:?}",
+        rejects.iter().map(|r| r.length).collect::<Vec<_>>()
+    );
     let (first, second, third) = (&rejects[0], &rejects[1], &rejects[2]);
     assert_eq!(first.raw.len(), REJECT_HEAD);
     assert_eq!(first.raw, long[..REJECT_HEAD]);
@@ -80,12 +88,27 @@ pub async fn rejects_come_in_pages_and_are_pruned_by_date(backend: &dyn Backend)
     );
     assert_eq!(store.prune_rejects(at(1)).await.unwrap(), 0);
     assert_eq!(store.prune_rejects(at(2)).await.unwrap(), 3);
-    let left: Vec<String> = store.rejects().await.unwrap().into_iter().map(|r| r.raw).collect();
+    let left: Vec<String> = store
+        .rejects()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|r| r.raw)
+        .collect();
     assert_eq!(left, ["day 2 #0", "day 2 #1"]);
     let viewer = touchbase_core::Actor {
         role: touchbase_core::Role::Viewer,
         ..admin()
     };
-    assert!(crate::ingest::prune_rejects(store, &viewer, at(3)).await.is_err());
-    assert_eq!(crate::ingest::prune_rejects(store, &admin(), at(3)).await.unwrap(), 2);
+    assert!(
+        crate::ingest::prune_rejects(store, &viewer, at(3))
+            .await
+            .is_err()
+    );
+    assert_eq!(
+        crate::ingest::prune_rejects(store, &admin(), at(3))
+            .await
+            .unwrap(),
+        2
+    );
 }

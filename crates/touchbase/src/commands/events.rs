@@ -256,7 +256,11 @@ pub async fn rejects(
             }
             println!("SHA-256 {} of {} bytes", reject.sha256, reject.length);
             if reject.truncated {
-                println!("input (its first {} bytes):\n{}", reject.raw.len(), reject.raw);
+                println!(
+                    "input (its first {} bytes):\n{}",
+                    reject.raw.len(),
+                    reject.raw
+                );
             } else {
                 println!("input:\n{}", reject.raw);
             }
