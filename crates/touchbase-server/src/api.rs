@@ -322,7 +322,9 @@ struct ImportQuery {
     baseline: bool,
 }
 
-/// Applies an inventory file (YAML or JSON): the stored inventory becomes the file's.
+/// Applies an inventory file (YAML or JSON): the stored inventory becomes the file's. The
+/// caller's role is checked before the body is read; a file nested deeper than 64 levels is
+/// refused before it is parsed, and parsing has a budget of 5 s.
 #[utoipa::path(post, path = "/api/inventory/import", params(ImportQuery),
     request_body(description = "An inventory file: YAML, or JSON", content(
         (Inventory = "application/yaml"),
@@ -330,7 +332,9 @@ struct ImportQuery {
     )),
     responses(
         (status = 200, body = ImportSummary),
-        (status = 400, description = "Not YAML", body = Problem),
+        (status = 400, description = "Not YAML, or nested deeper than 64 levels", body = Problem),
+        (status = 403, description = "The role may not import", body = Problem),
+        (status = 413, description = "Larger than the body limit, or longer to parse than its budget", body = Problem),
         (status = 422, description = "A rule is broken", body = Problem),
     ))]
 async fn import_inventory(

@@ -20,8 +20,7 @@ use std::time::Duration;
 use axum::Router;
 use axum::body::{Body, Bytes, HttpBody};
 use hyper::body::Incoming;
-use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
-use hyper_util::server::conn::auto;
+use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::service::TowerToHyperService;
 use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
@@ -100,16 +99,12 @@ pub async fn serve(
     );
     let permits = Arc::new(Semaphore::new(max));
     let graceful = hyper_util::server::graceful::GracefulShutdown::new();
-    let mut builder = auto::Builder::new(TokioExecutor::new());
+    // HTTP/1.1 only: hyper-util's automatic version detection first waits for bytes with no
+    // timer, so a connection that sends nothing would never be cut.
+    let mut builder = hyper::server::conn::http1::Builder::new();
     builder
-        .http1()
         .timer(TokioTimer::new())
         .header_read_timeout(limits.header_timeout);
-    builder
-        .http2()
-        .timer(TokioTimer::new())
-        .keep_alive_interval(limits.header_timeout)
-        .keep_alive_timeout(limits.header_timeout);
     let body_timeout = limits.body_timeout;
     let service = app.map_request(move |request: axum::http::Request<Incoming>| {
         request.map(|body| Body::new(Deadline::new(body, body_timeout)))
@@ -147,12 +142,10 @@ pub async fn serve(
             () = &mut shutdown => break,
         };
         let _ = stream.set_nodelay(true);
-        let connection = builder
-            .serve_connection_with_upgrades(
-                TokioIo::new(stream),
-                TowerToHyperService::new(with_peer(peer)),
-            )
-            .into_owned();
+        let connection = builder.serve_connection(
+            TokioIo::new(stream),
+            TowerToHyperService::new(with_peer(peer)),
+        );
         let connection = graceful.watch(connection);
         tokio::spawn(async move {
             if let Err(e) = connection.await {

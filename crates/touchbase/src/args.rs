@@ -593,6 +593,9 @@ pub struct ServeArgs {
     /// The largest request body accepted, in bytes.
     #[arg(long, env = "TOUCHBASE_BODY_LIMIT", default_value_t = 8 * 1024 * 1024)]
     pub body_limit: usize,
+    /// The most connections served at once (kept below the open-files limit); the next wait.
+    #[arg(long, env = "TOUCHBASE_MAX_CONNECTIONS", default_value_t = 10_000)]
+    pub max_connections: usize,
     /// The most events one `POST /api/events` may carry.
     #[arg(long, env = "TOUCHBASE_MAX_BATCH", default_value_t = 10_000)]
     pub max_batch: usize,

@@ -48,6 +48,10 @@ async fn run_server(
     let config = ServerConfig {
         body_limit: args.body_limit,
         max_batch: args.max_batch,
+        connections: touchbase_server::connections::Limits {
+            max_connections: args.max_connections,
+            ..Default::default()
+        },
         ..ServerConfig::default()
     };
     // One shutdown (ctrl-c, SIGTERM) for every source.
