@@ -53,7 +53,11 @@ pub struct Record {
 fn entity_document() -> utoipa::openapi::schema::Object {
     use utoipa::openapi::schema::{ObjectBuilder, SchemaType, Type};
     ObjectBuilder::new()
-        .schema_type(SchemaType::Array(vec![Type::Object, Type::String, Type::Null]))
+        .schema_type(SchemaType::Array(vec![
+            Type::Object,
+            Type::String,
+            Type::Null,
+        ]))
         .description(Some(
             "The entity's document as stored: an object, or for a business function its name",
         ))

@@ -112,10 +112,9 @@ where
                 value,
                 message,
             } => (key, format!("{message} (got `{value}`)")),
-            ErrorKind::InvalidUtf8InPathParam { key } => (
-                key,
-                "must be UTF-8 text once percent-decoded".to_owned(),
-            ),
+            ErrorKind::InvalidUtf8InPathParam { key } => {
+                (key, "must be UTF-8 text once percent-decoded".to_owned())
+            }
             other => {
                 return Err(ApiError::Internal {
                     context: "reading the path parameters",

@@ -104,7 +104,7 @@ fn one_of<T: Copy>(parameter: &str, value: &str, names: &[(&str, T)]) -> Result<
 #[serde(untagged)]
 #[allow(dead_code)]
 pub(crate) enum Scorecards {
-    One(Card),
+    One(Box<Card>),
     Many(Vec<Card>),
 }
 

@@ -26,7 +26,10 @@ fn point_status_and_event_status_are_two_schemas() {
     assert!(point.contains(&json!("live")) && !point.contains(&json!("accepted")));
     let event = schemas["EventStatus"]["enum"].as_array().unwrap();
     assert!(event.contains(&json!("accepted")) && !event.contains(&json!("live")));
-    assert!(schemas.get("Status").is_none(), "a schema named only Status is ambiguous");
+    assert!(
+        schemas.get("Status").is_none(),
+        "a schema named only Status is ambiguous"
+    );
     // The points' filter offers point statuses.
     let status = doc["paths"]["/api/points"]["get"]["parameters"]
         .as_array()
@@ -34,10 +37,7 @@ fn point_status_and_event_status_are_two_schemas() {
         .iter()
         .find(|p| p["name"] == "status")
         .unwrap();
-    assert!(
-        status.to_string().contains("PointStatus"),
-        "{status}"
-    );
+    assert!(status.to_string().contains("PointStatus"), "{status}");
 }
 
 #[test]
@@ -48,10 +48,16 @@ fn health_and_the_document_need_no_token_and_everything_else_does() {
         let public = path == "/healthz" || path == "/api/openapi.json";
         if public {
             assert_eq!(operation["security"], json!([]), "{method} {path}");
-            assert!(operation["responses"].get("401").is_none(), "{method} {path}");
+            assert!(
+                operation["responses"].get("401").is_none(),
+                "{method} {path}"
+            );
         } else {
             assert!(operation.get("security").is_none(), "{method} {path}");
-            assert!(operation["responses"]["401"].is_object(), "{method} {path} lacks 401");
+            assert!(
+                operation["responses"]["401"].is_object(),
+                "{method} {path} lacks 401"
+            );
         }
     }
 }
@@ -61,17 +67,28 @@ fn every_error_answer_is_declared_as_a_problem_document() {
     let doc = document();
     let responses = &doc["components"]["responses"];
     for (method, path, operation) in operations(&doc) {
-        let has_params = operation["parameters"].as_array().is_some_and(|p| !p.is_empty());
+        let has_params = operation["parameters"]
+            .as_array()
+            .is_some_and(|p| !p.is_empty());
         let in_path = path.contains('{');
         let has_body = operation.get("requestBody").is_some();
         if has_params || has_body {
-            assert!(operation["responses"]["400"].is_object(), "{method} {path} lacks 400");
+            assert!(
+                operation["responses"]["400"].is_object(),
+                "{method} {path} lacks 400"
+            );
         }
         if in_path {
-            assert!(operation["responses"]["404"].is_object(), "{method} {path} lacks 404");
+            assert!(
+                operation["responses"]["404"].is_object(),
+                "{method} {path} lacks 404"
+            );
         }
         if has_body {
-            assert!(operation["responses"]["413"].is_object(), "{method} {path} lacks 413");
+            assert!(
+                operation["responses"]["413"].is_object(),
+                "{method} {path} lacks 413"
+            );
         }
         for (status, response) in operation["responses"].as_object().unwrap() {
             if !status.starts_with('4') && !status.starts_with('5') {
@@ -122,12 +139,19 @@ async fn real_answers_fit_the_document() {
     assert_eq!(reply.status, StatusCode::OK);
     let records = reply.json();
     assert!(
-        records.as_array().unwrap().iter().any(|r| r["after"].is_string()),
+        records
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|r| r["after"].is_string()),
         "the small inventory's functions are on the trail: {records}"
     );
     assert_documented(&doc, "GET", "/api/audit", &reply);
 
-    for uri in ["/api/scorecards", "/api/scorecards?by=month&from=2026-01-01&to=2026-04-01"] {
+    for uri in [
+        "/api/scorecards",
+        "/api/scorecards?by=month&from=2026-01-01&to=2026-04-01",
+    ] {
         let reply = app.get(uri).await;
         assert_eq!(reply.status, StatusCode::OK, "{uri}: {}", reply.text);
         assert_documented(&doc, "GET", "/api/scorecards", &reply);
@@ -156,7 +180,12 @@ async fn real_answers_fit_the_document() {
         assert_documented(&doc, method, path, &reply);
     }
     let reply = app.call("PUT", "/api/points/web.order", "{}").await;
-    assert_eq!(reply.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", reply.text);
+    assert_eq!(
+        reply.status,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "{}",
+        reply.text
+    );
     assert_documented(&doc, "PUT", "/api/points/{key}", &reply);
 
     let reply = app.as_role(None).get("/healthz").await;

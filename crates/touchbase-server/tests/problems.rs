@@ -26,9 +26,17 @@ async fn a_bad_query_parameter_is_named_with_its_rule() {
     // (uri, parameter, words of the rule)
     let cases = [
         ("/api/points?status=accepted", "status", "`accepted`"),
-        ("/api/points?status=live&status=retired", "status", "duplicate"),
+        (
+            "/api/points?status=live&status=retired",
+            "status",
+            "duplicate",
+        ),
         ("/api/points?mode=robot", "mode", "`machine`"),
-        ("/api/inventory/import?dry_run=maybe", "dry_run", "`true` or `false`"),
+        (
+            "/api/inventory/import?dry_run=maybe",
+            "dry_run",
+            "`true` or `false`",
+        ),
         ("/api/report?journeys=ten", "journeys", "`ten`"),
         ("/api/rules/test?samples=-1", "samples", "`-1`"),
         ("/api/deliveries?limit=lots", "limit", "`lots`"),
@@ -61,7 +69,10 @@ async fn a_bad_path_segment_is_named_with_its_rule() {
     let reply = app.get("/api/proposals/first").await;
     let problem = assert_problem(&reply, StatusCode::BAD_REQUEST, "path parameter `id`");
     let (subject, field, rule) = violation(&problem);
-    assert_eq!((subject.as_str(), field.as_str()), ("path parameters", "id"));
+    assert_eq!(
+        (subject.as_str(), field.as_str()),
+        ("path parameters", "id")
+    );
     assert_eq!(rule, "must be a whole number of 0 or more, got `first`");
     let reply = app.get("/api/proposals/-3").await;
     assert_problem(&reply, StatusCode::BAD_REQUEST, "got `-3`");
@@ -121,7 +132,10 @@ async fn a_method_the_route_lacks_is_a_problem_with_allow() {
             StatusCode::METHOD_NOT_ALLOWED,
             &format!("{method} is not allowed on {uri}"),
         );
-        let allow = reply.headers[header::ALLOW].to_str().unwrap().replace(' ', "");
+        let allow = reply.headers[header::ALLOW]
+            .to_str()
+            .unwrap()
+            .replace(' ', "");
         let mut allow: Vec<&str> = allow.split(',').collect();
         allow.sort_unstable();
         assert_eq!(allow.join(","), allowed, "{method} {uri}");

@@ -128,7 +128,11 @@ impl App {
 /// Checks `reply` is a problem document of `status` whose detail holds `detail`; returns it.
 pub fn assert_problem(reply: &Reply, status: StatusCode, detail: &str) -> Value {
     assert_eq!(reply.status, status, "{}", reply.text);
-    assert_eq!(reply.content_type, "application/problem+json", "{}", reply.text);
+    assert_eq!(
+        reply.content_type, "application/problem+json",
+        "{}",
+        reply.text
+    );
     let problem = reply.json();
     assert_eq!(problem["status"], status.as_u16(), "{problem}");
     assert_eq!(
@@ -169,7 +173,10 @@ fn escape(s: &str) -> String {
 pub fn assert_documented(doc: &Value, method: &str, path: &str, reply: &Reply) {
     let what = format!("{method} {path} answered {}", reply.status.as_u16());
     let operation = &doc["paths"][path][method.to_lowercase()];
-    assert!(operation.is_object(), "{method} {path} is not in the document");
+    assert!(
+        operation.is_object(),
+        "{method} {path} is not in the document"
+    );
     let status = reply.status.as_u16().to_string();
     let mut response = &operation["responses"][&status];
     let mut pointer = format!(
@@ -177,7 +184,11 @@ pub fn assert_documented(doc: &Value, method: &str, path: &str, reply: &Reply) {
         escape(path),
         method.to_lowercase()
     );
-    assert!(response.is_object(), "{what}, which the document does not declare: {}", reply.text);
+    assert!(
+        response.is_object(),
+        "{what}, which the document does not declare: {}",
+        reply.text
+    );
     if let Some(reference) = response["$ref"].as_str() {
         pointer = reference.to_owned();
         let name = reference.rsplit('/').next().unwrap();
