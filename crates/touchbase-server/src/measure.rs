@@ -155,7 +155,7 @@ fn one_of<T: Copy>(parameter: &str, value: &str, names: &[(&str, T)]) -> Result<
 #[allow(dead_code)]
 #[allow(clippy::large_enum_variant)] // never built: it only describes the answer
 pub(crate) enum Scorecards {
-    One(Card),
+    One(Box<Card>),
     Many(Vec<Card>),
 }
 
