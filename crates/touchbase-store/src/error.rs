@@ -4,7 +4,8 @@ use touchbase_core::access::Denied;
 use touchbase_core::governance::DecideError;
 use touchbase_core::{FileError, Violations};
 
-/// What can go wrong in a store, reduced to what a caller can act on.
+/// What can go wrong in a store, reduced to what a caller can act on. The message holds the
+/// cause whole (it is no `source`, which the binary's error chain would print a second time).
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
     /// Someone else wrote first; load again and retry.
@@ -15,27 +16,24 @@ pub enum StoreError {
     Corrupt(String),
     /// The storage is full (the disk, the file system, the database's space): nothing of the
     /// write was kept. Writes work again once space is freed, without a restart.
-    #[error("the disk is full: {context}: {source}")]
+    #[error("the disk is full: {context}: {cause}")]
     Full {
         context: String,
-        #[source]
-        source: Box<dyn StdError + Send + Sync>,
+        cause: Box<dyn StdError + Send + Sync>,
     },
     /// The database cannot be reached for now (restarting, the connection lost, locked by
     /// another writer for too long): the write was not kept, or its commit was not confirmed.
     /// Sending it again is safe (an event id is kept once) and works once it is back.
-    #[error("the database is unavailable: {context}: {source}")]
+    #[error("the database is unavailable: {context}: {cause}")]
     Unavailable {
         context: String,
-        #[source]
-        source: Box<dyn StdError + Send + Sync>,
+        cause: Box<dyn StdError + Send + Sync>,
     },
     /// The database failed otherwise: a migration that did not apply, a statement refused, …
-    #[error("{context}: {source}")]
+    #[error("{context}: {cause}")]
     Backend {
         context: String,
-        #[source]
-        source: Box<dyn StdError + Send + Sync>,
+        cause: Box<dyn StdError + Send + Sync>,
     },
 }
 
@@ -46,7 +44,7 @@ impl StoreError {
     ) -> Self {
         StoreError::Backend {
             context: context.into(),
-            source: source.into(),
+            cause: source.into(),
         }
     }
 
@@ -56,7 +54,7 @@ impl StoreError {
     ) -> Self {
         StoreError::Full {
             context: context.into(),
-            source: source.into(),
+            cause: source.into(),
         }
     }
 
@@ -66,7 +64,7 @@ impl StoreError {
     ) -> Self {
         StoreError::Unavailable {
             context: context.into(),
-            source: source.into(),
+            cause: source.into(),
         }
     }
 

@@ -188,7 +188,7 @@ fn verify(db: &str, acknowledged: &HashSet<String>, sent: &HashSet<String>) -> C
 
 /// `touchbase check` passes.
 fn check(d: &Path, db: &str) {
-    let out = ok(d, db, &["check", "--json"]);
+    let out = ok(d, db, &keyed(&["check", "--json"]));
     let report: serde_json::Value = serde_json::from_str(&out).unwrap();
     assert_eq!(report["problems"], serde_json::json!([]), "{out}");
 }
@@ -215,17 +215,35 @@ fn report(test: &str, db: &str, counts: &Counts) {
     }
 }
 
+/// `args` with the key `setup` wrote: every command that writes to the store seals its audit
+/// records with it.
+fn keyed<'a>(args: &[&'a str]) -> Vec<&'a str> {
+    [args, &["--key-file", "org.key"]].concat()
+}
+
 /// A store holding the small inventory (its two live points take the events); returns an
 /// owner's token.
 fn setup(d: &Path, db: &str) -> String {
     write(d, "small.yaml", SMALL);
-    ok(d, db, &["inventory", "import", "small.yaml", "--baseline"]);
-    // The organization's key, outside the database (a PostgreSQL store has none beside it).
+    // The organization's key, outside the database (a PostgreSQL store has none beside it); it
+    // seals the audit trail from the first write on.
     ok(d, db, &["key", "new", "--out", "org.key"]);
+    ok(
+        d,
+        db,
+        &[
+            "inventory",
+            "import",
+            "small.yaml",
+            "--baseline",
+            "--key-file",
+            "org.key",
+        ],
+    );
     let user: serde_json::Value = serde_json::from_str(&ok(
         d,
         db,
-        &["user", "add", "feed", "--role", "owner", "--json"],
+        &keyed(&["user", "add", "feed", "--role", "owner", "--json"]),
     ))
     .unwrap();
     user["token"].as_str().unwrap().to_owned()
@@ -339,7 +357,11 @@ fn import_under_kill_9(pg: Option<String>) {
     let (ids, text) = events("import-calibrate", 0, PER_FILE);
     write(d, "calibrate.ndjson", &text);
     let started = Instant::now();
-    ok(d, db, &["import", "calibrate.ndjson", "--batch", "250"]);
+    ok(
+        d,
+        db,
+        &keyed(&["import", "calibrate.ndjson", "--batch", "250"]),
+    );
     let whole = started.elapsed().as_millis() as u64;
     acknowledged.extend(ids.iter().cloned());
     sent.extend(ids);
@@ -353,7 +375,7 @@ fn import_under_kill_9(pg: Option<String>) {
         );
         write(d, &name, &text);
         sent.extend(ids.iter().cloned());
-        let mut child = spawn(d, db, &["import", &name, "--batch", "250"]);
+        let mut child = spawn(d, db, &keyed(&["import", &name, "--batch", "250"]));
         std::thread::sleep(Duration::from_millis(rng.below(whole * 3 / 2)));
         match child.try_wait().unwrap() {
             Some(status) => {
@@ -380,7 +402,7 @@ fn import_under_kill_9(pg: Option<String>) {
     }
     // Running each import again completes the set.
     for name in &files {
-        ok(d, db, &["import", name]);
+        ok(d, db, &keyed(&["import", name]));
     }
     let mut counts = verify(db, &sent, &sent);
     check(d, db);
@@ -861,7 +883,7 @@ fn a_full_disk_stops_import_and_ingest_and_both_resume_once_space_returns() {
     // The import stops, saying the disk is full and how much it stored.
     let (ids, text) = events("full", 0, 60_000);
     write(d, "big.ndjson", &text);
-    let run = touchbase(d, db, &["import", "big.ndjson", "--batch", "500"]);
+    let run = touchbase(d, db, &keyed(&["import", "big.ndjson", "--batch", "500"]));
     assert!(!run.ok, "the import should have stopped: {}", run.stdout);
     assert!(run.stderr.contains("the disk is full"), "{}", run.stderr);
     assert!(
@@ -908,7 +930,7 @@ fn a_full_disk_stops_import_and_ingest_and_both_resume_once_space_returns() {
     send_rest(&address, &token, &http_ids, &mut acknowledged);
     drop(server);
     // And running the import again completes its set.
-    ok(d, db, &["import", "big.ndjson", "--batch", "500"]);
+    ok(d, db, &keyed(&["import", "big.ndjson", "--batch", "500"]));
     let mut counts = verify(db, &sent, &sent);
     check(d, db);
     counts.cycles = 1;
@@ -1098,7 +1120,7 @@ fn postgres_restarted_during_import_says_running_it_again_completes_the_set() {
     setup(d, &db);
     let (ids, text) = events("pg-import", 0, 40_000);
     write(d, "big.ndjson", &text);
-    let child = spawn(d, &db, &["import", "big.ndjson", "--batch", "500"]);
+    let child = spawn(d, &db, &keyed(&["import", "big.ndjson", "--batch", "500"]));
     // Once some batches are in, the database stops.
     let deadline = Instant::now() + Duration::from_secs(60);
     while stored(&db).is_empty() {
@@ -1116,7 +1138,7 @@ fn postgres_restarted_during_import_says_running_it_again_completes_the_set() {
     );
     cluster.up();
     let taken = stored(&db).len();
-    ok(d, &db, &["import", "big.ndjson", "--batch", "500"]);
+    ok(d, &db, &keyed(&["import", "big.ndjson", "--batch", "500"]));
     let sent: HashSet<String> = ids.into_iter().collect();
     let mut counts = verify(&db, &sent, &sent);
     check(d, &db);
@@ -1143,9 +1165,9 @@ fn two_imports_at_once_on_one_sqlite_file_lose_nothing() {
     write(d, "b.ndjson", &text_b);
     // Two different files, and the same file twice, at once.
     let children = [
-        spawn(d, db, &["import", "a.ndjson", "--batch", "1000"]),
-        spawn(d, db, &["import", "b.ndjson", "--batch", "1000"]),
-        spawn(d, db, &["import", "a.ndjson", "--batch", "700"]),
+        spawn(d, db, &keyed(&["import", "a.ndjson", "--batch", "1000"])),
+        spawn(d, db, &keyed(&["import", "b.ndjson", "--batch", "1000"])),
+        spawn(d, db, &keyed(&["import", "a.ndjson", "--batch", "700"])),
     ];
     for child in children {
         let out = child.wait_with_output().unwrap();
@@ -1177,7 +1199,11 @@ fn serve_and_import_on_one_sqlite_file_lose_nothing() {
     let stop = Arc::new(AtomicBool::new(false));
     let acknowledged = Arc::new(Mutex::new(HashSet::new()));
     let threads = clients(&address, &token, "served", &next, &stop, &acknowledged);
-    ok(d, db, &["import", "beside.ndjson", "--batch", "1000"]);
+    ok(
+        d,
+        db,
+        &keyed(&["import", "beside.ndjson", "--batch", "1000"]),
+    );
     stop.store(true, Ordering::Release);
     for t in threads {
         let other = t.join().unwrap();
@@ -1212,8 +1238,8 @@ fn check_passes_on_an_intact_store_and_fails_naming_a_broken_rollup_row() {
     setup(d, db);
     let (_, text) = events("check", 0, 500);
     write(d, "e.ndjson", &text);
-    ok(d, db, &["import", "e.ndjson"]);
-    let out = ok(d, db, &["check"]);
+    ok(d, db, &keyed(&["import", "e.ndjson"]));
+    let out = ok(d, db, &keyed(&["check"]));
     assert!(out.contains("every invariant holds"), "{out}");
     assert!(out.contains("500 counted"), "{out}");
     let conn = rusqlite::Connection::open(db).unwrap();
@@ -1230,7 +1256,7 @@ fn check_passes_on_an_intact_store_and_fails_naming_a_broken_rollup_row() {
         .unwrap();
     assert!(gone > 0, "rows of journeys kept ahead");
     drop(conn);
-    let run = touchbase(d, db, &["check", "--json"]);
+    let run = touchbase(d, db, &keyed(&["check", "--json"]));
     assert!(!run.ok, "check should fail: {}", run.stdout);
     assert!(run.stderr.contains("problems found"), "{}", run.stderr);
     let report: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();

@@ -95,10 +95,22 @@ fn kill_loop(db: &str) {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
     write(d, "small.yaml", SMALL);
-    ok(d, db, &["inventory", "import", "small.yaml", "--baseline"]);
-    // The organization's key, outside the database (a PostgreSQL store has none beside it).
+    // The organization's key, outside the database (a PostgreSQL store has none beside it); it
+    // seals the audit trail from the first write on.
     ok(d, db, &["key", "new", "--out", "org.key"]);
     let key = ["--key-file", "org.key"];
+    ok(
+        d,
+        db,
+        &[
+            "inventory",
+            "import",
+            "small.yaml",
+            "--baseline",
+            "--key-file",
+            "org.key",
+        ],
+    );
     let (seen, url) = counting_receiver();
     ok(
         d,
@@ -114,11 +126,19 @@ fn kill_loop(db: &str) {
         "rules.yaml",
         "key: low\nwhen:\n  event: { point: web.order, \"outcomes.satisfaction\": { lte: 2 } }\ndo: [ { endpoint: crm } ]\n",
     );
-    ok(d, db, &["rule", "add", "--file", "rules.yaml"]);
+    ok(
+        d,
+        db,
+        &[&["rule", "add", "--file", "rules.yaml"][..], &key].concat(),
+    );
     let user: serde_json::Value = serde_json::from_str(&ok(
         d,
         db,
-        &["user", "add", "feed", "--role", "owner", "--json"],
+        &[
+            &["user", "add", "feed", "--role", "owner", "--json"][..],
+            &key,
+        ]
+        .concat(),
     ))
     .unwrap();
     let token = user["token"].as_str().unwrap().to_owned();
