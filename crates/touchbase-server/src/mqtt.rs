@@ -7,6 +7,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use rumqttc::{AsyncClient, Event, MqttOptions, Packet, Publish, QoS};
+use tokio::sync::mpsc;
 use touchbase_core::event::NewReject;
 use touchbase_core::{Actor, Role};
 use touchbase_store::Store;
@@ -69,6 +70,12 @@ fn options(config: &MqttConfig) -> Result<MqttOptions, MqttError> {
 
 /// Connects and takes events until `shutdown` resolves. Broker outages are waited out: the
 /// client reconnects and the broker redelivers what was not acknowledged.
+///
+/// The connection is polled without pause; the messages go to a writer task that stores and
+/// acknowledges them in order. The acknowledgements travel through the client's bounded
+/// request queue, which only the polling drains: writing and acknowledging inside the polling
+/// loop would stop it for good once a burst (a broker redelivering hundreds of messages after a
+/// restart) filled that queue.
 pub async fn run(
     store: Arc<dyn Store>,
     committer: Committer,
@@ -76,23 +83,34 @@ pub async fn run(
     shutdown: impl std::future::Future<Output = ()> + Send,
 ) -> Result<(), MqttError> {
     let (client, mut events) = AsyncClient::new(options(&config)?, 256);
+    // Unbounded, but never long: the broker sends no more than its in-flight window of
+    // messages not yet acknowledged.
+    let (taken, to_write) = mpsc::unbounded_channel();
+    let writer = tokio::spawn(write_and_ack(store, committer, client.clone(), to_write));
     tokio::pin!(shutdown);
-    loop {
+    let result = loop {
         tokio::select! {
-            () = &mut shutdown => return Ok(()),
+            () = &mut shutdown => break Ok(()),
             polled = events.poll() => match polled {
                 Ok(Event::Incoming(Packet::ConnAck(ack))) => {
                     tracing::info!(url = %config.url, topic = %config.topic, session = ack.session_present, "MQTT connected");
                     // A session the broker kept has its subscription already.
-                    if !ack.session_present
-                        && let Err(e) = client.subscribe(config.topic.clone(), QoS::AtLeastOnce).await
-                    {
-                        tracing::warn!(error = %e, "MQTT subscribe failed");
+                    // Sent from a task of its own: the request queue may be full of
+                    // acknowledgements that only this loop's polling sends.
+                    if !ack.session_present {
+                        let (client, topic) = (client.clone(), config.topic.clone());
+                        tokio::spawn(async move {
+                            if let Err(e) = client.subscribe(topic, QoS::AtLeastOnce).await {
+                                tracing::warn!(error = %e, "MQTT subscribe failed");
+                            }
+                        });
                     }
                 }
                 Ok(Event::Incoming(Packet::Publish(publish))) => {
                     tracing::debug!(topic = %publish.topic, pkid = publish.pkid, dup = publish.dup, "MQTT message");
-                    take(&*store, &committer, &client, &publish).await;
+                    if taken.send(publish).is_err() {
+                        break Ok(());
+                    }
                 }
                 Ok(other) => tracing::trace!(?other, "MQTT"),
                 Err(e) => {
@@ -102,46 +120,75 @@ pub async fn run(
                 }
             },
         }
+    };
+    // What the writer has not acknowledged yet, the broker delivers again.
+    writer.abort();
+    result
+}
+
+/// At most this many messages are written together.
+const BATCH: usize = 500;
+
+/// Stores the messages as they come, in batches of what is waiting, and acknowledges each
+/// once its events (or its rejection) are durable. A batch the store cannot take now is tried
+/// again, with a growing pause, until it can: the messages after it wait (acknowledgements
+/// keep the order of the messages) and the broker sends no more than its in-flight window.
+async fn write_and_ack(
+    store: Arc<dyn Store>,
+    committer: Committer,
+    client: AsyncClient,
+    mut to_write: mpsc::UnboundedReceiver<Publish>,
+) {
+    let mut batch = Vec::new();
+    while to_write.recv_many(&mut batch, BATCH).await > 0 {
+        let mut pause = Duration::from_millis(200);
+        while let Err(e) = write(&*store, &committer, &batch).await {
+            tracing::error!(error = %e, messages = batch.len(), "MQTT messages not written; trying again in {pause:?} (they stay unacknowledged)");
+            tokio::time::sleep(pause).await;
+            pause = (pause * 2).min(Duration::from_secs(5));
+        }
+        for publish in batch.drain(..) {
+            if let Err(e) = client.ack(&publish).await {
+                // The client is gone (the server stops): the broker delivers it again.
+                tracing::warn!(error = %e, "MQTT acknowledgement not sent; the broker will deliver again");
+                return;
+            }
+        }
     }
 }
 
-/// Writes one message's events durably, then acknowledges it. A message that cannot be
-/// written (the store is down) is not acknowledged: the broker delivers it again.
-async fn take(store: &dyn Store, committer: &Committer, client: &AsyncClient, publish: &Publish) {
-    let source = format!("mqtt:{}", publish.topic);
-    let split = std::str::from_utf8(&publish.payload)
-        .map_err(|e| {
-            format!(
-                "the message is not UTF-8 (invalid byte at offset {})",
-                e.valid_up_to()
-            )
-        })
-        .and_then(|text| split(text, &source));
-    let written = match split {
-        Ok(inputs) => committer
-            .ingest(&actor(), inputs)
-            .await
-            .map(|_| ())
-            .map_err(|e| e.to_string()),
-        Err(why) => {
-            let reject = NewReject::new(&source, &publish.payload, vec![why]);
-            store
-                .write_events(Vec::new(), vec![reject], ingest::now_us())
-                .await
-                .map(|_| ())
-                .map_err(|e| e.to_string())
-        }
-    };
-    match written {
-        Ok(()) => {
-            if let Err(e) = client.ack(publish).await {
-                tracing::warn!(error = %e, "MQTT acknowledgement not sent; the broker will deliver again");
-            }
-        }
-        Err(e) => {
-            tracing::error!(error = %e, topic = %publish.topic, "MQTT message not written; left unacknowledged")
+/// Writes the events of `batch` durably, and each message that is not events as a reject.
+async fn write(store: &dyn Store, committer: &Committer, batch: &[Publish]) -> Result<(), String> {
+    let mut inputs = Vec::new();
+    let mut rejects = Vec::new();
+    for publish in batch {
+        let source = format!("mqtt:{}", publish.topic);
+        let split = std::str::from_utf8(&publish.payload)
+            .map_err(|e| {
+                format!(
+                    "the message is not UTF-8 (invalid byte at offset {})",
+                    e.valid_up_to()
+                )
+            })
+            .and_then(|text| split(text, &source));
+        match split {
+            Ok(taken) => inputs.extend(taken),
+            Err(why) => rejects.push(NewReject::new(&source, &publish.payload, vec![why])),
         }
     }
+    if !inputs.is_empty() {
+        committer
+            .ingest(&actor(), inputs)
+            .await
+            .map_err(|e| e.to_string())?;
+    }
+    if !rejects.is_empty() {
+        store
+            .write_events(Vec::new(), rejects, ingest::now_us())
+            .await
+            .map_err(|e| e.to_string())?;
+    }
+    Ok(())
 }
 
 /// One event (an object) or several (an array) per message.
