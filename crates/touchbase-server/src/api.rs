@@ -141,7 +141,7 @@ fn bearer(value: &str) -> Option<&str> {
 
 /// Every API call but `/healthz` and the OpenAPI document carries `Authorization: Bearer TOKEN`;
 /// the token's user becomes the call's [`Actor`]. A client address with too many failed
-/// authentications waits ([`crate::tokens::Throttle`]): 429 with `Retry-After` meanwhile.
+/// authentications (calls with a token that is unknown or revoked) waits ([`crate::tokens::Throttle`]): 429 with `Retry-After` meanwhile.
 async fn authenticate(
     State(state): State<AppState>,
     mut request: Request,
@@ -167,16 +167,19 @@ async fn authenticate(
         )
             .into_response()
     };
-    if let Some(ip) = peer
-        && let Err(wait) = state.throttle.check(ip, std::time::Instant::now())
-    {
-        return Err(too_many(wait));
-    }
     let secret = request
         .headers()
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
         .and_then(bearer);
+    // Only a call that presents a token is held back: a call without one guesses nothing and
+    // costs nothing to refuse, so it neither counts nor waits.
+    if secret.is_some()
+        && let Some(ip) = peer
+        && let Err(wait) = state.throttle.check(ip, std::time::Instant::now())
+    {
+        return Err(too_many(wait));
+    }
     let outcome = match secret {
         Some(secret) => state
             .tokens
@@ -196,7 +199,7 @@ async fn authenticate(
         Err(e) => {
             // A failed authentication counts against the address; a call with a token that
             // failed for another reason (the store) does not.
-            if let (Some(ip), ApiError::Unauthorized(_)) = (peer, &e) {
+            if let (Some(ip), Some(_), ApiError::Unauthorized(_)) = (peer, secret, &e) {
                 let wait = state.throttle.failed(ip, std::time::Instant::now());
                 if !wait.is_zero() {
                     return Err(too_many(wait));

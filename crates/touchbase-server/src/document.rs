@@ -2,7 +2,9 @@
 //! annotations make: the bearer token (all but the public operations need it) and the error
 //! answers that come from the route's shape rather than from its handler — 401 without a valid
 //! token, 403 where a role may be refused, 400 for a parameter or body that breaks its rule,
-//! 404 for a path naming nothing, 413 for a body over the limit — each a problem document
+//! 404 for a path naming nothing, 413 for a body over the limit, 429 after too many failed
+//! authentications, 503 while the database is unavailable and 507 (writes) when its disk is
+//! full, the last three with `Retry-After` — each a problem document
 //! (`application/problem+json`), as every error answer is.
 
 use utoipa::openapi::content::ContentBuilder;
@@ -34,7 +36,7 @@ const EVERY_ROLE: [&str; 12] = [
 ];
 
 /// The shared error answers: status, name in `components.responses`, description.
-const SHARED: [(&str, &str, &str); 5] = [
+const SHARED: [(&str, &str, &str); 8] = [
     (
         "400",
         "BadRequest",
@@ -56,7 +58,25 @@ const SHARED: [(&str, &str, &str); 5] = [
         "TooLarge",
         "The body is over the server's limit (`touchbase serve --body-limit`)",
     ),
+    (
+        "429",
+        "TooManyRequests",
+        "Too many calls with an unknown or revoked token came from this address: wait `Retry-After` seconds, then send a valid token",
+    ),
+    (
+        "503",
+        "Unavailable",
+        "The database cannot be reached for now (restarting, the connection lost, locked): nothing of the request was kept; send it again after `Retry-After` seconds",
+    ),
+    (
+        "507",
+        "StorageFull",
+        "The store's disk is full: nothing of the request was kept; send it again once space is freed (`Retry-After` says when to try)",
+    ),
 ];
+
+/// The shared answers that carry `Retry-After`.
+const RETRY_AFTER: [&str; 3] = ["429", "503", "507"];
 
 /// Adds what every operation shares to the document.
 #[derive(Debug)]
@@ -69,10 +89,16 @@ impl utoipa::Modify for Shared {
             "bearer",
             SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
         );
-        for (_, name, description) in SHARED {
+        for (status, name, description) in SHARED {
+            let mut response = problem(description);
+            if RETRY_AFTER.contains(&status) {
+                response
+                    .headers
+                    .insert("Retry-After".to_owned(), retry_after());
+            }
             components
                 .responses
-                .insert(name.to_owned(), RefOr::T(problem(description)));
+                .insert(name.to_owned(), RefOr::T(response));
         }
         for item in openapi.paths.paths.values_mut() {
             let operations = [
@@ -85,11 +111,35 @@ impl utoipa::Modify for Shared {
                 &mut item.options,
                 &mut item.trace,
             ];
-            for operation in operations.into_iter().flatten() {
-                shared_answers(operation);
+            let [get, put, post, delete, patch, head, options, trace] = operations;
+            for (operation, writes) in [
+                (get, false),
+                (put, true),
+                (post, true),
+                (delete, true),
+                (patch, true),
+                (head, false),
+                (options, false),
+                (trace, false),
+            ] {
+                if let Some(operation) = operation {
+                    shared_answers(operation, writes);
+                }
             }
         }
     }
+}
+
+/// `Retry-After`: whole seconds to wait before sending again.
+fn retry_after() -> utoipa::openapi::header::Header {
+    utoipa::openapi::header::HeaderBuilder::new()
+        .schema(
+            utoipa::openapi::ObjectBuilder::new()
+                .schema_type(utoipa::openapi::schema::Type::Integer)
+                .minimum(Some(0)),
+        )
+        .description(Some("Seconds to wait before sending the request again"))
+        .build()
 }
 
 /// An error answer: `description`, with a problem document as its body.
@@ -119,7 +169,7 @@ fn add(operation: &mut Operation, status: &str) {
         .or_insert_with(|| RefOr::Ref(Ref::from_response_name(*name)));
 }
 
-fn shared_answers(operation: &mut Operation) {
+fn shared_answers(operation: &mut Operation, writes: bool) {
     let id = operation.operation_id.clone().unwrap_or_default();
     let parameters = operation.parameters.as_deref().unwrap_or_default();
     let has_parameters = !parameters.is_empty();
@@ -132,6 +182,8 @@ fn shared_answers(operation: &mut Operation) {
         operation.security = Some(Vec::new());
     } else {
         add(operation, "401");
+        add(operation, "429");
+        add(operation, "503");
         if !EVERY_ROLE.contains(&id.as_str()) {
             add(operation, "403");
         }
@@ -144,6 +196,9 @@ fn shared_answers(operation: &mut Operation) {
     }
     if has_body {
         add(operation, "413");
+    }
+    if writes {
+        add(operation, "507");
     }
     // The handlers' own error answers are problem documents too, whatever body they declared.
     for (status, response) in &mut operation.responses.responses {

@@ -1630,6 +1630,20 @@ async fn failed_authentications_slow_the_client_address_down() {
     // While it waits, not even a valid token is looked at.
     let reply = send(&router, &admin, "/api/me").await;
     assert_eq!(reply.status(), StatusCode::TOO_MANY_REQUESTS);
+    // A call without a token guesses nothing: it is answered 401 at once, neither held back
+    // nor counted.
+    let bare = |router: &Router| {
+        router.clone().oneshot(
+            Request::builder()
+                .uri("/api/me")
+                .body(Body::empty())
+                .unwrap(),
+        )
+    };
+    assert_eq!(
+        bare(&router).await.unwrap().status(),
+        StatusCode::UNAUTHORIZED
+    );
     // Another address is not held up.
     let elsewhere = touchbase_server::router(state.clone(), &ServerConfig::default()).layer(
         axum::extract::connect_info::MockConnectInfo(
@@ -1641,6 +1655,17 @@ async fn failed_authentications_slow_the_client_address_down() {
     assert_eq!(
         send(&elsewhere, &admin, "/api/me").await.status(),
         StatusCode::OK
+    );
+    for _ in 0..2 * FREE_FAILURES {
+        assert_eq!(
+            bare(&elsewhere).await.unwrap().status(),
+            StatusCode::UNAUTHORIZED
+        );
+    }
+    assert_eq!(
+        send(&elsewhere, &admin, "/api/me").await.status(),
+        StatusCode::OK,
+        "calls without a token do not count as failed authentications"
     );
     assert!(
         state
