@@ -247,6 +247,34 @@ pub async fn demo(
          {me} --db {db} deliveries list\n  \
          {me} --db {db} rule test unhappy-caller --from 2025-12-01   (the rule over the year's history, sending nothing)"
     );
+    // The trail as it stands, checked now: what `audit verify` and `check` show in full.
+    let trail = touchbase_store::audit::verify(&*store, &admin)
+        .await
+        .context("the demo store's audit trail could not be read")?;
+    let sealed = match &trail.key {
+        Some(key) if trail.sealed_records == trail.records => {
+            format!("each sealed with the organization key {key} (kept outside the database)")
+        }
+        Some(key) => format!(
+            "{} of them sealed with the organization key {key}",
+            thousands(trail.sealed_records)
+        ),
+        None => "not sealed (no organization key)".to_owned(),
+    };
+    let head = match (&trail.head.file, trail.head.seq) {
+        (Some(file), Some(seq)) => format!("; its head (record {seq}) is kept in {file}"),
+        _ => String::new(),
+    };
+    println!(
+        "\nThe audit trail: {records}, {sealed}{head}: {state}.\n  \
+         {me} --db {db} audit verify   (the chain, its seals, its head, and every stored entity replayed against it)\n  \
+         {me} --db {db} check          (rollups against the events, journeys, held and rejected counts, the trail)\n",
+        records = count(trail.records as usize, "record", "records"),
+        state = match &trail.broken {
+            None => "intact".to_owned(),
+            Some(why) => format!("BROKEN: {why}"),
+        },
+    );
     println!(
         "  {me} --db {db} inventory export --out inventory.yaml\n  \
          {me} --db {db} scorecard --all mode\n  \
