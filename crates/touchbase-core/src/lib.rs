@@ -14,6 +14,7 @@ pub mod file;
 pub mod governance;
 pub mod inventory;
 pub mod journeys;
+pub mod link;
 pub mod metrics;
 pub mod period;
 pub mod portfolio;
