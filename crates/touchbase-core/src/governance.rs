@@ -559,6 +559,17 @@ pub fn material_changes(old: &Point, new: &Point) -> Vec<String> {
             crate::enum_name(&new.strategic_value)
         ));
     }
+    if old.standing != new.standing {
+        let show = |s: &Option<crate::standing::Standing>| match s {
+            None => "none".to_owned(),
+            Some(s) => serde_json::to_string(s).unwrap_or_default(),
+        };
+        reasons.push(format!(
+            "changes what it automates (standing): {} → {}",
+            show(&old.standing),
+            show(&new.standing)
+        ));
+    }
     if old.contract != new.contract {
         let show = |c: &Option<serde_json::Value>| match c {
             None => "the one derived from `data`".to_owned(),

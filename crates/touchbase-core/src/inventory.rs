@@ -57,6 +57,10 @@ pub struct Organization {
     /// The thresholds of the portfolio and journey rules (METRICS.md).
     #[serde(default, skip_serializing_if = "Settings::is_default")]
     pub settings: Settings,
+    /// The organization's IANA time zone (`Europe/London`): standing orders' schedules run in
+    /// it unless they name their own. Absent: UTC.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timezone: Option<String>,
 }
 
 fn default_currency() -> String {
@@ -72,6 +76,7 @@ impl Organization {
             variables: BTreeMap::new(),
             policy: Policy::default(),
             settings: Settings::default(),
+            timezone: None,
         }
     }
 }
@@ -187,6 +192,10 @@ pub struct Point {
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     #[cfg_attr(feature = "openapi", schema(value_type = Object))]
     pub vars: BTreeMap<String, Value>,
+    /// A point that automates another (R19): which manual point's first order becomes a
+    /// standing order, and how it is issued again.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub standing: Option<crate::standing::Standing>,
 }
 
 /// How the interface is driven (seed 002).

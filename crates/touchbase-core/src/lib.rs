@@ -19,6 +19,7 @@ pub mod metrics;
 pub mod period;
 pub mod portfolio;
 pub mod rules;
+pub mod standing;
 pub mod validate;
 
 pub use access::{Actor, Permission, Role};

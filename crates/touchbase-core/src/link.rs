@@ -167,7 +167,9 @@ pub fn read(keys: &Keys, purpose: Purpose, token: &str, now: i64) -> Result<Clai
     let subject = std::str::from_utf8(&rest[NONCE_BYTES..])
         .ok()
         .filter(|s| valid_subject(s))
-        .ok_or(LinkError::Malformed("the subject is not one a link carries"))?;
+        .ok_or(LinkError::Malformed(
+            "the subject is not one a link carries",
+        ))?;
     if now >= expires_at {
         return Err(LinkError::Expired(expires_at));
     }
@@ -221,7 +223,10 @@ mod tests {
             let mut t = link.token.clone().into_bytes();
             t[i] = if t[i] == b'A' { b'B' } else { b'A' };
             let t = String::from_utf8(t).unwrap();
-            assert!(read(&k, Purpose::Standing, &t, 0).is_err(), "changed at {i}");
+            assert!(
+                read(&k, Purpose::Standing, &t, 0).is_err(),
+                "changed at {i}"
+            );
         }
         // A payload for another subject or a later expiry, with the old signature.
         let (_, tag) = link.token.split_once('.').unwrap();
@@ -247,7 +252,14 @@ mod tests {
     #[test]
     fn malformed_tokens_and_subjects_are_refused() {
         let k = keys(7);
-        for t in ["", ".", "abc", "abc.def", "!!.??", &"A".repeat(TOKEN_MAX + 1)] {
+        for t in [
+            "",
+            ".",
+            "abc",
+            "abc.def",
+            "!!.??",
+            &"A".repeat(TOKEN_MAX + 1),
+        ] {
             assert!(
                 matches!(
                     read(&k, Purpose::Standing, t, 0),
@@ -257,7 +269,10 @@ mod tests {
             );
         }
         for s in ["", "a b", "é", &"x".repeat(SUBJECT_MAX + 1)] {
-            assert!(issue(&k, Purpose::Standing, s, 1, [0; 16]).is_err(), "{s:?}");
+            assert!(
+                issue(&k, Purpose::Standing, s, 1, [0; 16]).is_err(),
+                "{s:?}"
+            );
         }
         let longest = "x".repeat(SUBJECT_MAX);
         let link = issue(&k, Purpose::Standing, &longest, 1, [0; 16]).unwrap();

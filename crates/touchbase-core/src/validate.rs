@@ -161,6 +161,15 @@ fn check_organization(org: &Organization, found: &mut Vec<Violation>) {
     if org.name.trim().is_empty() {
         found.push(Violation::new("organization", "name", "must not be empty"));
     }
+    if let Some(zone) = &org.timezone
+        && jiff::tz::TimeZone::get(zone).is_err()
+    {
+        found.push(Violation::new(
+            "organization",
+            "timezone",
+            format!("unknown time zone `{zone}`: write an IANA name such as Europe/London or UTC"),
+        ));
+    }
     if org.currency.len() != 3 || !org.currency.bytes().all(|b| b.is_ascii_uppercase()) {
         found.push(Violation::new(
             "organization",
@@ -269,6 +278,16 @@ fn list_or_none<'a>(items: impl Iterator<Item = &'a String>) -> String {
 }
 
 fn check_point(inventory: &Inventory, point: &Point, subject: &str, found: &mut Vec<Violation>) {
+    if let Some(standing) = &point.standing {
+        let points: Vec<&str> = inventory.points.iter().map(|p| p.key.as_str()).collect();
+        found.extend(crate::standing::check(
+            standing,
+            &point.key,
+            &points,
+            inventory.organization.timezone.as_deref(),
+            subject,
+        ));
+    }
     if point.name.trim().is_empty() {
         found.push(Violation::new(subject, "name", "must not be empty"));
     }

@@ -1368,3 +1368,75 @@ mod sign_off {
         );
     }
 }
+
+// ---------------------------------------------------------------------------------------------
+// Standing interactions (R19)
+// ---------------------------------------------------------------------------------------------
+
+/// An automated point beside the base's two: it repeats `web.signup` and records its
+/// self-service page at `shop.counter` (any other point of the inventory will do here).
+const AUTOMATED: &str = "  - key: auto.renewal
+    name: Automatic renewal
+    party: consumer
+    function: sales
+    channel: web
+    mode: machine
+    owner: digital
+    standing:
+      from: web.signup
+      items: data.items
+      schedule: FREQ=MONTHLY
+      timezone: Europe/London
+      cutoff: 24h
+      consent: explicit
+      endpoint: fulfilment
+      edit_point: shop.counter";
+
+#[test]
+fn a_standing_section_parses_and_exports_as_written() {
+    let inventory = edited(&[
+        AUTOMATED,
+        "currency: EUR => currency: EUR\ntimezone: Europe/Paris",
+    ]);
+    let point = inventory.point("auto.renewal").unwrap();
+    let standing = point.standing.as_ref().unwrap();
+    assert_eq!(
+        (standing.from.as_str(), standing.cutoff.as_str()),
+        ("web.signup", "24h")
+    );
+    assert_eq!(
+        inventory.organization.timezone.as_deref(),
+        Some("Europe/Paris")
+    );
+    let text = file::render_inventory(&inventory);
+    assert!(text.contains("schedule: FREQ=MONTHLY"), "{text}");
+    assert_eq!(file::parse_inventory(&text).unwrap(), inventory);
+}
+
+#[test]
+fn a_standing_section_names_what_is_wrong() {
+    check_all(
+        &[AUTOMATED, "from: web.signup => from: web.nowhere"],
+        "point `auto.renewal`: standing.from: unknown point `web.nowhere`",
+    );
+    check_all(
+        &[AUTOMATED, "schedule: FREQ=MONTHLY => schedule: FREQ=HOURLY"],
+        "standing.schedule: runs at most daily",
+    );
+    check_all(&[AUTOMATED, "cutoff: 24h => cutoff: soon"], "cutoff");
+    check_all(
+        &[AUTOMATED, "consent: explicit => consent: maybe"],
+        "consent",
+    );
+    check_all(
+        &[
+            AUTOMATED,
+            "timezone: Europe/London => timezone: Mars/Olympus",
+        ],
+        "standing.timezone: unknown time zone `Mars/Olympus`",
+    );
+    check(
+        "currency: EUR => currency: EUR\ntimezone: Nowhere/Land",
+        "organization: timezone: unknown time zone `Nowhere/Land`",
+    );
+}

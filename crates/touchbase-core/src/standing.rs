@@ -1,0 +1,335 @@
+//! Standing interactions (R19), the grocery example of seed 000: a point that automates
+//! another. Its `standing:` section says which manual point's first order becomes a standing
+//! order, where that order's items are, on what schedule it is issued again (an RFC 5545
+//! RRULE from the first order's instant, in a time zone, so a run keeps its local time of day
+//! across daylight-saving changes), the cut-off before each run, how the party consents, where
+//! each run is sent and where the self-service page's interactions are recorded.
+//!
+//! This module holds the declaration, its rules, and the schedule's arithmetic; the orders,
+//! their revisions and runs are kept by the stores.
+
+use jiff::Timestamp;
+use jiff::tz::TimeZone;
+use serde::{Deserialize, Serialize};
+
+use crate::rules::Span;
+use crate::validate::{KEY_RULE, Violation, is_key};
+
+/// A point's `standing:` section.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct Standing {
+    /// The manual point whose first order (an accepted event with items) becomes a standing
+    /// order.
+    pub from: String,
+    /// Where the order's items are in that event: `data.NAME`, an array of
+    /// `{sku, qty, price}`.
+    pub items: String,
+    /// An RFC 5545 RRULE (`FREQ=WEEKLY`, `FREQ=WEEKLY;BYDAY=TU`, …) counted from the first
+    /// order's instant; at most daily.
+    pub schedule: String,
+    /// An IANA time zone; absent, the organization's `timezone`, else UTC.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timezone: Option<String>,
+    /// Changes closer than this to a run apply to the run after.
+    #[cfg_attr(feature = "openapi", schema(value_type = String, example = "24h"))]
+    pub cutoff: Span,
+    pub consent: Consent,
+    /// The reverse-feed endpoint each run is sent to.
+    pub endpoint: String,
+    /// The point the self-service page's interactions are recorded at.
+    pub edit_point: String,
+}
+
+/// How a party agrees to its standing order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "lowercase")]
+pub enum Consent {
+    /// Offered first; active once the party confirms through its link.
+    Explicit,
+    /// Active at once.
+    Implied,
+}
+
+/// The most runs one call of [`Schedule::runs`] lists.
+pub const RUNS_MAX: usize = 10_000;
+
+/// The name of the item array within the event's `data` (`data.items` → `items`).
+pub fn items_field(items: &str) -> Option<&str> {
+    items
+        .strip_prefix("data.")
+        .filter(|name| !name.is_empty() && !name.contains('.'))
+}
+
+/// The time zone a standing order's schedule runs in.
+pub fn time_zone(standing: &Standing, organization: Option<&str>) -> Result<TimeZone, String> {
+    let name = standing
+        .timezone
+        .as_deref()
+        .or(organization)
+        .unwrap_or("UTC");
+    TimeZone::get(name).map_err(|_| {
+        format!("unknown time zone `{name}`: write an IANA name such as Europe/London or UTC")
+    })
+}
+
+/// The rules of a point's `standing:` section, given the points declared beside it (`points`:
+/// each point's key); `subject` names the point in the violations.
+pub fn check(
+    standing: &Standing,
+    point: &str,
+    points: &[&str],
+    organization_timezone: Option<&str>,
+    subject: &str,
+) -> Vec<Violation> {
+    let mut found = Vec::new();
+    let mut bad = |field: &str, rule: String| {
+        found.push(Violation::new(subject, format!("standing.{field}"), rule))
+    };
+    for (field, key) in [
+        ("from", &standing.from),
+        ("edit_point", &standing.edit_point),
+    ] {
+        if key == point {
+            bad(field, "must name another point than this one".to_owned());
+        } else if !points.contains(&key.as_str()) {
+            bad(
+                field,
+                format!("unknown point `{key}`: name a point of the inventory"),
+            );
+        }
+    }
+    if standing.from == standing.edit_point && standing.from != point {
+        bad(
+            "edit_point",
+            "must differ from `from`: the self-service page's interactions are not orders"
+                .to_owned(),
+        );
+    }
+    if items_field(&standing.items).is_none() {
+        bad(
+            "items",
+            format!(
+                "must be `data.NAME`, the event's array of {{sku, qty, price}}, got `{}`",
+                standing.items
+            ),
+        );
+    }
+    if !is_key(&standing.endpoint) {
+        bad("endpoint", format!("must match {KEY_RULE}"));
+    }
+    if let Err(why) = time_zone(standing, organization_timezone) {
+        bad("timezone", why);
+    }
+    if let Err(why) = rule_of(&standing.schedule) {
+        bad("schedule", why);
+    }
+    found
+}
+
+/// The RRULE as written, checked: what `rrule` reads, without DTSTART (the first order
+/// gives it), at most daily.
+fn rule_of(schedule: &str) -> Result<rrule::RRule<rrule::Unvalidated>, String> {
+    let text = schedule.trim();
+    let text = text.strip_prefix("RRULE:").unwrap_or(text);
+    if text.contains('\n') || text.to_ascii_uppercase().contains("DTSTART") {
+        return Err("is one RRULE (e.g. FREQ=WEEKLY); the first order's instant starts it, so it has no DTSTART".to_owned());
+    }
+    let rule: rrule::RRule<rrule::Unvalidated> = text.parse().map_err(|e| {
+        format!("is not an RFC 5545 RRULE ({e}); e.g. FREQ=WEEKLY or FREQ=MONTHLY;BYMONTHDAY=1")
+    })?;
+    if matches!(
+        rule.get_freq(),
+        rrule::Frequency::Hourly | rrule::Frequency::Minutely | rrule::Frequency::Secondly
+    ) {
+        return Err("runs at most daily: FREQ is DAILY, WEEKLY, MONTHLY or YEARLY".to_owned());
+    }
+    Ok(rule)
+}
+
+/// A standing order's schedule: the RRULE from its first order's instant, in its time zone.
+#[derive(Debug, Clone)]
+pub struct Schedule {
+    set: rrule::RRuleSet,
+    first: Timestamp,
+}
+
+impl Schedule {
+    /// The schedule of an order first placed at `first`.
+    pub fn new(schedule: &str, zone: &TimeZone, first: Timestamp) -> Result<Schedule, String> {
+        let rule = rule_of(schedule)?;
+        let name = zone.iana_name().unwrap_or("UTC");
+        let tz: rrule::Tz = name
+            .parse::<chrono_tz::Tz>()
+            .map(rrule::Tz::Tz)
+            .map_err(|_| format!("the time zone `{name}` is unknown to the schedule"))?;
+        let start = chrono::DateTime::from_timestamp(first.as_second(), 0)
+            .ok_or_else(|| format!("the first order's instant {first} is out of range"))?
+            .with_timezone(&tz);
+        let set = rule
+            .build(start)
+            .map_err(|e| format!("the schedule cannot start at {first}: {e}"))?;
+        Ok(Schedule { set, first })
+    }
+
+    /// The runs after the first order (whose instant starts the schedule and is no run) in
+    /// `(after, until]`, at most [`RUNS_MAX`].
+    pub fn runs(&self, after: Timestamp, until: Timestamp) -> Vec<Timestamp> {
+        let after = after.max(self.first);
+        self.set
+            .clone()
+            .into_iter()
+            .map(|at| Timestamp::from_second(at.timestamp()).expect("in jiff's range"))
+            .skip_while(|at| *at <= after)
+            .take_while(|at| *at <= until)
+            .take(RUNS_MAX)
+            .collect()
+    }
+
+    /// The first run after `after`, if the rule has one.
+    pub fn next(&self, after: Timestamp) -> Option<Timestamp> {
+        let after = after.max(self.first);
+        self.set
+            .clone()
+            .into_iter()
+            .map(|at| Timestamp::from_second(at.timestamp()).expect("in jiff's range"))
+            .find(|at| *at > after)
+    }
+}
+
+/// The instant a run's revision is frozen: `cutoff` before the run.
+pub fn cutoff_of(run: Timestamp, cutoff: &Span) -> Timestamp {
+    run.checked_sub(jiff::SignedDuration::from_micros(cutoff.micros()))
+        .unwrap_or(Timestamp::MIN)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn standing(schedule: &str) -> Standing {
+        Standing {
+            from: "web.order".to_owned(),
+            items: "data.items".to_owned(),
+            schedule: schedule.to_owned(),
+            timezone: Some("Europe/London".to_owned()),
+            cutoff: Span::parse("24h").unwrap(),
+            consent: Consent::Explicit,
+            endpoint: "fulfilment".to_owned(),
+            edit_point: "replenishment.edit".to_owned(),
+        }
+    }
+
+    const POINTS: [&str; 3] = ["web.order", "replenishment.auto", "replenishment.edit"];
+
+    fn ts(text: &str) -> Timestamp {
+        text.parse().unwrap()
+    }
+
+    #[test]
+    fn a_well_formed_section_passes() {
+        let s = standing("FREQ=WEEKLY");
+        assert_eq!(check(&s, "replenishment.auto", &POINTS, None, "p"), vec![]);
+        let s = standing("RRULE:FREQ=MONTHLY;BYMONTHDAY=1");
+        assert_eq!(check(&s, "replenishment.auto", &POINTS, None, "p"), vec![]);
+    }
+
+    #[test]
+    fn each_broken_field_is_named() {
+        let fields = |s: &Standing| -> Vec<String> {
+            check(s, "replenishment.auto", &POINTS, None, "p")
+                .into_iter()
+                .map(|v| v.field)
+                .collect()
+        };
+        let mut s = standing("FREQ=HOURLY");
+        assert_eq!(fields(&s), ["standing.schedule"]);
+        s.schedule = "every week".to_owned();
+        assert_eq!(fields(&s), ["standing.schedule"]);
+        s.schedule = "DTSTART:20260101T000000Z\nRRULE:FREQ=WEEKLY".to_owned();
+        assert_eq!(fields(&s), ["standing.schedule"]);
+        let mut s = standing("FREQ=WEEKLY");
+        s.from = "nowhere".to_owned();
+        s.items = "items".to_owned();
+        s.timezone = Some("Mars/Olympus".to_owned());
+        s.endpoint = "Not A Key".to_owned();
+        assert_eq!(
+            fields(&s),
+            [
+                "standing.from",
+                "standing.items",
+                "standing.endpoint",
+                "standing.timezone"
+            ]
+        );
+        let mut s = standing("FREQ=WEEKLY");
+        s.edit_point = "replenishment.auto".to_owned();
+        assert_eq!(fields(&s), ["standing.edit_point"]);
+        s.edit_point = "web.order".to_owned();
+        assert_eq!(fields(&s), ["standing.edit_point"]);
+    }
+
+    #[test]
+    fn the_first_order_starts_the_schedule_and_is_no_run() {
+        let zone = TimeZone::get("Europe/London").unwrap();
+        let first = ts("2026-01-06T18:30:00Z");
+        let s = Schedule::new("FREQ=WEEKLY", &zone, first).unwrap();
+        let runs = s.runs(first, ts("2026-01-27T18:30:00Z"));
+        assert_eq!(
+            runs,
+            [
+                ts("2026-01-13T18:30:00Z"),
+                ts("2026-01-20T18:30:00Z"),
+                ts("2026-01-27T18:30:00Z")
+            ]
+        );
+        assert_eq!(s.next(first), Some(ts("2026-01-13T18:30:00Z")));
+        assert_eq!(
+            s.next(ts("2026-01-13T18:30:00Z")),
+            Some(ts("2026-01-20T18:30:00Z"))
+        );
+        assert_eq!(
+            cutoff_of(runs[0], &Span::parse("24h").unwrap()),
+            ts("2026-01-12T18:30:00Z")
+        );
+    }
+
+    /// A run keeps its local time of day across the zone's daylight-saving changes: in London
+    /// 18:30 is 18:30Z in winter and 17:30Z in summer (the change: 29 March 2026); in New York
+    /// 09:00 is 14:00Z in winter and 13:00Z in summer (the change: 8 March 2026).
+    #[test]
+    fn runs_keep_their_local_time_across_daylight_saving() {
+        let london = TimeZone::get("Europe/London").unwrap();
+        let s = Schedule::new("FREQ=WEEKLY", &london, ts("2026-03-17T18:30:00Z")).unwrap();
+        assert_eq!(
+            s.runs(ts("2026-03-17T18:30:00Z"), ts("2026-04-01T00:00:00Z")),
+            [ts("2026-03-24T18:30:00Z"), ts("2026-03-31T17:30:00Z")]
+        );
+        let new_york = TimeZone::get("America/New_York").unwrap();
+        let s = Schedule::new("FREQ=DAILY", &new_york, ts("2026-03-06T14:00:00Z")).unwrap();
+        assert_eq!(
+            s.runs(ts("2026-03-06T14:00:00Z"), ts("2026-03-10T00:00:00Z")),
+            [
+                ts("2026-03-07T14:00:00Z"),
+                ts("2026-03-08T13:00:00Z"),
+                ts("2026-03-09T13:00:00Z")
+            ]
+        );
+        // And back in the autumn (London: 25 October 2026).
+        let s = Schedule::new("FREQ=WEEKLY", &london, ts("2026-10-20T17:30:00Z")).unwrap();
+        assert_eq!(
+            s.next(ts("2026-10-20T17:30:00Z")),
+            Some(ts("2026-10-27T18:30:00Z"))
+        );
+    }
+
+    #[test]
+    fn the_items_field_is_one_name_under_data() {
+        assert_eq!(items_field("data.items"), Some("items"));
+        for bad in ["items", "data.", "data.a.b", "vars.items"] {
+            assert_eq!(items_field(bad), None, "{bad}");
+        }
+    }
+}
