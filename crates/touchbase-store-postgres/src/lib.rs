@@ -19,6 +19,7 @@ use touchbase_core::{Change, Entity, Kind};
 
 use touchbase_store::audit::Sealing;
 use touchbase_store::ingest::now_us;
+use touchbase_store::links::LinkRecord;
 use touchbase_store::outbox::{Attempt, Delivery, DeliveryFilter, FeedCount, Finished};
 use touchbase_store::rollup::{Tally, add_in_order, day_of};
 use touchbase_store::{DayRollup, JourneyDay, Nonconforming, Store, StoreError, Versioned};
@@ -42,6 +43,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (9, include_str!("../migrations/0009_rule_states.sql")),
     (10, include_str!("../migrations/0010_audit_seal.sql")),
     (11, include_str!("../migrations/0011_reject_length.sql")),
+    (12, include_str!("../migrations/0012_links.sql")),
 ];
 
 /// Key of the advisory lock held while migrating.
@@ -841,6 +843,81 @@ impl Store for PostgresStore {
             .map_err(pg(CONTEXT))?;
         tx.commit().await.map_err(pg(CONTEXT))?;
         Ok(true)
+    }
+
+    async fn put_link(&self, link: &LinkRecord) -> Result<(), StoreError> {
+        const CONTEXT: &str = "recording a signed link";
+        let client = self.client().await?;
+        client
+            .execute(
+                "INSERT INTO links (hash, purpose, subject, expires_at, created_at, revoked_at, used_at)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7)",
+                &[
+                    &link.hash,
+                    &link.purpose,
+                    &link.subject,
+                    &link.expires_at,
+                    &link.created_at,
+                    &link.revoked_at,
+                    &link.used_at,
+                ],
+            )
+            .await
+            .map_err(pg(CONTEXT))?;
+        Ok(())
+    }
+
+    async fn link(&self, hash: &str) -> Result<Option<LinkRecord>, StoreError> {
+        const CONTEXT: &str = "reading a signed link";
+        let client = self.client().await?;
+        let row = client
+            .query_opt(
+                "SELECT hash, purpose, subject, expires_at, created_at, revoked_at, used_at
+                 FROM links WHERE hash = $1",
+                &[&hash],
+            )
+            .await
+            .map_err(pg(CONTEXT))?;
+        Ok(row.map(|r| LinkRecord {
+            hash: r.get(0),
+            purpose: r.get(1),
+            subject: r.get(2),
+            expires_at: r.get(3),
+            created_at: r.get(4),
+            revoked_at: r.get(5),
+            used_at: r.get(6),
+        }))
+    }
+
+    async fn revoke_links(
+        &self,
+        purpose: &str,
+        subject: &str,
+        now: i64,
+    ) -> Result<u64, StoreError> {
+        const CONTEXT: &str = "revoking signed links";
+        let client = self.client().await?;
+        client
+            .execute(
+                "UPDATE links SET revoked_at = $3
+                 WHERE purpose = $1 AND subject = $2 AND revoked_at IS NULL",
+                &[&purpose, &subject, &now],
+            )
+            .await
+            .map_err(pg(CONTEXT))
+    }
+
+    async fn use_link(&self, hash: &str, now: i64) -> Result<bool, StoreError> {
+        const CONTEXT: &str = "using a signed link";
+        let client = self.client().await?;
+        client
+            .execute(
+                "UPDATE links SET used_at = $2 WHERE hash = $1 AND used_at IS NULL",
+                &[&hash, &now],
+            )
+            .await
+            .map(|n| n == 1)
+            .map_err(pg(CONTEXT))
     }
 }
 

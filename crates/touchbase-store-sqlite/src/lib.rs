@@ -21,6 +21,7 @@ use touchbase_store::outbox::{Attempt, Delivery, DeliveryFilter, FeedCount, Fini
 
 mod outbox;
 use touchbase_store::journey_days::{self, Batches, Changes, Touches};
+use touchbase_store::links::LinkRecord;
 use touchbase_store::rollup::{self, Tally, add_in_order, day_of};
 use touchbase_store::{
     DayRollup, JourneyDay, Nonconforming, PartyTouch, Store, StoreError, Versioned,
@@ -39,6 +40,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/0009_rule_states.sql"),
     include_str!("../migrations/0010_audit_seal.sql"),
     include_str!("../migrations/0011_reject_length.sql"),
+    include_str!("../migrations/0012_links.sql"),
 ];
 
 #[derive(Debug, Clone)]
@@ -890,6 +892,89 @@ impl Store for SqliteStore {
             outbox::insert(&tx, firings.iter(), now).map_err(db(CONTEXT))?;
             tx.commit().map_err(db(CONTEXT))?;
             Ok(true)
+        })
+        .await
+    }
+
+    async fn put_link(&self, link: &LinkRecord) -> Result<(), StoreError> {
+        const CONTEXT: &str = "recording a signed link";
+        let link = link.clone();
+        self.with(CONTEXT, move |conn| {
+            conn.execute(
+                "INSERT INTO links (hash, purpose, subject, expires_at, created_at, revoked_at, used_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                params![
+                    link.hash,
+                    link.purpose,
+                    link.subject,
+                    link.expires_at,
+                    link.created_at,
+                    link.revoked_at,
+                    link.used_at
+                ],
+            )
+            .map_err(db(CONTEXT))?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn link(&self, hash: &str) -> Result<Option<LinkRecord>, StoreError> {
+        const CONTEXT: &str = "reading a signed link";
+        let hash = hash.to_owned();
+        self.with(CONTEXT, move |conn| {
+            conn.query_row(
+                "SELECT hash, purpose, subject, expires_at, created_at, revoked_at, used_at
+                 FROM links WHERE hash = ?1",
+                [&hash],
+                |r| {
+                    Ok(LinkRecord {
+                        hash: r.get(0)?,
+                        purpose: r.get(1)?,
+                        subject: r.get(2)?,
+                        expires_at: r.get(3)?,
+                        created_at: r.get(4)?,
+                        revoked_at: r.get(5)?,
+                        used_at: r.get(6)?,
+                    })
+                },
+            )
+            .optional()
+            .map_err(db(CONTEXT))
+        })
+        .await
+    }
+
+    async fn revoke_links(
+        &self,
+        purpose: &str,
+        subject: &str,
+        now: i64,
+    ) -> Result<u64, StoreError> {
+        const CONTEXT: &str = "revoking signed links";
+        let (purpose, subject) = (purpose.to_owned(), subject.to_owned());
+        self.with(CONTEXT, move |conn| {
+            conn.execute(
+                "UPDATE links SET revoked_at = ?3
+                 WHERE purpose = ?1 AND subject = ?2 AND revoked_at IS NULL",
+                params![purpose, subject, now],
+            )
+            .map(|n| n as u64)
+            .map_err(db(CONTEXT))
+        })
+        .await
+    }
+
+    async fn use_link(&self, hash: &str, now: i64) -> Result<bool, StoreError> {
+        const CONTEXT: &str = "using a signed link";
+        let hash = hash.to_owned();
+        self.with(CONTEXT, move |conn| {
+            conn.execute(
+                "UPDATE links SET used_at = ?2 WHERE hash = ?1 AND used_at IS NULL",
+                params![hash, now],
+            )
+            .map(|n| n == 1)
+            .map_err(db(CONTEXT))
         })
         .await
     }

@@ -14,6 +14,7 @@ pub mod feed;
 pub mod ingest;
 pub mod inventory;
 pub mod journey_days;
+pub mod links;
 pub mod measure;
 pub mod outbox;
 pub mod proposals;

@@ -8,6 +8,7 @@ use touchbase_core::rules::Firing;
 use touchbase_core::{Change, Entity, Kind};
 
 use crate::StoreError;
+use crate::links::LinkRecord;
 use crate::outbox::{Attempt, Delivery, DeliveryFilter, FeedCount, Finished};
 use crate::rollup::Tally;
 
@@ -249,4 +250,19 @@ pub trait Store: Send + Sync + Debug {
         firings: &[Firing],
         now: i64,
     ) -> Result<bool, StoreError>;
+
+    /// Records a signed link just issued (its hash, never its token).
+    async fn put_link(&self, link: &LinkRecord) -> Result<(), StoreError>;
+
+    /// The record of the link whose token hashes to `hash`.
+    async fn link(&self, hash: &str) -> Result<Option<LinkRecord>, StoreError>;
+
+    /// Revokes every link of `purpose` to `subject` not revoked yet (`now` in microseconds);
+    /// returns how many it revoked.
+    async fn revoke_links(&self, purpose: &str, subject: &str, now: i64)
+    -> Result<u64, StoreError>;
+
+    /// Marks a single-use link used if it was not: true when this call used it (of two calls at
+    /// once, exactly one gets true).
+    async fn use_link(&self, hash: &str, now: i64) -> Result<bool, StoreError>;
 }
