@@ -17,11 +17,13 @@ use touchbase_core::event::{Checked, Event, HeldPoint, NewReject, Reject, Writte
 use touchbase_core::rules::Firing;
 use touchbase_core::{Change, Entity, Kind};
 
+use touchbase_core::standing::Order;
 use touchbase_store::audit::Sealing;
 use touchbase_store::ingest::now_us;
 use touchbase_store::links::LinkRecord;
 use touchbase_store::outbox::{Attempt, Delivery, DeliveryFilter, FeedCount, Finished};
 use touchbase_store::rollup::{Tally, add_in_order, day_of};
+use touchbase_store::standing::{self, OrderFilter, OrderRevision};
 use touchbase_store::{DayRollup, JourneyDay, Nonconforming, Store, StoreError, Versioned};
 
 mod events;
@@ -44,6 +46,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (10, include_str!("../migrations/0010_audit_seal.sql")),
     (11, include_str!("../migrations/0011_reject_length.sql")),
     (12, include_str!("../migrations/0012_links.sql")),
+    (13, include_str!("../migrations/0013_standing_orders.sql")),
 ];
 
 /// Key of the advisory lock held while migrating.
@@ -918,6 +921,113 @@ impl Store for PostgresStore {
             .await
             .map(|n| n == 1)
             .map_err(pg(CONTEXT))
+    }
+
+    async fn put_order(&self, revision: &OrderRevision) -> Result<bool, StoreError> {
+        const CONTEXT: &str = "writing a standing order";
+        let order = &revision.order;
+        let doc = standing::doc_of(order);
+        let number = i64::from(revision.revision);
+        let mut client = self.client().await?;
+        let tx = durable(&mut client, CONTEXT).await?;
+        let written = if revision.revision == 1 {
+            tx.execute(
+                "INSERT INTO standing_orders (id, point, party, status, revision, doc)
+                 VALUES ($1, $2, $3, $4, 1, $5) ON CONFLICT (id) DO NOTHING",
+                &[
+                    &order.id,
+                    &order.point,
+                    &order.party,
+                    &order.status.as_str(),
+                    &doc,
+                ],
+            )
+            .await
+            .map_err(pg(CONTEXT))?
+        } else {
+            tx.execute(
+                "UPDATE standing_orders SET status = $2, revision = $3, doc = $4
+                 WHERE id = $1 AND revision = $5",
+                &[&order.id, &order.status.as_str(), &number, &doc, &(number - 1)],
+            )
+            .await
+            .map_err(pg(CONTEXT))?
+        };
+        if written != 1 {
+            tx.rollback().await.map_err(pg(CONTEXT))?;
+            return Ok(false);
+        }
+        tx.execute(
+            "INSERT INTO standing_revisions (order_id, revision, at, actor, note, doc)
+             VALUES ($1, $2, $3, $4, $5, $6)",
+            &[
+                &order.id,
+                &number,
+                &revision.at,
+                &revision.actor,
+                &revision.note,
+                &doc,
+            ],
+        )
+        .await
+        .map_err(pg(CONTEXT))?;
+        tx.commit().await.map_err(pg(CONTEXT))?;
+        Ok(true)
+    }
+
+    async fn order(&self, id: &str) -> Result<Option<Order>, StoreError> {
+        const CONTEXT: &str = "reading a standing order";
+        let client = self.client().await?;
+        let row = client
+            .query_opt("SELECT doc FROM standing_orders WHERE id = $1", &[&id])
+            .await
+            .map_err(pg(CONTEXT))?;
+        row.map(|r| standing::order_of(id, r.get(0))).transpose()
+    }
+
+    async fn orders(&self, filter: &OrderFilter) -> Result<Vec<Order>, StoreError> {
+        const CONTEXT: &str = "listing standing orders";
+        let client = self.client().await?;
+        let rows = client
+            .query(
+                "SELECT id, doc FROM standing_orders
+                 WHERE $1::text IS NULL OR party = $1 ORDER BY id COLLATE \"C\"",
+                &[&filter.party],
+            )
+            .await
+            .map_err(pg(CONTEXT))?;
+        let mut orders = Vec::new();
+        for row in rows {
+            let order = standing::order_of(row.get(0), row.get(1))?;
+            if filter.admits(&order) {
+                orders.push(order);
+            }
+        }
+        Ok(orders)
+    }
+
+    async fn order_revisions(&self, id: &str) -> Result<Vec<OrderRevision>, StoreError> {
+        const CONTEXT: &str = "reading a standing order's revisions";
+        let client = self.client().await?;
+        let rows = client
+            .query(
+                "SELECT revision, at, actor, note, doc FROM standing_revisions
+                 WHERE order_id = $1 ORDER BY revision",
+                &[&id],
+            )
+            .await
+            .map_err(pg(CONTEXT))?;
+        rows.iter()
+            .map(|r| {
+                Ok(OrderRevision {
+                    revision: r.get::<_, i64>(0) as u32,
+                    at: r.get(1),
+                    actor: r.get(2),
+                    note: r.get(3),
+                    order: standing::order_of(id, r.get(4))?,
+                })
+            })
+            .collect()
     }
 }
 

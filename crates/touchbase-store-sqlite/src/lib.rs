@@ -20,9 +20,11 @@ use touchbase_store::audit::Sealing;
 use touchbase_store::outbox::{Attempt, Delivery, DeliveryFilter, FeedCount, Finished};
 
 mod outbox;
+use touchbase_core::standing::Order;
 use touchbase_store::journey_days::{self, Batches, Changes, Touches};
 use touchbase_store::links::LinkRecord;
 use touchbase_store::rollup::{self, Tally, add_in_order, day_of};
+use touchbase_store::standing::{self, OrderFilter, OrderRevision};
 use touchbase_store::{
     DayRollup, JourneyDay, Nonconforming, PartyTouch, Store, StoreError, Versioned,
 };
@@ -41,6 +43,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/0010_audit_seal.sql"),
     include_str!("../migrations/0011_reject_length.sql"),
     include_str!("../migrations/0012_links.sql"),
+    include_str!("../migrations/0013_standing_orders.sql"),
 ];
 
 #[derive(Debug, Clone)]
@@ -977,6 +980,142 @@ impl Store for SqliteStore {
             .map_err(db(CONTEXT))
         })
         .await
+    }
+
+    async fn put_order(&self, revision: &OrderRevision) -> Result<bool, StoreError> {
+        const CONTEXT: &str = "writing a standing order";
+        let revision = revision.clone();
+        self.with(CONTEXT, move |conn| {
+            let order = &revision.order;
+            let tx = conn
+                .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+                .map_err(db(CONTEXT))?;
+            let current: Option<i64> = tx
+                .query_row(
+                    "SELECT revision FROM standing_orders WHERE id = ?1",
+                    [&order.id],
+                    |r| r.get(0),
+                )
+                .optional()
+                .map_err(db(CONTEXT))?;
+            if current.unwrap_or(0) != i64::from(revision.revision) - 1 {
+                return Ok(false);
+            }
+            let doc = standing::doc_of(order);
+            tx.execute(
+                "INSERT INTO standing_orders (id, point, party, status, revision, doc)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)
+                 ON CONFLICT (id) DO UPDATE SET status = excluded.status,
+                     revision = excluded.revision, doc = excluded.doc",
+                params![
+                    order.id,
+                    order.point,
+                    order.party,
+                    order.status.as_str(),
+                    revision.revision,
+                    doc
+                ],
+            )
+            .map_err(db(CONTEXT))?;
+            tx.execute(
+                "INSERT INTO standing_revisions (order_id, revision, at, actor, note, doc)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                params![
+                    order.id,
+                    revision.revision,
+                    revision.at,
+                    revision.actor,
+                    revision.note,
+                    doc
+                ],
+            )
+            .map_err(db(CONTEXT))?;
+            tx.commit().map_err(db(CONTEXT))?;
+            Ok(true)
+        })
+        .await
+    }
+
+    async fn order(&self, id: &str) -> Result<Option<Order>, StoreError> {
+        const CONTEXT: &str = "reading a standing order";
+        let id = id.to_owned();
+        let doc: Option<String> = self
+            .with(CONTEXT, {
+                let id = id.clone();
+                move |conn| {
+                    conn.query_row(
+                        "SELECT doc FROM standing_orders WHERE id = ?1",
+                        [&id],
+                        |r| r.get(0),
+                    )
+                    .optional()
+                    .map_err(db(CONTEXT))
+                }
+            })
+            .await?;
+        doc.map(|d| standing::order_of(&id, &d)).transpose()
+    }
+
+    async fn orders(&self, filter: &OrderFilter) -> Result<Vec<Order>, StoreError> {
+        const CONTEXT: &str = "listing standing orders";
+        let party = filter.party.clone();
+        let rows: Vec<(String, String)> = self
+            .with(CONTEXT, move |conn| {
+                let mut stmt = conn
+                    .prepare(
+                        "SELECT id, doc FROM standing_orders
+                         WHERE ?1 IS NULL OR party = ?1 ORDER BY id",
+                    )
+                    .map_err(db(CONTEXT))?;
+                let rows = stmt
+                    .query_map([party], |r| Ok((r.get(0)?, r.get(1)?)))
+                    .map_err(db(CONTEXT))?;
+                rows.collect::<Result<Vec<_>, _>>().map_err(db(CONTEXT))
+            })
+            .await?;
+        let mut orders = Vec::new();
+        for (id, doc) in rows {
+            let order = standing::order_of(&id, &doc)?;
+            if filter.admits(&order) {
+                orders.push(order);
+            }
+        }
+        Ok(orders)
+    }
+
+    async fn order_revisions(&self, id: &str) -> Result<Vec<OrderRevision>, StoreError> {
+        const CONTEXT: &str = "reading a standing order's revisions";
+        let id = id.to_owned();
+        let rows: Vec<(u32, i64, String, String, String)> = self
+            .with(CONTEXT, {
+                let id = id.clone();
+                move |conn| {
+                    let mut stmt = conn
+                        .prepare(
+                            "SELECT revision, at, actor, note, doc FROM standing_revisions
+                             WHERE order_id = ?1 ORDER BY revision",
+                        )
+                        .map_err(db(CONTEXT))?;
+                    let rows = stmt
+                        .query_map([&id], |r| {
+                            Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))
+                        })
+                        .map_err(db(CONTEXT))?;
+                    rows.collect::<Result<Vec<_>, _>>().map_err(db(CONTEXT))
+                }
+            })
+            .await?;
+        rows.into_iter()
+            .map(|(revision, at, actor, note, doc)| {
+                Ok(OrderRevision {
+                    revision,
+                    at,
+                    actor,
+                    note,
+                    order: standing::order_of(&id, &doc)?,
+                })
+            })
+            .collect()
     }
 }
 

@@ -21,6 +21,7 @@ pub mod proposals;
 pub mod rollup;
 pub mod settings;
 pub mod sources;
+pub mod standing;
 mod store;
 mod write;
 

@@ -11,6 +11,8 @@ use crate::StoreError;
 use crate::links::LinkRecord;
 use crate::outbox::{Attempt, Delivery, DeliveryFilter, FeedCount, Finished};
 use crate::rollup::Tally;
+use crate::standing::{OrderFilter, OrderRevision};
+use touchbase_core::standing::Order;
 
 /// One point's counted events on one UTC day, added up.
 #[derive(Debug, Clone, PartialEq)]
@@ -265,4 +267,18 @@ pub trait Store: Send + Sync + Debug {
     /// Marks a single-use link used if it was not: true when this call used it (of two calls at
     /// once, exactly one gets true).
     async fn use_link(&self, hash: &str, now: i64) -> Result<bool, StoreError>;
+
+    /// Writes `revision` of its order if the stored order is at the revision before it (none,
+    /// for revision 1: a capture): the order's document and a revision row, in one durable
+    /// transaction. False, changing nothing, when another write got there first.
+    async fn put_order(&self, revision: &OrderRevision) -> Result<bool, StoreError>;
+
+    /// One standing order as of its latest revision.
+    async fn order(&self, id: &str) -> Result<Option<Order>, StoreError>;
+
+    /// The standing orders `filter` admits, by id.
+    async fn orders(&self, filter: &OrderFilter) -> Result<Vec<Order>, StoreError>;
+
+    /// Every revision of an order, oldest first.
+    async fn order_revisions(&self, id: &str) -> Result<Vec<OrderRevision>, StoreError>;
 }

@@ -48,7 +48,9 @@ pub use figures::{
     huge_values_are_rejected_and_move_no_figure, rollups_refuse_a_sum_beyond_a_float,
 };
 mod links;
+mod standing;
 pub use links::links_open_until_expired_revoked_or_used;
+pub use standing::orders_are_captured_once_and_revised_only_over_the_revision_read;
 mod journeys_ahead;
 pub use journeys_ahead::journeys_kept_ahead_follow_late_released_events_and_gap_changes;
 mod outbox;
@@ -213,6 +215,7 @@ macro_rules! conformance_suite {
             tokens_are_long_and_their_last_use_is_recorded,
             check_passes_after_ingest_and_names_a_broken_rollup_row,
             links_open_until_expired_revoked_or_used,
+            orders_are_captured_once_and_revised_only_over_the_revision_read,
         );
     };
     (@each $backend:expr; $($name:ident),* $(,)?) => {
