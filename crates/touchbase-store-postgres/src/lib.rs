@@ -948,7 +948,13 @@ impl Store for PostgresStore {
             tx.execute(
                 "UPDATE standing_orders SET status = $2, revision = $3, doc = $4
                  WHERE id = $1 AND revision = $5",
-                &[&order.id, &order.status.as_str(), &number, &doc, &(number - 1)],
+                &[
+                    &order.id,
+                    &order.status.as_str(),
+                    &number,
+                    &doc,
+                    &(number - 1),
+                ],
             )
             .await
             .map_err(pg(CONTEXT))?
