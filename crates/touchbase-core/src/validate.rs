@@ -161,14 +161,8 @@ fn check_organization(org: &Organization, found: &mut Vec<Violation>) {
     if org.name.trim().is_empty() {
         found.push(Violation::new("organization", "name", "must not be empty"));
     }
-    if let Some(zone) = &org.timezone
-        && jiff::tz::TimeZone::get(zone).is_err()
-    {
-        found.push(Violation::new(
-            "organization",
-            "timezone",
-            format!("unknown time zone `{zone}`: write an IANA name such as Europe/London or UTC"),
-        ));
+    if let Some(Err(why)) = org.timezone.as_deref().map(crate::standing::zone_named) {
+        found.push(Violation::new("organization", "timezone", why));
     }
     if org.currency.len() != 3 || !org.currency.bytes().all(|b| b.is_ascii_uppercase()) {
         found.push(Violation::new(
@@ -281,11 +275,7 @@ fn check_point(inventory: &Inventory, point: &Point, subject: &str, found: &mut 
     if let Some(standing) = &point.standing {
         let points: Vec<&str> = inventory.points.iter().map(|p| p.key.as_str()).collect();
         found.extend(crate::standing::check(
-            standing,
-            &point.key,
-            &points,
-            inventory.organization.timezone.as_deref(),
-            subject,
+            standing, &point.key, &points, subject,
         ));
     }
     if point.name.trim().is_empty() {

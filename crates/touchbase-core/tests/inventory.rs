@@ -1439,4 +1439,14 @@ fn a_standing_section_names_what_is_wrong() {
         "currency: EUR => currency: EUR\ntimezone: Nowhere/Land",
         "organization: timezone: unknown time zone `Nowhere/Land`",
     );
+    // A section without a zone of its own runs in the organization's: a broken one is named
+    // once, on the organization.
+    check_all(
+        &[
+            AUTOMATED,
+            "timezone: Europe/London => ",
+            "currency: EUR => currency: EUR\ntimezone: Nowhere/Land",
+        ],
+        "organization: timezone: unknown time zone `Nowhere/Land`",
+    );
 }

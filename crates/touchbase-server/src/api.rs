@@ -141,7 +141,8 @@ fn bearer(value: &str) -> Option<&str> {
 
 /// Every API call but `/healthz` and the OpenAPI document carries `Authorization: Bearer TOKEN`;
 /// the token's user becomes the call's [`Actor`]. A client address with too many failed
-/// authentications (calls with a token that is unknown or revoked) waits ([`crate::tokens::Throttle`]): 429 with `Retry-After` meanwhile.
+/// authentications (calls with a token that is unknown or revoked) waits
+/// ([`crate::tokens::Throttle`]): 429 with `Retry-After` meanwhile.
 async fn authenticate(
     State(state): State<AppState>,
     mut request: Request,

@@ -143,22 +143,9 @@ fn the_dashboard_shows_the_reverse_feed_in_a_browser() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
     let db = "t.db";
-    write(d, "small.yaml", SMALL);
     // The organization's key in the file every command of a SQLite store reads by default
-    // (`<db>.key`); it seals the audit trail from the first write on.
-    ok(d, db, &["key", "new", "--out", "t.db.key"]);
-    ok(
-        d,
-        db,
-        &[
-            "inventory",
-            "import",
-            "small.yaml",
-            "--baseline",
-            "--key-file",
-            "t.db.key",
-        ],
-    );
+    // (`<db>.key`).
+    small_sealed(d, db, "t.db.key");
     let key = ["--key-file", "t.db.key"];
     let endpoints = [
         (

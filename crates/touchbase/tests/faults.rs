@@ -224,22 +224,7 @@ fn keyed<'a>(args: &[&'a str]) -> Vec<&'a str> {
 /// A store holding the small inventory (its two live points take the events); returns an
 /// owner's token.
 fn setup(d: &Path, db: &str) -> String {
-    write(d, "small.yaml", SMALL);
-    // The organization's key, outside the database (a PostgreSQL store has none beside it); it
-    // seals the audit trail from the first write on.
-    ok(d, db, &["key", "new", "--out", "org.key"]);
-    ok(
-        d,
-        db,
-        &[
-            "inventory",
-            "import",
-            "small.yaml",
-            "--baseline",
-            "--key-file",
-            "org.key",
-        ],
-    );
+    small_sealed(d, db, "org.key");
     let user: serde_json::Value = serde_json::from_str(&ok(
         d,
         db,

@@ -94,23 +94,8 @@ impl Drop for Stopped {
 fn kill_loop(db: &str) {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
-    write(d, "small.yaml", SMALL);
-    // The organization's key, outside the database (a PostgreSQL store has none beside it); it
-    // seals the audit trail from the first write on.
-    ok(d, db, &["key", "new", "--out", "org.key"]);
+    small_sealed(d, db, "org.key");
     let key = ["--key-file", "org.key"];
-    ok(
-        d,
-        db,
-        &[
-            "inventory",
-            "import",
-            "small.yaml",
-            "--baseline",
-            "--key-file",
-            "org.key",
-        ],
-    );
     let (seen, url) = counting_receiver();
     ok(
         d,

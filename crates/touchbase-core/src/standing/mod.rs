@@ -65,27 +65,28 @@ pub fn items_field(items: &str) -> Option<&str> {
         .filter(|name| !name.is_empty() && !name.contains('.'))
 }
 
-/// The time zone a standing order's schedule runs in.
-pub fn time_zone(standing: &Standing, organization: Option<&str>) -> Result<TimeZone, String> {
-    let name = standing
-        .timezone
-        .as_deref()
-        .or(organization)
-        .unwrap_or("UTC");
+/// The time zone of an IANA name (the organization's `timezone`, a section's), or the rule
+/// it breaks.
+pub fn zone_named(name: &str) -> Result<TimeZone, String> {
     TimeZone::get(name).map_err(|_| {
         format!("unknown time zone `{name}`: write an IANA name such as Europe/London or UTC")
     })
 }
 
+/// The time zone a standing order's schedule runs in.
+pub fn time_zone(standing: &Standing, organization: Option<&str>) -> Result<TimeZone, String> {
+    zone_named(
+        standing
+            .timezone
+            .as_deref()
+            .or(organization)
+            .unwrap_or("UTC"),
+    )
+}
+
 /// The rules of a point's `standing:` section, given the points declared beside it (`points`:
 /// each point's key); `subject` names the point in the violations.
-pub fn check(
-    standing: &Standing,
-    point: &str,
-    points: &[&str],
-    organization_timezone: Option<&str>,
-    subject: &str,
-) -> Vec<Violation> {
+pub fn check(standing: &Standing, point: &str, points: &[&str], subject: &str) -> Vec<Violation> {
     let mut found = Vec::new();
     let mut bad = |field: &str, rule: String| {
         found.push(Violation::new(subject, format!("standing.{field}"), rule))
@@ -122,7 +123,8 @@ pub fn check(
     if !is_key(&standing.endpoint) {
         bad("endpoint", format!("must match {KEY_RULE}"));
     }
-    if let Err(why) = time_zone(standing, organization_timezone) {
+    // The organization's own zone is checked with the organization, once.
+    if let Some(Err(why)) = standing.timezone.as_deref().map(zone_named) {
         bad("timezone", why);
     }
     if let Err(why) = rule_of(&standing.schedule) {
@@ -173,15 +175,15 @@ mod tests {
     #[test]
     fn a_well_formed_section_passes() {
         let s = standing("FREQ=WEEKLY");
-        assert_eq!(check(&s, "replenishment.auto", &POINTS, None, "p"), vec![]);
+        assert_eq!(check(&s, "replenishment.auto", &POINTS, "p"), vec![]);
         let s = standing("RRULE:FREQ=MONTHLY;BYMONTHDAY=1");
-        assert_eq!(check(&s, "replenishment.auto", &POINTS, None, "p"), vec![]);
+        assert_eq!(check(&s, "replenishment.auto", &POINTS, "p"), vec![]);
     }
 
     #[test]
     fn each_broken_field_is_named() {
         let fields = |s: &Standing| -> Vec<String> {
-            check(s, "replenishment.auto", &POINTS, None, "p")
+            check(s, "replenishment.auto", &POINTS, "p")
                 .into_iter()
                 .map(|v| v.field)
                 .collect()

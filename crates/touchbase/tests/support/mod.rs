@@ -83,6 +83,26 @@ pub fn fails(dir: &Path, db: &str, args: &[&str]) -> String {
     run.stderr
 }
 
+/// A store holding [`SMALL`] as a baseline, its audit trail sealed from the first write on
+/// with a fresh organization key written to `key_file` (outside the database: a PostgreSQL
+/// store has none beside it). Every later command that writes must give the same key.
+pub fn small_sealed(dir: &Path, db: &str, key_file: &str) {
+    write(dir, "small.yaml", SMALL);
+    ok(dir, db, &["key", "new", "--out", key_file]);
+    ok(
+        dir,
+        db,
+        &[
+            "inventory",
+            "import",
+            "small.yaml",
+            "--baseline",
+            "--key-file",
+            key_file,
+        ],
+    );
+}
+
 pub fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
     let path = dir.join(name);
     std::fs::write(&path, text).unwrap();
