@@ -102,6 +102,9 @@ impl Nats {
         let mut headers = async_nats::HeaderMap::new();
         headers.insert("Nats-Msg-Id", d.id.as_str());
         headers.insert("webhook-id", d.id.as_str());
+        if let Some(key) = crate::webhook::idempotency_key(&d.body) {
+            headers.insert("Idempotency-Key", key.as_str());
+        }
         headers.insert("webhook-timestamp", now.as_second().to_string().as_str());
         headers.insert(
             "webhook-signature",

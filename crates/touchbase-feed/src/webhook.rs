@@ -102,15 +102,18 @@ impl Clients {
         } else {
             &self.public
         };
-        let answer = client
+        let mut request = client
             .post(&e.target)
             .header("content-type", "application/json")
             .header("webhook-id", &d.id)
             .header("webhook-timestamp", timestamp.to_string())
-            .header("webhook-signature", signature)
-            .body(d.body.clone())
-            .send()
-            .await;
+            .header("webhook-signature", signature);
+        // A standing order's run names itself, the same on every retry (R19): a receiver that
+        // honours the header makes one order of it however often it is sent.
+        if let Some(key) = idempotency_key(&d.body) {
+            request = request.header("idempotency-key", key);
+        }
+        let answer = request.body(d.body.clone()).send().await;
         let response = match answer {
             Ok(r) => r,
             Err(err) => {
@@ -170,4 +173,16 @@ pub(crate) fn chain(err: &dyn std::error::Error) -> String {
         source = s.source();
     }
     out
+}
+
+/// The body's top-level `idempotency_key`, when it has one (a standing order's run).
+pub fn idempotency_key(body: &str) -> Option<String> {
+    #[derive(serde::Deserialize)]
+    struct Keyed {
+        idempotency_key: String,
+    }
+    serde_json::from_str::<Keyed>(body)
+        .ok()
+        .map(|k| k.idempotency_key)
+        .filter(|k| k.bytes().all(|b| b.is_ascii_graphic()) && k.len() <= 255)
 }

@@ -28,6 +28,7 @@ use touchbase_store::{DayRollup, JourneyDay, Nonconforming, Store, StoreError, V
 
 mod events;
 mod journeys;
+mod orders;
 mod outbox;
 #[cfg(feature = "test-support")]
 pub mod test_support;
@@ -435,6 +436,12 @@ impl Store for PostgresStore {
                     .filter(|(_, w)| **w != Written::Duplicate)
                     .flat_map(|(c, _)| &c.firings);
                 outbox::insert(&tx, fired, received_at).await?;
+                let captured = events
+                    .iter()
+                    .zip(&outcome.written)
+                    .filter(|(_, w)| **w == Written::Accepted)
+                    .flat_map(|(c, _)| &c.captures);
+                orders::capture(&tx, captured).await?;
                 Ok::<_, events::WriteError>(outcome)
             };
             match written.await {
@@ -925,58 +932,15 @@ impl Store for PostgresStore {
 
     async fn put_order(&self, revision: &OrderRevision) -> Result<bool, StoreError> {
         const CONTEXT: &str = "writing a standing order";
-        let order = &revision.order;
-        let doc = standing::doc_of(order);
-        let number = i64::from(revision.revision);
         let mut client = self.client().await?;
         let tx = durable(&mut client, CONTEXT).await?;
-        let written = if revision.revision == 1 {
-            tx.execute(
-                "INSERT INTO standing_orders (id, point, party, status, revision, doc)
-                 VALUES ($1, $2, $3, $4, 1, $5) ON CONFLICT (id) DO NOTHING",
-                &[
-                    &order.id,
-                    &order.point,
-                    &order.party,
-                    &order.status.as_str(),
-                    &doc,
-                ],
-            )
+        if !orders::write_revision(&tx, revision)
             .await
             .map_err(pg(CONTEXT))?
-        } else {
-            tx.execute(
-                "UPDATE standing_orders SET status = $2, revision = $3, doc = $4
-                 WHERE id = $1 AND revision = $5",
-                &[
-                    &order.id,
-                    &order.status.as_str(),
-                    &number,
-                    &doc,
-                    &(number - 1),
-                ],
-            )
-            .await
-            .map_err(pg(CONTEXT))?
-        };
-        if written != 1 {
+        {
             tx.rollback().await.map_err(pg(CONTEXT))?;
             return Ok(false);
         }
-        tx.execute(
-            "INSERT INTO standing_revisions (order_id, revision, at, actor, note, doc)
-             VALUES ($1, $2, $3, $4, $5, $6)",
-            &[
-                &order.id,
-                &number,
-                &revision.at,
-                &revision.actor,
-                &revision.note,
-                &doc,
-            ],
-        )
-        .await
-        .map_err(pg(CONTEXT))?;
         tx.commit().await.map_err(pg(CONTEXT))?;
         Ok(true)
     }
@@ -1034,6 +998,55 @@ impl Store for PostgresStore {
                 })
             })
             .collect()
+    }
+
+    async fn order_progress(&self) -> Result<Vec<standing::Progress>, StoreError> {
+        const CONTEXT: &str = "reading the standing orders' progress";
+        let client = self.client().await?;
+        let rows = client
+            .query(
+                "SELECT id, doc, handled_at, locked_at FROM standing_orders ORDER BY id",
+                &[],
+            )
+            .await
+            .map_err(pg(CONTEXT))?;
+        rows.iter()
+            .map(|r| {
+                Ok(standing::Progress {
+                    order: standing::order_of(r.get(0), r.get(1))?,
+                    handled_at: r.get(2),
+                    locked_at: r.get(3),
+                })
+            })
+            .collect()
+    }
+
+    async fn put_runs(&self, runs: &[touchbase_core::standing::Run]) -> Result<u64, StoreError> {
+        const CONTEXT: &str = "writing standing-order runs";
+        let mut client = self.client().await?;
+        let tx = durable(&mut client, CONTEXT).await?;
+        let n = orders::put_runs(&tx, runs).await.map_err(pg(CONTEXT))?;
+        tx.commit().await.map_err(pg(CONTEXT))?;
+        Ok(n)
+    }
+
+    async fn runs(
+        &self,
+        order: Option<&str>,
+        limit: u32,
+    ) -> Result<Vec<touchbase_core::standing::Run>, StoreError> {
+        const CONTEXT: &str = "reading standing-order runs";
+        let client = self.client().await?;
+        let rows = client
+            .query(
+                "SELECT order_id, run_date, at, state, revision, note, delivery, updated_at
+                 FROM standing_runs WHERE $1::text IS NULL OR order_id = $1
+                 ORDER BY at DESC, order_id LIMIT $2",
+                &[&order, &i64::from(limit)],
+            )
+            .await
+            .map_err(pg(CONTEXT))?;
+        Ok(rows.iter().map(orders::run_of).collect())
     }
 }
 

@@ -19,6 +19,7 @@ use touchbase_core::{Change, Entity, Kind};
 use touchbase_store::audit::Sealing;
 use touchbase_store::outbox::{Attempt, Delivery, DeliveryFilter, FeedCount, Finished};
 
+mod orders;
 mod outbox;
 use touchbase_core::standing::Order;
 use touchbase_store::journey_days::{self, Batches, Changes, Touches};
@@ -406,6 +407,12 @@ impl Store for SqliteStore {
                     .filter(|(_, w)| **w != Written::Duplicate)
                     .flat_map(|(c, _)| &c.firings);
                 outbox::insert(&tx, fired, received_at).map_err(db(CONTEXT))?;
+                let captured = events
+                    .iter()
+                    .zip(&written)
+                    .filter(|(_, w)| **w == Written::Accepted)
+                    .flat_map(|(c, _)| &c.captures);
+                orders::capture(&tx, captured).map_err(db(CONTEXT))?;
             }
             // The write holds the store's one write lock: no inventory change can come between.
             let version = inventory_version(&tx).map_err(db(CONTEXT))?;
@@ -986,50 +993,12 @@ impl Store for SqliteStore {
         const CONTEXT: &str = "writing a standing order";
         let revision = revision.clone();
         self.with(CONTEXT, move |conn| {
-            let order = &revision.order;
             let tx = conn
                 .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
                 .map_err(db(CONTEXT))?;
-            let current: Option<i64> = tx
-                .query_row(
-                    "SELECT revision FROM standing_orders WHERE id = ?1",
-                    [&order.id],
-                    |r| r.get(0),
-                )
-                .optional()
-                .map_err(db(CONTEXT))?;
-            if current.unwrap_or(0) != i64::from(revision.revision) - 1 {
+            if !orders::write_revision(&tx, &revision).map_err(db(CONTEXT))? {
                 return Ok(false);
             }
-            let doc = standing::doc_of(order);
-            tx.execute(
-                "INSERT INTO standing_orders (id, point, party, status, revision, doc)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)
-                 ON CONFLICT (id) DO UPDATE SET status = excluded.status,
-                     revision = excluded.revision, doc = excluded.doc",
-                params![
-                    order.id,
-                    order.point,
-                    order.party,
-                    order.status.as_str(),
-                    revision.revision,
-                    doc
-                ],
-            )
-            .map_err(db(CONTEXT))?;
-            tx.execute(
-                "INSERT INTO standing_revisions (order_id, revision, at, actor, note, doc)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-                params![
-                    order.id,
-                    revision.revision,
-                    revision.at,
-                    revision.actor,
-                    revision.note,
-                    doc
-                ],
-            )
-            .map_err(db(CONTEXT))?;
             tx.commit().map_err(db(CONTEXT))?;
             Ok(true)
         })
@@ -1116,6 +1085,49 @@ impl Store for SqliteStore {
                 })
             })
             .collect()
+    }
+
+    async fn order_progress(&self) -> Result<Vec<standing::Progress>, StoreError> {
+        const CONTEXT: &str = "reading the standing orders' progress";
+        let rows = self
+            .with(CONTEXT, |conn| orders::progress(conn).map_err(db(CONTEXT)))
+            .await?;
+        rows.into_iter()
+            .map(|(id, doc, handled_at, locked_at)| {
+                Ok(standing::Progress {
+                    order: standing::order_of(&id, &doc)?,
+                    handled_at,
+                    locked_at,
+                })
+            })
+            .collect()
+    }
+
+    async fn put_runs(&self, runs: &[touchbase_core::standing::Run]) -> Result<u64, StoreError> {
+        const CONTEXT: &str = "writing standing-order runs";
+        let runs = runs.to_vec();
+        self.with(CONTEXT, move |conn| {
+            let tx = conn
+                .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+                .map_err(db(CONTEXT))?;
+            let n = orders::put_runs(&tx, &runs).map_err(db(CONTEXT))?;
+            tx.commit().map_err(db(CONTEXT))?;
+            Ok(n)
+        })
+        .await
+    }
+
+    async fn runs(
+        &self,
+        order: Option<&str>,
+        limit: u32,
+    ) -> Result<Vec<touchbase_core::standing::Run>, StoreError> {
+        const CONTEXT: &str = "reading standing-order runs";
+        let order = order.map(str::to_owned);
+        self.with(CONTEXT, move |conn| {
+            orders::runs(conn, order.as_deref(), limit).map_err(db(CONTEXT))
+        })
+        .await
     }
 }
 

@@ -133,6 +133,15 @@ pub enum OpError {
     Store(#[from] StoreError),
 }
 
+impl OpError {
+    /// An input that breaks a rule: what it is about, its field, and the rule.
+    pub fn invalid(subject: impl Into<String>, field: &str, rule: impl Into<String>) -> OpError {
+        OpError::Invalid(Violations(vec![touchbase_core::Violation::new(
+            subject, field, rule,
+        )]))
+    }
+}
+
 impl From<touchbase_core::portfolio::SettingError> for OpError {
     fn from(e: touchbase_core::portfolio::SettingError) -> Self {
         OpError::Setting(e)

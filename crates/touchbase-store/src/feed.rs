@@ -15,10 +15,6 @@ use crate::{OpError, Store, update};
 /// The actor the dispatcher records its own changes under (an endpoint it disables).
 pub const DISPATCHER: &str = "touchbase-dispatcher";
 
-fn invalid(subject: String, field: &str, rule: impl Into<String>) -> OpError {
-    Violations(vec![Violation::new(subject, field, rule)]).into()
-}
-
 /// Nothing of kind `what` is named `key` (HTTP 404).
 fn not_found(what: &str, key: &str, hint: &str) -> OpError {
     OpError::NotFound(format!("{what} `{key}`: does not exist; {hint}"))
@@ -60,7 +56,7 @@ pub async fn add_endpoint(
         && endpoint::check_url(&new.target).is_ok()
         && endpoint::literal_private_host(&new.target)
     {
-        return Err(invalid(
+        return Err(OpError::invalid(
             format!("endpoint `{}`", new.key),
             "target",
             "names a private, loopback or link-local address: add --allow-private (allow_private) if that is meant",
@@ -68,7 +64,7 @@ pub async fn add_endpoint(
     }
     update(store, actor, "endpoint.add", |state, now| {
         if state.endpoint(&new.key).is_some() {
-            return Err(invalid(
+            return Err(OpError::invalid(
                 format!("endpoint `{}`", new.key),
                 "key",
                 "exists already: rotate, disable or enable it instead",
@@ -304,7 +300,7 @@ pub async fn replay(
     for id in ids {
         if store.delivery(id).await?.is_none() {
             // A body naming what does not exist breaks its rule (422), as in `put_rules`.
-            return Err(invalid(
+            return Err(OpError::invalid(
                 format!("delivery `{id}`"),
                 "",
                 "does not exist; `touchbase deliveries list` shows them",

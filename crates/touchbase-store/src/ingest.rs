@@ -141,8 +141,10 @@ fn prepare(checker: &Checker, inputs: &[Input], now: i64) -> (Good, Bad) {
             (disposition, conformance) => {
                 let held = disposition == Disposition::Held;
                 let firings = checker.fire(&decoded.event, held, now);
+                let captures = checker.captures(&decoded, held);
                 let mut checked = Checked::new(decoded.event, held, conformance);
                 checked.firings = firings;
+                checked.captures = captures;
                 good.push((i, checked));
             }
         }
@@ -165,6 +167,21 @@ pub struct Prepared {
 }
 
 impl Prepared {
+    /// Adds deliveries to the events of this batch, by event id: written in the event's own
+    /// transaction if it is new, like the deliveries its rules fire. Returns the ids of the
+    /// events not in the batch (rejected).
+    pub fn add_firings(
+        &mut self,
+        mut firings: std::collections::HashMap<String, Vec<touchbase_core::rules::Firing>>,
+    ) -> Vec<String> {
+        for checked in &mut self.events {
+            if let Some(more) = firings.remove(&checked.event.id) {
+                checked.firings.extend(more);
+            }
+        }
+        firings.into_keys().collect()
+    }
+
     /// How many inputs the batch holds.
     pub fn len(&self) -> usize {
         self.len
@@ -196,7 +213,12 @@ impl Prepared {
 /// Decodes and checks a batch (CPU only: no IO), so that a caller can prepare the next batch
 /// while the previous one is being written.
 pub fn prepare_batch(checker: &Versioned<Checker>, inputs: &[Input]) -> Prepared {
-    let now = now_us();
+    prepare_batch_at(checker, inputs, now_us())
+}
+
+/// [`prepare_batch`] as if the clock read `now` (microseconds): what a scheduler stepping a
+/// moved clock writes (an event is "in the future" against that instant, not the machine's).
+pub fn prepare_batch_at(checker: &Versioned<Checker>, inputs: &[Input], now: i64) -> Prepared {
     let (good, bad) = prepare(&checker.value, inputs, now);
     let rejects = bad
         .iter()

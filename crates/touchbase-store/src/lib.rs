@@ -19,6 +19,7 @@ pub mod measure;
 pub mod outbox;
 pub mod proposals;
 pub mod rollup;
+pub mod scheduler;
 pub mod settings;
 pub mod sources;
 pub mod standing;

@@ -281,4 +281,19 @@ pub trait Store: Send + Sync + Debug {
 
     /// Every revision of an order, oldest first.
     async fn order_revisions(&self, id: &str) -> Result<Vec<OrderRevision>, StoreError>;
+
+    /// Every standing order with where its scheduler stands, by id.
+    async fn order_progress(&self) -> Result<Vec<crate::standing::Progress>, StoreError>;
+
+    /// Writes runs in one durable transaction, each only over a run at an earlier stage
+    /// ([`touchbase_core::standing::RunState::rank`]: a run never moves back), and the orders'
+    /// progress with them. Returns how many runs changed.
+    async fn put_runs(&self, runs: &[touchbase_core::standing::Run]) -> Result<u64, StoreError>;
+
+    /// The runs of one order (or of every order), newest first, at most `limit`.
+    async fn runs(
+        &self,
+        order: Option<&str>,
+        limit: u32,
+    ) -> Result<Vec<touchbase_core::standing::Run>, StoreError>;
 }

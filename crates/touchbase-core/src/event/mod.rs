@@ -587,6 +587,8 @@ pub struct Checker {
     /// The enabled `undocumented_seen` lifecycle rules.
     undocumented: Vec<crate::rules::Rule>,
     firing: Firing,
+    /// The live automated points (R19) by the point whose first orders they capture.
+    standing: BTreeMap<String, Vec<(String, crate::standing::Standing)>>,
 }
 
 /// Whether events fire the reverse feed's rules as they are written.
@@ -636,7 +638,42 @@ impl Checker {
                 .cloned()
                 .collect(),
             firing: Firing::Live,
+            standing: inventory
+                .points
+                .iter()
+                .filter(|p| p.status == Status::Live)
+                .filter_map(|p| p.standing.as_ref().map(|s| (p.key.clone(), s.clone())))
+                .fold(BTreeMap::new(), |mut by_from, (point, s)| {
+                    by_from
+                        .entry(s.from.clone())
+                        .or_insert_with(Vec::new)
+                        .push((point, s));
+                    by_from
+                }),
         }
+    }
+
+    /// The standing orders an accepted event would capture (R19): one per live automated point
+    /// whose `from` is the event's point, when the event has a party and its items read. The
+    /// store writes each only if the party has no order there yet: its first order wins.
+    pub fn captures(&self, decoded: &Decoded, held: bool) -> Vec<crate::standing::Order> {
+        let event = &decoded.event;
+        let (false, Some(party), Some(automated)) = (
+            held,
+            event.party.as_deref(),
+            self.standing.get(&event.point),
+        ) else {
+            return Vec::new();
+        };
+        automated
+            .iter()
+            .filter_map(|(point, standing)| {
+                let items = crate::standing::items_of(standing, decoded.data.as_ref()).ok()?;
+                Some(crate::standing::capture(
+                    standing, point, party, &event.id, event.at, items,
+                ))
+            })
+            .collect()
     }
 
     /// The same checker, firing rules as `firing` says.
@@ -955,6 +992,9 @@ pub struct Checked {
     /// The deliveries the event fires if it is new (the reverse feed's rules, R18): written in
     /// the event's own transaction, and not at all when it is a duplicate.
     pub firings: Vec<crate::rules::Firing>,
+    /// The standing orders the event captures if it is new ([`Checker::captures`]): written in
+    /// its transaction unless the party has an order at that automated point already.
+    pub captures: Vec<crate::standing::Order>,
     /// [`id_key`] of the event's id, worked out where the event is checked rather than where
     /// it is written (the writer is the busier side of an import).
     key: i64,
@@ -968,6 +1008,7 @@ impl Checked {
             held,
             conformance,
             firings: Vec::new(),
+            captures: Vec::new(),
         }
     }
 

@@ -68,9 +68,13 @@ pub fn items_field(items: &str) -> Option<&str> {
 /// The time zone of an IANA name (the organization's `timezone`, a section's), or the rule
 /// it breaks.
 pub fn zone_named(name: &str) -> Result<TimeZone, String> {
-    TimeZone::get(name).map_err(|_| {
-        format!("unknown time zone `{name}`: write an IANA name such as Europe/London or UTC")
-    })
+    let unknown =
+        || format!("unknown time zone `{name}`: write an IANA name such as Europe/London or UTC");
+    let zone = TimeZone::get(name).map_err(|_| unknown())?;
+    // Schedules are expanded with the bundled database of chrono-tz: a name the system's
+    // database knows and the bundled one does not would fail at every run.
+    name.parse::<chrono_tz::Tz>().map_err(|_| unknown())?;
+    Ok(zone)
 }
 
 /// The time zone a standing order's schedule runs in.
@@ -131,6 +135,12 @@ pub fn check(standing: &Standing, point: &str, points: &[&str], subject: &str) -
         bad("schedule", why);
     }
     found
+}
+
+/// Whether a schedule (an RRULE without DTSTART, at most daily) can be an order's cadence;
+/// the error says what is wrong with it.
+pub fn check_schedule(schedule: &str) -> Result<(), String> {
+    rule_of(schedule).map(|_| ())
 }
 
 /// The RRULE as written, checked: what `rrule` reads, without DTSTART (the first order

@@ -101,6 +101,11 @@ pub struct Order {
     pub skip: Option<String>,
     /// 1 for the captured order; each change adds one.
     pub revision: u32,
+    /// When this revision took effect (microseconds since the epoch): the first order's
+    /// instant for the captured order, the instant of the change for the others. The run whose
+    /// cut-off falls before it still goes out as the revision before had it.
+    #[serde(default)]
+    pub changed_at: i64,
 }
 
 /// The id of `party`'s standing order at `point`: one order per party and automated point, so
@@ -171,6 +176,7 @@ pub fn capture(
         schedule: standing.schedule.clone(),
         skip: None,
         revision: 1,
+        changed_at: first_at,
     }
 }
 
@@ -199,79 +205,401 @@ pub fn value_of(items: &[Item]) -> f64 {
     items.iter().map(|i| i.qty * i.price).sum()
 }
 
-/// What the scheduler does with one run at an instant.
+/// What the scheduler does with one run at an instant. Each carries the order as it was in
+/// force at the run's cut-off: a change made after it reaches the run after.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Due {
     /// The cut-off has passed: freeze the revision in force for this run.
-    Lock { at: Timestamp, date: String },
+    Lock {
+        at: Timestamp,
+        date: String,
+        order: Order,
+    },
     /// The run's instant has passed: send it (after locking it, if that was missed too).
     /// `late` is how long after its instant it is sent (a scheduler that was down).
     Send {
         at: Timestamp,
         date: String,
         late: jiff::SignedDuration,
+        order: Order,
     },
     /// The run falls while the order is paused, or the party asked to skip it.
     Skip {
         at: Timestamp,
         date: String,
         why: &'static str,
+        order: Order,
     },
 }
 
-/// What is due for `order` at `now`, given the instant of the last run already handled (sent
-/// or skipped; `None` before the first), and whether that last one is only locked. Every run
-/// from the last handled one up to `now` is listed once, oldest first — a scheduler that was
-/// down catches up each run it missed — then the next run if its cut-off has passed.
+impl Due {
+    /// The run's instant and local date.
+    pub fn run(&self) -> (Timestamp, &str) {
+        match self {
+            Due::Lock { at, date, .. }
+            | Due::Send { at, date, .. }
+            | Due::Skip { at, date, .. } => (*at, date),
+        }
+    }
+
+    /// The order in force for the run.
+    pub fn order(&self) -> &Order {
+        match self {
+            Due::Lock { order, .. } | Due::Send { order, .. } | Due::Skip { order, .. } => order,
+        }
+    }
+}
+
+/// The revision of an order in force at `instant` (microseconds): the latest that took effect
+/// by then, of `current` and its earlier revisions `history` (any order); the first revision
+/// when none had (a run whose cut-off comes before the first order itself).
+pub fn in_force<'a>(current: &'a Order, history: &'a [Order], instant: i64) -> &'a Order {
+    if current.changed_at <= instant {
+        return current;
+    }
+    history
+        .iter()
+        .filter(|o| o.changed_at <= instant && o.revision < current.revision)
+        .max_by_key(|o| o.revision)
+        .or_else(|| history.iter().min_by_key(|o| o.revision))
+        .unwrap_or(current)
+}
+
+/// Whether [`due`] needs the order's earlier revisions: its latest took effect after the
+/// cut-off of the first run not handled yet.
+pub fn needs_history(
+    current: &Order,
+    standing: &Standing,
+    zone: &TimeZone,
+    handled: Option<Timestamp>,
+) -> Result<bool, String> {
+    if current.revision <= 1 {
+        return Ok(false);
+    }
+    let first = Timestamp::from_microsecond(current.first_at).map_err(|e| e.to_string())?;
+    let schedule = Schedule::new(&current.schedule, zone, first)?;
+    Ok(schedule.next(handled.unwrap_or(first)).is_some_and(|next| {
+        cutoff_of(next, &standing.cutoff).as_microsecond() < current.changed_at
+    }))
+}
+
+/// What is due for `current` (with its earlier revisions `history`, needed only when
+/// [`needs_history`] says so) at `now`, given the instant of the last run already handled
+/// (sent or skipped; `None` before the first) and of the last run locked. Every run from the
+/// last handled one up to `now` is listed once, oldest first — a scheduler that was down
+/// catches up each run it missed — then the next run if its cut-off has passed. Each run is
+/// decided by the revision in force at its cut-off: not yet confirmed (offered), no run;
+/// cancelled, no run from there on; paused, skipped; active, sent unless its date was skipped.
 pub fn due(
-    order: &Order,
+    current: &Order,
+    history: &[Order],
     standing: &Standing,
     zone: &TimeZone,
     handled: Option<Timestamp>,
     locked: Option<Timestamp>,
     now: Timestamp,
 ) -> Result<Vec<Due>, String> {
-    if matches!(order.status, OrderStatus::Offered | OrderStatus::Cancelled) {
+    if current.status == OrderStatus::Offered {
         return Ok(Vec::new());
     }
-    let first = Timestamp::from_microsecond(order.first_at).map_err(|e| e.to_string())?;
-    let schedule = Schedule::new(&order.schedule, zone, first)?;
+    let first = Timestamp::from_microsecond(current.first_at).map_err(|e| e.to_string())?;
+    let schedule = Schedule::new(&current.schedule, zone, first)?;
     let after = handled.unwrap_or(first);
+    let of = |at: Timestamp| {
+        in_force(
+            current,
+            history,
+            cutoff_of(at, &standing.cutoff).as_microsecond(),
+        )
+    };
     let mut out = Vec::new();
     for at in schedule.runs(after, now) {
         let date = run_date(at, zone);
-        if order.status == OrderStatus::Paused {
-            out.push(Due::Skip {
+        let order = of(at);
+        let due = match order.status {
+            OrderStatus::Offered => continue,
+            OrderStatus::Cancelled => return Ok(out),
+            OrderStatus::Paused => Due::Skip {
                 at,
                 date,
                 why: "paused",
-            });
-        } else if order.skip.as_deref() == Some(date.as_str()) {
-            out.push(Due::Skip {
+                order: order.clone(),
+            },
+            OrderStatus::Active if order.skip.as_deref() == Some(date.as_str()) => Due::Skip {
                 at,
                 date,
                 why: "skipped by the party",
-            });
-        } else {
-            out.push(Due::Send {
+                order: order.clone(),
+            },
+            OrderStatus::Active => Due::Send {
                 at,
                 date,
                 late: now.duration_since(at),
-            });
-        }
+                order: order.clone(),
+            },
+        };
+        out.push(due);
     }
     if let Some(next) = schedule.next(now)
         && now >= cutoff_of(next, &standing.cutoff)
         && locked != Some(next)
-        && order.status == OrderStatus::Active
     {
-        out.push(Due::Lock {
-            at: next,
-            date: run_date(next, zone),
-        });
+        let order = of(next);
+        let date = run_date(next, zone);
+        if order.status == OrderStatus::Active && order.skip.as_deref() != Some(date.as_str()) {
+            out.push(Due::Lock {
+                at: next,
+                date,
+                order: order.clone(),
+            });
+        }
     }
     Ok(out)
 }
+
+/// One run of a standing order as a store keeps it: its state and the revision it went out
+/// with (or was frozen at). A run that was sent is confirmed or failed as its delivery is.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct Run {
+    pub order: String,
+    /// The run's local date, which names it (`YYYY-MM-DD`).
+    pub date: String,
+    /// The run's instant (microseconds since the epoch).
+    pub at: i64,
+    pub state: RunState,
+    pub revision: u32,
+    /// Why it was skipped, or how late it was sent.
+    #[serde(default)]
+    pub note: String,
+    /// The delivery to the endpoint (sent runs).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub delivery: Option<String>,
+    /// When the scheduler wrote this state (microseconds since the epoch).
+    pub updated_at: i64,
+}
+
+impl RunState {
+    /// A run moves forward only: scheduled → locked → sent | skipped (confirmed and failed are
+    /// read from the delivery). The rank says which state a run may move to.
+    pub fn rank(self) -> u8 {
+        match self {
+            RunState::Scheduled => 0,
+            RunState::Locked => 1,
+            RunState::Sent | RunState::Skipped => 2,
+            RunState::Confirmed | RunState::Failed => 3,
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<RunState> {
+        [
+            RunState::Scheduled,
+            RunState::Locked,
+            RunState::Sent,
+            RunState::Confirmed,
+            RunState::Failed,
+            RunState::Skipped,
+        ]
+        .into_iter()
+        .find(|s| s.as_str() == text)
+    }
+}
+
+impl OrderStatus {
+    pub fn parse(text: &str) -> Option<OrderStatus> {
+        [
+            OrderStatus::Offered,
+            OrderStatus::Active,
+            OrderStatus::Paused,
+            OrderStatus::Cancelled,
+        ]
+        .into_iter()
+        .find(|s| s.as_str() == text)
+    }
+}
+
+/// The id of a run's accepted event at the automated point.
+pub fn run_event_id(order: &str, date: &str) -> String {
+    format!("run:{}", idempotency_key(order, date))
+}
+
+/// One change to a standing order, by the party through its link or by staff.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(tag = "change", rename_all = "snake_case")]
+pub enum Edit {
+    /// An offered order accepted by the party (explicit consent): it runs from now on.
+    Confirm,
+    Pause,
+    Resume,
+    /// Ended for good; a run already locked still goes out.
+    Cancel,
+    /// No run on this local date.
+    Skip {
+        date: String,
+    },
+    /// The skip taken back.
+    Unskip,
+    /// A line set to `qty` (added when the order does not have it, at `price`), for every run
+    /// or for the run on `only` alone ("next delivery only").
+    Set {
+        sku: String,
+        qty: f64,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        price: Option<f64>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        only: Option<String>,
+    },
+    /// A line taken out.
+    Remove {
+        sku: String,
+    },
+    /// Another cadence: an RRULE (at most daily), from the first order's instant.
+    Cadence {
+        schedule: String,
+    },
+}
+
+impl Edit {
+    /// The change in a few words, for the revision's note and the edit's event.
+    pub fn summary(&self) -> String {
+        match self {
+            Edit::Confirm => "confirmed".to_owned(),
+            Edit::Pause => "paused".to_owned(),
+            Edit::Resume => "resumed".to_owned(),
+            Edit::Cancel => "cancelled".to_owned(),
+            Edit::Skip { date } => format!("skip {date}"),
+            Edit::Unskip => "skip taken back".to_owned(),
+            Edit::Set {
+                sku,
+                qty,
+                only: Some(date),
+                ..
+            } => format!("{sku} × {qty} on {date} only"),
+            Edit::Set { sku, qty, .. } => format!("{sku} × {qty}"),
+            Edit::Remove { sku } => format!("{sku} removed"),
+            Edit::Cadence { schedule } => format!("cadence {schedule}"),
+        }
+    }
+}
+
+/// The order after `edit`, or the rule the edit breaks. Status changes follow the order's
+/// life: offered → active (confirm), active ⇄ paused, anything but cancelled → cancelled.
+pub fn apply(order: &Order, edit: &Edit) -> Result<Order, String> {
+    use OrderStatus::*;
+    let mut next = order.clone();
+    let status = |from: &[OrderStatus], to: OrderStatus, what: &str| {
+        if from.contains(&order.status) {
+            Ok(to)
+        } else {
+            Err(format!(
+                "cannot {what} an order that is {}",
+                order.status.as_str()
+            ))
+        }
+    };
+    match edit {
+        Edit::Confirm => next.status = status(&[Offered], Active, "confirm")?,
+        Edit::Pause => next.status = status(&[Active], Paused, "pause")?,
+        Edit::Resume => next.status = status(&[Paused], Active, "resume")?,
+        Edit::Cancel => next.status = status(&[Offered, Active, Paused], Cancelled, "cancel")?,
+        _ if order.status == Cancelled => {
+            return Err("the order is cancelled: nothing of it can change".to_owned());
+        }
+        Edit::Skip { date } => {
+            jiff::civil::Date::strptime("%Y-%m-%d", date)
+                .map_err(|_| format!("skip: `{date}` is not a date YYYY-MM-DD"))?;
+            next.skip = Some(date.clone());
+        }
+        Edit::Unskip => next.skip = None,
+        Edit::Set {
+            sku,
+            qty,
+            price,
+            only,
+        } => {
+            if sku.trim().is_empty() || sku.len() > 128 {
+                return Err("sku must be 1 to 128 characters".to_owned());
+            }
+            if !(qty.is_finite() && *qty > 0.0 && *qty <= 1e6) {
+                return Err(format!("qty of {sku} must be above 0 and at most 10⁶"));
+            }
+            let known = order.items.iter().find(|i| i.sku == *sku).map(|i| i.price);
+            let price = match price.or(known) {
+                Some(p) if p.is_finite() && (0.0..=1e9).contains(&p) => p,
+                Some(_) => return Err(format!("price of {sku} must be 0 to 10⁹")),
+                None => return Err(format!("{sku} is not in the order: give its price")),
+            };
+            next.items.retain(|i| !(i.sku == *sku && i.only == *only));
+            next.items.push(Item {
+                sku: sku.clone(),
+                qty: *qty,
+                price,
+                only: only.clone(),
+            });
+            if next.items.len() > ITEMS_MAX {
+                return Err(format!("an order holds at most {ITEMS_MAX} lines"));
+            }
+        }
+        Edit::Remove { sku } => {
+            let before = next.items.len();
+            next.items.retain(|i| i.sku != *sku);
+            if next.items.len() == before {
+                return Err(format!("{sku} is not in the order"));
+            }
+            if next.items.iter().all(|i| i.only.is_some()) {
+                return Err(
+                    "an order needs at least one standing line: pause or cancel it instead"
+                        .to_owned(),
+                );
+            }
+        }
+        Edit::Cadence { schedule } => {
+            super::check_schedule(schedule).map_err(|why| format!("cadence: {why}"))?;
+            next.schedule = schedule.trim().to_owned();
+        }
+    }
+    Ok(next)
+}
+
+/// The runs ahead of `now`: the next one already locked (its cut-off passed), if any, and the
+/// first one a change made now still reaches, with its cut-off.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Upcoming {
+    pub locked: Option<(Timestamp, String)>,
+    pub next: Option<(Timestamp, String, Timestamp)>,
+}
+
+/// What is ahead of an order at `now`.
+pub fn upcoming(
+    order: &Order,
+    standing: &Standing,
+    zone: &TimeZone,
+    now: Timestamp,
+) -> Result<Upcoming, String> {
+    let first = Timestamp::from_microsecond(order.first_at).map_err(|e| e.to_string())?;
+    let schedule = Schedule::new(&order.schedule, zone, first)?;
+    let mut locked = None;
+    let mut after = now;
+    for _ in 0..RUNS_AHEAD {
+        let Some(at) = schedule.next(after) else {
+            return Ok(Upcoming { locked, next: None });
+        };
+        let cutoff = cutoff_of(at, &standing.cutoff);
+        if cutoff > now {
+            return Ok(Upcoming {
+                locked,
+                next: Some((at, run_date(at, zone), cutoff)),
+            });
+        }
+        locked.get_or_insert((at, run_date(at, zone)));
+        after = at;
+    }
+    Ok(Upcoming { locked, next: None })
+}
+
+/// How many runs ahead [`upcoming`] looks for one still open to changes.
+const RUNS_AHEAD: usize = 400;
 
 #[cfg(test)]
 mod tests {
@@ -373,7 +701,15 @@ mod tests {
         let zone = london();
         // Before the first run's cut-off: nothing.
         assert_eq!(
-            due(&order, &s, &zone, None, None, ts("2026-01-12T18:00:00Z")),
+            due(
+                &order,
+                &[],
+                &s,
+                &zone,
+                None,
+                None,
+                ts("2026-01-12T18:00:00Z")
+            ),
             Ok(vec![])
         );
         // After it: the run is locked.
@@ -381,15 +717,25 @@ mod tests {
         let lock = Due::Lock {
             at: run1,
             date: "2026-01-13".to_owned(),
+            order: order.clone(),
         };
         assert_eq!(
-            due(&order, &s, &zone, None, None, ts("2026-01-12T19:00:00Z")),
+            due(
+                &order,
+                &[],
+                &s,
+                &zone,
+                None,
+                None,
+                ts("2026-01-12T19:00:00Z")
+            ),
             Ok(vec![lock.clone()])
         );
         // Locked already: nothing more until it falls due.
         assert_eq!(
             due(
                 &order,
+                &[],
                 &s,
                 &zone,
                 None,
@@ -400,7 +746,7 @@ mod tests {
         );
         // Three weeks down: each missed run once, oldest first, then the next one's lock.
         let now = ts("2026-01-27T20:00:00Z");
-        let got = due(&order, &s, &zone, None, Some(run1), now).unwrap();
+        let got = due(&order, &[], &s, &zone, None, Some(run1), now).unwrap();
         let sent: Vec<(String, i64)> = got
             .iter()
             .filter_map(|d| match d {
@@ -423,8 +769,17 @@ mod tests {
         );
         // Handled up to the 27th, a day before the next run: only its lock.
         let handled = Some(ts("2026-01-27T18:30:00Z"));
-        assert_eq!(due(&order, &s, &zone, handled, None, now), Ok(vec![]));
-        let got = due(&order, &s, &zone, handled, None, ts("2026-02-02T19:00:00Z")).unwrap();
+        assert_eq!(due(&order, &[], &s, &zone, handled, None, now), Ok(vec![]));
+        let got = due(
+            &order,
+            &[],
+            &s,
+            &zone,
+            handled,
+            None,
+            ts("2026-02-02T19:00:00Z"),
+        )
+        .unwrap();
         assert!(
             matches!(got.as_slice(), [Due::Lock { date, .. }] if date == "2026-02-03"),
             "{got:?}"
@@ -433,6 +788,7 @@ mod tests {
         order.skip = Some("2026-02-03".to_owned());
         let got = due(
             &order,
+            &[],
             &s,
             &zone,
             Some(ts("2026-01-27T18:30:00Z")),
@@ -450,6 +806,7 @@ mod tests {
         order.status = OrderStatus::Paused;
         let got = due(
             &order,
+            &[],
             &s,
             &zone,
             Some(ts("2026-02-03T18:30:00Z")),
@@ -462,8 +819,81 @@ mod tests {
         // Offered or cancelled: nothing runs.
         for status in [OrderStatus::Offered, OrderStatus::Cancelled] {
             order.status = status;
-            assert_eq!(due(&order, &s, &zone, None, None, now), Ok(vec![]));
+            assert_eq!(due(&order, &[], &s, &zone, None, None, now), Ok(vec![]));
         }
+    }
+
+    #[test]
+    fn a_change_after_the_cut_off_reaches_the_run_after() {
+        let s = standing(Consent::Implied);
+        let first = ts("2026-01-06T18:30:00Z");
+        let captured = capture(&s, "p", "hh-1", "e-1", first.as_microsecond(), basket());
+        let zone = london();
+        // Paused and the bread dropped at 20:00 on the 12th: after the cut-off (18:30) of the
+        // run on the 13th, before the one of the 20th.
+        let mut changed = captured.clone();
+        changed.revision = 2;
+        changed.changed_at = ts("2026-01-12T20:00:00Z").as_microsecond();
+        changed.items.pop();
+        changed.status = OrderStatus::Paused;
+        let handled = None;
+        assert_eq!(needs_history(&changed, &s, &zone, handled), Ok(true));
+        assert_eq!(
+            needs_history(&changed, &s, &zone, Some(ts("2026-01-13T18:30:00Z"))),
+            Ok(false)
+        );
+        let history = [captured.clone()];
+        let got = due(
+            &changed,
+            &history,
+            &s,
+            &zone,
+            handled,
+            None,
+            ts("2026-01-20T19:00:00Z"),
+        )
+        .unwrap();
+        assert!(
+            matches!(&got[0], Due::Send { date, order, .. } if date == "2026-01-13" && order.revision == 1 && order.items.len() == 2),
+            "{got:?}"
+        );
+        assert!(
+            matches!(&got[1], Due::Skip { date, why: "paused", order, .. } if date == "2026-01-20" && order.revision == 2),
+            "{got:?}"
+        );
+        // Cancelled after the cut-off of the 13th: that run still goes, none after it.
+        changed.status = OrderStatus::Cancelled;
+        let got = due(
+            &changed,
+            &history,
+            &s,
+            &zone,
+            handled,
+            None,
+            ts("2026-02-20T19:00:00Z"),
+        )
+        .unwrap();
+        assert_eq!(got.len(), 1, "{got:?}");
+        assert!(matches!(&got[0], Due::Send { order, .. } if order.revision == 1));
+        // Confirmed late (explicit consent): the runs before the confirmation are no runs.
+        let mut offered = captured.clone();
+        offered.status = OrderStatus::Offered;
+        let mut confirmed = offered.clone();
+        confirmed.revision = 2;
+        confirmed.status = OrderStatus::Active;
+        confirmed.changed_at = ts("2026-01-15T09:00:00Z").as_microsecond();
+        let got = due(
+            &confirmed,
+            &[offered],
+            &s,
+            &zone,
+            None,
+            None,
+            ts("2026-01-20T19:00:00Z"),
+        )
+        .unwrap();
+        assert_eq!(got.len(), 1, "{got:?}");
+        assert_eq!(got[0].run().1, "2026-01-20");
     }
 
     #[test]

@@ -50,7 +50,9 @@ pub use figures::{
 mod links;
 mod standing;
 pub use links::links_open_until_expired_revoked_or_used;
-pub use standing::orders_are_captured_once_and_revised_only_over_the_revision_read;
+pub use standing::{
+    orders_are_captured_once_and_revised_only_over_the_revision_read, the_life_of_a_standing_order,
+};
 mod journeys_ahead;
 pub use journeys_ahead::journeys_kept_ahead_follow_late_released_events_and_gap_changes;
 mod outbox;
@@ -216,6 +218,7 @@ macro_rules! conformance_suite {
             check_passes_after_ingest_and_names_a_broken_rollup_row,
             links_open_until_expired_revoked_or_used,
             orders_are_captured_once_and_revised_only_over_the_revision_read,
+            the_life_of_a_standing_order,
         );
     };
     (@each $backend:expr; $($name:ident),* $(,)?) => {
