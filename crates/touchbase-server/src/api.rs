@@ -88,6 +88,12 @@ use crate::problem::{ApiError, Problem};
         crate::feed::get_delivery,
         crate::feed::replay,
         crate::feed::metrics,
+        crate::standing::list_orders,
+        crate::standing::list_runs,
+        crate::standing::get_order,
+        crate::standing::change_order,
+        crate::standing::new_link,
+        crate::standing::run_step,
     ),
     components(schemas(Problem, Inventory, Point, Change, ImportSummary, Proposal, Record, EventsReply, HeldPoint, Reject, Card, Assessment, JourneySummary, PointQuality)),
     modifiers(&Shared),
@@ -122,11 +128,13 @@ pub fn routes(state: AppState) -> Router<AppState> {
         .merge(crate::measure::routes())
         .merge(crate::report::routes())
         .merge(crate::feed::routes())
+        .merge(crate::standing::routes())
         .route_layer(middleware::from_fn_with_state(state, authenticate));
     Router::new()
         .route("/", get(dashboard))
         .route("/healthz", get(healthz))
         .route("/api/openapi.json", get(openapi))
+        .merge(crate::self_service::routes())
         .merge(api)
         .fallback(not_found)
 }

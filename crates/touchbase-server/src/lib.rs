@@ -19,6 +19,8 @@ mod page;
 mod parse;
 mod problem;
 mod report;
+mod self_service;
+pub mod standing;
 mod stream;
 pub mod tokens;
 

@@ -49,10 +49,29 @@ pub async fn run(
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     let secret = Arc::new(secret);
+    // What a fulfilment system does with a standing order's run: one order per idempotency
+    // key, however often the run is delivered.
+    let seen: Arc<std::sync::Mutex<std::collections::HashMap<String, u64>>> = Arc::default();
     let handler = move |headers: HeaderMap, body: String| {
         let secret = Arc::clone(&secret);
+        let seen = Arc::clone(&seen);
         async move {
-            println!("{}", describe(secret.as_deref(), &headers, &body));
+            let mut line = describe(secret.as_deref(), &headers, &body);
+            if let Some(key) = headers.get("idempotency-key").and_then(|v| v.to_str().ok()) {
+                let times = {
+                    let mut seen = seen.lock().unwrap_or_else(|p| p.into_inner());
+                    let n = seen.entry(key.to_owned()).or_default();
+                    *n += 1;
+                    *n
+                };
+                line.push_str(&match times {
+                    1 => format!("\n  idempotency-key {key}: a new order"),
+                    n => format!(
+                        "\n  idempotency-key {key}: seen {n} times, the same order again (not a new one)"
+                    ),
+                });
+            }
+            println!("{line}");
             StatusCode::OK
         }
     };

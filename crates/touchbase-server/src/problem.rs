@@ -228,7 +228,12 @@ pub async fn every_error_a_problem(
         .headers()
         .get(header::CONTENT_TYPE)
         .is_some_and(|t| t.as_bytes().starts_with(PROBLEM_JSON.as_bytes()));
-    if is_problem || !(status.is_client_error() || status.is_server_error()) {
+    // A page for people (the self-service page) answers its refusals as pages of its own.
+    let is_page = response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .is_some_and(|t| t.as_bytes().starts_with(b"text/html"));
+    if is_problem || is_page || !(status.is_client_error() || status.is_server_error()) {
         return response;
     }
     let (mut parts, body) = response.into_parts();

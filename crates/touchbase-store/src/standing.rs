@@ -184,6 +184,12 @@ pub async fn edit(
         if !store.put_order(&revision).await? {
             continue;
         }
+        if next.status == OrderStatus::Cancelled {
+            // A cancelled order has no page: its links stop working with it.
+            store
+                .revoke_links(touchbase_core::link::Purpose::Standing.as_str(), id, now)
+                .await?;
+        }
         let upcoming =
             standing::upcoming(&next, &ctx.standing, &ctx.zone, now_at).map_err(|why| {
                 crate::OpError::invalid(format!("standing order `{id}`"), "schedule", why)
@@ -325,4 +331,110 @@ pub async fn view(
         runs: list,
         order: ctx.order,
     })
+}
+
+/// How long a self-service link opens its page unless told otherwise: a week, so that the
+/// link sent after one run still works before the next.
+pub const LINK_TTL_S: i64 = 7 * 86_400;
+
+/// A new self-service link to order `id`, valid `ttl_s` seconds from `now` (microseconds).
+/// Every earlier link to the order is revoked first: a link forwarded or left in an old mail
+/// stops working when a new one is sent. The token is returned once; only its hash is kept.
+pub async fn link(
+    store: &dyn crate::Store,
+    actor: &touchbase_core::Actor,
+    keys: &touchbase_core::endpoint::Keys,
+    id: &str,
+    ttl_s: i64,
+    now: i64,
+) -> Result<touchbase_core::link::Issued, crate::OpError> {
+    use touchbase_core::link::Purpose;
+    actor.require(touchbase_core::Permission::Propose)?;
+    let order = store.order(id).await?.ok_or_else(|| not_found(id))?;
+    if order.status == OrderStatus::Cancelled {
+        return Err(crate::OpError::invalid(
+            format!("standing order `{id}`"),
+            "status",
+            "the order is cancelled: it has no page any more",
+        ));
+    }
+    if !(60..=90 * 86_400).contains(&ttl_s) {
+        return Err(crate::OpError::invalid(
+            format!("standing order `{id}`"),
+            "ttl",
+            "a link lasts 1 minute to 90 days",
+        ));
+    }
+    store
+        .revoke_links(Purpose::Standing.as_str(), id, now)
+        .await?;
+    let expires_at = now.div_euclid(1_000_000) + ttl_s;
+    crate::links::issue(store, keys, Purpose::Standing, id, expires_at, now)
+        .await
+        .map_err(|refused| match refused {
+            crate::links::Refused::Store(e) => crate::OpError::Store(e),
+            other => {
+                crate::OpError::invalid(format!("standing order `{id}`"), "link", other.to_string())
+            }
+        })
+}
+
+/// The orders `filter` admits (at most `limit`, by id) with the count of every order by status.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct OrderList {
+    pub orders: Vec<Order>,
+    /// Every order by status (`offered`, `active`, `paused`, `cancelled`), whatever the filter.
+    pub counts: std::collections::BTreeMap<String, u64>,
+}
+
+/// The standing orders for someone who may read everything (`Export`).
+pub async fn list(
+    store: &dyn crate::Store,
+    actor: &touchbase_core::Actor,
+    filter: &OrderFilter,
+    limit: usize,
+) -> Result<OrderList, crate::OpError> {
+    actor.require(touchbase_core::Permission::Export)?;
+    let all = store.orders(&OrderFilter::default()).await?;
+    let mut counts: std::collections::BTreeMap<String, u64> = [
+        OrderStatus::Offered,
+        OrderStatus::Active,
+        OrderStatus::Paused,
+        OrderStatus::Cancelled,
+    ]
+    .into_iter()
+    .map(|s| (s.as_str().to_owned(), 0))
+    .collect();
+    for order in &all {
+        *counts.entry(order.status.as_str().to_owned()).or_default() += 1;
+    }
+    let orders = all
+        .into_iter()
+        .filter(|o| filter.admits(o))
+        .take(limit)
+        .collect();
+    Ok(OrderList { orders, counts })
+}
+
+/// [`view`] for someone who may read everything (`Export`).
+pub async fn show(
+    store: &dyn crate::Store,
+    actor: &touchbase_core::Actor,
+    id: &str,
+    runs: u32,
+    now: i64,
+) -> Result<OrderView, crate::OpError> {
+    actor.require(touchbase_core::Permission::Export)?;
+    view(store, id, runs, now).await
+}
+
+/// The latest runs of every order, for someone who may read everything.
+pub async fn recent_runs(
+    store: &dyn crate::Store,
+    actor: &touchbase_core::Actor,
+    limit: u32,
+) -> Result<Vec<touchbase_core::standing::Run>, crate::OpError> {
+    actor.require(touchbase_core::Permission::Export)?;
+    Ok(store.runs(None, limit).await?)
 }

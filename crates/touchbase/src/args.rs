@@ -123,6 +123,96 @@ pub enum Command {
     /// A local webhook receiver for trying the reverse feed: prints each delivery and whether
     /// its signature is valid.
     Listen(ListenArgs),
+    /// Standing orders (R19): a party's first order repeated on schedule by an automated point.
+    /// Run what is due, list and show orders, pause, resume, cancel, and issue a party's
+    /// self-service link.
+    #[command(subcommand)]
+    Standing(StandingCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum StandingCommand {
+    /// Execute what is due at an instant (now by default): lock the runs whose cut-off has
+    /// passed, send or skip the runs whose time has come — each run missed while nothing ran,
+    /// once — and print what was done. `touchbase serve` runs this every minute; the runs'
+    /// deliveries go out with `touchbase deliver` or the server.
+    Run {
+        /// The instant to run as (RFC 3339 or a date), for trying a schedule ahead of time.
+        #[arg(long, value_parser = bound)]
+        now: Option<i64>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Standing orders, by id.
+    List {
+        #[arg(long)]
+        party: Option<String>,
+        #[arg(long)]
+        point: Option<String>,
+        #[arg(long, value_enum)]
+        status: Option<OrderStatusArg>,
+        #[arg(long, default_value_t = 100)]
+        limit: usize,
+        #[arg(long)]
+        json: bool,
+    },
+    /// One order: its items, schedule, next run and cut-off, every revision and its runs
+    /// (a sent run confirmed or failed as its delivery is).
+    Show {
+        id: String,
+        #[arg(long, default_value_t = 20)]
+        runs: u32,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Pause an active order: its runs are skipped until it is resumed.
+    Pause { id: String },
+    /// Resume a paused order.
+    Resume { id: String },
+    /// Cancel an order for good (a run already locked still goes out); its links stop working.
+    Cancel { id: String },
+    /// A new self-service link for the party (earlier links to the order stop working).
+    Link {
+        id: String,
+        /// How long it opens the page, e.g. 7d, 24h.
+        #[arg(long, default_value = "7d", value_parser = span_seconds)]
+        ttl: i64,
+        /// The server's address the link points at.
+        #[arg(
+            long,
+            env = "TOUCHBASE_PUBLIC_URL",
+            default_value = "http://127.0.0.1:7878"
+        )]
+        base: String,
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+pub enum OrderStatusArg {
+    Offered,
+    Active,
+    Paused,
+    Cancelled,
+}
+
+impl From<OrderStatusArg> for touchbase_core::standing::OrderStatus {
+    fn from(s: OrderStatusArg) -> Self {
+        use touchbase_core::standing::OrderStatus;
+        match s {
+            OrderStatusArg::Offered => OrderStatus::Offered,
+            OrderStatusArg::Active => OrderStatus::Active,
+            OrderStatusArg::Paused => OrderStatus::Paused,
+            OrderStatusArg::Cancelled => OrderStatus::Cancelled,
+        }
+    }
+}
+
+fn span_seconds(text: &str) -> Result<i64, String> {
+    touchbase_core::rules::Span::parse(text)
+        .map(|s| s.micros() / 1_000_000)
+        .map_err(|e| e.to_string())
 }
 
 #[derive(Debug, Args)]
@@ -590,6 +680,9 @@ pub struct ServeArgs {
     /// The address to listen on.
     #[arg(long, env = "TOUCHBASE_LISTEN", default_value = "127.0.0.1:7878")]
     pub listen: SocketAddr,
+    /// How often the standing orders' scheduler steps (`touchbase standing run`), e.g. 1m, 30s.
+    #[arg(long, env = "TOUCHBASE_STANDING_EVERY", default_value = "1m", value_parser = span_seconds)]
+    pub standing_every: i64,
     /// The largest request body accepted, in bytes.
     #[arg(long, env = "TOUCHBASE_BODY_LIMIT", default_value_t = 8 * 1024 * 1024)]
     pub body_limit: usize,

@@ -178,6 +178,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Endpoint(a) => commands::feed::endpoint(store, actor, &org_keys()?, a).await,
         Command::Rule(a) => commands::feed::rule(store, actor, a).await,
         Command::Deliveries(a) => commands::feed::deliveries(store, actor, a).await,
+        Command::Standing(a) => commands::standing::run(store, actor, &org_keys()?, a).await,
         Command::Serve(_)
         | Command::Demo(_)
         | Command::Gen(_)

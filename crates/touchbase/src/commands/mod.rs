@@ -16,4 +16,5 @@ pub mod proposal;
 pub mod report;
 pub mod serve;
 pub mod settings;
+pub mod standing;
 pub mod user;

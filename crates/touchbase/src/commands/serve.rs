@@ -98,10 +98,18 @@ async fn run_server(
         let shutdown = until_stopped(stopped.clone());
         tokio::spawn(async move { dispatcher.run(shutdown).await })
     };
+    // The standing orders: what is due runs every --standing-every, and at once on start.
+    let scheduler = tokio::spawn(touchbase_server::standing::run_scheduler(
+        Arc::clone(&store),
+        Arc::clone(&state.written),
+        std::time::Duration::from_secs(args.standing_every.max(1) as u64),
+        until_stopped(stopped.clone()),
+    ));
     touchbase_server::serve(listener, state, &config, until_stopped(stopped))
         .await
         .context("the server stopped with an error")?;
     let _ = feed.await;
+    let _ = scheduler.await;
     if let Some(mqtt) = mqtt {
         mqtt.await
             .context("the MQTT source failed")?
