@@ -251,3 +251,79 @@ fn no_two_schemas_share_a_name() {
     let shared: Vec<_> = names.iter().filter(|(_, at)| at.len() > 1).collect();
     assert!(shared.is_empty(), "schema names used twice: {shared:#?}");
 }
+
+/// The standing orders' answers, with an order and runs on record, as declared.
+#[tokio::test]
+async fn standing_order_answers_fit_the_document() {
+    let doc = document();
+    // SMALL with a live point repeating each rider's first web order weekly (a first
+    // import as a baseline applies at once).
+    let automated = support::SMALL.replacen(
+        "points:\n",
+        "points:\n  - key: auto.order\n    name: Weekly parts\n    description: Repeats the first order\n    party: rider\n    function: sales\n    process: order-to-cash\n    step: order\n    channel: web\n    mode: machine\n    facets: [product]\n    contract: { type: object }\n    value: { company: Repeat baskets, party: No reordering }\n    strategic_value: high\n    rationale: Repeat orders\n    owner: ecommerce\n    departments: [sales]\n    status: live\n    standing: { from: web.order, items: data.basket, schedule: FREQ=WEEKLY, cutoff: 24h, consent: implied, endpoint: fulfilment, edit_point: workshop.booking }\n",
+        1,
+    );
+    let app = support::app().await;
+    let reply = app
+        .call("POST", "/api/inventory/import?baseline=true", automated)
+        .await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.text);
+    let order = json!([{ "point": "web.order", "at": "2026-03-02T10:00:00Z", "party": "r-1",
+        "data": { "email": "r@example.org", "basket": [{ "sku": "lube", "qty": 1, "price": 6.5 }] } }]);
+    let reply = app.call("POST", "/api/events", order.to_string()).await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.text);
+
+    let reply = app.get("/api/standing").await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.text);
+    assert_documented(&doc, "GET", "/api/standing", &reply);
+    let id = reply.json()["orders"][0]["id"].as_str().unwrap().to_owned();
+    assert_eq!(reply.json()["counts"]["active"], 1);
+    let reply = app.call("POST", "/api/standing/run", "").await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.text);
+    assert_documented(&doc, "POST", "/api/standing/run", &reply);
+    assert!(
+        reply.json()["sent"].as_u64().unwrap() > 30,
+        "{}",
+        reply.text
+    );
+    let reply = app.get("/api/standing/runs?limit=5").await;
+    assert_eq!(reply.json().as_array().unwrap().len(), 5);
+    assert_documented(&doc, "GET", "/api/standing/runs", &reply);
+    let reply = app.get(&format!("/api/standing/{id}")).await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.text);
+    assert_documented(&doc, "GET", "/api/standing/{id}", &reply);
+    let owner = app.as_role(Some("owner"));
+    let reply = owner
+        .call("POST", &format!("/api/standing/{id}/pause"), "")
+        .await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.text);
+    assert_documented(&doc, "POST", "/api/standing/{id}/{action}", &reply);
+    assert_eq!(reply.json()["order"]["status"], "paused");
+
+    // Errors, each as declared: a viewer may not read orders, a paused order is not paused
+    // again, no such order, no such action, no such status.
+    let viewer = app.as_role(Some("viewer"));
+    let reply = viewer.get("/api/standing").await;
+    assert_eq!(reply.status, StatusCode::FORBIDDEN);
+    assert_documented(&doc, "GET", "/api/standing", &reply);
+    let reply = owner
+        .call("POST", &format!("/api/standing/{id}/pause"), "")
+        .await;
+    assert_eq!(
+        reply.status,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "{}",
+        reply.text
+    );
+    assert_documented(&doc, "POST", "/api/standing/{id}/{action}", &reply);
+    let reply = owner.call("POST", "/api/standing/so_none/resume", "").await;
+    assert_eq!(reply.status, StatusCode::NOT_FOUND);
+    assert_documented(&doc, "POST", "/api/standing/{id}/{action}", &reply);
+    let reply = owner
+        .call("POST", &format!("/api/standing/{id}/explode"), "")
+        .await;
+    assert_eq!(reply.status, StatusCode::NOT_FOUND);
+    let reply = app.get("/api/standing?status=gone").await;
+    assert_eq!(reply.status, StatusCode::BAD_REQUEST);
+    assert_documented(&doc, "GET", "/api/standing", &reply);
+}

@@ -81,10 +81,12 @@ pub async fn run(
                     when(o.first_at),
                 ]);
             }
-            let counts: Vec<String> = list
-                .counts
+            let counts: Vec<String> = ["offered", "active", "paused", "cancelled"]
                 .iter()
-                .map(|(status, n)| format!("{n} {status}"))
+                .filter_map(|status| {
+                    let n = list.counts.get(*status).copied().unwrap_or(0);
+                    (n > 0).then(|| format!("{n} {status}"))
+                })
                 .collect();
             if list.orders.is_empty() {
                 println!(
