@@ -16,55 +16,6 @@ use std::time::{Duration, Instant};
 use support::*;
 use touchbase_store_postgres::test_support::TestDatabases;
 
-/// The automated point (weekly, in UTC, implied consent) and its edit point, added to SMALL.
-const AUTOMATED: &str = r#"
-  - key: auto.order
-    name: Weekly parts
-    description: The rider's first order repeated every week
-    party: rider
-    function: sales
-    process: order-to-cash
-    step: order
-    channel: web
-    mode: machine
-    facets: [product, process]
-    contract: { type: object }
-    value: { company: Repeat baskets, party: Parts without ordering }
-    expected: { volume_per_month: 100, value_company: 9, value_party: 3, cost: 0.4 }
-    strategic_value: high
-    rationale: Repeat orders at a low cost to serve
-    owner: ecommerce
-    departments: [sales]
-    status: live
-    standing:
-      from: web.order
-      items: data.basket
-      schedule: "FREQ=WEEKLY"
-      timezone: UTC
-      cutoff: 24h
-      consent: implied
-      endpoint: fulfilment
-      edit_point: auto.edit
-  - key: auto.edit
-    name: Weekly parts, changed by the rider
-    description: The rider's own changes through a signed link
-    party: rider
-    function: sales
-    process: order-to-cash
-    step: order
-    channel: web
-    mode: machine
-    facets: [process]
-    contract: { type: object }
-    value: { company: Fewer cancellations, party: Control }
-    expected: { volume_per_month: 20, value_company: 0.5, value_party: 1, cost: 0.01 }
-    strategic_value: medium
-    rationale: Changing the order must be effortless
-    owner: ecommerce
-    departments: [sales]
-    status: live
-"#;
-
 /// How many riders place a first order.
 const ORDERS: usize = 1_500;
 /// The first orders: from Monday 2 March 2026, 10:00 UTC, one a minute.
@@ -206,15 +157,8 @@ fn kill_loop(db: &str) {
         let args: Vec<&str> = args.iter().map(String::as_str).collect();
         ok(d, db, &args)
     };
-    write(
-        d,
-        "inventory.yaml",
-        &SMALL.replacen(
-            "points:\n",
-            &format!("points:\n{}\n", AUTOMATED.trim_start_matches('\n')),
-            1,
-        ),
-    );
+    // The automated point weekly in UTC with implied consent: every order active at once.
+    write(d, "inventory.yaml", &small_automated("UTC", "implied"));
     ok(d, db, &["key", "new", "--out", "org.key"]);
     run(&["inventory", "import", "inventory.yaml", "--baseline"]);
     let (keys, url) = fulfilment_receiver();

@@ -146,6 +146,16 @@ pub const DEMO: &str = include_str!("../../../touchbase/src/demo/northwind.yaml"
 /// contract and industry variables.
 pub const SMALL: &str = include_str!("small.yaml");
 
+/// Two points to add to [`SMALL`]: `auto.order`, repeating each rider's first `web.order`
+/// weekly (standing orders, R19: London time, explicit consent, endpoint `fulfilment`), and
+/// `auto.edit`, its self-service page's point.
+pub const AUTOMATED: &str = include_str!("automated.yaml");
+
+/// [`SMALL`] with the points of [`AUTOMATED`].
+pub fn small_automated() -> String {
+    SMALL.replacen("points:\n", &format!("points:\n{AUTOMATED}\n"), 1)
+}
+
 /// Generates one `#[tokio::test]` per behaviour, each on fresh stores from `$backend` (an
 /// expression of a type implementing [`Backend`]).
 #[macro_export]

@@ -164,58 +164,7 @@ pub async fn orders_are_captured_once_and_revised_only_over_the_revision_read(
 /// SMALL with an automated point repeating each rider's first web order weekly, in London,
 /// and the self-service page's point, both live; the `fulfilment` webhook they send to.
 async fn automated_store(backend: &dyn Backend) -> Arc<dyn crate::Store> {
-    let extra = r#"
-  - key: auto.order
-    name: Weekly parts
-    description: The rider's first order repeated every week
-    party: rider
-    function: sales
-    process: order-to-cash
-    step: order
-    channel: web
-    mode: machine
-    facets: [product, process]
-    contract: { type: object }
-    value: { company: Repeat baskets, party: Parts without ordering }
-    expected: { volume_per_month: 100, value_company: 9, value_party: 3, cost: 0.4 }
-    strategic_value: high
-    rationale: Repeat orders at a low cost to serve
-    owner: ecommerce
-    departments: [sales]
-    status: live
-    standing:
-      from: web.order
-      items: data.basket
-      schedule: "FREQ=WEEKLY"
-      timezone: Europe/London
-      cutoff: 24h
-      consent: explicit
-      endpoint: fulfilment
-      edit_point: auto.edit
-  - key: auto.edit
-    name: Weekly parts, changed by the rider
-    description: The rider's own changes through a signed link
-    party: rider
-    function: sales
-    process: order-to-cash
-    step: order
-    channel: web
-    mode: machine
-    facets: [process]
-    contract: { type: object }
-    value: { company: Fewer cancellations, party: Control }
-    expected: { volume_per_month: 20, value_company: 0.5, value_party: 1, cost: 0.01 }
-    strategic_value: medium
-    rationale: Changing the order must be effortless
-    owner: ecommerce
-    departments: [sales]
-    status: live
-"#;
-    let text = super::SMALL.replacen(
-        "points:\n",
-        &format!("points:\n{}\n", extra.trim_start_matches('\n')),
-        1,
-    );
+    let text = super::small_automated();
     let store = backend.fresh().await;
     super::baseline(&*store, &super::parse(&text)).await;
     crate::feed::add_endpoint(

@@ -8,6 +8,16 @@ use std::process::{Child, Command, Output, Stdio};
 
 pub const DEMO: &str = include_str!("../../src/demo/northwind.yaml");
 pub const SMALL: &str = include_str!("../../../touchbase-store/src/conformance/small.yaml");
+/// Points to add to [`SMALL`]: a weekly standing order from `web.order` and its page's point.
+pub const AUTOMATED: &str = include_str!("../../../touchbase-store/src/conformance/automated.yaml");
+
+/// [`SMALL`] with the points of [`AUTOMATED`], their section's `timezone` and `consent` as given.
+pub fn small_automated(timezone: &str, consent: &str) -> String {
+    let automated = AUTOMATED
+        .replace("timezone: Europe/London", &format!("timezone: {timezone}"))
+        .replace("consent: explicit", &format!("consent: {consent}"));
+    SMALL.replacen("points:\n", &format!("points:\n{automated}\n"), 1)
+}
 
 pub struct Run {
     pub ok: bool,
