@@ -1,6 +1,6 @@
 //! The `touchbase` binary as child processes: run a command to its end, or start a server and
 //! stop it, each with the peak memory of that very process (wait4(2)'s `ru_maxrss`), and a
-//! server's CPU time so far (`/proc/PID/stat`).
+//! server's CPU time so far (`/proc/PID/stat`); this process's own CPU time and peak memory.
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::path::{Path, PathBuf};
@@ -201,6 +201,14 @@ fn process_cpu_time(pid: u32) -> Option<Duration> {
 /// This process's CPU time (user and system) so far: the load's and the receiver's.
 pub fn own_cpu_time() -> Option<Duration> {
     process_cpu_time(std::process::id())
+}
+
+/// This process's peak resident set so far, in bytes (`VmHWM` of `/proc/self/status`).
+pub fn own_peak_rss() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kib * 1024)
 }
 
 fn healthz(address: &str) -> std::io::Result<bool> {

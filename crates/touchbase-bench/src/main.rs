@@ -12,6 +12,9 @@
 //! measurement layer's speed on both stores, beside DuckDB's over the same events; the reverse
 //! feed (an event rule's cost to ingest, the outbox's drain, firing-to-delivery latency) over
 //! a file of its own (`--feed-events`, 1,000,000).
+//!
+//! `touchbase-bench standing [--orders 100000] [--db sqlite|URL]…` is apart: standing orders
+//! captured, scheduled and delivered at scale, in this process (`src/standing.rs`).
 
 mod child;
 mod data;
@@ -22,21 +25,29 @@ mod pg_floor;
 mod receiver;
 mod report;
 mod sqlite_floor;
+mod standing;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
-use clap::{Parser, ValueEnum};
+use clap::{Parser, Subcommand, ValueEnum};
 use serde::Deserialize;
 
 use crate::report::{Machine, Report, Unit, targets};
 
 /// Benchmarks event ingest of the touchbase binary beside this one.
 #[derive(Debug, Parser)]
-#[command(name = "touchbase-bench", version, about)]
+#[command(
+    name = "touchbase-bench",
+    version,
+    about,
+    args_conflicts_with_subcommands = true
+)]
 struct Args {
+    #[command(subcommand)]
+    command: Option<Command>,
     /// Events in the file the bulk and batched steps send (`touchbase gen --events N`).
     #[arg(long, default_value_t = 10_000_000)]
     events: u64,
@@ -94,6 +105,13 @@ struct Args {
     feed_rate: f64,
 }
 
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Standing orders at scale, in this process (no touchbase binary needed): first orders
+    /// captured, the scheduler's steps over two weeks, every run delivered to a receiver.
+    Standing(standing::Args),
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 enum Step {
     /// SQLite bulk import, and the SQLite floor.
@@ -125,6 +143,9 @@ struct Bench {
 #[tokio::main]
 async fn main() -> anyhow::Result<ExitCode> {
     let args = Args::parse();
+    if let Some(Command::Standing(standing)) = &args.command {
+        return standing::main(standing).await;
+    }
     let exe = child::touchbase_exe()?;
     std::fs::create_dir_all(&args.work)
         .with_context(|| format!("cannot create `{}`", args.work.display()))?;
@@ -139,6 +160,7 @@ async fn main() -> anyhow::Result<ExitCode> {
         events: args.events,
         single_events: args.single_events,
         feed_events: args.only.contains(&Step::Feed).then_some(args.feed_events),
+        standing_orders: None,
         touchbase: version.stdout.trim().to_owned(),
         started: jiff::Timestamp::now()
             .strftime("%Y-%m-%d %H:%M:%SZ")

@@ -1,6 +1,6 @@
 //! A webhook receiver in this process for the reverse feed's steps: HTTP/1.1 with keep-alive on
 //! 127.0.0.1 only, answering every request 200 at once, and recording each arrival's wall-clock
-//! instant beside the `webhook-id` header and the body's `fired_at`.
+//! instant beside the `webhook-id` and `Idempotency-Key` headers and the body's `fired_at`.
 
 use std::collections::HashSet;
 use std::convert::Infallible;
@@ -26,6 +26,8 @@ pub struct Arrival {
     pub id: String,
     /// The body's `fired_at`, microseconds since the epoch, when it had one.
     pub fired_at_us: Option<i64>,
+    /// Its `Idempotency-Key` header (a standing order's run), when it had one.
+    pub idempotency_key: Option<String>,
 }
 
 #[derive(Debug, Default)]
@@ -134,6 +136,11 @@ async fn answer(
         .and_then(|v| v.to_str().ok())
         .unwrap_or_default()
         .to_owned();
+    let idempotency_key = request
+        .headers()
+        .get("idempotency-key")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
     let body = request.into_body().collect().await.map(|b| b.to_bytes());
     let at_us = jiff::Timestamp::now().as_microsecond();
     let fired_at_us = body.ok().and_then(|b| {
@@ -146,6 +153,7 @@ async fn answer(
             at_us,
             id: id.clone(),
             fired_at_us,
+            idempotency_key,
         });
         if seen.ids.insert(id) {
             let n = seen.ids.len() as u64;

@@ -31,6 +31,10 @@ pub mod targets {
     pub const FEED_DRAIN: Target = Target::AtLeast(2_000.0);
     /// Reverse feed: from a firing to its delivery received, p99 in ms.
     pub const FEED_P99_MS: Target = Target::AtMost(100.0);
+    /// Standing orders: one scheduler step sending a week's runs, in seconds.
+    pub const STANDING_STEP_S: Target = Target::AtMost(10.0);
+    /// Standing orders: runs delivered to a receiver that answers at once, runs/s.
+    pub const STANDING_DELIVERY: Target = Target::AtLeast(2_000.0);
 }
 
 /// A target a figure is held to.
@@ -64,6 +68,8 @@ pub enum Unit {
     EventsPerS,
     RequestsPerS,
     DeliveriesPerS,
+    OrdersPerS,
+    RunsPerS,
     Seconds,
     Milliseconds,
     Megabytes,
@@ -77,6 +83,8 @@ impl Unit {
             Unit::EventsPerS => format!("{} events/s", thousands(value)),
             Unit::RequestsPerS => format!("{} requests/s", thousands(value)),
             Unit::DeliveriesPerS => format!("{} deliveries/s", thousands(value)),
+            Unit::OrdersPerS => format!("{} orders/s", thousands(value)),
+            Unit::RunsPerS => format!("{} runs/s", thousands(value)),
             Unit::Seconds => format!("{value:.1} s"),
             Unit::Milliseconds => format!("{value:.2} ms"),
             Unit::Megabytes => format!("{value:.1} MB"),
@@ -127,6 +135,9 @@ pub struct Machine {
     /// The reverse feed step's events, when it runs.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub feed_events: Option<u64>,
+    /// The standing orders of the `standing` subcommand, which runs alone.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub standing_orders: Option<u64>,
     pub touchbase: String,
     pub started: String,
 }
@@ -134,6 +145,9 @@ pub struct Machine {
 impl Machine {
     /// `10,000,000 events (single-event HTTP: 200,000; reverse feed: 1,000,000)`.
     fn sizes(&self) -> String {
+        if let Some(n) = self.standing_orders {
+            return format!("{} standing orders", thousands(n as f64));
+        }
         let feed = match self.feed_events {
             Some(n) => format!("; reverse feed: {}", thousands(n as f64)),
             None => String::new(),

@@ -810,7 +810,7 @@ impl View<'_> {
         for item in &items {
             let _ = writeln!(
                 h,
-                "<tr><th scope=\"row\">{}{}</th><td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td></tr>",
+                "<tr><th scope=\"row\"><span class=\"nowrap\">{}</span>{}</th><td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td></tr>",
                 escape(&item.sku),
                 only_tag(item),
                 item.qty,
@@ -1105,14 +1105,16 @@ a { color:var(--accent); }
 .scroll { overflow-x:auto; }
 table { width:100%; border-collapse:collapse; }
 caption { text-align:left; font-weight:600; padding-bottom:6px; }
-th, td { text-align:left; padding:6px 8px; border-bottom:1px solid var(--line); vertical-align:top; }
+th, td { text-align:left; padding:6px; border-bottom:1px solid var(--line); vertical-align:top; }
 thead th { color:var(--muted); font-size:.85rem; font-weight:600; }
-tbody th { font-weight:600; overflow-wrap:anywhere; }
+tbody th { font-weight:600; overflow-wrap:break-word; }
+tbody th .tag { display:table; margin:2px 0 0; }
+@media (min-width:30em) { .nowrap { white-space:nowrap; } }
 .num { text-align:right; font-variant-numeric:tabular-nums; white-space:nowrap; }
 tfoot th, tfoot td { font-weight:700; border-bottom:0; }
 ul.lines { list-style:none; margin:0 0 12px; padding:0; }
 ul.lines li { border-bottom:1px solid var(--line); padding:6px 0 10px; }
-.sku { font-weight:600; margin:4px 0; overflow-wrap:anywhere; }
+.sku { font-weight:600; margin:4px 0; overflow-wrap:break-word; }
 .sku .muted { font-weight:400; }
 .row { display:flex; flex-wrap:wrap; gap:8px; align-items:flex-end; }
 form { margin:10px 0; }
