@@ -151,6 +151,7 @@ struct NewLink {
     (status = 200, body = NewLink),
     (status = 404, body = crate::Problem),
     (status = 409, description = "The server was started without the organization's key", body = crate::Problem),
+    (status = 422, description = "The order is cancelled, or `ttl_s` is outside 60 s to 90 days", body = crate::Problem),
 ))]
 async fn new_link(
     State(state): State<AppState>,
