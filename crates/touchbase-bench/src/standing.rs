@@ -350,7 +350,7 @@ async fn run(
     let first = (now - 28 * DAY_US).div_euclid(HOUR_US) * HOUR_US;
     println!(
         "  {step}: ingesting {n} first orders (1–6 items each, batches of {IMPORT_BATCH}) from {} …",
-        scheduler::rfc3339(first)
+        touchbase_core::rules::instant(first)
     );
     let started = Instant::now();
     let summary = ingest_first_orders(&*store, n, first, args.seed).await?;

@@ -9,7 +9,7 @@ use std::collections::{BTreeMap, HashMap};
 
 use jiff::Timestamp;
 use serde::Serialize;
-use touchbase_core::rules::{Firing, firing_id, instant};
+use touchbase_core::rules::{Firing, firing_id};
 use touchbase_core::standing::{self, Due, Order, Run, RunState, Standing};
 use touchbase_core::{Actor, Inventory, Permission, Point, Status};
 
@@ -371,7 +371,6 @@ async fn flush(
     runs.clear();
     let room = DONE_MAX.saturating_sub(report.runs.len());
     report.runs.extend(done.drain(..).take(room));
-    done.clear();
     Ok(())
 }
 
@@ -387,9 +386,4 @@ pub fn span(seconds: i64) -> String {
         (0, _) => format!("{h} h {m} min"),
         _ => format!("{d} d {h} h"),
     }
-}
-
-/// The instant of microseconds since the epoch as RFC 3339 (for the reports).
-pub fn rfc3339(us: i64) -> String {
-    instant(us)
 }
