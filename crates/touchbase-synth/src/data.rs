@@ -20,6 +20,8 @@ enum Gen {
         min: f64,
         max: f64,
         integer: bool,
+        /// A count of items (`qty`, `quantity`): most lines are one or two.
+        low: bool,
     },
     Bool,
     Array {
@@ -157,7 +159,9 @@ fn number_range(name: &str) -> (f64, f64) {
         (20.0, 400.0)
     } else if has("settled") {
         (5_000.0, 90_000.0)
-    } else if has("amount") || has("price") {
+    } else if has("price") {
+        (0.5, 180.0)
+    } else if has("amount") {
         (2.0, 180.0)
     } else {
         (0.0, 100.0)
@@ -199,7 +203,14 @@ fn compile_value(name: &str, schema: &Value) -> Gen {
             if min > max {
                 (min, max) = (lo.unwrap_or(max), hi.unwrap_or(min).max(lo.unwrap_or(min)));
             }
-            Gen::Number { min, max, integer }
+            let n = name.to_ascii_lowercase();
+            let low = n == "qty" || n.contains("quantity");
+            Gen::Number {
+                min,
+                max,
+                integer,
+                low,
+            }
         }
         Some("boolean") => Gen::Bool,
         Some("array") => {
@@ -335,6 +346,16 @@ fn wrong_type(how: &Gen) -> Value {
     }
 }
 
+/// The shelf price of an item within `[min, max]`: the demo's price list, else one drawn from
+/// the SKU itself, so that it never changes.
+fn shelf_price(sku: &str, min: f64, max: f64) -> f64 {
+    let price = crate::model::shelf_price(sku).unwrap_or_else(|| {
+        let unit = (crate::model::key_hash(sku) % 10_000) as f64 / 10_000.0;
+        min + (max - min) * unit
+    });
+    round(price.clamp(min, max), 2)
+}
+
 fn round(x: f64, places: i32) -> f64 {
     let scale = 10f64.powi(places);
     (x * scale).round() / scale
@@ -344,8 +365,16 @@ fn make(how: &Gen, rng: &mut Pcg64Mcg, party: Option<&str>, day: i64) -> Value {
     match how {
         Gen::Enum(values) => values[rng.random_range(0..values.len())].clone(),
         Gen::Text(kind) => Value::String(text(*kind, rng, party, day)),
-        Gen::Number { min, max, integer } => {
-            let x = if max > min {
+        Gen::Number {
+            min,
+            max,
+            integer,
+            low,
+        } => {
+            let x = if max > min && *low {
+                let u: f64 = rng.random();
+                min + (max - min) * u * u
+            } else if max > min {
                 rng.random_range(*min..=*max)
             } else {
                 *min
@@ -359,7 +388,17 @@ fn make(how: &Gen, rng: &mut Pcg64Mcg, party: Option<&str>, day: i64) -> Value {
         Gen::Bool => Value::Bool(rng.random_bool(0.5)),
         Gen::Array { item, min_items } => {
             let n = rng.random_range((*min_items).max(1)..=(*min_items).max(1) + 4);
-            Value::Array((0..n).map(|_| make(item, rng, party, day)).collect())
+            let mut lines: Vec<Value> = Vec::with_capacity(n as usize);
+            for _ in 0..n {
+                let line = make(item, rng, party, day);
+                // A basket lists each item once.
+                let sku = line.get("sku");
+                if sku.is_some() && lines.iter().any(|l| l.get("sku") == sku) {
+                    continue;
+                }
+                lines.push(line);
+            }
+            Value::Array(lines)
         }
         Gen::Object(fields) => {
             let mut object = Map::new();
@@ -367,6 +406,15 @@ fn make(how: &Gen, rng: &mut Pcg64Mcg, party: Option<&str>, day: i64) -> Value {
                 if f.required || rng.random_bool(0.5) {
                     object.insert(f.name.to_string(), make(&f.how, rng, party, day));
                 }
+            }
+            // A line of a basket: the item costs its shelf price, the same in every order.
+            if let Some(Value::String(sku)) = object.get("sku")
+                && object.contains_key("price")
+                && let Some(Gen::Number { min, max, .. }) =
+                    fields.iter().find(|f| &*f.name == "price").map(|f| &f.how)
+            {
+                let price = shelf_price(sku, *min, *max);
+                object.insert("price".to_owned(), json!(price));
             }
             Value::Object(object)
         }

@@ -9,7 +9,8 @@
 //! across business functions. Outcomes, value and cost are drawn around each point's
 //! `expected` figures, with spreads that depend on the interface mode; a few percent of events
 //! carry data that breaks the point's contract, a few per thousand name points the inventory
-//! does not know, and points that are not live get events too (they are held, R8).
+//! does not know, and points that are not live get events too (they are held, R8). The points
+//! of standing orders get none: their scheduler records the runs, their page the changes.
 //!
 //! The generator never holds its whole output: only one hour of pending events and a
 //! fixed-size ring of recent parties per point (10 million events run in about 16 MB).
@@ -413,6 +414,15 @@ impl Generator {
             .iter()
             .position(|p| p.kind == PartyKind::Individual);
 
+        // The points of standing orders (R19) get no synthetic interactions: the scheduler
+        // records each run at the automated point, the self-service page each change at its
+        // edit point.
+        let made_elsewhere: Vec<&str> = inventory
+            .points
+            .iter()
+            .filter_map(|p| p.standing.as_ref().map(|s| (p, s)))
+            .flat_map(|(p, s)| [p.key.as_str(), s.edit_point.as_str()])
+            .collect();
         let mut sources: Vec<Source> = Vec::new();
         for point in &inventory.points {
             let party = inventory.party(&point.party);
@@ -470,7 +480,11 @@ impl Generator {
                         .collect()
                 }),
                 total: 0,
-                weight: e.volume_per_month.filter(|v| *v > 0.0).unwrap_or(100.0) * profile.volume,
+                weight: if made_elsewhere.contains(&point.key.as_str()) {
+                    0.0
+                } else {
+                    e.volume_per_month.filter(|v| *v > 0.0).unwrap_or(100.0) * profile.volume
+                },
                 cumulative: 0.0,
                 emitted: 0,
             });

@@ -256,8 +256,6 @@ pub(crate) fn story(key: &str) -> Option<(Rhythm, Profile)> {
         "phone.order-line" => (Phone, [0.9, 0.95, 1.0, 1.1, 0.74, 0.08, -0.15, 0.0, 0.1]),
         "b2b.account-order" => (Business, [0.95, 0.7, 1.0, 1.3, 0.7, 0.04, 0.0, 0.0, 1.0]),
         "iot.fridge-reorder" => (Telemetry, [1.0, 1.0, 1.0, 1.0, 0.7, 0.02, 0.4, 0.0, 0.04]),
-        "replenishment.auto" => (Online, [1.0, 1.1, 1.0, 1.0, 0.8, 0.02, 0.5, 0.0, 1.0]),
-        "replenishment.edit" => (Online, [1.0, 1.0, 1.0, 1.0, 0.78, 0.02, 0.5, 0.0, 1.0]),
         "kiosk.price-check" => (Store, [0.05, 1.0, 1.0, 1.0, 0.6, 0.03, -0.8, 1.0, 1.0]),
         // fulfillment
         "store.click-collect" => (Store, [1.0, 1.1, 1.0, 0.95, 0.74, 0.03, 0.15, 0.0, 1.0]),
@@ -417,14 +415,6 @@ const LINKS: &[(&str, &[LinkSpec])] = &[
         &[link("store.checkout", 0.6, DAY, 20 * DAY, false)],
     ),
     (
-        "replenishment.auto",
-        &[link("web.order", 0.5, 6 * DAY, 8 * DAY, false)],
-    ),
-    (
-        "replenishment.edit",
-        &[link("replenishment.auto", 0.6, DAY, 6 * DAY, false)],
-    ),
-    (
         "email.b2b-invoice",
         &[link("b2b.account-order", 0.9, DAY, 31 * DAY, false)],
     ),
@@ -511,3 +501,43 @@ pub(crate) const UNDOCUMENTED: [(&str, f64); 4] = [
 
 /// The share of all interactions at undocumented points.
 pub(crate) const UNDOCUMENTED_SHARE: f64 = 0.004;
+
+/// The shelf price of the demo organization's items (USD), by SKU: a basket line of the same
+/// item costs the same in every order.
+pub(crate) fn shelf_price(sku: &str) -> Option<f64> {
+    Some(match sku {
+        "milk-2l" => 3.49,
+        "milk-oat-1l" => 3.99,
+        "eggs-12" => 4.29,
+        "butter-250g" => 3.79,
+        "yogurt-greek-500g" => 4.49,
+        "cheddar-400g" => 5.99,
+        "bread-sourdough" => 4.99,
+        "bread-wholewheat" => 3.29,
+        "bagels-6" => 3.49,
+        "bananas-1kg" => 1.49,
+        "apples-gala-1kg" => 3.99,
+        "strawberries-450g" => 4.99,
+        "avocados-4" => 5.49,
+        "spinach-baby-150g" => 2.99,
+        "tomatoes-vine-500g" => 3.49,
+        "potatoes-2kg" => 3.99,
+        "onions-1kg" => 1.99,
+        "carrots-1kg" => 1.79,
+        "chicken-breast-1kg" => 11.99,
+        "ground-beef-500g" => 6.99,
+        "salmon-fillets-400g" => 12.99,
+        "pasta-penne-500g" => 1.69,
+        "rice-basmati-2kg" => 6.49,
+        "cereal-oats-1kg" => 4.29,
+        "coffee-beans-340g" => 9.99,
+        "tea-bags-80" => 4.79,
+        "orange-juice-1l" => 3.99,
+        "sparkling-water-12" => 5.99,
+        "peanut-butter-450g" => 3.89,
+        "diapers-size3-60" => 14.99,
+        "dish-soap-700ml" => 3.29,
+        "toilet-paper-12" => 8.99,
+        _ => return None,
+    })
+}

@@ -1011,8 +1011,26 @@ fn demo_creates_the_organization_and_serves_it() {
     };
     let response = get(&tokens["vera"].1);
     let refused = get("tb_not-a-token");
+    // One household's self-service page, from the link the banner printed: no token needed.
+    let page = printed
+        .split_whitespace()
+        .find_map(|w| w.strip_prefix(&format!("{url}/s/")))
+        .map(|token| {
+            let address = url.trim_start_matches("http://");
+            let mut stream = std::net::TcpStream::connect(address).unwrap();
+            write!(
+                stream,
+                "GET /s/{token} HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n"
+            )
+            .unwrap();
+            let mut response = String::new();
+            stream.read_to_string(&mut response).unwrap();
+            response
+        })
+        .unwrap_or_else(|| panic!("no self-service link in {printed}"));
     child.kill().unwrap();
     child.wait().unwrap();
+    assert!(page.starts_with("HTTP/1.1 200"), "{page}");
     assert!(response.starts_with("HTTP/1.1 200"), "{response}");
     assert!(response.contains(r#""key":"store.checkout""#), "{response}");
     assert!(refused.starts_with("HTTP/1.1 401"), "{refused}");
@@ -1021,25 +1039,101 @@ fn demo_creates_the_organization_and_serves_it() {
     let db = "touchbase-demo.db";
     let points = json(d, db, &["point", "list", "--json"]);
     assert!(points.as_array().unwrap().len() >= 25);
-    // Sign-off under way: one proposal waits for its second approval, one is rejected.
+    // Sign-off went through for automatic replenishment and its page (both executives, then
+    // the owner took them live); under way elsewhere: one proposal waits for its second
+    // approval, one is rejected.
     let proposals = json(d, db, &["--as", "erin", "proposal", "list", "--json"]);
-    let auto = proposals
+    let proposals = proposals.as_array().unwrap();
+    let of = |point: &str| {
+        proposals
+            .iter()
+            .find(|p| p["point"] == point)
+            .unwrap_or_else(|| panic!("a proposal for {point}: {proposals:?}"))
+    };
+    let executives = |p: &serde_json::Value| -> Vec<(String, bool)> {
+        p["decisions"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|d| {
+                (
+                    d["executive"].as_str().unwrap().to_owned(),
+                    d["approve"].as_bool().unwrap(),
+                )
+            })
+            .collect()
+    };
+    for point in ["replenishment.auto", "replenishment.edit"] {
+        let p = of(point);
+        assert_eq!(p["status"], "approved", "{p}");
+        assert_eq!(p["proposer"], "local-admin");
+        assert_eq!(
+            executives(p),
+            [("erin".to_owned(), true), ("ed".to_owned(), true)]
+        );
+    }
+    let live = json(d, db, &["point", "list", "--status", "live", "--json"]);
+    let live: Vec<&str> = live
         .as_array()
         .unwrap()
         .iter()
-        .find(|p| p["point"] == "replenishment.auto")
-        .expect("a proposal for replenishment.auto");
-    assert_eq!(auto["status"], "pending");
-    assert_eq!(auto["proposer"], "local-admin");
-    assert_eq!(auto["decisions"][0]["executive"], "erin");
+        .map(|p| p["key"].as_str().unwrap())
+        .collect();
+    assert!(
+        live.contains(&"replenishment.auto") && live.contains(&"replenishment.edit"),
+        "{live:?}"
+    );
+    let pending: Vec<&serde_json::Value> = proposals
+        .iter()
+        .filter(|p| p["status"] == "pending")
+        .collect();
+    assert_eq!(pending.len(), 1, "{proposals:?}");
+    assert_eq!(pending[0]["point"], "app.scan-and-go");
+    assert_eq!(executives(pending[0]), [("erin".to_owned(), true)]);
     let rejected: Vec<&serde_json::Value> = proposals
-        .as_array()
-        .unwrap()
         .iter()
         .filter(|p| p["status"] == "rejected")
         .collect();
-    assert_eq!(rejected.len(), 1, "{proposals}");
-    assert_eq!(rejected[0]["decisions"][0]["executive"], "ed");
+    assert_eq!(rejected.len(), 1, "{proposals:?}");
+    assert_eq!(rejected[0]["point"], "app.meal-kit");
+    assert_eq!(executives(rejected[0]), [("ed".to_owned(), false)]);
+
+    // The year of standing orders: every household's first web order captured, most
+    // confirmed and run, some paused or cancelled, and the runs sent to fulfilment.
+    let orders = json(d, db, &["standing", "list", "--limit", "10000", "--json"]);
+    let counts = &orders["counts"];
+    let count = |status: &str| counts[status].as_u64().unwrap();
+    assert!(count("active") > 0 && count("cancelled") > 0, "{counts}");
+    assert!(count("offered") > 0, "some never confirm: {counts}");
+    assert!(
+        count("active") + count("paused") + count("cancelled") > count("offered"),
+        "most confirm: {counts}"
+    );
+    let banner = printed
+        .split("\nStanding orders:")
+        .nth(1)
+        .unwrap_or_else(|| panic!("no standing orders in {printed}"));
+    let total = count("offered") + count("active") + count("paused") + count("cancelled");
+    let total = total
+        .to_string()
+        .as_bytes()
+        .rchunks(3)
+        .rev()
+        .map(|c| std::str::from_utf8(c).unwrap())
+        .collect::<Vec<_>>()
+        .join(",");
+    assert!(banner.contains(&format!("  {total} orders: ")), "{banner}");
+    let sent = banner
+        .lines()
+        .find(|l| l.contains(" sent to fulfilment"))
+        .unwrap_or_else(|| panic!("no runs in {banner}"));
+    assert!(!sent.trim_start().starts_with("0 runs"), "{sent}");
+    assert!(banner.contains(&format!("{url}/s/")), "{banner}");
+    assert!(banner.contains("standing show so_"), "{banner}");
+    assert!(
+        banner.contains("listen --listen 127.0.0.1:9001 --secret whsec_"),
+        "{banner}"
+    );
     assert!(ok(d, db, &["audit", "verify"]).starts_with("audit trail intact"));
 
     // Started again, it cannot show the tokens again: it says how to get a new one.
@@ -1500,7 +1594,7 @@ fn gen_is_reproducible_and_imports() {
     assert_eq!(count("rejected"), 0, "{report}");
     let undocumented = ok(d, "t.db", &["undocumented"]);
     assert!(
-        undocumented.contains("replenishment.auto") && undocumented.contains("whatsapp.order"),
+        undocumented.contains("iot.fridge-reorder") && undocumented.contains("whatsapp.order"),
         "{undocumented}"
     );
 }

@@ -161,9 +161,11 @@ pub async fn demo(
     };
     let issued = demo_users(&*store, &admin).await?;
     let mut crm_secret = None;
+    let mut replayed = None;
     if created {
         demo_decisions(&*store).await?;
         demo_events(&*store, &admin, events).await?;
+        replayed = Some(demo_standing(&store, &admin, &keys).await?);
         crm_secret = demo_feed(&*store, &admin, &keys).await?;
     }
     let current = inventory::get(&*store).await?.value;
@@ -224,13 +226,14 @@ pub async fn demo(
     );
     if let Some(p) = pending
         .iter()
-        .find(|p| p.point == "replenishment.auto" && p.approvals() > 0)
+        .find(|p| p.point == "app.scan-and-go" && p.approvals() > 0)
     {
         println!(
-            "  {me} --db {db} --as ed proposal approve {id} --comment \"Go ahead\"   (its second approval)",
+            "  {me} --db {db} --as ed proposal approve {id} --comment \"Go ahead\"   (scan and go: erin approved, ed's approval is the second)",
             id = p.id
         );
     }
+    demo_standing_banner(&*store, &admin, &keys, &url, &me, db, replayed.as_ref()).await?;
     let admin_token = issued
         .iter()
         .find(|(_, role, _)| *role == Role::Admin)
@@ -413,39 +416,207 @@ async fn demo_events(store: &dyn Store, admin: &Actor, events: u64) -> anyhow::R
     Ok(())
 }
 
-/// Sign-off in progress: erin approves automatic replenishment (it waits for a second
-/// executive), ed rejects another proposed point.
+/// Sign-off as it went: both executives approved automatic replenishment and its
+/// self-service page, and their owner (olga) took both live before the year's interactions
+/// went in, so that every household's first web order was captured as a standing order.
+/// Still under way: erin approved scan and go (it waits for a second approval); ed rejected
+/// the meal kit.
 async fn demo_decisions(store: &dyn Store) -> anyhow::Result<()> {
     let erin = access::actor_named(store, "erin").await?;
     let ed = access::actor_named(store, "ed").await?;
+    let olga = access::actor_named(store, "olga").await?;
     let pending: Vec<Proposal> = proposals::list(store, &erin)
         .await?
         .into_iter()
         .filter(|p| p.status == ProposalStatus::Pending && p.kind == ProposalKind::New)
         .collect();
-    if let Some(p) = pending.iter().find(|p| p.point == "replenishment.auto") {
+    let find = |point: &str| pending.iter().find(|p| p.point == point);
+    const SIGNED_OFF: [(&str, &str, &str); 2] = [
+        (
+            "replenishment.auto",
+            "Strong case: repeat baskets at a low cost to serve and demand we can plan a week ahead. \
+             Approved, provided households can pause or cancel it themselves at any time.",
+            "Approved. Nothing runs until the household confirms, and each run reaches fulfilment \
+             once per idempotency key: that settles finance's worry about double orders.",
+        ),
+        (
+            "replenishment.edit",
+            "Approved: without a page to skip or change a run, households would cancel instead.",
+            "Approved. The signed link opens that one household's order only, and an older link \
+             stops working when a new one is sent.",
+        ),
+    ];
+    for (point, by_erin, by_ed) in SIGNED_OFF {
+        let Some(p) = find(point) else { continue };
+        proposals::decide(store, &erin, p.id, true, by_erin).await?;
+        proposals::decide(store, &ed, p.id, true, by_ed).await?;
+        inventory::go_live(store, &olga, point)
+            .await
+            .with_context(|| format!("the demo's {point} did not go live"))?;
+    }
+    if let Some(p) = find("app.scan-and-go") {
         proposals::decide(
             store,
             &erin,
             p.id,
             true,
-            "Strong case: repeat baskets at low cost to serve. Approve, provided households can pause it at any time.",
+            "Approve for the two hypermarkets first, and report the loss found at the exit checks after a quarter.",
         )
         .await?;
     }
-    let rejected = pending
-        .iter()
-        .find(|p| p.point == "replenishment.edit")
-        .or_else(|| pending.iter().find(|p| p.point != "replenishment.auto"));
-    if let Some(p) = rejected {
+    if let Some(p) = find("app.meal-kit") {
         proposals::decide(
             store,
             &ed,
             p.id,
             false,
-            "Not before automatic replenishment itself is approved and has run for a quarter.",
+            "Not this year: standing orders have just gone live, and a second subscription would \
+             compete for the same households before we know how long they stay.",
         )
         .await?;
+    }
+    Ok(())
+}
+
+/// `n` things, with thousands separators.
+fn counted(n: u64, one: &str, many: &str) -> String {
+    format!("{} {}", thousands(n), if n == 1 { one } else { many })
+}
+
+/// The year of standing orders, replayed after the year's interactions: the `fulfilment`
+/// endpoint, the scheduler stepped week by week with the households' changes between the steps,
+/// and the runs delivered (see `demo::standing`).
+async fn demo_standing(
+    store: &Arc<dyn Store>,
+    admin: &Actor,
+    keys: &touchbase_core::endpoint::Keys,
+) -> anyhow::Result<demo::standing::Replay> {
+    let now = touchbase_store::ingest::now_us();
+    let replay = demo::standing::replay(store, admin, keys, now).await?;
+    for problem in &replay.problems {
+        tracing::warn!("the demo's standing orders: {problem}");
+    }
+    if replay.orders > 0 {
+        let day = |us: i64| {
+            touchbase_core::rules::instant(us)
+                .chars()
+                .take(10)
+                .collect::<String>()
+        };
+        println!(
+            "replayed the standing orders from {} to {} in {} weekly steps: {} captured, {} by households \
+             on their page, {} sent ({} skipped), {} delivered to fulfilment, in {:.1} s",
+            day(replay.from),
+            day(replay.to),
+            replay.steps,
+            counted(replay.orders as u64, "order", "orders"),
+            counted(replay.changes, "change", "changes"),
+            counted(replay.sent, "run", "runs"),
+            thousands(replay.skipped),
+            thousands(replay.delivered),
+            replay.seconds
+        );
+    }
+    Ok(replay)
+}
+
+/// The banner's paragraph on standing orders: the orders by status, the runs sent and
+/// confirmed, one household's self-service page (a new link each time the demo starts), and
+/// the commands to look further.
+#[allow(clippy::too_many_arguments)]
+async fn demo_standing_banner(
+    store: &dyn Store,
+    admin: &Actor,
+    keys: &touchbase_core::endpoint::Keys,
+    url: &str,
+    me: &str,
+    db: &str,
+    replayed: Option<&demo::standing::Replay>,
+) -> anyhow::Result<()> {
+    use touchbase_core::standing::OrderStatus;
+    let summary = demo::standing::summary(store, admin).await?;
+    let inventory = inventory::get(store).await?.value;
+    let zone = inventory.organization.timezone.as_deref().unwrap_or("UTC");
+    println!(
+        "\nStanding orders: {point} repeats a household's first web order once the household confirms it, weekly \
+         (or every two weeks, or monthly,\nas the household chose) at the hour of that order, {zone} time; each run \
+         goes to the endpoint {endpoint} (a webhook to {target}).",
+        point = demo::standing::POINT,
+        endpoint = demo::standing::ENDPOINT,
+        target = demo::FULFILMENT_URL,
+    );
+    if summary.orders() == 0 {
+        println!(
+            "  none yet: the demo was made without interactions, so no first order was captured"
+        );
+        return Ok(());
+    }
+    println!(
+        "The year was replayed a week at a time: each past run notes how late it was caught up."
+    );
+    println!(
+        "  {orders}: {active} active, {paused} paused, {cancelled} cancelled, {offered} offered (never confirmed)",
+        orders = counted(summary.orders(), "order", "orders"),
+        active = thousands(summary.count(OrderStatus::Active)),
+        paused = thousands(summary.count(OrderStatus::Paused)),
+        cancelled = thousands(summary.count(OrderStatus::Cancelled)),
+        offered = thousands(summary.count(OrderStatus::Offered)),
+    );
+    let waiting = match replayed.and_then(|r| r.undelivered.as_deref()) {
+        Some(why) if summary.pending > 0 => format!(
+            "; {} wait: {why} while the demo was made, and they go out once a receiver listens there",
+            thousands(summary.pending)
+        ),
+        _ if summary.pending > 0 => format!("; {} waiting to go out", thousands(summary.pending)),
+        _ => String::new(),
+    };
+    let failed = if summary.failed > 0 {
+        format!(", {} failed", thousands(summary.failed))
+    } else {
+        String::new()
+    };
+    println!(
+        "  {sent} sent to fulfilment, {confirmed} confirmed by it{failed}{waiting}",
+        sent = counted(summary.sent, "run", "runs"),
+        confirmed = thousands(summary.confirmed),
+    );
+    let showcase = demo::standing::showcase(store).await?;
+    if let Some(order) = &showcase {
+        let now = touchbase_store::ingest::now_us();
+        let link = touchbase_store::standing::link(
+            store,
+            admin,
+            keys,
+            &order.id,
+            touchbase_store::standing::LINK_TTL_S,
+            now,
+        )
+        .await
+        .context("the demo household's self-service link was not issued")?;
+        println!(
+            "  {party}'s own page: {url}/s/{token}\n    (a signed link for a week, shown only now; each change made there is an interaction at {edit})",
+            party = order.party,
+            token = link.token,
+            edit = inventory
+                .point(demo::standing::POINT)
+                .and_then(|p| p.standing.as_ref())
+                .map_or("its edit point", |s| s.edit_point.as_str()),
+        );
+    }
+    println!(
+        "  {me} --db {db} standing list --status active\n  \
+         {me} --db {db} standing show {id}\n  \
+         {me} --db {db} standing run   (what is due now; the server runs it every minute)",
+        id = showcase.as_ref().map_or("ID", |o| o.id.as_str()),
+    );
+    match replayed.and_then(|r| r.secret.as_deref()) {
+        Some(secret) => println!(
+            "  {me} listen --listen 127.0.0.1:9001 --secret {secret}   (fulfilment's receiver; the secret is shown only now)"
+        ),
+        None => println!(
+            "  {me} listen --listen 127.0.0.1:9001 --secret SECRET   (fulfilment's secret was shown when the store was made; \
+             `{me} --db {db} endpoint rotate fulfilment` gives a new one)"
+        ),
     }
     Ok(())
 }

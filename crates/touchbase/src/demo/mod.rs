@@ -1,5 +1,7 @@
 //! The demo organization: Northwind Grocers, the grocer of seed 000.
 
+pub mod standing;
+
 /// Its inventory file.
 pub const INVENTORY: &str = include_str!("northwind.yaml");
 
@@ -14,3 +16,7 @@ pub const CRM_URL: &str = "http://127.0.0.1:9000/crm";
 
 /// The MQTT topic the demo's shelf sensors take restock commands on.
 pub const SHELF_TOPIC: &str = "northwind/shelf/restock";
+
+/// Where the demo's `fulfilment` endpoint posts each standing order's run: a receiver on
+/// another port than crm's (`touchbase listen --listen 127.0.0.1:9001`).
+pub const FULFILMENT_URL: &str = "http://127.0.0.1:9001/fulfilment";
