@@ -11,6 +11,7 @@ use crate::endpoint::Endpoint;
 use crate::governance::{Proposal, ProposalKind};
 use crate::inventory::{Inventory, Organization, Party, Point, Process};
 use crate::rules::Rule;
+use crate::voice::Survey;
 
 /// One entity of the inventory, as a store keeps it.
 // Inventories hold hundreds of entities, not millions: boxing the large variant buys nothing.
@@ -24,6 +25,7 @@ pub enum Entity {
     Party(Party),
     Point(Point),
     Rule(Rule),
+    Survey(Survey),
     Proposal(Proposal),
     User(User),
     /// A token, under the hash of its secret.
@@ -42,19 +44,21 @@ pub enum Kind {
     Party,
     Point,
     Rule,
+    Survey,
     Proposal,
     User,
     Token,
     Endpoint,
 }
 
-const KINDS: [Kind; 10] = [
+const KINDS: [Kind; 11] = [
     Kind::Organization,
     Kind::Function,
     Kind::Process,
     Kind::Party,
     Kind::Point,
     Kind::Rule,
+    Kind::Survey,
     Kind::Proposal,
     Kind::User,
     Kind::Token,
@@ -73,6 +77,7 @@ impl Kind {
             Kind::User => "user",
             Kind::Token => "token",
             Kind::Rule => "rule",
+            Kind::Survey => "survey",
             Kind::Endpoint => "endpoint",
         }
     }
@@ -94,6 +99,7 @@ impl Entity {
             Entity::User(_) => Kind::User,
             Entity::Token(..) => Kind::Token,
             Entity::Rule(_) => Kind::Rule,
+            Entity::Survey(_) => Kind::Survey,
             Entity::Endpoint(_) => Kind::Endpoint,
         }
     }
@@ -110,6 +116,7 @@ impl Entity {
             Entity::User(u) => u.name.clone(),
             Entity::Token(hash, _) => hash.clone(),
             Entity::Rule(r) => r.key.clone(),
+            Entity::Survey(s) => s.key.clone(),
             Entity::Endpoint(e) => e.key.clone(),
         }
     }
@@ -126,6 +133,7 @@ impl Entity {
             Entity::User(u) => serde_json::to_value(u),
             Entity::Token(_, t) => serde_json::to_value(t),
             Entity::Rule(r) => serde_json::to_value(r),
+            Entity::Survey(s) => serde_json::to_value(s),
             Entity::Endpoint(e) => serde_json::to_value(e),
         };
         doc.expect("inventory entities always serialize")
@@ -143,6 +151,7 @@ impl Entity {
             Kind::User => Entity::User(serde_json::from_value(doc)?),
             Kind::Token => Entity::Token(key.to_owned(), serde_json::from_value(doc)?),
             Kind::Rule => Entity::Rule(serde_json::from_value(doc)?),
+            Kind::Survey => Entity::Survey(serde_json::from_value(doc)?),
             Kind::Endpoint => Entity::Endpoint(serde_json::from_value(doc)?),
         })
     }
@@ -224,6 +233,7 @@ pub fn assemble(entities: impl IntoIterator<Item = Entity>) -> State {
             Entity::User(u) => state.users.push(u),
             Entity::Token(hash, t) => state.tokens.push((hash, t)),
             Entity::Rule(r) => inventory.rules.push(r),
+            Entity::Survey(s) => inventory.surveys.push(s),
             Entity::Endpoint(e) => state.endpoints.push(e),
         }
     }
@@ -251,6 +261,7 @@ pub fn entities(inventory: &Inventory) -> Vec<Entity> {
     all.extend(inventory.parties.iter().cloned().map(Entity::Party));
     all.extend(inventory.points.iter().cloned().map(Entity::Point));
     all.extend(inventory.rules.iter().cloned().map(Entity::Rule));
+    all.extend(inventory.surveys.iter().cloned().map(Entity::Survey));
     all
 }
 

@@ -36,6 +36,9 @@ pub struct Inventory {
     /// The reverse feed's rules (R18), by key.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub rules: Vec<crate::rules::Rule>,
+    /// The surveys of key customers (R14), by key.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub surveys: Vec<crate::voice::Survey>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -393,6 +396,7 @@ impl Inventory {
             parties: Vec::new(),
             points: Vec::new(),
             rules: Vec::new(),
+            surveys: Vec::new(),
         }
         .normalized()
     }
@@ -428,6 +432,7 @@ impl Inventory {
         self.parties.sort_by(|a, b| a.key.cmp(&b.key));
         self.points.sort_by(|a, b| a.key.cmp(&b.key));
         self.rules.sort_by(|a, b| a.key.cmp(&b.key));
+        self.surveys.sort_by(|a, b| a.key.cmp(&b.key));
         for point in &mut self.points {
             point.normalize();
         }

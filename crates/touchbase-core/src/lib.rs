@@ -21,6 +21,7 @@ pub mod portfolio;
 pub mod rules;
 pub mod standing;
 pub mod validate;
+pub mod voice;
 
 pub use access::{Actor, Permission, Role};
 pub use change::{Action, Change, Entity, Kind};

@@ -212,6 +212,10 @@ pub struct Scorecard {
     pub insight: Option<f64>,
     pub efficiency: Option<f64>,
     pub conformance_rate: Option<f64>,
+    /// The voice of the customer (METRICS.md, "Voice of the customer"): all null (and no
+    /// responses) until [`Scorecard::with_voice`] adds the scope's survey responses.
+    #[serde(flatten)]
+    pub voice: crate::voice::Voice,
 }
 
 impl Scorecard {
@@ -259,7 +263,14 @@ impl Scorecard {
             },
             efficiency: ratio(t.value_company + t.value_party, t.cost),
             conformance_rate: ratio(t.conforms_n as f64, n),
+            voice: crate::voice::Voice::default(),
         }
+    }
+
+    /// The scorecard with the voice figures of `tally`, `voice` null below `min_responses`.
+    pub fn with_voice(mut self, tally: &crate::voice::VoiceTally, min_responses: u64) -> Scorecard {
+        self.voice = crate::voice::Voice::compute(tally, min_responses);
+        self
     }
 }
 
@@ -278,7 +289,7 @@ fn attainment(achieved: Option<f64>, expected: Option<f64>) -> Option<f64> {
 }
 
 /// The mean of the figures that are present, added in the order given; `None` when none is.
-fn mean_of_present(figures: &[Option<f64>]) -> Option<f64> {
+pub(crate) fn mean_of_present(figures: &[Option<f64>]) -> Option<f64> {
     let present: Vec<f64> = figures.iter().flatten().copied().collect();
     ratio(present.iter().sum(), present.len() as f64)
 }
@@ -449,6 +460,11 @@ mod tests {
                 "insight": 0.375,                   // (0.5 + 0.25) / 2
                 "efficiency": 5.0,                  // (16 + 4) / 4
                 "conformance_rate": 0.75,           // 3 / 4
+                // No survey response added: every voice figure null, none counted.
+                "invitations": 0, "responses": 0, "response_rate": null, "nps": null,
+                "nps_margin": null, "csat_survey": null, "csat_survey_low": null,
+                "csat_survey_high": null, "ces_agree": null, "ces_agree_low": null,
+                "ces_agree_high": null, "voice": null,
             })
         );
     }
@@ -485,6 +501,10 @@ mod tests {
                 "insight": null,
                 "efficiency": null,
                 "conformance_rate": null,
+                "invitations": 0, "responses": 0, "response_rate": null, "nps": null,
+                "nps_margin": null, "csat_survey": null, "csat_survey_low": null,
+                "csat_survey_high": null, "ces_agree": null, "ces_agree_low": null,
+                "ces_agree_high": null, "voice": null,
             })
         );
     }

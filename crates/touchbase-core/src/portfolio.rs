@@ -14,13 +14,14 @@
 //! | `volume_below_expectation` | `volume_attainment < adequacy` | `volume_attainment` | `adequacy` |
 //! | `cost_above_expectation` | `cost_per > expected.cost > 0` | `cost_per` | `expected.cost` |
 //! | `data_nonconformant` | `conformance_rate < 0.95` | `conformance_rate` | 0.95 |
+//! | `voice_below_threshold` | `voice < quality_threshold` | `voice` | `quality_threshold` |
 //!
 //! A comparison with a null figure does not hold, so a null `volume_attainment` (no expected
 //! volume) gives no `volume_below_expectation`.
 //!
 //! `insufficient-data` (fewer than `min_volume` events) judges nothing: it carries none of the
 //! first three codes, which are judgements on too few events, but it does carry the last
-//! three when they hold — they are observations (a point used far less than expected is often
+//! four when they hold — they are observations (a point used far less than expected is often
 //! why its data is insufficient). How many events there were is the scorecard's `volume`.
 
 use serde::{Deserialize, Serialize};
@@ -45,6 +46,8 @@ pub struct Settings {
     pub quality_threshold: f64,
     /// The longest gap, in seconds, between two events of one journey (default 30 days).
     pub journey_gap_s: u64,
+    /// Fewer survey responses than this over the period leaves `voice` null (default 10).
+    pub survey_min_responses: u64,
 }
 
 impl Default for Settings {
@@ -54,16 +57,18 @@ impl Default for Settings {
             adequacy: 0.8,
             quality_threshold: 0.6,
             journey_gap_s: 30 * 86_400,
+            survey_min_responses: 10,
         }
     }
 }
 
 /// A setting's name as the CLI and the API give it, e.g. `portfolio.quality_threshold`.
-pub const SETTING_NAMES: [&str; 4] = [
+pub const SETTING_NAMES: [&str; 5] = [
     "portfolio.min_volume",
     "portfolio.adequacy",
     "portfolio.quality_threshold",
     "journeys.journey_gap_s",
+    "survey.min_responses",
 ];
 
 /// A setting that cannot be: an unknown name, or a value that breaks the setting's rule.
@@ -94,6 +99,7 @@ impl Settings {
             "portfolio.adequacy" => self.adequacy.into(),
             "portfolio.quality_threshold" => self.quality_threshold.into(),
             "journeys.journey_gap_s" => self.journey_gap_s.into(),
+            "survey.min_responses" => self.survey_min_responses.into(),
             _ => return None,
         })
     }
@@ -126,6 +132,7 @@ impl Settings {
             "portfolio.adequacy" => next.adequacy = number()?,
             "portfolio.quality_threshold" => next.quality_threshold = number()?,
             "journeys.journey_gap_s" => next.journey_gap_s = count()?,
+            "survey.min_responses" => next.survey_min_responses = count()?,
             _ => {
                 return Err(error(format!(
                     "no such setting; the settings are {}",
@@ -201,6 +208,7 @@ pub enum ReasonCode {
     VolumeBelowExpectation,
     CostAboveExpectation,
     DataNonconformant,
+    VoiceBelowThreshold,
 }
 
 /// A figure a reason is about: a number, or a strategic value (for `strategic_override`).
@@ -252,10 +260,14 @@ pub fn assess(
             _ => 0.0,
         };
         let financial_ok = card.net_value_per.is_some_and(|v| v >= financial_threshold);
-        // 3. quality_ok
+        // 3. quality_ok: effectiveness, and the customers' voice where there is one
         let quality_ok = card
             .effectiveness
-            .is_some_and(|e| e >= settings.quality_threshold);
+            .is_some_and(|e| e >= settings.quality_threshold)
+            && card
+                .voice
+                .voice
+                .is_none_or(|v| v >= settings.quality_threshold);
         // 4. strategic
         let strategic = matches!(
             strategic_value,
@@ -320,6 +332,15 @@ pub fn assess(
             threshold: Figure::Number(CONFORMANCE_THRESHOLD),
         });
     }
+    if let Some(voice) = card.voice.voice
+        && voice < settings.quality_threshold
+    {
+        reasons.push(Reason {
+            code: ReasonCode::VoiceBelowThreshold,
+            value: Some(Figure::Number(voice)),
+            threshold: Figure::Number(settings.quality_threshold),
+        });
+    }
     Assessment {
         point: point.to_owned(),
         verdict,
@@ -361,7 +382,53 @@ mod tests {
             insight: Some(0.5),
             efficiency: Some(7.0),
             conformance_rate: Some(1.0),
+            voice: crate::voice::Voice::default(),
         }
+    }
+
+    /// `card` with the customers' voice at `voice`.
+    fn voiced(card: Scorecard, voice: f64) -> Scorecard {
+        Scorecard {
+            voice: crate::voice::Voice {
+                responses: 12,
+                voice: Some(voice),
+                ..crate::voice::Voice::default()
+            },
+            ..card
+        }
+    }
+
+    #[test]
+    fn the_customers_voice_enters_quality() {
+        // Effective by behaviour, but customers rate it below the threshold: improve, with
+        // both reasons; at the threshold it is fine; a null voice judges nothing.
+        check(
+            voiced(healthy(), 0.45),
+            StrategicValue::None,
+            json!([
+                "improve",
+                [
+                    ["quality_below_threshold", 0.7, 0.6],
+                    ["voice_below_threshold", 0.45, 0.6]
+                ]
+            ]),
+        );
+        check(
+            voiced(healthy(), 0.6),
+            StrategicValue::None,
+            json!(["invest", []]),
+        );
+        check(healthy(), StrategicValue::None, json!(["invest", []]));
+        // Too few events still says what the customers said.
+        let few = Scorecard {
+            volume: 3,
+            ..voiced(healthy(), 0.2)
+        };
+        check(
+            few,
+            StrategicValue::None,
+            json!(["insufficient-data", [["voice_below_threshold", 0.2, 0.6]]]),
+        );
     }
 
     fn expected_cost(cost: Option<f64>) -> Expected {
@@ -401,9 +468,10 @@ mod tests {
                 s.min_volume,
                 s.adequacy,
                 s.quality_threshold,
-                s.journey_gap_s
+                s.journey_gap_s,
+                s.survey_min_responses
             ),
-            (30, 0.8, 0.6, 2_592_000)
+            (30, 0.8, 0.6, 2_592_000, 10)
         );
         assert_eq!(s.journey_gap_us(), 2_592_000_000_000);
         let partial: Settings = serde_json::from_value(json!({ "min_volume": 5 })).unwrap();

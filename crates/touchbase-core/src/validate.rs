@@ -150,6 +150,27 @@ pub fn check(inventory: &Inventory) -> Result<(), Violations> {
         check_point(inventory, point, &subject, &mut found);
     }
 
+    let mut seen = BTreeSet::new();
+    let point_keys: Vec<String> = inventory.points.iter().map(|p| p.key.clone()).collect();
+    for survey in &inventory.surveys {
+        let subject = format!("survey `{}`", survey.key);
+        check_key(&subject, &survey.key, &mut seen, "survey", &mut found);
+        for (field, rule) in survey.problems() {
+            found.push(Violation::new(&subject, field, rule));
+        }
+        for (i, point) in survey.points.iter().enumerate() {
+            if inventory.point(point).is_none() {
+                found.push(unknown(
+                    &subject,
+                    &format!("points[{i}]"),
+                    "point",
+                    point,
+                    &point_keys,
+                ));
+            }
+        }
+    }
+
     if found.is_empty() {
         Ok(())
     } else {

@@ -210,6 +210,11 @@ impl Words {
                 pct(value),
                 pct(threshold)
             ),
+            ReasonCode::VoiceBelowThreshold => format!(
+                "Its customers rate it {} in surveys (NPS, satisfaction and ease together), under the {} bar.",
+                pct(value),
+                pct(threshold)
+            ),
         }
     }
 

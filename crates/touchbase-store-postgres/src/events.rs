@@ -609,7 +609,7 @@ const ROLLUP_ADD: &str = "INSERT INTO rollup_daily AS r (point, day, n, value_co
         conforms_n = r.conforms_n + excluded.conforms_n";
 
 /// Keeps rejected inputs; one already on record (by its text) is not kept twice.
-async fn insert_rejects(
+pub(crate) async fn insert_rejects(
     tx: &Transaction<'_>,
     rejects: &[NewReject],
     received_at: i64,

@@ -22,6 +22,7 @@ use touchbase_store::audit::Sealing;
 use touchbase_store::ingest::now_us;
 use touchbase_store::links::LinkRecord;
 use touchbase_store::outbox::{Attempt, Delivery, DeliveryFilter, FeedCount, Finished};
+use touchbase_store::responses::{NewResponse, ResponseWritten, VoiceDay};
 use touchbase_store::rollup::{Tally, add_in_order, day_of};
 use touchbase_store::standing::{self, OrderFilter, OrderRevision};
 use touchbase_store::{DayRollup, JourneyDay, Nonconforming, Store, StoreError, Versioned};
@@ -32,6 +33,7 @@ mod orders;
 mod outbox;
 #[cfg(feature = "test-support")]
 pub mod test_support;
+mod voice;
 
 /// Each migration, in order, with its number.
 const MIGRATIONS: &[(i64, &str)] = &[
@@ -48,6 +50,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (11, include_str!("../migrations/0011_reject_length.sql")),
     (12, include_str!("../migrations/0012_links.sql")),
     (13, include_str!("../migrations/0013_standing_orders.sql")),
+    (14, include_str!("../migrations/0014_voice.sql")),
 ];
 
 /// Key of the advisory lock held while migrating.
@@ -596,6 +599,44 @@ impl Store for PostgresStore {
                 },
             })
             .collect())
+    }
+
+    async fn write_responses(
+        &self,
+        responses: Vec<NewResponse>,
+        rejects: Vec<NewReject>,
+        received_at: i64,
+    ) -> Result<Vec<ResponseWritten>, StoreError> {
+        const CONTEXT: &str = "writing responses";
+        let mut client = self.client().await?;
+        let tx = durable(&mut client, CONTEXT).await?;
+        let (written, answered) = voice::write_responses(&tx, &responses, received_at)
+            .await
+            .map_err(pg(CONTEXT))?;
+        events::insert_rejects(&tx, &rejects, received_at)
+            .await
+            .map_err(pg(CONTEXT))?;
+        events::insert_rejects(&tx, &answered, received_at)
+            .await
+            .map_err(pg(CONTEXT))?;
+        tx.commit().await.map_err(pg(CONTEXT))?;
+        Ok(written)
+    }
+
+    async fn voice_rollups(&self, days: Range<i64>) -> Result<Vec<VoiceDay>, StoreError> {
+        const CONTEXT: &str = "reading voice counts";
+        let client = self.client().await?;
+        voice::voice_rollups(&**client, days.start, days.end)
+            .await
+            .map_err(pg(CONTEXT))
+    }
+
+    async fn tally_voice(&self, from: i64, to: i64) -> Result<Vec<VoiceDay>, StoreError> {
+        const CONTEXT: &str = "adding up responses";
+        let client = self.client().await?;
+        voice::tally_voice(&**client, from, to)
+            .await
+            .map_err(pg(CONTEXT))
     }
 
     async fn tally_events(&self, from: i64, to: i64) -> Result<Vec<DayRollup>, StoreError> {

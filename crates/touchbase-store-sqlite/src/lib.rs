@@ -21,9 +21,11 @@ use touchbase_store::outbox::{Attempt, Delivery, DeliveryFilter, FeedCount, Fini
 
 mod orders;
 mod outbox;
+mod voice;
 use touchbase_core::standing::Order;
 use touchbase_store::journey_days::{self, Batches, Changes, Touches};
 use touchbase_store::links::LinkRecord;
+use touchbase_store::responses::{NewResponse, ResponseWritten, VoiceDay};
 use touchbase_store::rollup::{self, Tally, add_in_order, day_of};
 use touchbase_store::standing::{self, OrderFilter, OrderRevision};
 use touchbase_store::{
@@ -45,6 +47,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/0011_reject_length.sql"),
     include_str!("../migrations/0012_links.sql"),
     include_str!("../migrations/0013_standing_orders.sql"),
+    include_str!("../migrations/0014_voice.sql"),
 ];
 
 #[derive(Debug, Clone)]
@@ -627,6 +630,43 @@ impl Store for SqliteStore {
                 })
                 .map_err(db(CONTEXT))?;
             rows.collect::<Result<Vec<_>, _>>().map_err(db(CONTEXT))
+        })
+        .await
+    }
+
+    async fn write_responses(
+        &self,
+        responses: Vec<NewResponse>,
+        rejects: Vec<NewReject>,
+        received_at: i64,
+    ) -> Result<Vec<ResponseWritten>, StoreError> {
+        const CONTEXT: &str = "writing responses";
+        self.with(CONTEXT, move |conn| {
+            let tx = conn
+                .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+                .map_err(db(CONTEXT))?;
+            let (written, answered) =
+                voice::write_responses(&tx, &responses, received_at).map_err(db(CONTEXT))?;
+            insert_rejects(&tx, &rejects, received_at).map_err(db(CONTEXT))?;
+            insert_rejects(&tx, &answered, received_at).map_err(db(CONTEXT))?;
+            tx.commit().map_err(db(CONTEXT))?;
+            Ok(written)
+        })
+        .await
+    }
+
+    async fn voice_rollups(&self, days: Range<i64>) -> Result<Vec<VoiceDay>, StoreError> {
+        const CONTEXT: &str = "reading voice counts";
+        self.with(CONTEXT, move |conn| {
+            voice::voice_rollups(conn, days.start, days.end).map_err(db(CONTEXT))
+        })
+        .await
+    }
+
+    async fn tally_voice(&self, from: i64, to: i64) -> Result<Vec<VoiceDay>, StoreError> {
+        const CONTEXT: &str = "adding up responses";
+        self.with(CONTEXT, move |conn| {
+            voice::tally_voice(conn, from, to).map_err(db(CONTEXT))
         })
         .await
     }

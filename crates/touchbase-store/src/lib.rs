@@ -18,6 +18,7 @@ pub mod links;
 pub mod measure;
 pub mod outbox;
 pub mod proposals;
+pub mod responses;
 pub mod rollup;
 pub mod scheduler;
 pub mod settings;

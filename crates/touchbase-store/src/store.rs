@@ -10,6 +10,7 @@ use touchbase_core::{Change, Entity, Kind};
 use crate::StoreError;
 use crate::links::LinkRecord;
 use crate::outbox::{Attempt, Delivery, DeliveryFilter, FeedCount, Finished};
+use crate::responses::{NewResponse, ResponseWritten, VoiceDay};
 use crate::rollup::Tally;
 use crate::standing::{OrderFilter, OrderRevision};
 use touchbase_core::standing::Order;
@@ -162,6 +163,27 @@ pub trait Store: Send + Sync + Debug {
     /// partial first and last days of a period): per (point, day) in (point, day) order, point
     /// keys compared byte by byte, each day's events added in (`at`, `id`) order.
     async fn tally_events(&self, from: i64, to: i64) -> Result<Vec<DayRollup>, StoreError>;
+
+    /// Writes survey responses and rejected inputs in one durable transaction: each response
+    /// once by its id (a known id is a duplicate and adds nothing), each invitation answered
+    /// once (the store's constraint: a second response to it is kept in the rejects,
+    /// [`ResponseWritten::Answered`]), and the daily voice counts of the new ones. Returns
+    /// what became of each response, in order.
+    async fn write_responses(
+        &self,
+        responses: Vec<NewResponse>,
+        rejects: Vec<NewReject>,
+        received_at: i64,
+    ) -> Result<Vec<ResponseWritten>, StoreError>;
+
+    /// The daily voice counts of the days in `days` (days since the epoch, UTC), in (point,
+    /// day) order, point keys compared byte by byte.
+    async fn voice_rollups(&self, days: Range<i64>) -> Result<Vec<VoiceDay>, StoreError>;
+
+    /// The voice counts of the responses and invitations with `from <= at < to`, counted from
+    /// the rows themselves (the partial first and last days of a period), in (point, day)
+    /// order.
+    async fn tally_voice(&self, from: i64, to: i64) -> Result<Vec<VoiceDay>, StoreError>;
 
     /// The counted events with `from <= at < to` whose data broke their point's contract, in
     /// (point, `at`, `id`) order.

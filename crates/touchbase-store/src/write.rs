@@ -43,7 +43,13 @@ where
         let now = now();
         edit(&mut next, &now)?;
         if let Some(inventory) = next.inventory.take() {
-            let inventory = inventory.normalized();
+            let mut inventory = inventory.normalized();
+            if let Some(before) = &current.value.inventory {
+                touchbase_core::voice::survey::bump_versions(
+                    &before.surveys,
+                    &mut inventory.surveys,
+                );
+            }
             validate::check(&inventory)?;
             next.inventory = Some(inventory);
         }

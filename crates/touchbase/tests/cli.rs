@@ -1720,7 +1720,10 @@ fn measuring(d: &Path, db: &str) {
     close(&card["resolution_rate"], 0.5);
     close(&card["conformance_rate"], 2.0 / 3.0);
     close(&card["effectiveness"], (2.0 / 3.0 + 0.5 + 0.0) / 3.0);
-    assert_eq!(card.as_object().unwrap().len(), 4 + 24, "{card}");
+    // scope, key, from, to; the 24 figures; the 12 of the customers' voice (no responses).
+    assert_eq!(card.as_object().unwrap().len(), 4 + 24 + 12, "{card}");
+    assert_eq!(card["responses"], 0);
+    assert!(card["nps"].is_null() && card["voice"].is_null(), "{card}");
 
     // The organization by day: a series of objects with their own bounds.
     let series = json(

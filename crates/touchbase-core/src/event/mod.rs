@@ -74,7 +74,7 @@ impl std::fmt::Display for Problem {
     }
 }
 
-fn problem(field: &str, rule: impl Into<String>) -> Problem {
+pub(crate) fn problem(field: &str, rule: impl Into<String>) -> Problem {
     Problem {
         field: field.to_owned(),
         rule: rule.into(),
@@ -269,7 +269,7 @@ fn id_ok(s: &str) -> bool {
 
 /// The rule of `at`: an RFC 3339 instant (its offset within ±23:59), not before 1970 and at
 /// most 24 h after `now_us`; in microseconds.
-fn instant(s: &str, now_us: i64) -> Result<i64, String> {
+pub(crate) fn instant(s: &str, now_us: i64) -> Result<i64, String> {
     let at = parse_instant(s)?;
     if at < 0 {
         return Err(format!(
@@ -541,7 +541,7 @@ pub fn parse_instant(s: &str) -> Result<i64, String> {
         .map_err(|_| format!("must be an RFC 3339 instant with its offset, e.g. 2026-03-01T09:30:00Z, got \"{s}\""))
 }
 
-fn kind_of(v: &Value) -> &'static str {
+pub(crate) fn kind_of(v: &Value) -> &'static str {
     match v {
         Value::Null => "null",
         Value::Bool(_) => "a boolean",
@@ -553,7 +553,7 @@ fn kind_of(v: &Value) -> &'static str {
 }
 
 /// A value as a message shows it: short, with its type.
-fn shown(v: &Value) -> String {
+pub(crate) fn shown(v: &Value) -> String {
     let text = v.to_string();
     if text.chars().count() > 40 {
         format!("{} …", text.chars().take(40).collect::<String>())

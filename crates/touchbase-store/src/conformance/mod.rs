@@ -53,6 +53,12 @@ pub use links::links_open_until_expired_revoked_or_used;
 pub use standing::{
     orders_are_captured_once_and_revised_only_over_the_revision_read, the_life_of_a_standing_order,
 };
+mod voice;
+pub use voice::{
+    anonymous_responses_keep_neither_party_nor_instant,
+    surveys_live_in_the_inventory_and_new_questions_make_a_new_version,
+    voice_figures_are_metrics_by_hand,
+};
 mod journeys_ahead;
 pub use journeys_ahead::journeys_kept_ahead_follow_late_released_events_and_gap_changes;
 mod outbox;
@@ -229,6 +235,9 @@ macro_rules! conformance_suite {
             links_open_until_expired_revoked_or_used,
             orders_are_captured_once_and_revised_only_over_the_revision_read,
             the_life_of_a_standing_order,
+            voice_figures_are_metrics_by_hand,
+            anonymous_responses_keep_neither_party_nor_instant,
+            surveys_live_in_the_inventory_and_new_questions_make_a_new_version,
         );
     };
     (@each $backend:expr; $($name:ident),* $(,)?) => {

@@ -37,6 +37,9 @@ pub fn is_live(status: Status) -> bool {
 pub struct Days {
     pub period: Period,
     pub rows: Vec<DayRollup>,
+    /// The period's survey responses and invitations counted per (point, UTC day), in the
+    /// same order and read the same way.
+    pub voice: Vec<crate::responses::VoiceDay>,
 }
 
 impl Days {
@@ -47,24 +50,26 @@ impl Days {
             return Ok(Days {
                 period,
                 rows: Vec::new(),
+                voice: Vec::new(),
             });
         };
         let head_cut = period.from != first * DAY_US;
         let tail_cut = period.to != (last + 1) * DAY_US;
         let mut rows = Vec::new();
+        let mut voice = Vec::new();
         if head_cut {
-            rows.extend(
-                store
-                    .tally_events(period.from, period.to.min((first + 1) * DAY_US))
-                    .await?,
-            );
+            let to = period.to.min((first + 1) * DAY_US);
+            rows.extend(store.tally_events(period.from, to).await?);
+            voice.extend(store.tally_voice(period.from, to).await?);
         }
         if tail_cut && (last != first || !head_cut) {
             rows.extend(store.tally_events(last * DAY_US, period.to).await?);
+            voice.extend(store.tally_voice(last * DAY_US, period.to).await?);
         }
         let whole = (first + i64::from(head_cut))..(last + 1 - i64::from(tail_cut));
         if whole.start < whole.end {
-            rows.extend(store.rollups(whole).await?);
+            rows.extend(store.rollups(whole.clone()).await?);
+            voice.extend(store.voice_rollups(whole).await?);
         }
         rows.sort_by(|a, b| {
             a.point
@@ -72,7 +77,17 @@ impl Days {
                 .cmp(b.point.as_bytes())
                 .then(a.day.cmp(&b.day))
         });
-        Ok(Days { period, rows })
+        voice.sort_by(|a, b| {
+            a.point
+                .as_bytes()
+                .cmp(b.point.as_bytes())
+                .then(a.day.cmp(&b.day))
+        });
+        Ok(Days {
+            period,
+            rows,
+            voice,
+        })
     }
 
     /// The rows of the days `bucket` covers (a bucket of a split of this period) that may
@@ -90,6 +105,29 @@ impl Days {
                 &self.rows[start..end]
             }
             _ => &self.rows[..],
+        };
+        rows.iter().filter(move |r| days.contains(&r.day))
+    }
+
+    /// The voice counts of the days `bucket` covers that may belong to `scope` (see
+    /// [`Days::within`]).
+    pub fn voice_within(
+        &self,
+        scope: &Scope,
+        bucket: Period,
+    ) -> impl Iterator<Item = &crate::responses::VoiceDay> {
+        let days = bucket
+            .day_range()
+            .map_or(0..0, |(first, last)| first..last + 1);
+        let rows = match scope {
+            Scope::Point(key) => {
+                let key = key.as_bytes();
+                let start = self.voice.partition_point(|r| r.point.as_bytes() < key);
+                let end =
+                    start + self.voice[start..].partition_point(|r| r.point.as_bytes() == key);
+                &self.voice[start..end]
+            }
+            _ => &self.voice[..],
         };
         rows.iter().filter(move |r| days.contains(&r.day))
     }

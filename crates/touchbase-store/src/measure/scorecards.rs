@@ -220,12 +220,20 @@ pub fn cards(
                     tally.merge(&row.tally);
                 }
             }
+            let mut voice = touchbase_core::voice::VoiceTally::default();
+            for row in days.voice_within(scope, *bucket) {
+                if scope.contains(&row.point, inventory.point(&row.point)) {
+                    voice.merge(&row.tally);
+                }
+            }
+            let min_responses = inventory.organization.settings.survey_min_responses;
             out.push(Card {
                 scope: scope.kind(),
                 key: scope.key(),
                 from: rfc3339(bucket.from),
                 to: rfc3339(bucket.to),
-                scorecard: Scorecard::compute(&tally, &expectation, bucket.days()),
+                scorecard: Scorecard::compute(&tally, &expectation, bucket.days())
+                    .with_voice(&voice, min_responses),
             });
         }
     }

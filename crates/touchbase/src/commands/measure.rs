@@ -75,8 +75,9 @@ enum Kind {
     Ratio,
 }
 
-/// METRICS.md's scorecard fields, in its order, each with how it reads.
-const FIELDS: [(&str, Kind); 24] = [
+/// METRICS.md's scorecard fields, in its order, each with how it reads: the 24 of the
+/// scorecard, then the 12 of the customers' voice.
+const FIELDS: [(&str, Kind); 36] = [
     ("volume", Kind::Count),
     ("expected_volume", Kind::Amount),
     ("volume_attainment", Kind::Share),
@@ -101,6 +102,18 @@ const FIELDS: [(&str, Kind); 24] = [
     ("insight", Kind::Share),
     ("efficiency", Kind::Ratio),
     ("conformance_rate", Kind::Share),
+    ("invitations", Kind::Count),
+    ("responses", Kind::Count),
+    ("response_rate", Kind::Share),
+    ("nps", Kind::Ratio),
+    ("nps_margin", Kind::Ratio),
+    ("csat_survey", Kind::Share),
+    ("csat_survey_low", Kind::Share),
+    ("csat_survey_high", Kind::Share),
+    ("ces_agree", Kind::Share),
+    ("ces_agree_low", Kind::Share),
+    ("ces_agree_high", Kind::Share),
+    ("voice", Kind::Share),
 ];
 
 /// A figure for a table; `—` when it is null.
@@ -257,6 +270,7 @@ fn reason_text(reason: &Reason) -> String {
         ReasonCode::VolumeBelowExpectation => ("volume attainment", "<"),
         ReasonCode::CostAboveExpectation => ("cost per interaction", ">"),
         ReasonCode::DataNonconformant => ("conformance rate", "<"),
+        ReasonCode::VoiceBelowThreshold => ("voice", "<"),
     };
     let decimals = (2..=6)
         .find(|d| reason_figure(reason.value, *d) != reason_figure(Some(reason.threshold), *d))

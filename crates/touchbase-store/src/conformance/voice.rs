@@ -1,0 +1,400 @@
+//! The voice of the customer on every store: responses taken once (by id, and once per
+//! invitation), bad ones kept in the rejects with field and rule, anonymous ones stripped of
+//! who and when, and every voice figure of the scorecards computed here by hand from the
+//! responses and compared.
+
+use touchbase_core::Actor;
+use touchbase_core::period::Period;
+
+use super::{Backend, SMALL, admin, baseline, parse};
+use crate::ingest::{Input, Status};
+use crate::measure::{self, Scope};
+use crate::responses;
+
+const SURVEYS: &str = r#"
+surveys:
+  - key: after-visit
+    name: After your visit
+    points: [web.order, workshop.booking]
+    questions:
+      - nps
+      - csat
+      - ces
+      - change
+      - { key: bike, type: choice, text: "Which bike?", options: [road, city] }
+  - key: quiet
+    name: Anonymous check
+    points: [workshop.booking]
+    questions: [nps, csat]
+    identity: anonymous
+"#;
+
+/// 2026-03-02T00:00:00Z in microseconds, and an hour.
+const MAR_2: i64 = 1_772_409_600_000_000;
+const HOUR: i64 = 3_600_000_000;
+
+fn instant(us: i64) -> String {
+    jiff::Timestamp::from_microsecond(us).unwrap().to_string()
+}
+
+fn response(id: &str, survey: &str, point: &str, at: i64, answers: &str) -> String {
+    format!(
+        r#"{{"id":"{id}","survey":"{survey}","point":"{point}","at":"{}","party":"p-{id}","answers":{answers}}}"#,
+        instant(at)
+    )
+}
+
+/// The figures of METRICS.md from the scores themselves, the long way.
+struct ByHand {
+    responses: u64,
+    nps: Vec<u8>,
+    csat: Vec<u8>,
+    ces: Vec<u8>,
+}
+
+impl ByHand {
+    fn nps(&self) -> Option<(f64, f64)> {
+        if self.nps.is_empty() {
+            return None;
+        }
+        let m = self.nps.len() as f64;
+        let p = self.nps.iter().filter(|s| **s >= 9).count() as f64 / m;
+        let d = self.nps.iter().filter(|s| **s <= 6).count() as f64 / m;
+        Some((
+            100.0 * (p - d),
+            196.0 * ((p + d - (p - d).powi(2)) / m).sqrt(),
+        ))
+    }
+
+    fn share(scores: &[u8], from: u8) -> Option<(f64, f64, f64)> {
+        if scores.is_empty() {
+            return None;
+        }
+        let m = scores.len() as f64;
+        let q = scores.iter().filter(|s| **s >= from).count() as f64 / m;
+        let z = 1.96_f64;
+        let c = q + z * z / (2.0 * m);
+        let w = z * (q * (1.0 - q) / m + z * z / (4.0 * m * m)).sqrt();
+        let d = 1.0 + z * z / m;
+        Some((q, (c - w) / d, (c + w) / d))
+    }
+
+    fn voice(&self, min: u64) -> Option<f64> {
+        if self.responses < min {
+            return None;
+        }
+        let parts: Vec<f64> = [
+            self.nps().map(|(n, _)| (n + 100.0) / 200.0),
+            Self::share(&self.csat, 4).map(|s| s.0),
+            Self::share(&self.ces, 5).map(|s| s.0),
+        ]
+        .into_iter()
+        .flatten()
+        .collect();
+        (!parts.is_empty()).then(|| parts.iter().sum::<f64>() / parts.len() as f64)
+    }
+}
+
+fn close(got: Option<f64>, want: Option<f64>, what: &str) {
+    match (got, want) {
+        (Some(g), Some(w)) => assert!((g - w).abs() < 1e-9, "{what}: {g} vs {w}"),
+        (g, w) => assert_eq!(g, w, "{what}"),
+    }
+}
+
+pub async fn voice_figures_are_metrics_by_hand(backend: &dyn Backend) {
+    let store = backend.fresh().await;
+    let text = SMALL.replacen("points:\n", &format!("{SURVEYS}\npoints:\n"), 1);
+    baseline(&*store, &parse(&text)).await;
+    let now = MAR_2 + 30 * 24 * HOUR;
+    let ingest = Actor::local_admin();
+    let day = 24 * HOUR;
+
+    // web.order: nps 10, 9, 6, 0 and one without; csat 5, 4, 2; ces 7, 3. Across three days,
+    // the first of them cut by the period's start.
+    let mut inputs: Vec<String> = vec![
+        response(
+            "w1",
+            "after-visit",
+            "web.order",
+            MAR_2 + 2 * HOUR,
+            r#"{"nps":10,"csat":5,"ces":7,"bike":"road"}"#,
+        ),
+        response(
+            "w2",
+            "after-visit",
+            "web.order",
+            MAR_2 + 20 * HOUR,
+            r#"{"nps":9,"csat":4}"#,
+        ),
+        response(
+            "w3",
+            "after-visit",
+            "web.order",
+            MAR_2 + day + HOUR,
+            r#"{"nps":6,"csat":2,"ces":3,"change":"Shorter queues"}"#,
+        ),
+        response(
+            "w4",
+            "after-visit",
+            "web.order",
+            MAR_2 + 2 * day,
+            r#"{"nps":0}"#,
+        ),
+        response(
+            "w5",
+            "after-visit",
+            "web.order",
+            MAR_2 + 2 * day + HOUR,
+            r#"{"change":"nothing"}"#,
+        ),
+        // Before the period.
+        response(
+            "w0",
+            "after-visit",
+            "web.order",
+            MAR_2 - HOUR,
+            r#"{"nps":0}"#,
+        ),
+    ];
+    // workshop.booking: identified and anonymous responses.
+    inputs.push(response(
+        "b1",
+        "after-visit",
+        "workshop.booking",
+        MAR_2 + day + 5 * HOUR,
+        r#"{"nps":8,"csat":3}"#,
+    ));
+    inputs.push(response(
+        "q1",
+        "quiet",
+        "workshop.booking",
+        MAR_2 + day + 7 * HOUR,
+        r#"{"nps":10,"csat":5}"#,
+    ));
+    // One invitation answered twice: the second is refused and kept.
+    let invited = |id: &str, nps: u8| {
+        format!(
+            r#"{{"id":"{id}","survey":"after-visit","point":"workshop.booking","at":"{}","invitation":"inv-1","answers":{{"nps":{nps}}}}}"#,
+            instant(MAR_2 + day + 9 * HOUR)
+        )
+    };
+    inputs.push(invited("i1", 9));
+    inputs.push(invited("i2", 2));
+    // Broken ones: an unknown survey, a point the survey does not ask about, a score out of
+    // range, an option the question does not have.
+    let bad = [
+        response("x1", "nope", "web.order", MAR_2, "{}"),
+        response("x2", "quiet", "web.order", MAR_2, r#"{"nps":3}"#),
+        response("x3", "after-visit", "web.order", MAR_2, r#"{"csat":6}"#),
+        response(
+            "x4",
+            "after-visit",
+            "web.order",
+            MAR_2,
+            r#"{"bike":"tandem"}"#,
+        ),
+    ];
+    inputs.extend(bad.iter().cloned());
+    let batch: Vec<Input> = inputs
+        .iter()
+        .enumerate()
+        .map(|(i, raw)| Input::new(raw.clone(), format!("test:{i}")))
+        .collect();
+    let outcomes = responses::take(&*store, &ingest, &batch, now)
+        .await
+        .unwrap();
+    let statuses: Vec<Status> = outcomes.iter().map(|o| o.status).collect();
+    use Status::*;
+    assert_eq!(
+        statuses,
+        [
+            Accepted, Accepted, Accepted, Accepted, Accepted, Accepted, Accepted, Accepted,
+            Accepted, Rejected, Rejected, Rejected, Rejected, Rejected
+        ],
+        "{outcomes:?}"
+    );
+    assert_eq!(outcomes[9].reasons, [responses::ANSWERED]);
+    assert!(outcomes[10].reasons[0].starts_with("survey: unknown survey `nope`"));
+    assert!(
+        outcomes[11].reasons[0].starts_with("point: the survey quiet does not ask about web.order")
+    );
+    assert!(outcomes[12].reasons[0].starts_with("answers.csat: must be an integer from 1 to 5"));
+    assert!(outcomes[13].reasons[0].starts_with("answers.bike: must be one of road, city"));
+    // The same responses again are duplicates and change nothing; the rejects are kept once,
+    // marked as responses.
+    let again = responses::take(&*store, &ingest, &batch[..9], now)
+        .await
+        .unwrap();
+    assert!(again.iter().all(|o| o.status == Duplicate), "{again:?}");
+    let rejects = store.rejects().await.unwrap();
+    assert_eq!(rejects.len(), 5);
+    assert!(
+        rejects
+            .iter()
+            .all(|r| r.source.starts_with(responses::SOURCE_PREFIX))
+    );
+
+    // The period: from 03:00 on 2 March (w1 is out, cut by the start) to the end of 4 March.
+    let period = Period {
+        from: MAR_2 + 3 * HOUR,
+        to: MAR_2 + 3 * day,
+    };
+    let inventory = crate::inventory::get(&*store).await.unwrap().value;
+    let card = |scope: Scope| {
+        let store = store.clone();
+        let inventory = inventory.clone();
+        async move {
+            measure::scorecards(&*store, &inventory, period, &[scope], None)
+                .await
+                .unwrap()
+                .remove(0)
+                .scorecard
+                .voice
+        }
+    };
+    let web = card(Scope::Point("web.order".into())).await;
+    let hand = ByHand {
+        responses: 4,
+        nps: vec![9, 6, 0],
+        csat: vec![4, 2],
+        ces: vec![3],
+    };
+    assert_eq!((web.responses, web.invitations), (4, 0));
+    assert_eq!(web.response_rate, None, "no invitation issued: no rate");
+    let (nps, margin) = hand.nps().unwrap();
+    close(web.nps, Some(nps), "nps");
+    close(web.nps_margin, Some(margin), "nps_margin");
+    let (q, lo, hi) = ByHand::share(&hand.csat, 4).unwrap();
+    close(web.csat_survey, Some(q), "csat_survey");
+    close(web.csat_survey_low, Some(lo), "csat_survey_low");
+    close(web.csat_survey_high, Some(hi), "csat_survey_high");
+    close(web.ces_agree, Some(0.0), "ces_agree");
+    // Four responses is fewer than survey.min_responses (10): no voice.
+    assert_eq!(web.voice, None);
+    assert_eq!(hand.voice(10), None);
+
+    // The organization: web.order's and workshop.booking's (b1, the anonymous q1 at its day's
+    // start, i1), with survey.min_responses lowered to 3.
+    crate::settings::set(&*store, &admin(), "survey.min_responses", "3")
+        .await
+        .unwrap();
+    let inventory = crate::inventory::get(&*store).await.unwrap().value;
+    let org = measure::scorecards(&*store, &inventory, period, &[Scope::Organization], None)
+        .await
+        .unwrap()
+        .remove(0)
+        .scorecard
+        .voice;
+    let hand = ByHand {
+        responses: 7,
+        nps: vec![9, 6, 0, 8, 10, 9],
+        csat: vec![4, 2, 3, 5],
+        ces: vec![3],
+    };
+    assert_eq!(org.responses, 7);
+    close(org.nps, hand.nps().map(|n| n.0), "organization nps");
+    close(
+        org.csat_survey,
+        ByHand::share(&hand.csat, 4).map(|s| s.0),
+        "organization csat",
+    );
+    close(org.voice, hand.voice(3), "organization voice");
+    assert!(org.voice.is_some());
+}
+
+pub async fn anonymous_responses_keep_neither_party_nor_instant(backend: &dyn Backend) {
+    let store = backend.fresh().await;
+    let text = SMALL.replacen("points:\n", &format!("{SURVEYS}\npoints:\n"), 1);
+    baseline(&*store, &parse(&text)).await;
+    let at = MAR_2 + 13 * HOUR + 1_234;
+    let raw = format!(
+        r#"{{"id":"a1","survey":"quiet","point":"workshop.booking","at":"{}","party":"rider-7","invitation":"inv-9","answers":{{"nps":4}}}}"#,
+        instant(at)
+    );
+    let inventory = crate::inventory::get(&*store).await.unwrap().value;
+    let kept = responses::prepare(&inventory, &Input::new(raw.clone(), "t"), at + HOUR).unwrap();
+    assert_eq!(kept.response.party, None);
+    assert_eq!(kept.response.invitation, None);
+    assert_eq!(kept.response.at, MAR_2, "the day of the interaction only");
+    assert_eq!(
+        kept.answers_invitation.as_deref(),
+        Some("inv-9"),
+        "still answered once"
+    );
+    let first = responses::take(&*store, &admin(), &[Input::new(raw, "t")], at + HOUR)
+        .await
+        .unwrap();
+    assert_eq!(first[0].status, Status::Accepted);
+    // Another response to the same invitation, anonymous too, is refused by the store.
+    let other = format!(
+        r#"{{"id":"a2","survey":"quiet","point":"workshop.booking","at":"{}","invitation":"inv-9","answers":{{"nps":10}}}}"#,
+        instant(at)
+    );
+    let second = responses::take(&*store, &admin(), &[Input::new(other, "t")], at + HOUR)
+        .await
+        .unwrap();
+    assert_eq!(second[0].status, Status::Rejected);
+    assert_eq!(second[0].reasons, [responses::ANSWERED]);
+}
+
+pub async fn surveys_live_in_the_inventory_and_new_questions_make_a_new_version(
+    backend: &dyn Backend,
+) {
+    use crate::inventory::{ImportMode, import};
+    let store = backend.fresh().await;
+    let text = SMALL.replacen("points:\n", &format!("{SURVEYS}\npoints:\n"), 1);
+    baseline(&*store, &parse(&text)).await;
+    let exported = super::export(&*store).await;
+    assert!(
+        exported.contains("surveys:\n- key: after-visit"),
+        "{exported}"
+    );
+    assert!(exported.contains("identity: anonymous"), "{exported}");
+    // The export imports to no change.
+    let again = import(&*store, &admin(), &parse(&exported), ImportMode::Normal)
+        .await
+        .unwrap();
+    assert!(again.is_empty(), "{again:?}");
+    let version = |inventory: &touchbase_core::Inventory, key: &str| {
+        inventory
+            .surveys
+            .iter()
+            .find(|s| s.key == key)
+            .map(|s| s.version)
+    };
+    // A new name keeps the version; a new question makes the next one, recorded as a change.
+    let renamed = exported.replace("name: After your visit", "name: After your last visit");
+    import(&*store, &admin(), &parse(&renamed), ImportMode::Normal)
+        .await
+        .unwrap();
+    let now = crate::inventory::get(&*store).await.unwrap().value;
+    assert_eq!(version(&now, "after-visit"), Some(1));
+    let asked = renamed.replacen("  - nps\n  - csat\n  - ces\n", "  - nps\n  - ces\n", 1);
+    assert_ne!(
+        asked, renamed,
+        "the export lists the questions one per line"
+    );
+    let changes = import(&*store, &admin(), &parse(&asked), ImportMode::Normal)
+        .await
+        .unwrap();
+    assert_eq!(changes.len(), 1, "{changes:?}");
+    assert_eq!(changes[0].kind, touchbase_core::change::Kind::Survey);
+    let now = crate::inventory::get(&*store).await.unwrap().value;
+    assert_eq!(version(&now, "after-visit"), Some(2));
+    assert_eq!(version(&now, "quiet"), Some(1));
+    // A survey of a point the inventory does not have is refused, naming survey and field.
+    let unknown = text.replacen(
+        "points: [web.order, workshop.booking]",
+        "points: [web.order, nowhere]",
+        1,
+    );
+    assert_ne!(unknown, text);
+    let e = touchbase_core::file::parse_inventory(&unknown)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("survey `after-visit`") && e.contains("points[1]") && e.contains("nowhere"),
+        "{e}"
+    );
+}
