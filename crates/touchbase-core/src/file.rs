@@ -68,6 +68,37 @@ pub fn decode_value<T: DeserializeOwned>(raw: Value) -> Result<T, FileError> {
     })
 }
 
+/// Decodes one survey (R14) from YAML or JSON text, checked alone (that its points exist is
+/// the inventory's check, on the write): errors name the survey by its key and the field.
+pub fn parse_survey(text: &str) -> Result<crate::voice::Survey, FileError> {
+    nesting::check(text)?;
+    let raw: Value = serde_yaml_ng::from_str(text).map_err(|e| FileError::Syntax(e.to_string()))?;
+    let subject = match raw.get("key").and_then(Value::as_str) {
+        Some(key) => format!("survey `{key}`"),
+        None => "survey".to_owned(),
+    };
+    let survey: crate::voice::Survey = serde_path_to_error::deserialize(&raw).map_err(|e| {
+        let v = decode_violation(&raw, &subject, e.path(), e.inner().to_string());
+        FileError::Invalid(Violations(vec![v]))
+    })?;
+    let mut found: Vec<Violation> = survey
+        .problems()
+        .into_iter()
+        .map(|(field, rule)| Violation::new(&subject, field, rule))
+        .collect();
+    if !crate::validate::is_key(&survey.key) {
+        found.insert(
+            0,
+            Violation::new(&subject, "key", crate::validate::KEY_RULE),
+        );
+    }
+    if found.is_empty() {
+        Ok(survey)
+    } else {
+        Err(FileError::Invalid(Violations(found)))
+    }
+}
+
 fn decode_violation(
     raw: &Value,
     subject: &str,
@@ -90,10 +121,15 @@ fn decode_violation(
             Segment::Map { key: list },
             Segment::Seq { index },
             rest @ ..,
-        ] if matches!(list.as_str(), "points" | "processes" | "parties") => {
+        ] if matches!(
+            list.as_str(),
+            "points" | "processes" | "parties" | "surveys"
+        ) =>
+        {
             let what = match list.as_str() {
                 "points" => "point",
                 "processes" => "process",
+                "surveys" => "survey",
                 _ => "party",
             };
             let key = raw

@@ -94,6 +94,10 @@ use crate::problem::{ApiError, Problem};
         crate::standing::change_order,
         crate::standing::new_link,
         crate::standing::run_step,
+        crate::voice::list_surveys,
+        crate::voice::put_survey,
+        crate::voice::get_survey,
+        crate::voice::post_responses,
     ),
     components(schemas(Problem, Inventory, Point, Change, ImportSummary, Proposal, Record, EventsReply, HeldPoint, Reject, Card, Assessment, JourneySummary, PointQuality)),
     modifiers(&Shared),
@@ -129,6 +133,7 @@ pub fn routes(state: AppState) -> Router<AppState> {
         .merge(crate::report::routes())
         .merge(crate::feed::routes())
         .merge(crate::standing::routes())
+        .merge(crate::voice::routes())
         .route_layer(middleware::from_fn_with_state(state, authenticate));
     Router::new()
         .route("/", get(dashboard))
@@ -761,6 +766,17 @@ struct EventsReply {
 /// Splits a body into one input per event: a JSON array (or one object) for
 /// `application/json`, one line per event for NDJSON (`application/x-ndjson`).
 fn split_events(body: &str, ndjson: bool) -> Result<Vec<Input>, String> {
+    split_inputs(body, ndjson, "events", "event")
+}
+
+/// A body split into one input per item (`what`: `events`, `responses`): NDJSON lines, a JSON
+/// array's elements, or the one object.
+pub(crate) fn split_inputs(
+    body: &str,
+    ndjson: bool,
+    what: &str,
+    one: &str,
+) -> Result<Vec<Input>, String> {
     let input = |raw: &str| Input::new(raw, "http");
     if ndjson {
         return Ok(body
@@ -774,7 +790,7 @@ fn split_events(body: &str, ndjson: bool) -> Result<Vec<Input>, String> {
         return Ok(vec![input(body)]);
     }
     let items: Vec<&serde_json::value::RawValue> = serde_json::from_str(body)
-        .map_err(|e| format!("the body is neither a JSON array of events nor one event: {e}"))?;
+        .map_err(|e| format!("the body is neither a JSON array of {what} nor one {one}: {e}"))?;
     Ok(items.into_iter().map(|raw| input(raw.get())).collect())
 }
 

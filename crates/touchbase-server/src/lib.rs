@@ -23,6 +23,7 @@ mod self_service;
 pub mod standing;
 mod stream;
 pub mod tokens;
+pub mod voice;
 
 use std::future::Future;
 use std::sync::Arc;

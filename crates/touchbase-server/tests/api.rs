@@ -1171,7 +1171,8 @@ async fn measuring(app: App) {
             "journeys.journey_gap_s": 2_592_000,
             "portfolio.adequacy": 0.8,
             "portfolio.min_volume": 30,
-            "portfolio.quality_threshold": 0.6
+            "portfolio.quality_threshold": 0.6,
+            "survey.min_responses": 10
         })
     );
     assert_problem(
@@ -1804,4 +1805,107 @@ async fn a_later_baseline_through_the_api_is_one_proposal() {
     let proposal = app.get(&format!("/api/proposals/{id}")).await.json();
     assert_eq!(proposal["kind"], "baseline");
     assert_eq!(proposal["batch"].as_array().unwrap().len(), 2);
+}
+
+#[tokio::test]
+async fn surveys_and_responses_through_the_api() {
+    let app = app().await.imported().await;
+    let owner = app.as_role(Some("owner"));
+    let viewer = app.as_role(Some("viewer"));
+    let survey = "key: after-visit\nname: After your visit\npoints: [web.order]\nquestions: [nps, csat, change]\n";
+    // A viewer may read surveys, not add them; the role is checked before the body.
+    assert_problem(
+        &viewer.call("POST", "/api/surveys", survey).await,
+        StatusCode::FORBIDDEN,
+        "",
+    );
+    let stored = owner.call("POST", "/api/surveys", survey).await;
+    assert_eq!(stored.status, StatusCode::OK, "{}", stored.text);
+    assert_eq!(stored.json()["version"], 1);
+    // A survey of a point that does not exist breaks a rule of the inventory: 422 naming it.
+    let unknown = survey.replace("[web.order]", "[nowhere]");
+    let problem = assert_problem(
+        &owner.call("POST", "/api/surveys", unknown).await,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "",
+    );
+    assert_eq!(problem["violations"][0]["subject"], "survey `after-visit`");
+    assert_eq!(problem["violations"][0]["field"], "points[0]");
+    // One that is not a survey at all: 400 with the field.
+    let broken = owner
+        .call(
+            "POST",
+            "/api/surveys",
+            "key: s\nname: n\npoints: [web.order]\nquestions: [nope]\n",
+        )
+        .await;
+    assert_eq!(
+        broken.status,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "{}",
+        broken.text
+    );
+    assert_eq!(
+        viewer.get("/api/surveys").await.json()[0]["key"],
+        "after-visit"
+    );
+    assert_eq!(
+        viewer.get("/api/surveys/after-visit").await.json()["questions"][2],
+        "change"
+    );
+    assert_problem(
+        &viewer.get("/api/surveys/nope").await,
+        StatusCode::NOT_FOUND,
+        "survey list",
+    );
+
+    let batch = json!([
+        { "id": "r1", "survey": "after-visit", "point": "web.order", "at": "2026-03-01T09:30:00Z", "answers": { "nps": 10, "csat": 5 } },
+        { "id": "r1", "survey": "after-visit", "point": "web.order", "at": "2026-03-01T09:30:00Z", "answers": { "nps": 10, "csat": 5 } },
+        { "id": "r2", "survey": "after-visit", "point": "web.order", "at": "2026-03-01T10:30:00Z", "answers": { "nps": 3, "change": "Faster delivery" } },
+        { "id": "r3", "survey": "after-visit", "point": "web.order", "at": "2026-03-01T11:30:00Z", "answers": { "ces": 4 } }
+    ]);
+    assert_problem(
+        &viewer
+            .call("POST", "/api/responses", batch.to_string())
+            .await,
+        StatusCode::FORBIDDEN,
+        "",
+    );
+    let reply = owner
+        .call("POST", "/api/responses", batch.to_string())
+        .await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.text);
+    let reply = reply.json();
+    assert_eq!(
+        reply["summary"],
+        json!({ "accepted": 2, "duplicates": 1, "rejected": 1 })
+    );
+    assert_eq!(
+        reply["results"][3]["reasons"][0],
+        "answers.ces: the survey after-visit does not ask this question"
+    );
+    // The scorecard of the point carries the customers' voice.
+    let card = viewer
+        .get("/api/scorecards?point=web.order&from=2026-03-01&to=2026-03-02")
+        .await
+        .json();
+    assert_eq!(card["responses"], 2);
+    assert_eq!(card["nps"], 0.0, "one promoter, one detractor");
+    assert_eq!(card["csat_survey"], 1.0);
+    assert!(card["voice"].is_null(), "fewer than survey.min_responses");
+    // A body that is not responses is refused and kept, as a response's reject.
+    assert_problem(
+        &owner.call("POST", "/api/responses", "[1, 2").await,
+        StatusCode::BAD_REQUEST,
+        "kept in the rejects",
+    );
+    let rejects = app.get("/api/rejects").await.json();
+    let sources: Vec<&str> = rejects
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["source"].as_str().unwrap())
+        .collect();
+    assert_eq!(sources, ["response:http", "response:http"]);
 }

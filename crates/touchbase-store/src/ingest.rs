@@ -377,6 +377,12 @@ pub async fn replay(
         .into_iter()
         .filter(|r| r.replayed_at.is_none() && only.is_none_or(|id| r.id == id))
         .partition(|r| r.replayable);
+    // Survey responses go back the responses' way.
+    let (responses, pending): (Vec<_>, Vec<_>) = pending
+        .into_iter()
+        .partition(|r| r.source.starts_with(crate::responses::SOURCE_PREFIX));
+    let (responses_taken, responses_refused) =
+        crate::responses::replay(store, &responses, now_us()).await?;
     let checker = checker(store).await?;
     let inputs: Vec<Input> = pending
         .iter()
@@ -389,8 +395,8 @@ pub async fn replay(
     write_events(store, checker.version, events, Vec::new(), now).await?;
     store.mark_replayed(&ids, now).await?;
     Ok(Replayed {
-        taken: ids.len() as u64,
-        still_rejected: bad.len() as u64,
+        taken: (ids.len() + responses_taken) as u64,
+        still_rejected: (bad.len() + responses_refused) as u64,
         not_replayable: altered.len() as u64,
     })
 }

@@ -25,6 +25,7 @@ pub mod settings;
 pub mod sources;
 pub mod standing;
 mod store;
+pub mod surveys;
 mod write;
 
 #[cfg(feature = "conformance")]

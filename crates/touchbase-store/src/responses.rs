@@ -184,6 +184,41 @@ pub async fn take(
     Ok(outcomes)
 }
 
+/// Takes the rejected responses `rejects` again (a replay): those that now pass are written and
+/// marked replayed. Returns how many were taken and how many still break a rule.
+pub(crate) async fn replay(
+    store: &dyn Store,
+    rejects: &[touchbase_core::event::Reject],
+    now_us: i64,
+) -> Result<(usize, usize), OpError> {
+    if rejects.is_empty() {
+        return Ok((0, 0));
+    }
+    let inventory = crate::inventory::get(store).await?.value;
+    let (mut good, mut ids, mut refused) = (Vec::new(), Vec::new(), 0);
+    for r in rejects {
+        let source = r.source.trim_start_matches(SOURCE_PREFIX);
+        match prepare(&inventory, &Input::new(r.raw.clone(), source), now_us) {
+            Ok(response) => {
+                good.push(response);
+                ids.push(r.id);
+            }
+            Err(_) => refused += 1,
+        }
+    }
+    let written = store.write_responses(good, Vec::new(), now_us).await?;
+    let mut taken = Vec::new();
+    for (id, w) in ids.into_iter().zip(written) {
+        if w == ResponseWritten::Answered {
+            refused += 1;
+        } else {
+            taken.push(id);
+        }
+    }
+    store.mark_replayed(&taken, now_us).await?;
+    Ok((taken.len(), refused))
+}
+
 /// The voice counts of one point on one UTC day (table `voice_daily`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct VoiceDay {

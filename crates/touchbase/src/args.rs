@@ -128,6 +128,50 @@ pub enum Command {
     /// self-service link.
     #[command(subcommand)]
     Standing(StandingCommand),
+    /// Surveys of key customers (R14): add one from a file, list them, show one.
+    #[command(subcommand)]
+    Survey(SurveyCommand),
+    /// Survey responses collected elsewhere: import them from NDJSON or CSV.
+    #[command(subcommand)]
+    Responses(ResponsesCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum SurveyCommand {
+    /// Add a survey from a YAML or JSON file, or replace the survey with its key (owners,
+    /// executives, admins). New questions make a new version.
+    Add {
+        #[arg(long)]
+        file: PathBuf,
+    },
+    /// The surveys.
+    List {
+        #[arg(long)]
+        json: bool,
+    },
+    /// One survey, as YAML (or JSON).
+    Show {
+        key: String,
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ResponsesCommand {
+    /// Take survey responses in (the responses wire format v1): NDJSON, one response per line,
+    /// or CSV (`.csv`) with a header row of the field names flattened with dots
+    /// (`answers.nps`); `.gz` is read as gzip; `-` reads standard input. Each response is
+    /// taken once (by its id); one that breaks a rule is kept in the rejects with its reasons.
+    Import {
+        file: PathBuf,
+        /// Read the file in this format, whatever its name says.
+        #[arg(long, value_enum)]
+        format: Option<Format>,
+        /// Print the summary as JSON: accepted, duplicates, rejected.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 #[derive(Debug, Subcommand)]

@@ -2085,3 +2085,130 @@ fn token_list_shows_ids_and_last_use() {
     let err = fails(d, db, &["--as", "vera", "token", "list"]);
     assert!(err.contains("vera has the role viewer"), "{err}");
 }
+
+/// A survey from a file, then responses from NDJSON and from CSV: the same response in either
+/// is one, a bad one is kept naming its field and rule and replays once its cause is fixed,
+/// and the scorecard carries the customers' voice.
+#[test]
+fn surveys_and_responses_from_files() {
+    let dir = small_store();
+    let d = dir.path();
+    write(
+        d,
+        "survey.yaml",
+        "key: after-visit\nname: After your visit\npoints: [web.order, workshop.booking]\n\
+         questions:\n  - nps\n  - csat\n  - change\n  - { key: bike, type: choice, text: Which bike?, options: [road, city] }\n",
+    );
+    let added = ok(d, "t.db", &["survey", "add", "--file", "survey.yaml"]);
+    assert!(
+        added.contains("survey after-visit stored (version 1)"),
+        "{added}"
+    );
+    let list = ok(d, "t.db", &["survey", "list"]);
+    assert!(
+        list.contains("after-visit") && list.contains("nps, csat, change, bike"),
+        "{list}"
+    );
+    let shown = json(d, "t.db", &["survey", "show", "after-visit", "--json"]);
+    assert_eq!(shown["identity"], "identified");
+    // A survey of an unknown point is refused naming it.
+    write(
+        d,
+        "bad.yaml",
+        "key: b\nname: B\npoints: [nowhere]\nquestions: [nps]\n",
+    );
+    let refused = fails(d, "t.db", &["survey", "add", "--file", "bad.yaml"]);
+    assert!(
+        refused.contains("survey `b`") && refused.contains("points[0]"),
+        "{refused}"
+    );
+
+    write(
+        d,
+        "responses.ndjson",
+        concat!(
+            r#"{"id":"r-1","survey":"after-visit","point":"web.order","at":"2026-03-01T09:30:00Z","party":"p-1","answers":{"nps":10,"csat":5,"bike":"road"}}"#,
+            "\n",
+            r#"{"id":"r-2","survey":"after-visit","point":"web.order","at":"2026-03-01T10:30:00Z","answers":{"nps":2,"change":"Faster, please"}}"#,
+            "\n",
+            r#"{"id":"r-3","survey":"after-visit","point":"web.order","at":"2026-03-01T11:30:00Z","answers":{"bike":"tandem"}}"#,
+            "\n",
+        ),
+    );
+    let summary = |report: &serde_json::Value| {
+        ["accepted", "duplicates", "rejected"].map(|k| report[k].as_u64().unwrap())
+    };
+    let report = json(
+        d,
+        "t.db",
+        &["responses", "import", "responses.ndjson", "--json"],
+    );
+    assert_eq!(summary(&report), [2, 0, 1], "{report}");
+    let rejects = rejects_on_record(d, "t.db");
+    assert_eq!(rejects.len(), 1, "{rejects:?}");
+    assert_eq!(rejects[0]["source"], "response:file:responses.ndjson:3");
+    assert_eq!(
+        rejects[0]["reasons"][0],
+        "answers.bike: must be one of road, city, got \"tandem\""
+    );
+    // The same responses as CSV: r-1 and r-2 are on record already; r-4 is new, with an
+    // answer of its own.
+    write(
+        d,
+        "responses.csv",
+        concat!(
+            "id,survey,point,at,party,answers.nps,answers.csat,answers.change,answers.bike\n",
+            "r-1,after-visit,web.order,2026-03-01T09:30:00Z,p-1,10,5,,road\n",
+            "r-2,after-visit,web.order,2026-03-01T10:30:00Z,,2,,\"Faster, please\",\n",
+            "r-4,after-visit,workshop.booking,2026-03-01T12:30:00Z,,9,4,,city\n",
+        ),
+    );
+    let report = json(
+        d,
+        "t.db",
+        &["responses", "import", "responses.csv", "--json"],
+    );
+    assert_eq!(summary(&report), [1, 2, 0], "{report}");
+    let card = json(
+        d,
+        "t.db",
+        &[
+            "scorecard",
+            "--point",
+            "web.order",
+            "--from",
+            "2026-03-01",
+            "--to",
+            "2026-03-02",
+            "--json",
+        ],
+    );
+    assert_eq!(card["responses"], 2, "{card}");
+    assert_eq!(card["nps"], 0.0);
+    // The survey learns the option; the reject then replays into the counts.
+    write(
+        d,
+        "survey.yaml",
+        "key: after-visit\nname: After your visit\npoints: [web.order, workshop.booking]\n\
+         questions:\n  - nps\n  - csat\n  - change\n  - { key: bike, type: choice, text: Which bike?, options: [road, city, tandem] }\n",
+    );
+    let added = ok(d, "t.db", &["survey", "add", "--file", "survey.yaml"]);
+    assert!(added.contains("(version 2)"), "{added}");
+    let replayed = ok(d, "t.db", &["rejects", "replay"]);
+    assert!(replayed.contains("1 taken"), "{replayed}");
+    let card = json(
+        d,
+        "t.db",
+        &[
+            "scorecard",
+            "--point",
+            "web.order",
+            "--from",
+            "2026-03-01",
+            "--to",
+            "2026-03-02",
+            "--json",
+        ],
+    );
+    assert_eq!(card["responses"], 3, "{card}");
+}

@@ -3,10 +3,15 @@
 //! JSON text of its event, which then goes the way of any other input: the same checks, the
 //! same rejects (replayable JSON), and the same hash id as the equivalent NDJSON line.
 //!
+//! Survey responses (their wire format: `answers.nps`, `answers.change`, …) are read the same
+//! way.
+//!
 //! A cell becomes a field as follows. An empty cell is an absent field. In a numeric column
-//! (`outcomes.satisfaction`, `value.*`, `cost`, `duration_s`) a finite number becomes a JSON
-//! number; in a yes/no column (`outcomes.knowledge`, `resolved`, `engaged`) `true` and `false`
-//! become booleans; `data` and `vars` are JSON text. Anything else is kept as a JSON string,
+//! (`outcomes.satisfaction`, `value.*`, `cost`, `duration_s`, `answers.nps`, `answers.csat`,
+//! `answers.ces`) a finite number becomes a JSON number; in a yes/no column
+//! (`outcomes.knowledge`, `resolved`, `engaged`) `true` and `false` become booleans; `data` and
+//! `vars` are JSON text; in another `answers.` column a JSON list of strings (`["road","city"]`,
+//! a multiple choice) becomes a list. Anything else is kept as a JSON string,
 //! so that the wire format's decoder rejects it with the field and the rule — and an unknown
 //! column is carried as it is, so that the decoder rejects the unknown field.
 
@@ -18,7 +23,7 @@ use super::not_utf8;
 use crate::ingest::Input;
 
 /// The fields under which a flattened name (`outcomes.intent`) nests.
-const NESTED: [&str; 2] = ["outcomes", "value"];
+const NESTED: [&str; 3] = ["outcomes", "value", "answers"];
 
 /// How a column's cells are read.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -27,6 +32,8 @@ enum Kind {
     Number,
     Bool,
     Json,
+    /// Text, or a JSON list of strings.
+    TextOrList,
 }
 
 /// One column of the header: where its cells go in the event, and how they are read.
@@ -43,11 +50,17 @@ struct Column {
 impl Column {
     fn new(name: &str) -> Column {
         let kind = match name {
-            "outcomes.satisfaction" | "value.company" | "value.party" | "cost" | "duration_s" => {
-                Kind::Number
-            }
+            "outcomes.satisfaction"
+            | "value.company"
+            | "value.party"
+            | "cost"
+            | "duration_s"
+            | "answers.nps"
+            | "answers.csat"
+            | "answers.ces" => Kind::Number,
             "outcomes.knowledge" | "outcomes.resolved" | "outcomes.engaged" => Kind::Bool,
             "data" | "vars" => Kind::Json,
+            _ if name.starts_with("answers.") => Kind::TextOrList,
             _ => Kind::Text,
         };
         let (field, nested) = match name.split_once('.') {
@@ -75,6 +88,9 @@ impl Column {
                 _ => None,
             },
             Kind::Json => serde_json::from_str(cell).ok(),
+            Kind::TextOrList => serde_json::from_str::<Vec<String>>(cell)
+                .ok()
+                .map(|items| items.into_iter().map(Value::String).collect()),
         };
         read.unwrap_or_else(|| Value::String(cell.to_owned()))
     }

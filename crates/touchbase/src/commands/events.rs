@@ -210,7 +210,7 @@ fn read_batch(
 }
 
 /// A progress bar on a terminal (bytes read, rate, ETA); hidden otherwise.
-fn progress_bar(size: Option<u64>, quiet: bool) -> indicatif::ProgressBar {
+pub(crate) fn progress_bar(size: Option<u64>, quiet: bool) -> indicatif::ProgressBar {
     if quiet || !std::io::stderr().is_terminal() {
         return indicatif::ProgressBar::hidden();
     }

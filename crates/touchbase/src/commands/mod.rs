@@ -18,3 +18,4 @@ pub mod serve;
 pub mod settings;
 pub mod standing;
 pub mod user;
+pub mod voice;
