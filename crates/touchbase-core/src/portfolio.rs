@@ -48,6 +48,14 @@ pub struct Settings {
     pub journey_gap_s: u64,
     /// Fewer survey responses than this over the period leaves `voice` null (default 10).
     pub survey_min_responses: u64,
+    /// A party is invited to one survey at most once within this many days (default 30).
+    pub survey_per_survey_days: u64,
+    /// A party is invited to any survey at most once within this many days (default 7).
+    pub survey_any_survey_days: u64,
+    /// The share of eligible interactions invited, drawn by hash (default 1: all).
+    pub survey_sampling: f64,
+    /// How long a survey invitation's link lasts, in days (default 14).
+    pub survey_link_days: u64,
 }
 
 impl Default for Settings {
@@ -58,17 +66,25 @@ impl Default for Settings {
             quality_threshold: 0.6,
             journey_gap_s: 30 * 86_400,
             survey_min_responses: 10,
+            survey_per_survey_days: 30,
+            survey_any_survey_days: 7,
+            survey_sampling: 1.0,
+            survey_link_days: 14,
         }
     }
 }
 
 /// A setting's name as the CLI and the API give it, e.g. `portfolio.quality_threshold`.
-pub const SETTING_NAMES: [&str; 5] = [
+pub const SETTING_NAMES: [&str; 9] = [
     "portfolio.min_volume",
     "portfolio.adequacy",
     "portfolio.quality_threshold",
     "journeys.journey_gap_s",
     "survey.min_responses",
+    "survey.per_survey_days",
+    "survey.any_survey_days",
+    "survey.sampling",
+    "survey.link_days",
 ];
 
 /// A setting that cannot be: an unknown name, or a value that breaks the setting's rule.
@@ -100,6 +116,10 @@ impl Settings {
             "portfolio.quality_threshold" => self.quality_threshold.into(),
             "journeys.journey_gap_s" => self.journey_gap_s.into(),
             "survey.min_responses" => self.survey_min_responses.into(),
+            "survey.per_survey_days" => self.survey_per_survey_days.into(),
+            "survey.any_survey_days" => self.survey_any_survey_days.into(),
+            "survey.sampling" => self.survey_sampling.into(),
+            "survey.link_days" => self.survey_link_days.into(),
             _ => return None,
         })
     }
@@ -133,6 +153,10 @@ impl Settings {
             "portfolio.quality_threshold" => next.quality_threshold = number()?,
             "journeys.journey_gap_s" => next.journey_gap_s = count()?,
             "survey.min_responses" => next.survey_min_responses = count()?,
+            "survey.per_survey_days" => next.survey_per_survey_days = count()?,
+            "survey.any_survey_days" => next.survey_any_survey_days = count()?,
+            "survey.sampling" => next.survey_sampling = number()?,
+            "survey.link_days" => next.survey_link_days = count()?,
             _ => {
                 return Err(error(format!(
                     "no such setting; the settings are {}",
@@ -177,7 +201,29 @@ impl Settings {
             self.journey_gap_s >= 1,
             format!("must be at least 1 second, got {}", self.journey_gap_s),
         );
+        rule(
+            "survey.sampling",
+            (0.0..=1.0).contains(&self.survey_sampling),
+            format!(
+                "must be from 0 to 1 (the share of interactions invited), got {}",
+                self.survey_sampling
+            ),
+        );
+        rule(
+            "survey.link_days",
+            (1..=90).contains(&self.survey_link_days),
+            format!("must be from 1 to 90 days, got {}", self.survey_link_days),
+        );
         found
+    }
+
+    /// The contact rules of survey invitations.
+    pub fn contact_rules(&self) -> crate::voice::invite::ContactRules {
+        crate::voice::invite::ContactRules {
+            per_survey_days: self.survey_per_survey_days,
+            any_survey_days: self.survey_any_survey_days,
+            sampling: self.survey_sampling,
+        }
     }
 
     /// `journey_gap_s` in microseconds, the unit of event instants.

@@ -1172,7 +1172,11 @@ async fn measuring(app: App) {
             "portfolio.adequacy": 0.8,
             "portfolio.min_volume": 30,
             "portfolio.quality_threshold": 0.6,
-            "survey.min_responses": 10
+            "survey.min_responses": 10,
+            "survey.per_survey_days": 30,
+            "survey.any_survey_days": 7,
+            "survey.sampling": 1.0,
+            "survey.link_days": 14
         })
     );
     assert_problem(

@@ -59,3 +59,28 @@ CREATE TABLE voice_daily (
     ces7 BIGINT NOT NULL DEFAULT 0,
     PRIMARY KEY (point, day)
 );
+-- The key customers, the only parties invited: imported from a file or chosen by a rule on
+-- behaviour (`source` says which).
+CREATE TABLE key_customers (
+    party    TEXT PRIMARY KEY,
+    segment  TEXT NOT NULL,
+    source   TEXT NOT NULL,
+    added_at BIGINT NOT NULL
+);
+-- The eligible interactions a contact rule kept from being invited, with the rule.
+CREATE TABLE suppressions (
+    survey     TEXT NOT NULL,
+    event_id   TEXT NOT NULL,
+    point      TEXT NOT NULL,
+    party      TEXT,
+    at         BIGINT NOT NULL,
+    reason     TEXT NOT NULL,
+    decided_at BIGINT NOT NULL,
+    PRIMARY KEY (survey, event_id)
+);
+-- A half-answered survey, kept so the respondent can resume it.
+CREATE TABLE response_drafts (
+    invitation TEXT PRIMARY KEY,
+    answers    TEXT NOT NULL,
+    updated_at BIGINT NOT NULL
+);

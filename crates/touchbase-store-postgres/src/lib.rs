@@ -20,6 +20,7 @@ use touchbase_core::{Change, Entity, Kind};
 use touchbase_core::standing::Order;
 use touchbase_store::audit::Sealing;
 use touchbase_store::ingest::now_us;
+use touchbase_store::invitations::{Invitation, KeyCustomer, Suppression};
 use touchbase_store::links::LinkRecord;
 use touchbase_store::outbox::{Attempt, Delivery, DeliveryFilter, FeedCount, Finished};
 use touchbase_store::responses::{NewResponse, ResponseWritten, VoiceDay};
@@ -635,6 +636,59 @@ impl Store for PostgresStore {
         const CONTEXT: &str = "adding up responses";
         let client = self.client().await?;
         voice::tally_voice(&**client, from, to)
+            .await
+            .map_err(pg(CONTEXT))
+    }
+
+    async fn put_key_customers(&self, customers: &[KeyCustomer]) -> Result<(), StoreError> {
+        const CONTEXT: &str = "writing key customers";
+        let mut client = self.client().await?;
+        let tx = durable(&mut client, CONTEXT).await?;
+        voice::put_key_customers(&tx, customers)
+            .await
+            .map_err(pg(CONTEXT))?;
+        tx.commit().await.map_err(pg(CONTEXT))
+    }
+
+    async fn key_customers(&self) -> Result<Vec<KeyCustomer>, StoreError> {
+        const CONTEXT: &str = "reading key customers";
+        let client = self.client().await?;
+        voice::key_customers(&**client).await.map_err(pg(CONTEXT))
+    }
+
+    async fn put_invitations(
+        &self,
+        invitations: &[(Invitation, LinkRecord)],
+        suppressions: &[Suppression],
+    ) -> Result<Vec<bool>, StoreError> {
+        const CONTEXT: &str = "writing invitations";
+        let mut client = self.client().await?;
+        let tx = durable(&mut client, CONTEXT).await?;
+        let written = voice::put_invitations(&tx, invitations, suppressions)
+            .await
+            .map_err(pg(CONTEXT))?;
+        tx.commit().await.map_err(pg(CONTEXT))?;
+        Ok(written)
+    }
+
+    async fn invitations(&self, survey: Option<&str>) -> Result<Vec<Invitation>, StoreError> {
+        const CONTEXT: &str = "reading invitations";
+        let client = self.client().await?;
+        voice::invitations(&**client, survey)
+            .await
+            .map_err(pg(CONTEXT))
+    }
+
+    async fn invitation(&self, id: &str) -> Result<Option<Invitation>, StoreError> {
+        const CONTEXT: &str = "reading an invitation";
+        let client = self.client().await?;
+        voice::invitation(&**client, id).await.map_err(pg(CONTEXT))
+    }
+
+    async fn suppressions(&self, survey: &str) -> Result<Vec<Suppression>, StoreError> {
+        const CONTEXT: &str = "reading suppressions";
+        let client = self.client().await?;
+        voice::suppressions(&**client, survey)
             .await
             .map_err(pg(CONTEXT))
     }

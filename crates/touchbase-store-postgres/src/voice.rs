@@ -3,6 +3,8 @@
 use tokio_postgres::types::ToSql;
 use tokio_postgres::{GenericClient, Transaction};
 use touchbase_core::event::NewReject;
+use touchbase_store::invitations::{Invitation, KeyCustomer, Suppression};
+use touchbase_store::links::LinkRecord;
 use touchbase_store::responses::{
     ANSWERED, NewResponse, ResponseWritten, VOICE_COUNTS, VoiceCounter, VoiceDay, tally,
 };
@@ -176,4 +178,193 @@ pub(crate) async fn tally_voice(
         counter.invitation(r.get(0), r.get(1));
     }
     Ok(counter.days())
+}
+
+/// Adds or replaces key customers in the caller's transaction.
+pub(crate) async fn put_key_customers(
+    tx: &Transaction<'_>,
+    customers: &[KeyCustomer],
+) -> Result<(), tokio_postgres::Error> {
+    let put = tx
+        .prepare(
+            "INSERT INTO key_customers (party, segment, source, added_at) VALUES ($1, $2, $3, $4)
+             ON CONFLICT (party) DO UPDATE SET segment = excluded.segment,
+                 source = excluded.source, added_at = excluded.added_at",
+        )
+        .await?;
+    for c in customers {
+        tx.execute(&put, &[&c.party, &c.segment, &c.source, &c.added_at])
+            .await?;
+    }
+    Ok(())
+}
+
+pub(crate) async fn key_customers(
+    client: &impl GenericClient,
+) -> Result<Vec<KeyCustomer>, tokio_postgres::Error> {
+    let rows = client
+        .query(
+            r#"SELECT party, segment, source, added_at FROM key_customers ORDER BY party COLLATE "C""#,
+            &[],
+        )
+        .await?;
+    Ok(rows
+        .iter()
+        .map(|r| KeyCustomer {
+            party: r.get(0),
+            segment: r.get(1),
+            source: r.get(2),
+            added_at: r.get(3),
+        })
+        .collect())
+}
+
+/// Writes invitations (each link only with its new invitation), their counts and the
+/// suppressions, in the caller's transaction.
+pub(crate) async fn put_invitations(
+    tx: &Transaction<'_>,
+    invitations: &[(Invitation, LinkRecord)],
+    suppressions: &[Suppression],
+) -> Result<Vec<bool>, tokio_postgres::Error> {
+    let insert = tx
+        .prepare(
+            "INSERT INTO invitations (id, survey, version, point, event_id, at, party, issued_at)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT DO NOTHING",
+        )
+        .await?;
+    let link = tx
+        .prepare(
+            "INSERT INTO links (hash, purpose, subject, expires_at, created_at)
+             VALUES ($1, $2, $3, $4, $5)",
+        )
+        .await?;
+    let mut counter = VoiceCounter::default();
+    let mut written = Vec::with_capacity(invitations.len());
+    for (i, l) in invitations {
+        let new = tx
+            .execute(
+                &insert,
+                &[
+                    &i.id,
+                    &i.survey,
+                    &i64::from(i.version),
+                    &i.point,
+                    &i.event_id,
+                    &i.at,
+                    &i.party,
+                    &i.issued_at,
+                ],
+            )
+            .await?
+            == 1;
+        if new {
+            tx.execute(
+                &link,
+                &[
+                    &l.hash,
+                    &l.purpose,
+                    &l.subject,
+                    &l.expires_at,
+                    &l.created_at,
+                ],
+            )
+            .await?;
+            counter.invitation(&i.point, i.at);
+        }
+        written.push(new);
+    }
+    add_to_voice_daily(tx, &counter.days()).await?;
+    let suppress = tx
+        .prepare(
+            "INSERT INTO suppressions (survey, event_id, point, party, at, reason, decided_at)
+             VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT DO NOTHING",
+        )
+        .await?;
+    for s in suppressions {
+        tx.execute(
+            &suppress,
+            &[
+                &s.survey,
+                &s.event_id,
+                &s.point,
+                &s.party,
+                &s.at,
+                &s.reason,
+                &s.decided_at,
+            ],
+        )
+        .await?;
+    }
+    Ok(written)
+}
+
+const INVITATION_COLUMNS: &str = "i.id, i.survey, i.version, i.point, i.event_id, i.at, i.party,
+     i.issued_at, EXISTS (SELECT 1 FROM answered_invitations a WHERE a.invitation = i.id)";
+
+fn invitation_of(r: &tokio_postgres::Row) -> Invitation {
+    Invitation {
+        id: r.get(0),
+        survey: r.get(1),
+        version: u32::try_from(r.get::<_, i64>(2)).unwrap_or(0),
+        point: r.get(3),
+        event_id: r.get(4),
+        at: r.get(5),
+        party: r.get(6),
+        issued_at: r.get(7),
+        answered: r.get(8),
+    }
+}
+
+pub(crate) async fn invitations(
+    client: &impl GenericClient,
+    survey: Option<&str>,
+) -> Result<Vec<Invitation>, tokio_postgres::Error> {
+    let rows = client
+        .query(
+            &format!(
+                r#"SELECT {INVITATION_COLUMNS} FROM invitations i
+                   WHERE $1::text IS NULL OR i.survey = $1 ORDER BY i.at, i.id COLLATE "C""#
+            ),
+            &[&survey],
+        )
+        .await?;
+    Ok(rows.iter().map(invitation_of).collect())
+}
+
+pub(crate) async fn invitation(
+    client: &impl GenericClient,
+    id: &str,
+) -> Result<Option<Invitation>, tokio_postgres::Error> {
+    let row = client
+        .query_opt(
+            &format!("SELECT {INVITATION_COLUMNS} FROM invitations i WHERE i.id = $1"),
+            &[&id],
+        )
+        .await?;
+    Ok(row.as_ref().map(invitation_of))
+}
+
+pub(crate) async fn suppressions(
+    client: &impl GenericClient,
+    survey: &str,
+) -> Result<Vec<Suppression>, tokio_postgres::Error> {
+    let rows = client
+        .query(
+            r#"SELECT survey, event_id, point, party, at, reason, decided_at FROM suppressions
+               WHERE survey = $1 ORDER BY at, event_id COLLATE "C""#,
+            &[&survey],
+        )
+        .await?;
+    Ok(rows
+        .iter()
+        .map(|r| Suppression {
+            survey: r.get(0),
+            event_id: r.get(1),
+            point: r.get(2),
+            party: r.get(3),
+            at: r.get(4),
+            reason: r.get(5),
+            decided_at: r.get(6),
+        })
+        .collect())
 }

@@ -59,3 +59,28 @@ CREATE TABLE voice_daily (
     ces7 INTEGER NOT NULL DEFAULT 0,
     PRIMARY KEY (point, day)
 ) STRICT, WITHOUT ROWID;
+-- The key customers, the only parties invited: imported from a file or chosen by a rule on
+-- behaviour (`source` says which).
+CREATE TABLE key_customers (
+    party    TEXT PRIMARY KEY,
+    segment  TEXT NOT NULL,
+    source   TEXT NOT NULL,
+    added_at INTEGER NOT NULL
+) STRICT;
+-- The eligible interactions a contact rule kept from being invited, with the rule.
+CREATE TABLE suppressions (
+    survey     TEXT NOT NULL,
+    event_id   TEXT NOT NULL,
+    point      TEXT NOT NULL,
+    party      TEXT,
+    at         INTEGER NOT NULL,
+    reason     TEXT NOT NULL,
+    decided_at INTEGER NOT NULL,
+    PRIMARY KEY (survey, event_id)
+) STRICT;
+-- A half-answered survey, kept so the respondent can resume it.
+CREATE TABLE response_drafts (
+    invitation TEXT PRIMARY KEY,
+    answers    TEXT NOT NULL,
+    updated_at INTEGER NOT NULL
+) STRICT;

@@ -23,6 +23,7 @@ mod orders;
 mod outbox;
 mod voice;
 use touchbase_core::standing::Order;
+use touchbase_store::invitations::{Invitation, KeyCustomer, Suppression};
 use touchbase_store::journey_days::{self, Batches, Changes, Touches};
 use touchbase_store::links::LinkRecord;
 use touchbase_store::responses::{NewResponse, ResponseWritten, VoiceDay};
@@ -667,6 +668,73 @@ impl Store for SqliteStore {
         const CONTEXT: &str = "adding up responses";
         self.with(CONTEXT, move |conn| {
             voice::tally_voice(conn, from, to).map_err(db(CONTEXT))
+        })
+        .await
+    }
+
+    async fn put_key_customers(&self, customers: &[KeyCustomer]) -> Result<(), StoreError> {
+        const CONTEXT: &str = "writing key customers";
+        let customers = customers.to_vec();
+        self.with(CONTEXT, move |conn| {
+            let tx = conn
+                .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+                .map_err(db(CONTEXT))?;
+            voice::put_key_customers(&tx, &customers).map_err(db(CONTEXT))?;
+            tx.commit().map_err(db(CONTEXT))
+        })
+        .await
+    }
+
+    async fn key_customers(&self) -> Result<Vec<KeyCustomer>, StoreError> {
+        const CONTEXT: &str = "reading key customers";
+        self.with(CONTEXT, move |conn| {
+            voice::key_customers(conn).map_err(db(CONTEXT))
+        })
+        .await
+    }
+
+    async fn put_invitations(
+        &self,
+        invitations: &[(Invitation, LinkRecord)],
+        suppressions: &[Suppression],
+    ) -> Result<Vec<bool>, StoreError> {
+        const CONTEXT: &str = "writing invitations";
+        let (invitations, suppressions) = (invitations.to_vec(), suppressions.to_vec());
+        self.with(CONTEXT, move |conn| {
+            let tx = conn
+                .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+                .map_err(db(CONTEXT))?;
+            let written =
+                voice::put_invitations(&tx, &invitations, &suppressions).map_err(db(CONTEXT))?;
+            tx.commit().map_err(db(CONTEXT))?;
+            Ok(written)
+        })
+        .await
+    }
+
+    async fn invitations(&self, survey: Option<&str>) -> Result<Vec<Invitation>, StoreError> {
+        const CONTEXT: &str = "reading invitations";
+        let survey = survey.map(str::to_owned);
+        self.with(CONTEXT, move |conn| {
+            voice::invitations(conn, survey.as_deref()).map_err(db(CONTEXT))
+        })
+        .await
+    }
+
+    async fn invitation(&self, id: &str) -> Result<Option<Invitation>, StoreError> {
+        const CONTEXT: &str = "reading an invitation";
+        let id = id.to_owned();
+        self.with(CONTEXT, move |conn| {
+            voice::invitation(conn, &id).map_err(db(CONTEXT))
+        })
+        .await
+    }
+
+    async fn suppressions(&self, survey: &str) -> Result<Vec<Suppression>, StoreError> {
+        const CONTEXT: &str = "reading suppressions";
+        let survey = survey.to_owned();
+        self.with(CONTEXT, move |conn| {
+            voice::suppressions(conn, &survey).map_err(db(CONTEXT))
         })
         .await
     }

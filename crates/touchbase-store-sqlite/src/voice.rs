@@ -2,6 +2,8 @@
 
 use rusqlite::{Connection, params, params_from_iter};
 use touchbase_core::event::NewReject;
+use touchbase_store::invitations::{Invitation, KeyCustomer, Suppression};
+use touchbase_store::links::LinkRecord;
 use touchbase_store::responses::{
     ANSWERED, NewResponse, ResponseWritten, VOICE_COUNTS, VoiceCounter, VoiceDay, tally,
 };
@@ -157,4 +159,150 @@ pub(crate) fn tally_voice(
         counter.invitation(&r.get::<_, String>(0)?, r.get(1)?);
     }
     Ok(counter.days())
+}
+
+/// Adds or replaces key customers.
+pub(crate) fn put_key_customers(
+    conn: &Connection,
+    customers: &[KeyCustomer],
+) -> rusqlite::Result<()> {
+    let mut put = conn.prepare_cached(
+        "INSERT INTO key_customers (party, segment, source, added_at) VALUES (?1, ?2, ?3, ?4)
+         ON CONFLICT (party) DO UPDATE SET segment = excluded.segment, source = excluded.source,
+             added_at = excluded.added_at",
+    )?;
+    for c in customers {
+        put.execute(params![c.party, c.segment, c.source, c.added_at])?;
+    }
+    Ok(())
+}
+
+pub(crate) fn key_customers(conn: &Connection) -> rusqlite::Result<Vec<KeyCustomer>> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT party, segment, source, added_at FROM key_customers ORDER BY party",
+    )?;
+    let rows = stmt.query_map([], |r| {
+        Ok(KeyCustomer {
+            party: r.get(0)?,
+            segment: r.get(1)?,
+            source: r.get(2)?,
+            added_at: r.get(3)?,
+        })
+    })?;
+    rows.collect()
+}
+
+/// Writes invitations (each link only with its new invitation), their counts and the
+/// suppressions; the caller holds the transaction.
+pub(crate) fn put_invitations(
+    conn: &Connection,
+    invitations: &[(Invitation, LinkRecord)],
+    suppressions: &[Suppression],
+) -> rusqlite::Result<Vec<bool>> {
+    let mut insert = conn.prepare_cached(
+        "INSERT INTO invitations (id, survey, version, point, event_id, at, party, issued_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8) ON CONFLICT DO NOTHING",
+    )?;
+    let mut link = conn.prepare_cached(
+        "INSERT INTO links (hash, purpose, subject, expires_at, created_at) VALUES (?1, ?2, ?3, ?4, ?5)",
+    )?;
+    let mut counter = VoiceCounter::default();
+    let mut written = Vec::with_capacity(invitations.len());
+    for (i, l) in invitations {
+        let new = insert.execute(params![
+            i.id,
+            i.survey,
+            i.version,
+            i.point,
+            i.event_id,
+            i.at,
+            i.party,
+            i.issued_at
+        ])? == 1;
+        if new {
+            link.execute(params![
+                l.hash,
+                l.purpose,
+                l.subject,
+                l.expires_at,
+                l.created_at
+            ])?;
+            counter.invitation(&i.point, i.at);
+        }
+        written.push(new);
+    }
+    add_to_voice_daily(conn, &counter.days())?;
+    let mut suppress = conn.prepare_cached(
+        "INSERT INTO suppressions (survey, event_id, point, party, at, reason, decided_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) ON CONFLICT DO NOTHING",
+    )?;
+    for s in suppressions {
+        suppress.execute(params![
+            s.survey,
+            s.event_id,
+            s.point,
+            s.party,
+            s.at,
+            s.reason,
+            s.decided_at
+        ])?;
+    }
+    Ok(written)
+}
+
+const INVITATION_COLUMNS: &str = "i.id, i.survey, i.version, i.point, i.event_id, i.at, i.party,
+     i.issued_at, EXISTS (SELECT 1 FROM answered_invitations a WHERE a.invitation = i.id)";
+
+fn invitation_of(r: &rusqlite::Row<'_>) -> rusqlite::Result<Invitation> {
+    Ok(Invitation {
+        id: r.get(0)?,
+        survey: r.get(1)?,
+        version: r.get(2)?,
+        point: r.get(3)?,
+        event_id: r.get(4)?,
+        at: r.get(5)?,
+        party: r.get(6)?,
+        issued_at: r.get(7)?,
+        answered: r.get(8)?,
+    })
+}
+
+pub(crate) fn invitations(
+    conn: &Connection,
+    survey: Option<&str>,
+) -> rusqlite::Result<Vec<Invitation>> {
+    let mut stmt = conn.prepare_cached(&format!(
+        "SELECT {INVITATION_COLUMNS} FROM invitations i
+         WHERE ?1 IS NULL OR i.survey = ?1 ORDER BY i.at, i.id"
+    ))?;
+    let rows = stmt.query_map(params![survey], invitation_of)?;
+    rows.collect()
+}
+
+pub(crate) fn invitation(conn: &Connection, id: &str) -> rusqlite::Result<Option<Invitation>> {
+    use rusqlite::OptionalExtension;
+    conn.prepare_cached(&format!(
+        "SELECT {INVITATION_COLUMNS} FROM invitations i WHERE i.id = ?1"
+    ))?
+    .query_row(params![id], invitation_of)
+    .optional()
+}
+
+pub(crate) fn suppressions(conn: &Connection, survey: &str) -> rusqlite::Result<Vec<Suppression>> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT survey, event_id, point, party, at, reason, decided_at FROM suppressions
+         WHERE survey = ?1 ORDER BY at, event_id",
+    )?;
+    let rows = stmt.query_map(params![survey], |r| {
+        Ok(Suppression {
+            survey: r.get(0)?,
+            event_id: r.get(1)?,
+            point: r.get(2)?,
+            party: r.get(3)?,
+            at: r.get(4)?,
+            reason: r.get(5)?,
+            decided_at: r.get(6)?,
+        })
+    })?;
+    rows.collect()
 }

@@ -13,6 +13,7 @@ mod error;
 pub mod feed;
 pub mod ingest;
 pub mod inventory;
+pub mod invitations;
 pub mod journey_days;
 pub mod links;
 pub mod measure;

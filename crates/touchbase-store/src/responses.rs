@@ -100,6 +100,44 @@ fn kept(response: Response, survey: &Survey, input: &Input) -> NewResponse {
     }
 }
 
+/// A response that names an invitation touchbase issued answers it (it counts in
+/// `response_rate`) if it is about the invitation's survey, point and interaction; one that
+/// names another invitation (from another tool) is kept as it is. The reasons it is rejected
+/// otherwise.
+async fn of_invitation(
+    store: &dyn Store,
+    inventory: &Inventory,
+    mut r: NewResponse,
+) -> Result<Result<NewResponse, Vec<String>>, OpError> {
+    let Some(id) = &r.answers_invitation else {
+        return Ok(Ok(r));
+    };
+    let Some(invitation) = store.invitation(id).await? else {
+        return Ok(Ok(r));
+    };
+    let x = &r.response;
+    let anonymous = inventory
+        .surveys
+        .iter()
+        .find(|s| s.key == x.survey)
+        .is_some_and(|s| s.identity == Identity::Anonymous);
+    let at = if anonymous {
+        invitation.at.div_euclid(DAY_US) * DAY_US
+    } else {
+        invitation.at
+    };
+    if invitation.survey != x.survey || invitation.point != x.point || at != x.at {
+        return Ok(Err(vec![format!(
+            "invitation: {id} asks survey {} about the interaction at {} at {}; the response must name those",
+            invitation.survey,
+            invitation.point,
+            touchbase_core::rules::instant(invitation.at)
+        )]));
+    }
+    r.invited = true;
+    Ok(Ok(r))
+}
+
 /// Counts of a batch or a whole import of responses.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
@@ -143,7 +181,11 @@ pub async fn take(
     let mut positions = Vec::new();
     let mut rejects = Vec::new();
     for (i, input) in inputs.iter().enumerate() {
-        match prepare(&inventory, input, now_us) {
+        let prepared = match prepare(&inventory, input, now_us) {
+            Ok(r) => of_invitation(store, &inventory, r).await?,
+            Err(reasons) => Err(reasons),
+        };
+        match prepared {
             Ok(r) => {
                 positions.push(i);
                 good.push(r);
@@ -198,7 +240,11 @@ pub(crate) async fn replay(
     let (mut good, mut ids, mut refused) = (Vec::new(), Vec::new(), 0);
     for r in rejects {
         let source = r.source.trim_start_matches(SOURCE_PREFIX);
-        match prepare(&inventory, &Input::new(r.raw.clone(), source), now_us) {
+        let prepared = match prepare(&inventory, &Input::new(r.raw.clone(), source), now_us) {
+            Ok(response) => of_invitation(store, &inventory, response).await?,
+            Err(reasons) => Err(reasons),
+        };
+        match prepared {
             Ok(response) => {
                 good.push(response);
                 ids.push(r.id);

@@ -8,6 +8,7 @@ use touchbase_core::rules::Firing;
 use touchbase_core::{Change, Entity, Kind};
 
 use crate::StoreError;
+use crate::invitations::{Invitation, KeyCustomer, Suppression};
 use crate::links::LinkRecord;
 use crate::outbox::{Attempt, Delivery, DeliveryFilter, FeedCount, Finished};
 use crate::responses::{NewResponse, ResponseWritten, VoiceDay};
@@ -184,6 +185,31 @@ pub trait Store: Send + Sync + Debug {
     /// the rows themselves (the partial first and last days of a period), in (point, day)
     /// order.
     async fn tally_voice(&self, from: i64, to: i64) -> Result<Vec<VoiceDay>, StoreError>;
+
+    /// Adds key customers, or replaces those with the same party.
+    async fn put_key_customers(&self, customers: &[KeyCustomer]) -> Result<(), StoreError>;
+
+    /// The key customers, by party.
+    async fn key_customers(&self) -> Result<Vec<KeyCustomer>, StoreError>;
+
+    /// Writes invitations with their links' records, and suppressions, in one transaction:
+    /// each invitation once per (survey, interaction) — its link recorded only when it is new —
+    /// counted in the daily voice counts by its interaction's day; each suppression once.
+    /// Returns, for each invitation, whether it was new.
+    async fn put_invitations(
+        &self,
+        invitations: &[(Invitation, LinkRecord)],
+        suppressions: &[Suppression],
+    ) -> Result<Vec<bool>, StoreError>;
+
+    /// The invitations of `survey` (every survey's without one), by (`at`, id).
+    async fn invitations(&self, survey: Option<&str>) -> Result<Vec<Invitation>, StoreError>;
+
+    /// One invitation.
+    async fn invitation(&self, id: &str) -> Result<Option<Invitation>, StoreError>;
+
+    /// The suppressions of `survey`, by (`at`, event id).
+    async fn suppressions(&self, survey: &str) -> Result<Vec<Suppression>, StoreError>;
 
     /// The counted events with `from <= at < to` whose data broke their point's contract, in
     /// (point, `at`, `id`) order.

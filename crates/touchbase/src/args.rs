@@ -134,6 +134,9 @@ pub enum Command {
     /// Survey responses collected elsewhere: import them from NDJSON or CSV.
     #[command(subcommand)]
     Responses(ResponsesCommand),
+    /// Key customers, the only parties surveys invite: from a file, or by behaviour.
+    #[command(subcommand)]
+    Customers(CustomersCommand),
 }
 
 #[derive(Debug, Subcommand)]
@@ -152,6 +155,57 @@ pub enum SurveyCommand {
     /// One survey, as YAML (or JSON).
     Show {
         key: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Invite key customers for their interactions in a period: one invitation per accepted
+    /// interaction at the survey's points, after the contact rules (`survey.*` settings); an
+    /// interaction decided by an earlier run is left as it was. Prints each new invitation
+    /// with its link (shown only now) and the suppressions by reason.
+    Invite {
+        survey: String,
+        #[command(flatten)]
+        period: PeriodArgs,
+        /// The server's address the links point at.
+        #[arg(
+            long,
+            env = "TOUCHBASE_PUBLIC_URL",
+            default_value = "http://127.0.0.1:7878"
+        )]
+        base: String,
+        /// Print the report as JSON, each invitation with its `link`.
+        #[arg(long, conflicts_with = "csv")]
+        json: bool,
+        /// Print the new invitations as CSV for a mail merge: party, point, at, link, expires.
+        #[arg(long)]
+        csv: bool,
+    },
+    /// The invitations issued for a survey, and whether each was answered (never the links:
+    /// only their hashes are kept).
+    Invitations {
+        survey: String,
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum CustomersCommand {
+    /// Key customers from a CSV file with the columns `party` and `segment` (admins); a party
+    /// already on record gets the file's segment.
+    Import { file: PathBuf },
+    /// Key customers by behaviour: the N parties with the most value to the organization over
+    /// a period (admins).
+    Top {
+        n: usize,
+        #[command(flatten)]
+        period: PeriodArgs,
+        /// The segment they are recorded under.
+        #[arg(long, default_value = "top-value")]
+        segment: String,
+    },
+    /// The key customers.
+    List {
         #[arg(long)]
         json: bool,
     },

@@ -179,7 +179,8 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Rule(a) => commands::feed::rule(store, actor, a).await,
         Command::Deliveries(a) => commands::feed::deliveries(store, actor, a).await,
         Command::Standing(a) => commands::standing::run(store, actor, &org_keys()?, a).await,
-        Command::Survey(a) => commands::voice::survey(store, actor, a).await,
+        Command::Survey(a) => commands::voice::survey(store, actor, &org_keys()?, a).await,
+        Command::Customers(a) => commands::voice::customers(store, actor, a).await,
         Command::Responses(a) => commands::voice::responses(store, actor, a).await,
         Command::Serve(_)
         | Command::Demo(_)

@@ -2212,3 +2212,131 @@ fn surveys_and_responses_from_files() {
     );
     assert_eq!(card["responses"], 3, "{card}");
 }
+
+/// Key customers from a file and by value; invitations with their links as JSON and as CSV
+/// for a mail merge, each interaction decided once.
+#[test]
+fn key_customers_are_invited_from_the_cli() {
+    let dir = small_store();
+    let d = dir.path();
+    write(
+        d,
+        "survey.yaml",
+        "key: after-visit\nname: After your visit\npoints: [web.order]\nquestions: [nps, change]\n",
+    );
+    ok(d, "t.db", &["survey", "add", "--file", "survey.yaml"]);
+    write(
+        d,
+        "events.ndjson",
+        concat!(
+            r#"{"id":"e1","point":"web.order","at":"2026-03-01T09:00:00Z","party":"p1","value":{"company":9}}"#,
+            "\n",
+            r#"{"id":"e2","point":"web.order","at":"2026-03-02T09:00:00Z","party":"p1","value":{"company":9}}"#,
+            "\n",
+            r#"{"id":"e3","point":"web.order","at":"2026-03-02T10:00:00Z","party":"p2","value":{"company":1}}"#,
+            "\n",
+            r#"{"id":"e4","point":"web.order","at":"2026-03-03T10:00:00Z","party":"p3","value":{"company":50}}"#,
+            "\n",
+        ),
+    );
+    ok(d, "t.db", &["import", "events.ndjson"]);
+    write(d, "key.csv", "party,segment\np1,gold\np2,silver\n");
+    let imported = ok(d, "t.db", &["customers", "import", "key.csv"]);
+    assert!(
+        imported.contains("2 key customers from key.csv; 2 on record"),
+        "{imported}"
+    );
+    write(d, "bad.csv", "who,segment\np1,gold\n");
+    let refused = fails(d, "t.db", &["customers", "import", "bad.csv"]);
+    assert!(refused.contains("no `party` column"), "{refused}");
+    let top = ok(
+        d,
+        "t.db",
+        &[
+            "customers",
+            "top",
+            "1",
+            "--from",
+            "2026-03-01",
+            "--to",
+            "2026-03-04",
+        ],
+    );
+    assert!(top.contains(": p3"), "{top}");
+    let list = json(d, "t.db", &["customers", "list", "--json"]);
+    let parties: Vec<&str> = list
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["party"].as_str().unwrap())
+        .collect();
+    assert_eq!(parties, ["p1", "p2", "p3"]);
+
+    let report = json(
+        d,
+        "t.db",
+        &[
+            "survey",
+            "invite",
+            "after-visit",
+            "--from",
+            "2026-03-01",
+            "--to",
+            "2026-03-03",
+            "--base",
+            "https://cx.example.com/",
+            "--json",
+        ],
+    );
+    // p1's second visit is within 30 days of its first invitation; p3's is after the period.
+    assert_eq!(report["eligible"], 3, "{report}");
+    assert_eq!(report["suppressed"]["surveyed_recently"], 1);
+    let invited = report["invited"].as_array().unwrap();
+    let events: Vec<&str> = invited
+        .iter()
+        .map(|i| i["event_id"].as_str().unwrap())
+        .collect();
+    assert_eq!(events, ["e1", "e3"]);
+    assert!(
+        invited[0]["link"]
+            .as_str()
+            .unwrap()
+            .starts_with("https://cx.example.com/r/after-visit/"),
+        "{report}"
+    );
+    // A later period as CSV: only p3's interaction is new.
+    let csv = ok(
+        d,
+        "t.db",
+        &[
+            "survey",
+            "invite",
+            "after-visit",
+            "--from",
+            "2026-03-01",
+            "--to",
+            "2026-03-04",
+            "--csv",
+        ],
+    );
+    let lines: Vec<&str> = csv.lines().collect();
+    assert_eq!(lines[0], "invitation,party,point,at,link,expires");
+    assert_eq!(lines.len(), 2, "{csv}");
+    assert!(
+        lines[1]
+            .contains(",p3,web.order,2026-03-03T10:00:00Z,http://127.0.0.1:7878/r/after-visit/"),
+        "{csv}"
+    );
+    let all = json(
+        d,
+        "t.db",
+        &["survey", "invitations", "after-visit", "--json"],
+    );
+    assert_eq!(all.as_array().unwrap().len(), 3);
+    assert!(
+        all.as_array()
+            .unwrap()
+            .iter()
+            .all(|i| i["answered"] == false)
+    );
+}

@@ -5,6 +5,7 @@
 pub mod analysis;
 pub mod codebook;
 pub mod figures;
+pub mod invite;
 pub mod response;
 pub mod survey;
 

@@ -56,6 +56,7 @@ pub use standing::{
 mod voice;
 pub use voice::{
     anonymous_responses_keep_neither_party_nor_instant,
+    key_customers_are_invited_once_within_the_contact_rules,
     surveys_live_in_the_inventory_and_new_questions_make_a_new_version,
     voice_figures_are_metrics_by_hand,
 };
@@ -238,6 +239,7 @@ macro_rules! conformance_suite {
             voice_figures_are_metrics_by_hand,
             anonymous_responses_keep_neither_party_nor_instant,
             surveys_live_in_the_inventory_and_new_questions_make_a_new_version,
+            key_customers_are_invited_once_within_the_contact_rules,
         );
     };
     (@each $backend:expr; $($name:ident),* $(,)?) => {

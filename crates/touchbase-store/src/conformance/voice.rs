@@ -434,3 +434,166 @@ pub async fn surveys_live_in_the_inventory_and_new_questions_make_a_new_version(
         "{e}"
     );
 }
+
+pub async fn key_customers_are_invited_once_within_the_contact_rules(backend: &dyn Backend) {
+    use crate::invitations::{self, KeyCustomer};
+    use touchbase_core::endpoint::Keys;
+    use touchbase_core::link::Purpose;
+
+    let store = backend.fresh().await;
+    let text = SMALL.replacen("points:\n", &format!("{SURVEYS}\npoints:\n"), 1);
+    baseline(&*store, &parse(&text)).await;
+    let day = 24 * HOUR;
+    let now = MAR_2 + 90 * day;
+    let event = |id: &str, point: &str, party: &str, d: i64| {
+        Input::new(
+            format!(
+                r#"{{"id":"{id}","point":"{point}","at":"{}","party":"{party}","value":{{"company":{d}}}}}"#,
+                instant(MAR_2 + d * day + 9 * HOUR)
+            ),
+            "test",
+        )
+    };
+    let events = [
+        event("e1", "web.order", "p1", 0),
+        event("e2", "web.order", "p2", 0),
+        event("e3", "web.order", "p2", 3),
+        event("e4", "workshop.booking", "p1", 5),
+        event("e5", "web.order", "p1", 10),
+        event("e6", "web.order", "p1", 40),
+        event("e7", "web.order", "p3", 1),
+    ];
+    let checker = crate::ingest::checker(&*store).await.unwrap();
+    let taken = crate::ingest::ingest(&*store, &admin(), &checker, &events)
+        .await
+        .unwrap();
+    assert!(
+        taken.iter().all(|o| o.status == Status::Accepted),
+        "{taken:?}"
+    );
+
+    let key = |party: &str| KeyCustomer {
+        party: party.to_owned(),
+        segment: "gold".to_owned(),
+        source: "file".to_owned(),
+        added_at: now,
+    };
+    let on_record = invitations::put_key_customers(&*store, &admin(), &[key("p1"), key("p2")])
+        .await
+        .unwrap();
+    assert_eq!(on_record, 2);
+    // By behaviour: the top party by value over the period is p1 (0 + 5 + 10 + 40).
+    let period = Period {
+        from: MAR_2,
+        to: MAR_2 + 60 * day,
+    };
+    let top = invitations::top_customers(&*store, &admin(), 1, period, "top", now)
+        .await
+        .unwrap();
+    assert_eq!(top[0].party, "p1");
+    assert!(top[0].source.starts_with("top 1 by value"));
+
+    let keys = Keys::from_bytes([9; 32]);
+    let report = invitations::invite(&*store, &admin(), &keys, "after-visit", period, now)
+        .await
+        .unwrap();
+    // p3 is no key customer; p1 and p2 at day 0 are invited; p2's day 3 and p1's days 5 and 10
+    // fall within 30 days of their invitation to this survey; p1's day 40 does not.
+    assert_eq!(report.eligible, 6);
+    let invited: Vec<&str> = report
+        .invited
+        .iter()
+        .map(|i| i.invitation.event_id.as_str())
+        .collect();
+    assert_eq!(invited, ["e1", "e2", "e6"]);
+    assert_eq!(report.suppressed.get("surveyed_recently"), Some(&3));
+    assert_eq!(store.suppressions("after-visit").await.unwrap().len(), 3);
+    // Each link opens its invitation only, for this survey and its version.
+    let first = &report.invited[0];
+    let token = first.link.rsplit('/').next().unwrap();
+    assert!(first.link.starts_with("/r/after-visit/"));
+    let record = crate::links::open(&*store, &keys, Purpose::Survey, token, true, now)
+        .await
+        .unwrap();
+    assert_eq!(
+        invitations::subject_parts(&record.subject),
+        Some(("after-visit", 1, first.invitation.id.as_str()))
+    );
+    assert!(
+        crate::links::open(&*store, &keys, Purpose::Standing, token, false, now)
+            .await
+            .is_err()
+    );
+    // Run again: nothing new, each interaction decided once.
+    let again = invitations::invite(&*store, &admin(), &keys, "after-visit", period, now)
+        .await
+        .unwrap();
+    assert!(again.invited.is_empty());
+    assert_eq!(again.decided_before, 6);
+
+    // A response to e1's invitation answers it; one that names it about another point is
+    // refused, and so is a second answer.
+    let answer = |id: &str, point: &str, d: i64| {
+        Input::new(
+            format!(
+                r#"{{"id":"{id}","survey":"after-visit","point":"{point}","at":"{}","invitation":"{}","answers":{{"nps":9}}}}"#,
+                instant(MAR_2 + d * day + 9 * HOUR),
+                first.invitation.id
+            ),
+            "test",
+        )
+    };
+    let outcomes = responses::take(
+        &*store,
+        &admin(),
+        &[
+            answer("a1", "workshop.booking", 0),
+            answer("a2", "web.order", 0),
+            answer("a3", "web.order", 0),
+        ],
+        now,
+    )
+    .await
+    .unwrap();
+    let statuses: Vec<Status> = outcomes.iter().map(|o| o.status).collect();
+    assert_eq!(
+        statuses,
+        [Status::Rejected, Status::Accepted, Status::Rejected]
+    );
+    assert!(
+        outcomes[0].reasons[0].starts_with("invitation: "),
+        "{outcomes:?}"
+    );
+    assert_eq!(outcomes[2].reasons, [responses::ANSWERED]);
+    let listed = invitations::invitations(&*store, &admin(), Some("after-visit"))
+        .await
+        .unwrap();
+    let answered: Vec<&str> = listed
+        .iter()
+        .filter(|i| i.answered)
+        .map(|i| i.event_id.as_str())
+        .collect();
+    assert_eq!((listed.len(), answered), (3, vec!["e1"]));
+    // Three invitations in the period, one answered.
+    let inventory = crate::inventory::get(&*store).await.unwrap().value;
+    let voice = measure::scorecards(&*store, &inventory, period, &[Scope::Organization], None)
+        .await
+        .unwrap()
+        .remove(0)
+        .scorecard
+        .voice;
+    assert_eq!((voice.invitations, voice.responses), (3, 1));
+    close(voice.response_rate, Some(1.0 / 3.0), "response_rate");
+    // The partial day of e1 counts its invitation too.
+    let partial = Period {
+        from: MAR_2 + HOUR,
+        to: MAR_2 + 12 * HOUR,
+    };
+    let voice = measure::scorecards(&*store, &inventory, partial, &[Scope::Organization], None)
+        .await
+        .unwrap()
+        .remove(0)
+        .scorecard
+        .voice;
+    assert_eq!((voice.invitations, voice.responses), (2, 1));
+}

@@ -9,7 +9,12 @@ use touchbase_store::ingest::Input;
 use touchbase_store::responses::{self, ResponseSummary};
 use touchbase_store::surveys;
 
-use crate::args::{ResponsesCommand, SurveyCommand};
+use touchbase_core::endpoint::Keys;
+use touchbase_core::rules::instant;
+use touchbase_store::ingest::now_us;
+use touchbase_store::invitations::{self, KeyCustomer};
+
+use crate::args::{CustomersCommand, ResponsesCommand, SurveyCommand};
 use crate::output::{print_json, read_input, table};
 use crate::source::Source;
 
@@ -27,6 +32,7 @@ fn questions(s: &Survey) -> String {
 pub async fn survey(
     store: &dyn Store,
     actor: &Actor,
+    keys: &Keys,
     command: SurveyCommand,
 ) -> anyhow::Result<()> {
     match command {
@@ -74,6 +80,157 @@ pub async fn survey(
                 return print_json(&s);
             }
             print!("{}", serde_yaml_ng::to_string(&s)?);
+        }
+        SurveyCommand::Invite {
+            survey,
+            period,
+            base,
+            json,
+            csv,
+        } => {
+            let period = super::measure::requested(&period)?;
+            let mut report =
+                invitations::invite(store, actor, keys, &survey, period, now_us()).await?;
+            let base = base.trim_end_matches('/');
+            for issued in &mut report.invited {
+                issued.link = format!("{base}{}", issued.link);
+            }
+            if json {
+                return print_json(&report);
+            }
+            if csv {
+                let mut out = csv::Writer::from_writer(std::io::stdout());
+                out.write_record(["invitation", "party", "point", "at", "link", "expires"])?;
+                for i in &report.invited {
+                    out.write_record([
+                        i.invitation.id.as_str(),
+                        i.invitation.party.as_deref().unwrap_or_default(),
+                        i.invitation.point.as_str(),
+                        &instant(i.invitation.at),
+                        i.link.as_str(),
+                        &instant(i.expires_at.saturating_mul(1_000_000)),
+                    ])?;
+                }
+                out.flush()?;
+                return Ok(());
+            }
+            let suppressed: u64 = report.suppressed.values().sum();
+            println!(
+                "survey {}, {} to {}: {} eligible interactions of key customers, {} invited, {} suppressed, {} decided before",
+                report.survey,
+                instant(report.from),
+                instant(report.to),
+                report.eligible,
+                report.invited.len(),
+                suppressed,
+                report.decided_before
+            );
+            for (reason, n) in &report.suppressed {
+                println!("  suppressed {n}: {reason}");
+            }
+            for i in &report.invited {
+                println!(
+                    "  {}  {}  {}  {}",
+                    i.invitation.party.as_deref().unwrap_or("-"),
+                    i.invitation.point,
+                    instant(i.invitation.at),
+                    i.link
+                );
+            }
+            if let Some(first) = report.invited.first() {
+                println!(
+                    "(each link opens that one invitation's page until {}; links are shown only now)",
+                    instant(first.expires_at.saturating_mul(1_000_000))
+                );
+            }
+        }
+        SurveyCommand::Invitations { survey, json } => {
+            surveys::get(store, actor, &survey).await?;
+            let all = invitations::invitations(store, actor, Some(&survey)).await?;
+            if json {
+                return print_json(&all);
+            }
+            let mut t = table(["invitation", "party", "point", "at", "version", "answered"]);
+            for i in &all {
+                t.add_row([
+                    i.id.clone(),
+                    i.party.clone().unwrap_or_default(),
+                    i.point.clone(),
+                    instant(i.at),
+                    i.version.to_string(),
+                    if i.answered { "yes" } else { "no" }.to_owned(),
+                ]);
+            }
+            println!("{t}");
+        }
+    }
+    Ok(())
+}
+
+pub async fn customers(
+    store: &dyn Store,
+    actor: &Actor,
+    command: CustomersCommand,
+) -> anyhow::Result<()> {
+    match command {
+        CustomersCommand::Import { file } => {
+            let text = read_input(&file)?;
+            let mut rows = csv::Reader::from_reader(text.as_bytes());
+            let headers = rows.headers()?.clone();
+            let column = |name: &str| {
+                headers.iter().position(|h| h.trim() == name).ok_or_else(|| {
+                    anyhow::anyhow!(
+                        "`{}`: the header has no `{name}` column; the columns are party and segment",
+                        file.display()
+                    )
+                })
+            };
+            let (party, segment) = (column("party")?, column("segment")?);
+            let now = now_us();
+            let mut customers = Vec::new();
+            for (i, row) in rows.records().enumerate() {
+                let row =
+                    row.map_err(|e| anyhow::anyhow!("`{}` row {}: {e}", file.display(), i + 2))?;
+                customers.push(KeyCustomer {
+                    party: row.get(party).unwrap_or_default().trim().to_owned(),
+                    segment: row.get(segment).unwrap_or_default().trim().to_owned(),
+                    source: "file".to_owned(),
+                    added_at: now,
+                });
+            }
+            let total = invitations::put_key_customers(store, actor, &customers).await?;
+            println!(
+                "{} key customers from {}; {total} on record",
+                customers.len(),
+                file.display()
+            );
+        }
+        CustomersCommand::Top { n, period, segment } => {
+            let period = super::measure::requested(&period)?;
+            let chosen =
+                invitations::top_customers(store, actor, n, period, &segment, now_us()).await?;
+            println!(
+                "{} key customers by value from {} to {} (segment {segment}): {}",
+                chosen.len(),
+                instant(period.from),
+                instant(period.to),
+                chosen
+                    .iter()
+                    .map(|c| c.party.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            );
+        }
+        CustomersCommand::List { json } => {
+            let all = invitations::key_customers(store, actor).await?;
+            if json {
+                return print_json(&all);
+            }
+            let mut t = table(["party", "segment", "source"]);
+            for c in &all {
+                t.add_row([c.party.clone(), c.segment.clone(), c.source.clone()]);
+            }
+            println!("{t}");
         }
     }
     Ok(())

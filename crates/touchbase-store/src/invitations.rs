@@ -1,0 +1,352 @@
+//! Key customers and survey invitations (R14, R22): who may be asked, and one invitation per
+//! eligible interaction after the contact rules ([`touchbase_core::voice::invite::plan`]),
+//! each with its signed single-purpose link ([`crate::links`]) and every suppression kept with
+//! its reason.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+
+use serde::Serialize;
+use touchbase_core::endpoint::Keys;
+use touchbase_core::link::{self, NONCE_BYTES, Purpose};
+use touchbase_core::period::Period;
+use touchbase_core::voice::invite::{self, Candidate, Contact, Decision};
+use touchbase_core::{Actor, Permission};
+
+use crate::links::LinkRecord;
+use crate::{OpError, Store, StoreError};
+
+const DAY_US: i64 = 86_400_000_000;
+
+/// A party the organization counts as a key customer.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct KeyCustomer {
+    pub party: String,
+    pub segment: String,
+    /// `file`, or the rule that chose it (`top 50 by value, 2026-01-01 to 2026-04-01`).
+    pub source: String,
+    /// Microseconds since the epoch.
+    pub added_at: i64,
+}
+
+/// An invitation, frozen to the interaction it asks about.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct Invitation {
+    pub id: String,
+    pub survey: String,
+    /// The survey's version it asks.
+    pub version: u32,
+    pub point: String,
+    pub event_id: String,
+    /// The interaction's instant (microseconds since the epoch).
+    pub at: i64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub party: Option<String>,
+    pub issued_at: i64,
+    /// Whether a response answered it.
+    pub answered: bool,
+}
+
+/// An eligible interaction not invited, and why.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct Suppression {
+    pub survey: String,
+    pub event_id: String,
+    pub point: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub party: Option<String>,
+    pub at: i64,
+    /// `sampled`, `surveyed_recently` or `contacted_recently`.
+    pub reason: String,
+    pub decided_at: i64,
+}
+
+/// An invitation just issued, with its link's path (`/r/SURVEY/TOKEN`), shown once.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct Issued {
+    #[serde(flatten)]
+    pub invitation: Invitation,
+    pub link: String,
+    /// Seconds since the epoch.
+    pub expires_at: i64,
+}
+
+/// What an invitation run did.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct InviteReport {
+    pub survey: String,
+    /// The period's bounds (microseconds since the epoch).
+    pub from: i64,
+    pub to: i64,
+    /// Key customers' accepted interactions at the survey's points in the period.
+    pub eligible: u64,
+    /// Those decided by an earlier run (invited or suppressed), left as they were.
+    pub decided_before: u64,
+    pub invited: Vec<Issued>,
+    /// Suppressions by reason.
+    pub suppressed: BTreeMap<String, u64>,
+}
+
+/// The path of an invitation's page.
+pub fn page_path(survey: &str, token: &str) -> String {
+    format!("/r/{survey}/{token}")
+}
+
+/// What an invitation's link carries besides its id: the survey and its version
+/// (`SURVEY:VERSION:INVITATION`; no key has a `:`), so that a token for one survey is refused
+/// by another.
+pub fn link_subject(survey: &str, version: u32, invitation: &str) -> String {
+    format!("{survey}:{version}:{invitation}")
+}
+
+/// The survey, version and invitation of a link's subject.
+pub fn subject_parts(subject: &str) -> Option<(&str, u32, &str)> {
+    let mut parts = subject.splitn(3, ':');
+    let (survey, version, invitation) = (parts.next()?, parts.next()?, parts.next()?);
+    Some((survey, version.parse().ok()?, invitation))
+}
+
+/// Adds or replaces key customers (admins); returns how many are on record after.
+pub async fn put_key_customers(
+    store: &dyn Store,
+    actor: &Actor,
+    customers: &[KeyCustomer],
+) -> Result<u64, OpError> {
+    actor.require(Permission::Administer)?;
+    for (i, c) in customers.iter().enumerate() {
+        if c.party.trim().is_empty() || c.party.chars().count() > 128 {
+            return Err(OpError::invalid(
+                format!("key customer {}", i + 1),
+                "party",
+                "must be 1 to 128 characters",
+            ));
+        }
+    }
+    store.put_key_customers(customers).await?;
+    Ok(store.key_customers().await?.len() as u64)
+}
+
+/// The key customers, by party.
+pub async fn key_customers(store: &dyn Store, actor: &Actor) -> Result<Vec<KeyCustomer>, OpError> {
+    actor.require(Permission::Export)?;
+    Ok(store.key_customers().await?)
+}
+
+/// Key customers by behaviour: the `n` parties with the most value to the organization
+/// (Σ `value.company` of their accepted events) over `period`, ties by party, recorded under
+/// `segment` with the rule as their source (admins). Returns those chosen.
+pub async fn top_customers(
+    store: &dyn Store,
+    actor: &Actor,
+    n: usize,
+    period: Period,
+    segment: &str,
+    now: i64,
+) -> Result<Vec<KeyCustomer>, OpError> {
+    actor.require(Permission::Administer)?;
+    let mut value: HashMap<String, f64> = HashMap::new();
+    for day in days_of(period) {
+        for e in store.events_of_day(day).await? {
+            if let Some(party) = &e.party
+                && (period.from..period.to).contains(&e.at)
+            {
+                *value.entry(party.clone()).or_default() += e.value_company;
+            }
+        }
+    }
+    let mut ranked: Vec<(String, f64)> = value.into_iter().collect();
+    ranked.sort_by(|a, b| b.1.total_cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+    let source = format!(
+        "top {n} by value, {} to {}",
+        touchbase_core::rules::instant(period.from),
+        touchbase_core::rules::instant(period.to)
+    );
+    let chosen: Vec<KeyCustomer> = ranked
+        .into_iter()
+        .take(n)
+        .map(|(party, _)| KeyCustomer {
+            party,
+            segment: segment.to_owned(),
+            source: source.clone(),
+            added_at: now,
+        })
+        .collect();
+    store.put_key_customers(&chosen).await?;
+    Ok(chosen)
+}
+
+/// The UTC days a period touches.
+fn days_of(period: Period) -> std::ops::Range<i64> {
+    period
+        .day_range()
+        .map_or(0..0, |(first, last)| first..last + 1)
+}
+
+/// Invites key customers to `survey` for their interactions in `period` (owners and up): one
+/// invitation per eligible interaction not decided before, after the contact rules of the
+/// organization's settings, each with a link valid for `survey.link_days`. Suppressions are
+/// kept with their reasons.
+pub async fn invite(
+    store: &dyn Store,
+    actor: &Actor,
+    keys: &Keys,
+    survey_key: &str,
+    period: Period,
+    now: i64,
+) -> Result<InviteReport, OpError> {
+    actor.require(Permission::Propose)?;
+    let inventory = crate::inventory::get(store).await?.value;
+    let survey = crate::surveys::get(store, actor, survey_key).await?;
+    let settings = inventory.organization.settings;
+    let key: BTreeSet<String> = store
+        .key_customers()
+        .await?
+        .into_iter()
+        .map(|c| c.party)
+        .collect();
+    let points: BTreeSet<&str> = survey.points.iter().map(String::as_str).collect();
+    let mut candidates = Vec::new();
+    for day in days_of(period) {
+        for e in store.events_of_day(day).await? {
+            let Some(party) = e.party else { continue };
+            if (period.from..period.to).contains(&e.at)
+                && points.contains(e.point.as_str())
+                && key.contains(&party)
+            {
+                candidates.push(Candidate {
+                    event_id: e.id,
+                    point: e.point,
+                    party,
+                    at: e.at,
+                });
+            }
+        }
+    }
+    let eligible = candidates.len() as u64;
+    let all = store.invitations(None).await?;
+    let decided: BTreeSet<String> = all
+        .iter()
+        .filter(|i| i.survey == survey.key)
+        .map(|i| i.event_id.clone())
+        .chain(
+            store
+                .suppressions(&survey.key)
+                .await?
+                .into_iter()
+                .map(|s| s.event_id),
+        )
+        .collect();
+    candidates.retain(|c| !decided.contains(&c.event_id));
+    let decided_before = eligible - candidates.len() as u64;
+    let contacts: Vec<Contact> = all
+        .iter()
+        .filter_map(|i| {
+            i.party.as_ref().map(|p| Contact {
+                survey: i.survey.clone(),
+                party: p.clone(),
+                at: i.at,
+            })
+        })
+        .collect();
+    let expires_at = now.div_euclid(1_000_000)
+        + i64::try_from(settings.survey_link_days).unwrap_or(90) * (DAY_US / 1_000_000);
+    let mut issued = Vec::new();
+    let mut suppressions = Vec::new();
+    for decision in invite::plan(
+        &survey.key,
+        candidates,
+        &contacts,
+        &settings.contact_rules(),
+    ) {
+        match decision {
+            Decision::Invite(c) => {
+                let id = invite::invitation_id(&survey.key, &c.event_id);
+                let mut nonce = [0u8; NONCE_BYTES];
+                getrandom::fill(&mut nonce).map_err(|e| {
+                    StoreError::backend(
+                        "drawing a link's nonce",
+                        format!("the system's random source failed: {e}"),
+                    )
+                })?;
+                let subject = link_subject(&survey.key, survey.version, &id);
+                let token = link::issue(keys, Purpose::Survey, &subject, expires_at, nonce)
+                    .map_err(|e| StoreError::backend("signing an invitation's link", e))?;
+                let invitation = Invitation {
+                    id,
+                    survey: survey.key.clone(),
+                    version: survey.version,
+                    point: c.point,
+                    event_id: c.event_id,
+                    at: c.at,
+                    party: Some(c.party),
+                    issued_at: now,
+                    answered: false,
+                };
+                let record = LinkRecord {
+                    hash: token.hash.clone(),
+                    purpose: Purpose::Survey.as_str().to_owned(),
+                    subject: token.subject.clone(),
+                    expires_at,
+                    created_at: now,
+                    revoked_at: None,
+                    used_at: None,
+                };
+                issued.push((
+                    Issued {
+                        invitation,
+                        link: page_path(&survey.key, &token.token),
+                        expires_at,
+                    },
+                    record,
+                ));
+            }
+            Decision::Suppress(c, reason) => suppressions.push(Suppression {
+                survey: survey.key.clone(),
+                event_id: c.event_id,
+                point: c.point,
+                party: Some(c.party),
+                at: c.at,
+                reason: reason.as_str().to_owned(),
+                decided_at: now,
+            }),
+        }
+    }
+    let pairs: Vec<(Invitation, LinkRecord)> = issued
+        .iter()
+        .map(|(i, r)| (i.invitation.clone(), r.clone()))
+        .collect();
+    let written = store.put_invitations(&pairs, &suppressions).await?;
+    let mut suppressed: BTreeMap<String, u64> = BTreeMap::new();
+    for s in &suppressions {
+        *suppressed.entry(s.reason.clone()).or_default() += 1;
+    }
+    Ok(InviteReport {
+        survey: survey.key,
+        from: period.from,
+        to: period.to,
+        eligible,
+        decided_before,
+        // Another run may have invited the same interaction meanwhile: its link is the one.
+        invited: issued
+            .into_iter()
+            .zip(written)
+            .filter(|(_, new)| *new)
+            .map(|((i, _), _)| i)
+            .collect(),
+        suppressed,
+    })
+}
+
+/// The invitations of `survey` (all surveys without one), by interaction instant.
+pub async fn invitations(
+    store: &dyn Store,
+    actor: &Actor,
+    survey: Option<&str>,
+) -> Result<Vec<Invitation>, OpError> {
+    actor.require(Permission::Export)?;
+    Ok(store.invitations(survey).await?)
+}
