@@ -140,6 +140,7 @@ pub fn routes(state: AppState) -> Router<AppState> {
         .route("/healthz", get(healthz))
         .route("/api/openapi.json", get(openapi))
         .merge(crate::self_service::routes())
+        .merge(crate::survey_page::routes())
         .merge(api)
         .fallback(not_found)
 }

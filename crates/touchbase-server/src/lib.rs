@@ -7,6 +7,7 @@
 mod api;
 pub mod committer;
 pub mod connections;
+mod customer_page;
 mod document;
 mod extract;
 mod feed;
@@ -22,6 +23,7 @@ mod report;
 mod self_service;
 pub mod standing;
 mod stream;
+mod survey_page;
 pub mod tokens;
 pub mod voice;
 

@@ -685,6 +685,34 @@ impl Store for PostgresStore {
         voice::invitation(&**client, id).await.map_err(pg(CONTEXT))
     }
 
+    async fn put_draft(&self, invitation: &str, answers: &str, now: i64) -> Result<(), StoreError> {
+        const CONTEXT: &str = "keeping a draft";
+        let client = self.client().await?;
+        client
+            .execute(
+                "INSERT INTO response_drafts (invitation, answers, updated_at) VALUES ($1, $2, $3)
+                 ON CONFLICT (invitation) DO UPDATE SET answers = excluded.answers,
+                     updated_at = excluded.updated_at",
+                &[&invitation, &answers, &now],
+            )
+            .await
+            .map_err(pg(CONTEXT))?;
+        Ok(())
+    }
+
+    async fn draft(&self, invitation: &str) -> Result<Option<String>, StoreError> {
+        const CONTEXT: &str = "reading a draft";
+        let client = self.client().await?;
+        let row = client
+            .query_opt(
+                "SELECT answers FROM response_drafts WHERE invitation = $1",
+                &[&invitation],
+            )
+            .await
+            .map_err(pg(CONTEXT))?;
+        Ok(row.map(|r| r.get(0)))
+    }
+
     async fn suppressions(&self, survey: &str) -> Result<Vec<Suppression>, StoreError> {
         const CONTEXT: &str = "reading suppressions";
         let client = self.client().await?;

@@ -18,6 +18,9 @@ pub(crate) async fn write_responses(
     received_at: i64,
 ) -> Result<(Vec<ResponseWritten>, Vec<NewReject>), tokio_postgres::Error> {
     let unwrite = tx.prepare("DELETE FROM responses WHERE id = $1").await?;
+    let undraft = tx
+        .prepare("DELETE FROM response_drafts WHERE invitation = $1")
+        .await?;
     let answer = tx
         .prepare("INSERT INTO answered_invitations (invitation) VALUES ($1) ON CONFLICT DO NOTHING")
         .await?;
@@ -74,6 +77,9 @@ pub(crate) async fn write_responses(
                 vec![ANSWERED.to_owned()],
             ));
         } else {
+            if let Some(invitation) = &r.answers_invitation {
+                tx.execute(&undraft, &[invitation]).await?;
+            }
             written.push(ResponseWritten::Accepted);
         }
     }

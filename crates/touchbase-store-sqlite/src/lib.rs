@@ -730,6 +730,38 @@ impl Store for SqliteStore {
         .await
     }
 
+    async fn put_draft(&self, invitation: &str, answers: &str, now: i64) -> Result<(), StoreError> {
+        const CONTEXT: &str = "keeping a draft";
+        let (invitation, answers) = (invitation.to_owned(), answers.to_owned());
+        self.with(CONTEXT, move |conn| {
+            conn.execute(
+                "INSERT INTO response_drafts (invitation, answers, updated_at) VALUES (?1, ?2, ?3)
+                 ON CONFLICT (invitation) DO UPDATE SET answers = excluded.answers,
+                     updated_at = excluded.updated_at",
+                params![invitation, answers, now],
+            )
+            .map_err(db(CONTEXT))?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn draft(&self, invitation: &str) -> Result<Option<String>, StoreError> {
+        const CONTEXT: &str = "reading a draft";
+        let invitation = invitation.to_owned();
+        self.with(CONTEXT, move |conn| {
+            use rusqlite::OptionalExtension;
+            conn.query_row(
+                "SELECT answers FROM response_drafts WHERE invitation = ?1",
+                params![invitation],
+                |r| r.get(0),
+            )
+            .optional()
+            .map_err(db(CONTEXT))
+        })
+        .await
+    }
+
     async fn suppressions(&self, survey: &str) -> Result<Vec<Suppression>, StoreError> {
         const CONTEXT: &str = "reading suppressions";
         let survey = survey.to_owned();

@@ -18,6 +18,7 @@ pub(crate) fn write_responses(
     received_at: i64,
 ) -> rusqlite::Result<(Vec<ResponseWritten>, Vec<NewReject>)> {
     let mut unwrite = conn.prepare_cached("DELETE FROM responses WHERE id = ?1")?;
+    let mut undraft = conn.prepare_cached("DELETE FROM response_drafts WHERE invitation = ?1")?;
     let mut answer = conn.prepare_cached(
         "INSERT INTO answered_invitations (invitation) VALUES (?1) ON CONFLICT DO NOTHING",
     )?;
@@ -65,6 +66,9 @@ pub(crate) fn write_responses(
                 vec![ANSWERED.to_owned()],
             ));
         } else {
+            if let Some(invitation) = &r.answers_invitation {
+                undraft.execute(params![invitation])?;
+            }
             written.push(ResponseWritten::Accepted);
         }
     }

@@ -168,6 +168,16 @@ pub async fn take(
     now_us: i64,
 ) -> Result<Vec<Outcome>, OpError> {
     actor.require(Permission::Ingest)?;
+    take_answered(store, inputs, now_us).await
+}
+
+/// [`take`] for the respondent page, whose signed link is the credential (no actor's right
+/// is asked): the caller has opened the link first.
+pub async fn take_answered(
+    store: &dyn Store,
+    inputs: &[Input],
+    now_us: i64,
+) -> Result<Vec<Outcome>, OpError> {
     let inventory = crate::inventory::get(store).await?.value;
     let mut outcomes = vec![
         Outcome {

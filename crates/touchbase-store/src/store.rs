@@ -208,6 +208,13 @@ pub trait Store: Send + Sync + Debug {
     /// One invitation.
     async fn invitation(&self, id: &str) -> Result<Option<Invitation>, StoreError>;
 
+    /// Keeps the answers given so far to an invitation (JSON), replacing those kept before; a
+    /// response written for the invitation removes them.
+    async fn put_draft(&self, invitation: &str, answers: &str, now: i64) -> Result<(), StoreError>;
+
+    /// The answers kept for an invitation not answered yet.
+    async fn draft(&self, invitation: &str) -> Result<Option<String>, StoreError>;
+
     /// The suppressions of `survey`, by (`at`, event id).
     async fn suppressions(&self, survey: &str) -> Result<Vec<Suppression>, StoreError>;
 
