@@ -84,3 +84,10 @@ CREATE TABLE response_drafts (
     answers    TEXT NOT NULL,
     updated_at BIGINT NOT NULL
 );
+-- The codebooks that code open answers, each version as imported (YAML); the latest codes.
+CREATE TABLE codebooks (
+    version     BIGINT PRIMARY KEY,
+    doc         TEXT NOT NULL,
+    imported_at BIGINT NOT NULL,
+    actor       TEXT NOT NULL
+);

@@ -23,7 +23,7 @@ use touchbase_store::ingest::now_us;
 use touchbase_store::invitations::{Invitation, KeyCustomer, Suppression};
 use touchbase_store::links::LinkRecord;
 use touchbase_store::outbox::{Attempt, Delivery, DeliveryFilter, FeedCount, Finished};
-use touchbase_store::responses::{NewResponse, ResponseWritten, VoiceDay};
+use touchbase_store::responses::{NewResponse, OpenAnswer, ResponseWritten, VoiceDay};
 use touchbase_store::rollup::{Tally, add_in_order, day_of};
 use touchbase_store::standing::{self, OrderFilter, OrderRevision};
 use touchbase_store::{DayRollup, JourneyDay, Nonconforming, Store, StoreError, Versioned};
@@ -711,6 +711,66 @@ impl Store for PostgresStore {
             .await
             .map_err(pg(CONTEXT))?;
         Ok(row.map(|r| r.get(0)))
+    }
+
+    async fn put_codebook(
+        &self,
+        version: u32,
+        doc: &str,
+        at: i64,
+        actor: &str,
+    ) -> Result<bool, StoreError> {
+        const CONTEXT: &str = "keeping a codebook";
+        let client = self.client().await?;
+        let n = client
+            .execute(
+                "INSERT INTO codebooks (version, doc, imported_at, actor) VALUES ($1, $2, $3, $4)
+                 ON CONFLICT (version) DO NOTHING",
+                &[&i64::from(version), &doc, &at, &actor],
+            )
+            .await
+            .map_err(pg(CONTEXT))?;
+        Ok(n == 1)
+    }
+
+    async fn codebook(&self) -> Result<Option<(u32, String)>, StoreError> {
+        const CONTEXT: &str = "reading the codebook";
+        let client = self.client().await?;
+        let row = client
+            .query_opt(
+                "SELECT version, doc FROM codebooks ORDER BY version DESC LIMIT 1",
+                &[],
+            )
+            .await
+            .map_err(pg(CONTEXT))?;
+        Ok(row.map(|r| (u32::try_from(r.get::<_, i64>(0)).unwrap_or(0), r.get(1))))
+    }
+
+    async fn open_answers(&self, from: i64, to: i64) -> Result<Vec<OpenAnswer>, StoreError> {
+        const CONTEXT: &str = "reading open answers";
+        let client = self.client().await?;
+        let rows = client
+            .query(
+                r#"SELECT id, point, at, nps, change, why_buy FROM responses
+                   WHERE at >= $1 AND at < $2 AND (change IS NOT NULL OR why_buy IS NOT NULL)
+                   ORDER BY at, id COLLATE "C""#,
+                &[&from, &to],
+            )
+            .await
+            .map_err(pg(CONTEXT))?;
+        Ok(rows
+            .iter()
+            .map(|r| OpenAnswer {
+                id: r.get(0),
+                point: r.get(1),
+                at: r.get(2),
+                nps: r
+                    .get::<_, Option<i64>>(3)
+                    .and_then(|v| u8::try_from(v).ok()),
+                change: r.get(4),
+                why_buy: r.get(5),
+            })
+            .collect())
     }
 
     async fn suppressions(&self, survey: &str) -> Result<Vec<Suppression>, StoreError> {

@@ -84,3 +84,10 @@ CREATE TABLE response_drafts (
     answers    TEXT NOT NULL,
     updated_at INTEGER NOT NULL
 ) STRICT;
+-- The codebooks that code open answers, each version as imported (YAML); the latest codes.
+CREATE TABLE codebooks (
+    version     INTEGER PRIMARY KEY,
+    doc         TEXT NOT NULL,
+    imported_at INTEGER NOT NULL,
+    actor       TEXT NOT NULL
+) STRICT;

@@ -26,7 +26,7 @@ use touchbase_core::standing::Order;
 use touchbase_store::invitations::{Invitation, KeyCustomer, Suppression};
 use touchbase_store::journey_days::{self, Batches, Changes, Touches};
 use touchbase_store::links::LinkRecord;
-use touchbase_store::responses::{NewResponse, ResponseWritten, VoiceDay};
+use touchbase_store::responses::{NewResponse, OpenAnswer, ResponseWritten, VoiceDay};
 use touchbase_store::rollup::{self, Tally, add_in_order, day_of};
 use touchbase_store::standing::{self, OrderFilter, OrderRevision};
 use touchbase_store::{
@@ -758,6 +758,72 @@ impl Store for SqliteStore {
             )
             .optional()
             .map_err(db(CONTEXT))
+        })
+        .await
+    }
+
+    async fn put_codebook(
+        &self,
+        version: u32,
+        doc: &str,
+        at: i64,
+        actor: &str,
+    ) -> Result<bool, StoreError> {
+        const CONTEXT: &str = "keeping a codebook";
+        let (doc, actor) = (doc.to_owned(), actor.to_owned());
+        self.with(CONTEXT, move |conn| {
+            let n = conn
+                .execute(
+                    "INSERT INTO codebooks (version, doc, imported_at, actor) VALUES (?1, ?2, ?3, ?4)
+                     ON CONFLICT (version) DO NOTHING",
+                    params![version, doc, at, actor],
+                )
+                .map_err(db(CONTEXT))?;
+            Ok(n == 1)
+        })
+        .await
+    }
+
+    async fn codebook(&self) -> Result<Option<(u32, String)>, StoreError> {
+        const CONTEXT: &str = "reading the codebook";
+        self.with(CONTEXT, move |conn| {
+            use rusqlite::OptionalExtension;
+            conn.query_row(
+                "SELECT version, doc FROM codebooks ORDER BY version DESC LIMIT 1",
+                [],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .optional()
+            .map_err(db(CONTEXT))
+        })
+        .await
+    }
+
+    async fn open_answers(&self, from: i64, to: i64) -> Result<Vec<OpenAnswer>, StoreError> {
+        const CONTEXT: &str = "reading open answers";
+        self.with(CONTEXT, move |conn| {
+            let mut stmt = conn
+                .prepare_cached(
+                    "SELECT id, point, at, nps, change, why_buy FROM responses
+                     WHERE at >= ?1 AND at < ?2 AND (change IS NOT NULL OR why_buy IS NOT NULL)
+                     ORDER BY at, id",
+                )
+                .map_err(db(CONTEXT))?;
+            let rows = stmt
+                .query_map(params![from, to], |r| {
+                    Ok(OpenAnswer {
+                        id: r.get(0)?,
+                        point: r.get(1)?,
+                        at: r.get(2)?,
+                        nps: r
+                            .get::<_, Option<i64>>(3)?
+                            .and_then(|v| u8::try_from(v).ok()),
+                        change: r.get(4)?,
+                        why_buy: r.get(5)?,
+                    })
+                })
+                .map_err(db(CONTEXT))?;
+            rows.collect::<Result<_, _>>().map_err(db(CONTEXT))
         })
         .await
     }

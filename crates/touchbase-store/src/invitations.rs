@@ -350,3 +350,49 @@ pub async fn invitations(
     actor.require(Permission::Export)?;
     Ok(store.invitations(survey).await?)
 }
+
+/// A new link to an invitation not answered yet (owners and up), valid for `survey.link_days`;
+/// every earlier link to it stops working. The link's path, shown once.
+pub async fn relink(
+    store: &dyn Store,
+    actor: &Actor,
+    keys: &Keys,
+    id: &str,
+    now: i64,
+) -> Result<Issued, OpError> {
+    actor.require(Permission::Propose)?;
+    let invitation = store.invitation(id).await?.ok_or_else(|| {
+        OpError::NotFound(format!(
+            "invitation `{id}`: does not exist; `touchbase survey invitations SURVEY` lists them"
+        ))
+    })?;
+    if invitation.answered {
+        return Err(OpError::invalid(
+            format!("invitation `{id}`"),
+            "",
+            "is answered already: it takes one response",
+        ));
+    }
+    let settings = crate::inventory::get(store)
+        .await?
+        .value
+        .organization
+        .settings;
+    let subject = link_subject(&invitation.survey, invitation.version, &invitation.id);
+    store
+        .revoke_links(Purpose::Survey.as_str(), &subject, now)
+        .await?;
+    let expires_at = now.div_euclid(1_000_000)
+        + i64::try_from(settings.survey_link_days).unwrap_or(90) * (DAY_US / 1_000_000);
+    let issued = crate::links::issue(store, keys, Purpose::Survey, &subject, expires_at, now)
+        .await
+        .map_err(|e| match e {
+            crate::links::Refused::Store(e) => OpError::Store(e),
+            other => OpError::Store(StoreError::backend("issuing a survey link", other)),
+        })?;
+    Ok(Issued {
+        link: page_path(&invitation.survey, &issued.token),
+        invitation,
+        expires_at,
+    })
+}

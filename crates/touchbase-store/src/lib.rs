@@ -9,6 +9,7 @@
 pub mod access;
 pub mod audit;
 pub mod check;
+pub mod codebook;
 mod error;
 pub mod feed;
 pub mod ingest;

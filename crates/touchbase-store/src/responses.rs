@@ -275,6 +275,17 @@ pub(crate) async fn replay(
     Ok((taken.len(), refused))
 }
 
+/// A response's open answers, as the coder reads them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OpenAnswer {
+    pub id: String,
+    pub point: String,
+    pub at: i64,
+    pub nps: Option<u8>,
+    pub change: Option<String>,
+    pub why_buy: Option<String>,
+}
+
 /// The voice counts of one point on one UTC day (table `voice_daily`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct VoiceDay {

@@ -11,7 +11,7 @@ use crate::StoreError;
 use crate::invitations::{Invitation, KeyCustomer, Suppression};
 use crate::links::LinkRecord;
 use crate::outbox::{Attempt, Delivery, DeliveryFilter, FeedCount, Finished};
-use crate::responses::{NewResponse, ResponseWritten, VoiceDay};
+use crate::responses::{NewResponse, OpenAnswer, ResponseWritten, VoiceDay};
 use crate::rollup::Tally;
 use crate::standing::{OrderFilter, OrderRevision};
 use touchbase_core::standing::Order;
@@ -214,6 +214,21 @@ pub trait Store: Send + Sync + Debug {
 
     /// The answers kept for an invitation not answered yet.
     async fn draft(&self, invitation: &str) -> Result<Option<String>, StoreError>;
+
+    /// Keeps a codebook version (its YAML) unless that version is on record; false if it was.
+    async fn put_codebook(
+        &self,
+        version: u32,
+        doc: &str,
+        at: i64,
+        actor: &str,
+    ) -> Result<bool, StoreError>;
+
+    /// The latest codebook version and its YAML.
+    async fn codebook(&self) -> Result<Option<(u32, String)>, StoreError>;
+
+    /// The responses with `from <= at < to` that answered `change` or `why_buy`, by (`at`, id).
+    async fn open_answers(&self, from: i64, to: i64) -> Result<Vec<OpenAnswer>, StoreError>;
 
     /// The suppressions of `survey`, by (`at`, event id).
     async fn suppressions(&self, survey: &str) -> Result<Vec<Suppression>, StoreError>;

@@ -137,6 +137,12 @@ pub enum Command {
     /// Key customers, the only parties surveys invite: from a file, or by behaviour.
     #[command(subcommand)]
     Customers(CustomersCommand),
+    /// The codebook that codes open answers: import a version, export the latest.
+    #[command(subcommand)]
+    Codebook(CodebookCommand),
+    /// The themes of the `change` answers (what customers would change): mentions, share and
+    /// NPS impact of each code, for a point or the whole organization over a period.
+    Themes(ThemesArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -187,6 +193,29 @@ pub enum SurveyCommand {
         #[arg(long)]
         json: bool,
     },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum CodebookCommand {
+    /// Import a codebook version (YAML; owners, executives, admins): its version must be above
+    /// the one on record; every answer is coded by the latest.
+    Import { file: PathBuf },
+    /// The latest codebook, as it was imported.
+    Export {
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
+}
+
+#[derive(Debug, Args)]
+pub struct ThemesArgs {
+    /// The themes of one point. [default: the whole organization]
+    #[arg(long, value_name = "KEY")]
+    pub point: Option<String>,
+    #[command(flatten)]
+    pub period: PeriodArgs,
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Debug, Subcommand)]

@@ -181,6 +181,8 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Standing(a) => commands::standing::run(store, actor, &org_keys()?, a).await,
         Command::Survey(a) => commands::voice::survey(store, actor, &org_keys()?, a).await,
         Command::Customers(a) => commands::voice::customers(store, actor, a).await,
+        Command::Codebook(a) => commands::voice::codebook(store, actor, a).await,
+        Command::Themes(a) => commands::voice::themes(store, actor, a).await,
         Command::Responses(a) => commands::voice::responses(store, actor, a).await,
         Command::Serve(_)
         | Command::Demo(_)

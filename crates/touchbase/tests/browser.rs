@@ -13,64 +13,11 @@ mod support;
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpListener;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
 use support::*;
-
-const CHROMIUM: &str = "/usr/bin/chromium";
-
-fn script_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/browser")
-}
-
-/// What the script needs, or a failure that says how to get it.
-fn prerequisites() {
-    let dir = script_dir();
-    let mut missing = Vec::new();
-    match Command::new("node").arg("--version").output() {
-        Ok(o) if o.status.success() => {
-            // playwright-core (package-lock.json) needs Node.js 20 or newer.
-            let version = String::from_utf8_lossy(&o.stdout).trim().to_owned();
-            let major: u32 = version
-                .trim_start_matches('v')
-                .split('.')
-                .next()
-                .and_then(|m| m.parse().ok())
-                .unwrap_or(0);
-            if major < 20 {
-                missing.push(format!(
-                    "Node.js 20 or newer (playwright-core needs it; this is {version})"
-                ));
-            }
-        }
-        _ => missing.push("node: `apt-get install -y nodejs npm`".to_owned()),
-    }
-    if !Path::new(CHROMIUM).exists() {
-        missing.push(format!(
-            "{CHROMIUM}: `apt-get update && apt-get install -y chromium`"
-        ));
-    }
-    for package in ["playwright-core", "axe-core"] {
-        if !dir
-            .join("node_modules")
-            .join(package)
-            .join("package.json")
-            .exists()
-        {
-            missing.push(format!(
-                "the npm package {package}: `npm ci` (or `npm install --no-audit --no-fund`) in {}",
-                dir.display()
-            ));
-        }
-    }
-    assert!(
-        missing.is_empty(),
-        "the browser test cannot run; install what is missing (`.ci/run` does):\n  {}",
-        missing.join("\n  ")
-    );
-}
 
 /// A webhook receiver on its own thread that answers every request with `status` and `body`.
 fn receiver(status: &'static str, body: &'static str) -> String {

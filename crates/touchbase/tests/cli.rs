@@ -1028,9 +1028,31 @@ fn demo_creates_the_organization_and_serves_it() {
             response
         })
         .unwrap_or_else(|| panic!("no self-service link in {printed}"));
+    // One key customer's survey, from the link the banner printed.
+    let survey = printed
+        .split_whitespace()
+        .find_map(|w| w.strip_prefix(&format!("{url}/r/")))
+        .map(|path| {
+            let address = url.trim_start_matches("http://");
+            let mut stream = std::net::TcpStream::connect(address).unwrap();
+            write!(
+                stream,
+                "GET /r/{path} HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n"
+            )
+            .unwrap();
+            let mut response = String::new();
+            stream.read_to_string(&mut response).unwrap();
+            response
+        })
+        .unwrap_or_else(|| panic!("no survey link in {printed}"));
     child.kill().unwrap();
     child.wait().unwrap();
     assert!(page.starts_with("HTTP/1.1 200"), "{page}");
+    assert!(survey.starts_with("HTTP/1.1 200"), "{survey}");
+    assert!(
+        survey.contains("A few questions from Northwind Grocers"),
+        "{survey}"
+    );
     assert!(response.starts_with("HTTP/1.1 200"), "{response}");
     assert!(response.contains(r#""key":"store.checkout""#), "{response}");
     assert!(refused.starts_with("HTTP/1.1 401"), "{refused}");
@@ -1133,6 +1155,18 @@ fn demo_creates_the_organization_and_serves_it() {
     assert!(
         banner.contains("listen --listen 127.0.0.1:9001 --secret whsec_"),
         "{banner}"
+    );
+    // The year's surveys: key customers invited after the contact rules, some answered, and
+    // the organization's scorecard hears them.
+    let card = json(d, db, &["scorecard", "--json"]);
+    assert!(
+        card["invitations"].as_u64().unwrap() > 0 && card["responses"].as_u64().unwrap() > 0,
+        "{card}"
+    );
+    assert!(card["nps"].is_number(), "{card}");
+    assert!(
+        printed.contains("surveyed the year's key customers: "),
+        "{printed}"
     );
     assert!(ok(d, db, &["audit", "verify"]).starts_with("audit trail intact"));
 

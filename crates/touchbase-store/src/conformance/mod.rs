@@ -58,6 +58,7 @@ pub use voice::{
     anonymous_responses_keep_neither_party_nor_instant,
     key_customers_are_invited_once_within_the_contact_rules,
     surveys_live_in_the_inventory_and_new_questions_make_a_new_version,
+    themes_are_coded_by_the_latest_codebook_and_cost_what_they_cost,
     voice_figures_are_metrics_by_hand,
 };
 mod journeys_ahead;
@@ -240,6 +241,7 @@ macro_rules! conformance_suite {
             anonymous_responses_keep_neither_party_nor_instant,
             surveys_live_in_the_inventory_and_new_questions_make_a_new_version,
             key_customers_are_invited_once_within_the_contact_rules,
+            themes_are_coded_by_the_latest_codebook_and_cost_what_they_cost,
         );
     };
     (@each $backend:expr; $($name:ident),* $(,)?) => {

@@ -597,3 +597,139 @@ pub async fn key_customers_are_invited_once_within_the_contact_rules(backend: &d
         .voice;
     assert_eq!((voice.invitations, voice.responses), (2, 1));
 }
+
+pub async fn themes_are_coded_by_the_latest_codebook_and_cost_what_they_cost(
+    backend: &dyn Backend,
+) {
+    let store = backend.fresh().await;
+    let text = SMALL.replacen("points:\n", &format!("{SURVEYS}\npoints:\n"), 1);
+    baseline(&*store, &parse(&text)).await;
+    let now = MAR_2 + 30 * 24 * HOUR;
+    let answer = |id: &str, nps: Option<u8>, change: Option<&str>| {
+        let mut answers = serde_json::Map::new();
+        if let Some(n) = nps {
+            answers.insert("nps".into(), n.into());
+        }
+        if let Some(c) = change {
+            answers.insert("change".into(), c.into());
+        }
+        Input::new(
+            serde_json::json!({
+                "id": id, "survey": "after-visit", "point": "web.order",
+                "at": instant(MAR_2 + 2 * HOUR), "answers": answers,
+            })
+            .to_string(),
+            "test",
+        )
+    };
+    let batch = [
+        answer(
+            "t1",
+            Some(2),
+            Some("The QUEUE was awful and on hold forever"),
+        ),
+        answer("t2", Some(4), Some("Waiting, waiting")),
+        answer("t3", Some(10), Some("It was not a long wait at all")),
+        answer("t4", Some(9), Some("Café crème was cold")),
+        answer("t5", Some(10), None),
+        answer("t6", None, Some("the staff could not deliver")),
+    ];
+    let taken = responses::take(&*store, &admin(), &batch, now)
+        .await
+        .unwrap();
+    assert!(
+        taken.iter().all(|o| o.status == Status::Accepted),
+        "{taken:?}"
+    );
+    let period = Period {
+        from: MAR_2,
+        to: MAR_2 + 24 * HOUR,
+    };
+    let scope = Scope::Point("web.order".into());
+    // No codebook yet: the counts, no theme.
+    let none = crate::codebook::themes_of(&*store, &admin(), &scope, period)
+        .await
+        .unwrap();
+    assert_eq!(
+        (none.codebook, none.responses, none.with_change),
+        (None, 6, 5)
+    );
+    assert!(none.themes.is_empty());
+    let v1 = r#"
+version: 1
+codes:
+  - { key: wait-time, family: change, any: [wait*, queue*, "on hold"] }
+  - { key: coffee, family: change, any: ["cafe creme"] }
+  - { key: staff, family: change, all: [staff, deliver*] }
+"#;
+    let imported = crate::codebook::import(&*store, &admin(), v1, now)
+        .await
+        .unwrap();
+    assert!(imported.new);
+    let got = crate::codebook::themes_of(&*store, &admin(), &scope, period)
+        .await
+        .unwrap();
+    let mentions: Vec<(&str, u64)> = got
+        .themes
+        .iter()
+        .map(|t| (t.code.as_str(), t.mentions))
+        .collect();
+    // t3's wait is negated ("not a long wait"); t6's "could not deliver" negates deliver.
+    assert_eq!(mentions, [("wait-time", 2), ("coffee", 1)]);
+    // NPS of R (2, 4, 10, 9, 10): 3 promoters, 2 detractors of 5 = 20. Without wait-time's two
+    // detractors: 100; without the coffee answer's promoter: (2 − 2) of 4 = 0.
+    let wait = &got.themes[0];
+    assert_eq!(wait.share, Some(2.0 / 5.0));
+    close(wait.nps_impact, Some(20.0 - 100.0), "wait-time nps_impact");
+    close(
+        got.themes[1].nps_impact,
+        Some(20.0 - 0.0),
+        "coffee nps_impact",
+    );
+    // The same version again changes nothing; an older or equal one with other codes is refused;
+    // a new version re-codes every answer.
+    assert!(
+        !crate::codebook::import(&*store, &admin(), v1, now)
+            .await
+            .unwrap()
+            .new
+    );
+    let clash = v1.replace("\"cafe creme\"", "coffee");
+    let e = crate::codebook::import(&*store, &admin(), &clash, now)
+        .await
+        .unwrap_err();
+    assert!(
+        e.to_string()
+            .contains("must be above the version on record, 1"),
+        "{e}"
+    );
+    let v2 = clash
+        .replace("version: 1", "version: 2")
+        .replace("[wait*, queue*, \"on hold\"]", "[queue*]");
+    crate::codebook::import(&*store, &admin(), &v2, now)
+        .await
+        .unwrap();
+    let again = crate::codebook::themes_of(&*store, &admin(), &scope, period)
+        .await
+        .unwrap();
+    assert_eq!(again.codebook, Some(2));
+    let mentions: Vec<(&str, u64)> = again
+        .themes
+        .iter()
+        .map(|t| (t.code.as_str(), t.mentions))
+        .collect();
+    assert_eq!(mentions, [("wait-time", 1)]);
+    assert_eq!(
+        crate::codebook::export(&*store, &admin())
+            .await
+            .unwrap()
+            .as_deref(),
+        Some(v2.as_str())
+    );
+    // A code naming an unknown point is refused with its field.
+    let unknown = "version: 3\ncodes:\n  - { key: x, family: why_buy, kind: interaction, any: [easy], points: [nowhere] }\n";
+    let e = crate::codebook::import(&*store, &admin(), unknown, now)
+        .await
+        .unwrap_err();
+    assert!(e.to_string().contains("codes[0].points[0]"), "{e}");
+}

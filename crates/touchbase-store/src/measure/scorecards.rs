@@ -72,7 +72,7 @@ impl Scope {
 
     /// Whether a point's events count in this scope. A point unknown to the inventory counts
     /// only in its own scope and the organization's.
-    fn contains(&self, key: &str, point: Option<&Point>) -> bool {
+    pub fn contains(&self, key: &str, point: Option<&Point>) -> bool {
         match self {
             Scope::Organization => true,
             Scope::Point(k) => k == key,

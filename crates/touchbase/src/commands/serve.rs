@@ -166,6 +166,7 @@ pub async fn demo(
         demo_decisions(&*store).await?;
         demo_events(&*store, &admin, events).await?;
         replayed = Some(demo_standing(&store, &admin, &keys).await?);
+        demo_voice(&*store, &admin, &keys).await?;
         crm_secret = demo_feed(&*store, &admin, &keys).await?;
     }
     let current = inventory::get(&*store).await?.value;
@@ -234,6 +235,7 @@ pub async fn demo(
         );
     }
     demo_standing_banner(&*store, &admin, &keys, &url, &me, db, replayed.as_ref()).await?;
+    demo_voice_banner(&*store, &admin, &keys, &url, &me, db).await?;
     let admin_token = issued
         .iter()
         .find(|(_, role, _)| *role == Role::Admin)
@@ -518,6 +520,70 @@ async fn demo_standing(
         );
     }
     Ok(replay)
+}
+
+/// The year's surveys: key customers, invitations, responses (see `demo::voice`).
+async fn demo_voice(
+    store: &dyn Store,
+    admin: &Actor,
+    keys: &touchbase_core::endpoint::Keys,
+) -> anyhow::Result<()> {
+    let now = touchbase_store::ingest::now_us();
+    let v = demo::voice::replay(store, admin, keys, now).await?;
+    if v.key_customers > 0 {
+        println!(
+            "surveyed the year's key customers: {} households, {} invited ({} suppressed by the contact rules), {} answered, in {:.1} s",
+            thousands(v.key_customers as u64),
+            thousands(v.invited as u64),
+            thousands(v.suppressed),
+            thousands(v.responses),
+            v.seconds
+        );
+    }
+    Ok(())
+}
+
+/// The banner's paragraph on the voice of the customer: the surveys, and one invitation's link
+/// (a new one each time the demo starts) for a newcomer to answer.
+async fn demo_voice_banner(
+    store: &dyn Store,
+    admin: &Actor,
+    keys: &touchbase_core::endpoint::Keys,
+    url: &str,
+    me: &str,
+    db: &str,
+) -> anyhow::Result<()> {
+    let inventory = inventory::get(store).await?.value;
+    if inventory.surveys.is_empty() {
+        return Ok(());
+    }
+    let names: Vec<String> = inventory
+        .surveys
+        .iter()
+        .map(|s| format!("{} ({})", s.key, s.points.join(", ")))
+        .collect();
+    println!(
+        "\nVoice of the customer: surveys {} ask the key customers (the households that bought most) about one interaction each.",
+        names.join(" and ")
+    );
+    let now = touchbase_store::ingest::now_us();
+    if let Some(issued) = demo::voice::showcase(store, admin, keys, now).await? {
+        println!(
+            "  {party}'s survey about their {point} interaction: {url}{link}\n    (a signed single-use link, shown only now; answer it and the dashboard's Voice of the customer moves)",
+            party = issued.invitation.party.as_deref().unwrap_or("a household"),
+            point = issued.invitation.point,
+            link = issued.link,
+        );
+    }
+    println!(
+        "  {me} --db {db} survey list\n  {me} --db {db} scorecard --all point --json   (nps, csat_survey, ces_agree, voice beside effectiveness)\n  \
+         {me} --db {db} themes --from {from}   (what customers would change, coded by the demo's codebook, with each theme's NPS impact)",
+        from = touchbase_core::rules::instant(now - 365 * 86_400_000_000)
+            .chars()
+            .take(10)
+            .collect::<String>()
+    );
+    Ok(())
 }
 
 /// The banner's paragraph on standing orders: the orders by status, the runs sent and

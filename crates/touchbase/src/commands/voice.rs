@@ -14,7 +14,7 @@ use touchbase_core::rules::instant;
 use touchbase_store::ingest::now_us;
 use touchbase_store::invitations::{self, KeyCustomer};
 
-use crate::args::{CustomersCommand, ResponsesCommand, SurveyCommand};
+use crate::args::{CodebookCommand, CustomersCommand, ResponsesCommand, SurveyCommand, ThemesArgs};
 use crate::output::{print_json, read_input, table};
 use crate::source::Source;
 
@@ -310,5 +310,75 @@ pub async fn responses(
             "rejected: kept with their reasons; `touchbase rejects list`, then `touchbase rejects replay` once fixed"
         );
     }
+    Ok(())
+}
+
+pub async fn codebook(
+    store: &dyn Store,
+    actor: &Actor,
+    command: CodebookCommand,
+) -> anyhow::Result<()> {
+    match command {
+        CodebookCommand::Import { file } => {
+            let text = read_input(&file)?;
+            let done = touchbase_store::codebook::import(store, actor, &text, now_us()).await?;
+            if done.new {
+                println!(
+                    "codebook version {} imported: {} codes; every answer is coded by it now",
+                    done.version, done.codes
+                );
+            } else {
+                println!(
+                    "codebook version {} is on record already: nothing changed",
+                    done.version
+                );
+            }
+        }
+        CodebookCommand::Export { out } => {
+            let Some(doc) = touchbase_store::codebook::export(store, actor).await? else {
+                anyhow::bail!("no codebook yet: `touchbase codebook import FILE` imports one");
+            };
+            match out {
+                Some(path) => std::fs::write(&path, doc)
+                    .map_err(|e| anyhow::anyhow!("cannot write {}: {e}", path.display()))?,
+                None => print!("{doc}"),
+            }
+        }
+    }
+    Ok(())
+}
+
+pub async fn themes(store: &dyn Store, actor: &Actor, args: ThemesArgs) -> anyhow::Result<()> {
+    let period = super::measure::requested(&args.period)?;
+    let scope = match &args.point {
+        Some(key) => touchbase_store::measure::Scope::Point(key.clone()),
+        None => touchbase_store::measure::Scope::Organization,
+    };
+    let found = touchbase_store::codebook::themes_of(store, actor, &scope, period).await?;
+    if args.json {
+        return print_json(&found);
+    }
+    let Some(version) = found.codebook else {
+        anyhow::bail!("no codebook yet: `touchbase codebook import FILE` imports one");
+    };
+    println!(
+        "themes of {} from {} to {}: {} responses, {} with a change answer (codebook version {version})",
+        args.point.as_deref().unwrap_or("the organization"),
+        instant(period.from),
+        instant(period.to),
+        found.responses,
+        found.with_change
+    );
+    let mut t = table(["code", "mentions", "share", "nps impact"]);
+    for th in &found.themes {
+        t.add_row([
+            th.code.clone(),
+            th.mentions.to_string(),
+            th.share
+                .map_or("—".to_owned(), |s| format!("{:.1} %", s * 100.0)),
+            th.nps_impact.map_or("—".to_owned(), |n| format!("{n:+.1}")),
+        ]);
+    }
+    println!("{t}");
     Ok(())
 }

@@ -1,6 +1,11 @@
 //! The demo organization: Northwind Grocers, the grocer of seed 000.
 
+mod rng;
 pub mod standing;
+pub mod voice;
+
+/// Its codebook: what its customers' open answers are coded by.
+pub const CODEBOOK: &str = include_str!("codebook.yaml");
 
 /// Its inventory file.
 pub const INVENTORY: &str = include_str!("northwind.yaml");

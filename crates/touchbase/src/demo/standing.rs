@@ -25,6 +25,7 @@ use touchbase_store::Store;
 use touchbase_store::standing::{By, OrderFilter};
 
 use super::FULFILMENT_URL;
+use super::rng::Rng;
 
 /// The demo's automated point.
 pub const POINT: &str = "replenishment.auto";
@@ -36,7 +37,6 @@ const HOUR: i64 = 3_600_000_000;
 /// How far the clock moves between two steps of the scheduler. Each run is sent at the first
 /// step after it, with its own instant; the scheduler notes how late it was caught up.
 const STEP: i64 = 7 * DAY;
-const SEED: u64 = 0x0000_5eed_0000_0019;
 const FORTNIGHTLY: &str = "FREQ=WEEKLY;INTERVAL=2";
 const MONTHLY: &str = "FREQ=MONTHLY";
 
@@ -125,44 +125,6 @@ pub async fn showcase(store: &dyn Store) -> anyhow::Result<Option<Order>> {
         .iter()
         .find(|o| o.revision >= 3 && o.items.len() >= 3);
     Ok(changed.or(active.first()).cloned())
-}
-
-/// A small generator of the households' choices (SplitMix64), seeded per order.
-struct Rng(u64);
-
-impl Rng {
-    fn seeded(id: &str) -> Rng {
-        let hash = id.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
-            (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
-        });
-        Rng(hash ^ SEED)
-    }
-
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        z ^ (z >> 31)
-    }
-
-    /// A number in [0, 1).
-    fn unit(&mut self) -> f64 {
-        (self.next() >> 11) as f64 / (1u64 << 53) as f64
-    }
-
-    fn chance(&mut self, p: f64) -> bool {
-        self.unit() < p
-    }
-
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n.max(1) as u64) as usize
-    }
-
-    /// An exponential wait of `mean` days, in microseconds.
-    fn wait(&mut self, mean: f64) -> i64 {
-        (-(1.0 - self.unit()).ln() * mean * DAY as f64) as i64
-    }
 }
 
 /// What a household does next.

@@ -179,3 +179,57 @@ pub fn start_server(dir: &Path, db: &str, extra: &[&str]) -> (Child, String) {
     });
     (child, address)
 }
+
+/// Debian's Chromium, which the browser tests drive.
+pub const CHROMIUM: &str = "/usr/bin/chromium";
+
+pub fn script_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/browser")
+}
+
+/// What the browser tests' scripts need (node 20+, Chromium, the npm packages of
+/// `tests/browser`), or a failure that says how to get it.
+pub fn prerequisites() {
+    let dir = script_dir();
+    let mut missing = Vec::new();
+    match Command::new("node").arg("--version").output() {
+        Ok(o) if o.status.success() => {
+            let version = String::from_utf8_lossy(&o.stdout).trim().to_owned();
+            let major: u32 = version
+                .trim_start_matches('v')
+                .split('.')
+                .next()
+                .and_then(|m| m.parse().ok())
+                .unwrap_or(0);
+            if major < 20 {
+                missing.push(format!(
+                    "Node.js 20 or newer (playwright-core needs it; this is {version})"
+                ));
+            }
+        }
+        _ => missing.push("node: `apt-get install -y nodejs npm`".to_owned()),
+    }
+    if !Path::new(CHROMIUM).exists() {
+        missing.push(format!(
+            "{CHROMIUM}: `apt-get update && apt-get install -y chromium`"
+        ));
+    }
+    for package in ["playwright-core", "axe-core"] {
+        if !dir
+            .join("node_modules")
+            .join(package)
+            .join("package.json")
+            .exists()
+        {
+            missing.push(format!(
+                "the npm package {package}: `npm ci` (or `npm install --no-audit --no-fund`) in {}",
+                dir.display()
+            ));
+        }
+    }
+    assert!(
+        missing.is_empty(),
+        "the browser test cannot run; install what is missing (`.ci/run` does):\n  {}",
+        missing.join("\n  ")
+    );
+}
