@@ -70,7 +70,7 @@ pub(crate) fn within_bounds(period: Period) -> Result<Period, ApiError> {
 
 /// The period `from`/`to` ask for: each a date (00:00 UTC) or an RFC 3339 instant; by default
 /// the 30 days up to tomorrow 00:00 UTC; within [`within_bounds`].
-fn requested(from: Option<&str>, to: Option<&str>) -> Result<Period, ApiError> {
+pub(crate) fn requested(from: Option<&str>, to: Option<&str>) -> Result<Period, ApiError> {
     let bound = |name: &str, text: Option<&str>| {
         text.map(|t| period::parse_bound(t).map_err(|e| bad(name, e)))
             .transpose()

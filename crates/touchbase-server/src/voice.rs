@@ -24,6 +24,92 @@ pub fn routes() -> Router<AppState> {
         .route("/api/surveys", get(list_surveys).post(put_survey))
         .route("/api/surveys/{key}", get(get_survey))
         .route("/api/responses", post(post_responses))
+        .route("/api/codebook", get(get_codebook).post(put_codebook))
+        .route("/api/themes", get(themes))
+}
+
+/// The latest codebook, as it was imported (YAML).
+#[utoipa::path(get, path = "/api/codebook", responses(
+    (status = 200, content_type = "application/yaml", body = String),
+    (status = 404, description = "No codebook yet", body = crate::Problem),
+))]
+pub(crate) async fn get_codebook(
+    State(state): State<AppState>,
+    Extension(actor): Extension<Actor>,
+) -> Result<axum::response::Response, ApiError> {
+    use axum::response::IntoResponse;
+    match touchbase_store::codebook::export(&*state.store, &actor).await? {
+        Some(doc) => Ok(([(header::CONTENT_TYPE, "application/yaml")], doc).into_response()),
+        None => Err(ApiError::NotFound(
+            "no codebook yet: POST /api/codebook (or `touchbase codebook import FILE`) imports one"
+                .to_owned(),
+        )),
+    }
+}
+
+/// Imports a codebook version (YAML; owners, executives, admins): its version must be above
+/// the one on record; every answer is coded by the latest.
+#[utoipa::path(post, path = "/api/codebook", request_body(description = "A codebook file (YAML)", content(
+    (String = "application/yaml"),
+)), responses(
+    (status = 200, body = touchbase_store::codebook::Imported),
+    (status = 400, description = "The body is not UTF-8", body = crate::Problem),
+    (status = 422, description = "The codebook breaks a rule", body = crate::Problem),
+))]
+pub(crate) async fn put_codebook(
+    State(state): State<AppState>,
+    Extension(actor): Extension<Actor>,
+    body: Bytes,
+) -> Result<Json<touchbase_store::codebook::Imported>, ApiError> {
+    actor.require(Permission::Propose)?;
+    let text = std::str::from_utf8(&body)
+        .map_err(|_| ApiError::BadRequest("body: must be UTF-8 text".to_owned()))?
+        .to_owned();
+    Ok(Json(
+        touchbase_store::codebook::import(&*state.store, &actor, &text, ingest::now_us()).await?,
+    ))
+}
+
+#[derive(Debug, serde::Deserialize, utoipa::IntoParams)]
+pub(crate) struct ThemesQuery {
+    /// The themes of one point (default: the whole organization).
+    point: Option<String>,
+    /// The period's first instant: a date (00:00 UTC) or an RFC 3339 instant (default: 30
+    /// days before `to`).
+    from: Option<String>,
+    /// The first instant after the period (default: tomorrow 00:00 UTC).
+    to: Option<String>,
+}
+
+/// The themes of the `change` answers of a point (or the organization) over a period, coded by
+/// the latest codebook: each code's mentions, share and NPS impact.
+#[utoipa::path(get, path = "/api/themes", params(ThemesQuery), responses(
+    (status = 200, body = touchbase_store::codebook::Themes),
+    (status = 400, body = crate::Problem),
+    (status = 404, description = "An unknown point", body = crate::Problem),
+))]
+pub(crate) async fn themes(
+    State(state): State<AppState>,
+    Extension(actor): Extension<Actor>,
+    crate::extract::Query(q): crate::extract::Query<ThemesQuery>,
+) -> Result<Json<touchbase_store::codebook::Themes>, ApiError> {
+    actor.require(Permission::Read)?;
+    let period = crate::measure::requested(q.from.as_deref(), q.to.as_deref())?;
+    let scope = match q.point {
+        Some(key) => {
+            let inventory = touchbase_store::inventory::get(&*state.store).await?.value;
+            if inventory.point(&key).is_none() {
+                return Err(ApiError::NotFound(format!(
+                    "point `{key}`: not in the inventory; GET /api/points lists them"
+                )));
+            }
+            touchbase_store::measure::Scope::Point(key)
+        }
+        None => touchbase_store::measure::Scope::Organization,
+    };
+    Ok(Json(
+        touchbase_store::codebook::themes_of(&*state.store, &actor, &scope, period).await?,
+    ))
 }
 
 /// Every survey, by key.

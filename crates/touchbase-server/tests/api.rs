@@ -1898,6 +1898,52 @@ async fn surveys_and_responses_through_the_api() {
     assert_eq!(card["nps"], 0.0, "one promoter, one detractor");
     assert_eq!(card["csat_survey"], 1.0);
     assert!(card["voice"].is_null(), "fewer than survey.min_responses");
+    // The themes of the change answers, by a codebook imported through the API.
+    assert_problem(
+        &viewer.get("/api/codebook").await,
+        StatusCode::NOT_FOUND,
+        "no codebook yet",
+    );
+    let book =
+        "version: 1\ncodes:\n  - { key: delivery, family: change, any: [deliver*, faster] }\n";
+    assert_problem(
+        &viewer.call("POST", "/api/codebook", book).await,
+        StatusCode::FORBIDDEN,
+        "",
+    );
+    let imported = owner.call("POST", "/api/codebook", book).await;
+    assert_eq!(imported.status, StatusCode::OK, "{}", imported.text);
+    assert_eq!(imported.json()["new"], true);
+    let exported = viewer.get("/api/codebook").await;
+    assert_eq!(exported.content_type, "application/yaml");
+    assert_eq!(exported.text, book);
+    let bad = owner
+        .call(
+            "POST",
+            "/api/codebook",
+            "version: 1\ncodes:\n  - { key: x, family: why_buy, any: [a] }\n",
+        )
+        .await;
+    let problem = assert_problem(&bad, StatusCode::UNPROCESSABLE_ENTITY, "");
+    assert_eq!(problem["violations"][0]["field"], "codes[0].kind");
+    let themes = viewer
+        .get("/api/themes?point=web.order&from=2026-03-01&to=2026-03-02")
+        .await
+        .json();
+    assert_eq!(themes["codebook"], 1, "{themes}");
+    assert_eq!(
+        (themes["responses"].as_u64(), themes["with_change"].as_u64()),
+        (Some(2), Some(1))
+    );
+    assert_eq!(themes["themes"][0]["code"], "delivery");
+    assert_eq!(themes["themes"][0]["mentions"], 1);
+    // nps(R) = 0 (one 10, one 3); without the delivery answer (the 3): 100.
+    assert_eq!(themes["themes"][0]["nps_impact"], -100.0);
+    assert_problem(
+        &viewer.get("/api/themes?point=nope").await,
+        StatusCode::NOT_FOUND,
+        "point `nope`",
+    );
     // A body that is not responses is refused and kept, as a response's reject.
     assert_problem(
         &owner.call("POST", "/api/responses", "[1, 2").await,
