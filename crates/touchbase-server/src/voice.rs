@@ -30,7 +30,7 @@ pub fn routes() -> Router<AppState> {
 
 /// The latest codebook, as it was imported (YAML).
 #[utoipa::path(get, path = "/api/codebook", responses(
-    (status = 200, content_type = "application/yaml", body = String),
+    (status = 200, content_type = "application/yaml", body = touchbase_core::voice::Codebook, description = "The codebook file: the latest version as imported, YAML"),
     (status = 404, description = "No codebook yet", body = crate::Problem),
 ))]
 pub(crate) async fn get_codebook(
