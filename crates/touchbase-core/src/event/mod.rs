@@ -283,7 +283,7 @@ pub(crate) fn instant(s: &str, now_us: i64) -> Result<i64, String> {
 }
 
 /// The rule of an optional text (party, channel, intent): at most `max` characters, no NUL.
-fn text_ok(s: &str, max: usize) -> bool {
+pub(crate) fn text_ok(s: &str, max: usize) -> bool {
     !s.contains('\0') && s.chars().count() <= max
 }
 
@@ -413,7 +413,7 @@ fn decode_outcomes(raw: Option<&Value>, problems: &mut Vec<Problem>) -> Outcomes
     outcomes
 }
 
-fn optional_string(
+pub(crate) fn optional_string(
     object: &Map<String, Value>,
     field: &str,
     max: usize,

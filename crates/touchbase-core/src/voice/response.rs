@@ -8,7 +8,9 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 use super::survey::{Builtin, QuestionType, Survey, TEXT_MAX};
-use crate::event::{Problem, canonical_id, instant, kind_of, problem, shown};
+use crate::event::{
+    Problem, canonical_id, instant, kind_of, optional_string, problem, shown, text_ok,
+};
 use crate::validate::{KEY_RULE, is_key};
 
 const TOP_LEVEL: [&str; 7] = [
@@ -165,8 +167,8 @@ pub fn decode(raw: &Value, now_us: i64) -> Result<Response, Vec<Problem>> {
             0
         }
     };
-    let invitation = text(object, "invitation", 128, &mut problems);
-    let party = text(object, "party", 128, &mut problems);
+    let invitation = optional_string(object, "invitation", 128, &mut problems);
+    let party = optional_string(object, "party", 128, &mut problems);
     let answers = match object.get("answers") {
         None | Some(Value::Null) => Answers::default(),
         Some(Value::Object(a)) => answers(a, &mut problems),
@@ -193,42 +195,6 @@ pub fn decode(raw: &Value, now_us: i64) -> Result<Response, Vec<Problem>> {
     }
 }
 
-fn text(
-    object: &Map<String, Value>,
-    field: &str,
-    max: usize,
-    problems: &mut Vec<Problem>,
-) -> Option<String> {
-    match object.get(field) {
-        None | Some(Value::Null) => None,
-        Some(Value::String(s)) if s.contains('\0') => {
-            problems.push(problem(
-                field,
-                "must not contain the NUL character (\\u0000)",
-            ));
-            None
-        }
-        Some(Value::String(s)) if s.chars().count() <= max => Some(s.clone()),
-        Some(Value::String(s)) => {
-            problems.push(problem(
-                field,
-                format!(
-                    "must be at most {max} characters, got {}",
-                    s.chars().count()
-                ),
-            ));
-            None
-        }
-        Some(other) => {
-            problems.push(problem(
-                field,
-                format!("must be a string, got {}", shown(other)),
-            ));
-            None
-        }
-    }
-}
-
 fn answers(a: &Map<String, Value>, problems: &mut Vec<Problem>) -> Answers {
     let mut out = Answers::default();
     for (key, value) in a {
@@ -252,22 +218,17 @@ fn answers(a: &Map<String, Value>, problems: &mut Vec<Problem>) -> Answers {
                         format!("must be an integer from {lo} to {hi}, got {}", shown(value)),
                     )),
                 },
-                None => {
-                    let mut one = Map::new();
-                    one.insert(key.clone(), value.clone());
-                    let s = text(&one, key, TEXT_MAX, &mut Vec::new());
-                    match s {
-                        Some(s) if b == Builtin::Change => out.change = Some(s),
-                        Some(s) => out.why_buy = Some(s),
-                        None => problems.push(problem(
-                            &field,
-                            format!(
-                                "must be a string of at most {TEXT_MAX} characters, got {}",
-                                shown(value)
-                            ),
-                        )),
-                    }
-                }
+                None => match value.as_str().filter(|s| text_ok(s, TEXT_MAX)) {
+                    Some(s) if b == Builtin::Change => out.change = Some(s.to_owned()),
+                    Some(s) => out.why_buy = Some(s.to_owned()),
+                    None => problems.push(problem(
+                        &field,
+                        format!(
+                            "must be a string of at most {TEXT_MAX} characters, got {}",
+                            shown(value)
+                        ),
+                    )),
+                },
             },
             None if !is_key(key) || key.contains('.') => problems.push(problem(
                 &field,
