@@ -129,7 +129,12 @@ pub fn token_id(hash: &str) -> String {
 
 /// The hex SHA-256 of a token's secret: the key a token is stored under.
 pub fn token_hash(secret: &str) -> String {
-    hex(&Sha256::digest(secret.as_bytes()))
+    sha256_hex(secret.as_bytes())
+}
+
+/// Lowercase hex of the SHA-256 of bytes.
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    hex(&Sha256::digest(bytes))
 }
 
 /// Lowercase hex of bytes.

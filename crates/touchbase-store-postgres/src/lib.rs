@@ -18,6 +18,8 @@ use touchbase_core::rules::Firing;
 use touchbase_core::{Change, Entity, Kind};
 
 use touchbase_core::standing::Order;
+use touchbase_core::voice::Family;
+use touchbase_store::answers::{AnswerTag, Coding, Forgotten, Statement};
 use touchbase_store::audit::Sealing;
 use touchbase_store::ingest::now_us;
 use touchbase_store::invitations::{Invitation, KeyCustomer, Suppression};
@@ -28,6 +30,7 @@ use touchbase_store::rollup::{Tally, add_in_order, day_of};
 use touchbase_store::standing::{self, OrderFilter, OrderRevision};
 use touchbase_store::{DayRollup, JourneyDay, Nonconforming, Store, StoreError, Versioned};
 
+mod answers;
 mod events;
 mod journeys;
 mod orders;
@@ -52,6 +55,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (12, include_str!("../migrations/0012_links.sql")),
     (13, include_str!("../migrations/0013_standing_orders.sql")),
     (14, include_str!("../migrations/0014_voice.sql")),
+    (15, include_str!("../migrations/0015_answers.sql")),
 ];
 
 /// Key of the advisory lock held while migrating.
@@ -749,28 +753,83 @@ impl Store for PostgresStore {
     async fn open_answers(&self, from: i64, to: i64) -> Result<Vec<OpenAnswer>, StoreError> {
         const CONTEXT: &str = "reading open answers";
         let client = self.client().await?;
-        let rows = client
-            .query(
-                r#"SELECT id, point, at, nps, change, why_buy FROM responses
-                   WHERE at >= $1 AND at < $2 AND (change IS NOT NULL OR why_buy IS NOT NULL)
-                   ORDER BY at, id COLLATE "C""#,
-                &[&from, &to],
-            )
+        answers::open_answers(&**client, from, to)
+            .await
+            .map_err(pg(CONTEXT))
+    }
+
+    async fn open_answer(&self, id: &str) -> Result<Option<OpenAnswer>, StoreError> {
+        const CONTEXT: &str = "reading an open answer";
+        let client = self.client().await?;
+        answers::open_answer(&**client, id)
+            .await
+            .map_err(pg(CONTEXT))
+    }
+
+    async fn put_answer_tag(&self, tag: &AnswerTag) -> Result<(), StoreError> {
+        const CONTEXT: &str = "keeping a tag";
+        let client = self.client().await?;
+        answers::put_answer_tag(&**client, tag)
+            .await
+            .map_err(pg(CONTEXT))
+    }
+
+    async fn answer_tags(&self) -> Result<Vec<AnswerTag>, StoreError> {
+        const CONTEXT: &str = "reading tags";
+        let client = self.client().await?;
+        answers::answer_tags(&**client).await.map_err(pg(CONTEXT))
+    }
+
+    async fn put_codings(&self, codings: &[Coding]) -> Result<(), StoreError> {
+        const CONTEXT: &str = "keeping codings";
+        let mut client = self.client().await?;
+        let tx = durable(&mut client, CONTEXT).await?;
+        let out = answers::put_codings(&tx, codings)
             .await
             .map_err(pg(CONTEXT))?;
-        Ok(rows
-            .iter()
-            .map(|r| OpenAnswer {
-                id: r.get(0),
-                point: r.get(1),
-                at: r.get(2),
-                nps: r
-                    .get::<_, Option<i64>>(3)
-                    .and_then(|v| u8::try_from(v).ok()),
-                change: r.get(4),
-                why_buy: r.get(5),
-            })
-            .collect())
+        tx.commit().await.map_err(pg(CONTEXT))?;
+        Ok(out)
+    }
+
+    async fn codings(&self, family: Family) -> Result<Vec<Coding>, StoreError> {
+        const CONTEXT: &str = "reading codings";
+        let client = self.client().await?;
+        answers::codings(&**client, family)
+            .await
+            .map_err(pg(CONTEXT))
+    }
+
+    async fn put_statement(&self, statement: &Statement) -> Result<(), StoreError> {
+        const CONTEXT: &str = "keeping a statement";
+        let client = self.client().await?;
+        answers::put_statement(&**client, statement)
+            .await
+            .map_err(pg(CONTEXT))
+    }
+
+    async fn statement(&self, id: &str) -> Result<Option<Statement>, StoreError> {
+        const CONTEXT: &str = "reading a statement";
+        let client = self.client().await?;
+        answers::statement(&**client, id).await.map_err(pg(CONTEXT))
+    }
+
+    async fn statements(&self, from: i64, to: i64) -> Result<Vec<Statement>, StoreError> {
+        const CONTEXT: &str = "reading statements";
+        let client = self.client().await?;
+        answers::statements(&**client, from, to)
+            .await
+            .map_err(pg(CONTEXT))
+    }
+
+    async fn forget_party(&self, party: &str) -> Result<Forgotten, StoreError> {
+        const CONTEXT: &str = "erasing a party";
+        let mut client = self.client().await?;
+        let tx = durable(&mut client, CONTEXT).await?;
+        let out = answers::forget_party(&tx, party)
+            .await
+            .map_err(pg(CONTEXT))?;
+        tx.commit().await.map_err(pg(CONTEXT))?;
+        Ok(out)
     }
 
     async fn suppressions(&self, survey: &str) -> Result<Vec<Suppression>, StoreError> {

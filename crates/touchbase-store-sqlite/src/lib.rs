@@ -19,10 +19,13 @@ use touchbase_core::{Change, Entity, Kind};
 use touchbase_store::audit::Sealing;
 use touchbase_store::outbox::{Attempt, Delivery, DeliveryFilter, FeedCount, Finished};
 
+mod answers;
 mod orders;
 mod outbox;
 mod voice;
 use touchbase_core::standing::Order;
+use touchbase_core::voice::Family;
+use touchbase_store::answers::{AnswerTag, Coding, Forgotten, Statement};
 use touchbase_store::invitations::{Invitation, KeyCustomer, Suppression};
 use touchbase_store::journey_days::{self, Batches, Changes, Touches};
 use touchbase_store::links::LinkRecord;
@@ -49,6 +52,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/0012_links.sql"),
     include_str!("../migrations/0013_standing_orders.sql"),
     include_str!("../migrations/0014_voice.sql"),
+    include_str!("../migrations/0015_answers.sql"),
 ];
 
 #[derive(Debug, Clone)]
@@ -802,28 +806,94 @@ impl Store for SqliteStore {
     async fn open_answers(&self, from: i64, to: i64) -> Result<Vec<OpenAnswer>, StoreError> {
         const CONTEXT: &str = "reading open answers";
         self.with(CONTEXT, move |conn| {
-            let mut stmt = conn
-                .prepare_cached(
-                    "SELECT id, point, at, nps, change, why_buy FROM responses
-                     WHERE at >= ?1 AND at < ?2 AND (change IS NOT NULL OR why_buy IS NOT NULL)
-                     ORDER BY at, id",
-                )
+            answers::open_answers(conn, from, to).map_err(db(CONTEXT))
+        })
+        .await
+    }
+
+    async fn open_answer(&self, id: &str) -> Result<Option<OpenAnswer>, StoreError> {
+        const CONTEXT: &str = "reading an open answer";
+        let id = id.to_owned();
+        self.with(CONTEXT, move |conn| {
+            answers::open_answer(conn, &id).map_err(db(CONTEXT))
+        })
+        .await
+    }
+
+    async fn put_answer_tag(&self, tag: &AnswerTag) -> Result<(), StoreError> {
+        const CONTEXT: &str = "keeping a tag";
+        let tag = tag.clone();
+        self.with(CONTEXT, move |conn| {
+            answers::put_answer_tag(conn, &tag).map_err(db(CONTEXT))
+        })
+        .await
+    }
+
+    async fn answer_tags(&self) -> Result<Vec<AnswerTag>, StoreError> {
+        const CONTEXT: &str = "reading tags";
+        self.with(CONTEXT, move |conn| {
+            answers::answer_tags(conn).map_err(db(CONTEXT))
+        })
+        .await
+    }
+
+    async fn put_codings(&self, codings: &[Coding]) -> Result<(), StoreError> {
+        const CONTEXT: &str = "keeping codings";
+        let codings = codings.to_vec();
+        self.with(CONTEXT, move |conn| {
+            let tx = conn
+                .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
                 .map_err(db(CONTEXT))?;
-            let rows = stmt
-                .query_map(params![from, to], |r| {
-                    Ok(OpenAnswer {
-                        id: r.get(0)?,
-                        point: r.get(1)?,
-                        at: r.get(2)?,
-                        nps: r
-                            .get::<_, Option<i64>>(3)?
-                            .and_then(|v| u8::try_from(v).ok()),
-                        change: r.get(4)?,
-                        why_buy: r.get(5)?,
-                    })
-                })
+            answers::put_codings(&tx, &codings).map_err(db(CONTEXT))?;
+            tx.commit().map_err(db(CONTEXT))
+        })
+        .await
+    }
+
+    async fn codings(&self, family: Family) -> Result<Vec<Coding>, StoreError> {
+        const CONTEXT: &str = "reading codings";
+        self.with(CONTEXT, move |conn| {
+            answers::codings(conn, family).map_err(db(CONTEXT))
+        })
+        .await
+    }
+
+    async fn put_statement(&self, statement: &Statement) -> Result<(), StoreError> {
+        const CONTEXT: &str = "keeping a statement";
+        let statement = statement.clone();
+        self.with(CONTEXT, move |conn| {
+            answers::put_statement(conn, &statement).map_err(db(CONTEXT))
+        })
+        .await
+    }
+
+    async fn statement(&self, id: &str) -> Result<Option<Statement>, StoreError> {
+        const CONTEXT: &str = "reading a statement";
+        let id = id.to_owned();
+        self.with(CONTEXT, move |conn| {
+            answers::statement(conn, &id).map_err(db(CONTEXT))
+        })
+        .await
+    }
+
+    async fn statements(&self, from: i64, to: i64) -> Result<Vec<Statement>, StoreError> {
+        const CONTEXT: &str = "reading statements";
+        self.with(CONTEXT, move |conn| {
+            answers::statements(conn, from, to).map_err(db(CONTEXT))
+        })
+        .await
+    }
+
+    async fn forget_party(&self, party: &str) -> Result<Forgotten, StoreError> {
+        const CONTEXT: &str = "erasing a party";
+        let party = party.to_owned();
+        self.with(CONTEXT, move |conn| {
+            let tx = conn
+                .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
                 .map_err(db(CONTEXT))?;
-            rows.collect::<Result<_, _>>().map_err(db(CONTEXT))
+            let forgotten = answers::forget_party(&tx, &party).map_err(db(CONTEXT))?;
+            tx.commit().map_err(db(CONTEXT))?;
+            Ok(forgotten)
         })
         .await
     }

@@ -7,9 +7,11 @@ use std::collections::BTreeSet;
 
 use serde::Serialize;
 use touchbase_core::period::Period;
-use touchbase_core::voice::{Codebook, Coder, Family, Theme, VoiceTally, themes};
+use touchbase_core::voice::analysis::ThemeInput;
+use touchbase_core::voice::{Codebook, Family, Theme, VoiceTally, themes};
 use touchbase_core::{Actor, Permission, Violation, Violations};
 
+use crate::answers::Tagger;
 use crate::measure::{Days, Scope};
 use crate::{OpError, Store};
 
@@ -121,11 +123,18 @@ pub struct Themes {
     pub responses: u64,
     /// Those with a `change` answer (`T`).
     pub with_change: u64,
+    /// Whether the themes show verbatims: `with_change` reaches `survey.min_responses`.
+    pub verbatims: bool,
     pub themes: Vec<Theme>,
 }
 
+/// The most verbatims a theme shows.
+pub const VERBATIMS: usize = 3;
+
 /// The `change` themes of `scope` over `period` (METRICS.md): each answer coded by the latest
-/// codebook; NPS over all the scope's responses of the period.
+/// codebook and people's overrides; NPS over all the scope's responses of the period; codes
+/// the double-coded sample finds unreliable flagged; a few verbatims per theme where the scope
+/// has at least `survey.min_responses` answers.
 pub async fn themes_of(
     store: &dyn Store,
     actor: &Actor,
@@ -134,7 +143,7 @@ pub async fn themes_of(
 ) -> Result<Themes, OpError> {
     actor.require(Permission::Read)?;
     let inventory = crate::inventory::get(store).await?.value;
-    let book = current(store).await?;
+    let tagger = Tagger::load(store).await?;
     let days = Days::read(store, period).await?;
     let mut tally = VoiceTally::default();
     for row in days.voice_within(scope, period) {
@@ -142,12 +151,11 @@ pub async fn themes_of(
             tally.merge(&row.tally);
         }
     }
-    let coder = book.as_ref().map(Coder::new);
     let answers: Vec<_> = store
         .open_answers(period.from, period.to)
         .await?
         .into_iter()
-        .filter(|a| scope.contains(&a.point, inventory.point(&a.point)))
+        .filter(|a| a.change.is_some() && scope.contains(&a.point, inventory.point(&a.point)))
         .collect();
     // Every response of R: those with a change answer one by one (their codes), the others by
     // their NPS answers alone.
@@ -158,33 +166,43 @@ pub async fn themes_of(
         if let Some(s) = a.nps.filter(|s| *s <= 10) {
             rest[usize::from(s)] = rest[usize::from(s)].saturating_sub(1);
         }
-        let codes: BTreeSet<String> = coder
-            .as_ref()
-            .map(|c| c.code(Family::Change, text))
-            .unwrap_or_default()
-            .into_iter()
-            .map(|t| t.code)
-            .collect();
-        inputs.push(touchbase_core::voice::analysis::ThemeInput {
+        inputs.push(ThemeInput {
             nps: a.nps,
             change: true,
-            codes,
+            codes: tagger.codes(&a.id, Family::Change, text),
         });
     }
     let with_change = inputs.len() as u64;
     for (score, n) in rest.iter().enumerate() {
         for _ in 0..*n {
-            inputs.push(touchbase_core::voice::analysis::ThemeInput {
+            inputs.push(ThemeInput {
                 nps: u8::try_from(score).ok(),
                 change: false,
                 codes: BTreeSet::new(),
             });
         }
     }
+    let unreliable = crate::answers::unreliable(store, actor, Family::Change).await?;
+    let mut found = themes(&inputs, &unreliable);
+    let min = inventory.organization.settings.survey_min_responses;
+    let verbatims = with_change >= min;
+    if verbatims {
+        for theme in &mut found {
+            theme.verbatims = answers
+                .iter()
+                .rev()
+                .zip(inputs.iter().take(answers.len()).rev())
+                .filter(|(_, input)| input.codes.contains(&theme.code))
+                .filter_map(|(a, _)| a.change.clone())
+                .take(VERBATIMS)
+                .collect();
+        }
+    }
     Ok(Themes {
-        codebook: book.map(|b| b.version),
+        codebook: tagger.book.as_ref().map(|b| b.version),
         responses: tally.responses,
         with_change,
-        themes: themes(&inputs, &BTreeSet::new()),
+        verbatims,
+        themes: found,
     })
 }

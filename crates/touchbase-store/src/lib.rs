@@ -7,6 +7,7 @@
 //! runs, so that all stores behave the same (R20).
 
 pub mod access;
+pub mod answers;
 pub mod audit;
 pub mod check;
 pub mod codebook;

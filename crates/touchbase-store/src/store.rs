@@ -5,9 +5,11 @@ use async_trait::async_trait;
 use touchbase_core::audit::{Entry, Record};
 use touchbase_core::event::{Checked, Event, HeldPoint, NewReject, Reject, Written};
 use touchbase_core::rules::Firing;
+use touchbase_core::voice::Family;
 use touchbase_core::{Change, Entity, Kind};
 
 use crate::StoreError;
+use crate::answers::{AnswerTag, Coding, Forgotten, Statement};
 use crate::invitations::{Invitation, KeyCustomer, Suppression};
 use crate::links::LinkRecord;
 use crate::outbox::{Attempt, Delivery, DeliveryFilter, FeedCount, Finished};
@@ -229,6 +231,38 @@ pub trait Store: Send + Sync + Debug {
 
     /// The responses with `from <= at < to` that answered `change` or `why_buy`, by (`at`, id).
     async fn open_answers(&self, from: i64, to: i64) -> Result<Vec<OpenAnswer>, StoreError>;
+
+    /// One response's open answers.
+    async fn open_answer(&self, id: &str) -> Result<Option<OpenAnswer>, StoreError>;
+
+    /// Keeps a person's tag or untag of an answer and code, replacing the decision on record
+    /// for that answer and code.
+    async fn put_answer_tag(&self, tag: &AnswerTag) -> Result<(), StoreError>;
+
+    /// Every person's decision on answers, by (answer, family, code).
+    async fn answer_tags(&self) -> Result<Vec<AnswerTag>, StoreError>;
+
+    /// Keeps codings of the double-coded sample, each replacing its coder's earlier coding of
+    /// the same answer.
+    async fn put_codings(&self, codings: &[Coding]) -> Result<(), StoreError>;
+
+    /// The codings of `family`'s answers, by (answer, coder).
+    async fn codings(&self, family: Family) -> Result<Vec<Coding>, StoreError>;
+
+    /// Keeps a statement of the senior team (once by its id).
+    async fn put_statement(&self, statement: &Statement) -> Result<(), StoreError>;
+
+    /// One statement of the senior team.
+    async fn statement(&self, id: &str) -> Result<Option<Statement>, StoreError>;
+
+    /// The senior team's statements with `from <= at < to`, by (`at`, id).
+    async fn statements(&self, from: i64, to: i64) -> Result<Vec<Statement>, StoreError>;
+
+    /// Erases `party` from the voice data in one transaction: responses lose their party and
+    /// their texts (`change`, `why_buy`, own answers) and keep their scores; invitations and
+    /// suppressions lose the party; drafts of the party's invitations, people's tags and
+    /// codings of their responses, and the party's key-customer row go.
+    async fn forget_party(&self, party: &str) -> Result<Forgotten, StoreError>;
 
     /// The suppressions of `survey`, by (`at`, event id).
     async fn suppressions(&self, survey: &str) -> Result<Vec<Suppression>, StoreError>;

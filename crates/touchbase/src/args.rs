@@ -143,6 +143,113 @@ pub enum Command {
     /// The themes of the `change` answers (what customers would change): mentions, share and
     /// NPS impact of each code, for a point or the whole organization over a period.
     Themes(ThemesArgs),
+    /// Open answers as people code them: list them with their tags, tag or untag one
+    /// (overriding the codebook's rules), code the double-coded sample, and see how far the
+    /// coders agree.
+    #[command(subcommand)]
+    Answers(AnswersCommand),
+    /// Why customers buy from us rather than from competitors: the senior team's answers
+    /// beside the customers', product against interaction.
+    #[command(subcommand)]
+    WhyBuy(WhyBuyCommand),
+    /// A party's personal data in touchbase: erase it from the voice of the customer.
+    #[command(subcommand)]
+    Party(PartyCommand),
+}
+
+/// The family of open answers a command works on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum FamilyArg {
+    /// What customers would change.
+    Change,
+    /// Why they buy from us.
+    WhyBuy,
+}
+
+impl FamilyArg {
+    pub fn family(self) -> touchbase_core::voice::Family {
+        match self {
+            FamilyArg::Change => touchbase_core::voice::Family::Change,
+            FamilyArg::WhyBuy => touchbase_core::voice::Family::WhyBuy,
+        }
+    }
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AnswersCommand {
+    /// The open answers of a period with their tags (analysts and above): id, point, text,
+    /// and each tag with who made it (the codebook's rule, or a person).
+    List {
+        #[arg(long, value_enum, default_value = "change")]
+        family: FamilyArg,
+        /// The answers about one point.
+        #[arg(long, value_name = "KEY")]
+        point: Option<String>,
+        #[command(flatten)]
+        period: PeriodArgs,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Tag an answer with a code, whatever the codebook's rules say (analysts and above).
+    Tag {
+        /// The answer's id (its response's id, or a why-buy statement's `wb_…`).
+        id: String,
+        code: String,
+    },
+    /// Take a code off an answer, whatever the codebook's rules say (analysts and above).
+    Untag { id: String, code: String },
+    /// Code the double-coded sample (analysts and above): the same N answers for every coder,
+    /// each shown in turn with the family's codes; type the codes that apply, separated by
+    /// spaces or commas (`-` for none; an empty line or the end of input stops and keeps what
+    /// was coded). Answers this coder coded already are skipped. Then prints the agreement.
+    Code {
+        #[arg(long)]
+        sample: usize,
+        /// Who is coding (the sample's agreement compares coders by this name).
+        #[arg(long)]
+        coder: String,
+        #[arg(long, value_enum, default_value = "change")]
+        family: FamilyArg,
+    },
+    /// Each code's Cohen's kappa over the double-coded sample; codes below 0.6 are unreliable.
+    Agreement {
+        #[arg(long, value_enum, default_value = "change")]
+        family: FamilyArg,
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum WhyBuyCommand {
+    /// Give the senior team's answer to "why do customers buy from us rather than from
+    /// competitors?" (as the acting user: executives and owners), as many as you like.
+    Add { text: String },
+    /// The senior team's answers of a period with their codes.
+    List {
+        #[command(flatten)]
+        period: PeriodArgs,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Why customers buy, executives beside customers: the coded answers, the product and
+    /// interaction shares, each code's share (interaction codes with the points they name),
+    /// and the gap between the two groups.
+    Summary {
+        #[command(flatten)]
+        period: PeriodArgs,
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum PartyCommand {
+    /// Erase a party from the voice of the customer (admins): their responses lose their
+    /// identity and texts and keep their scores (every count stays), their invitations and
+    /// suppressions lose the party, their drafts go, and they are no longer a key customer.
+    /// Their interactions (events) are the organization's record and stay.
+    Forget { id: String },
 }
 
 #[derive(Debug, Subcommand)]

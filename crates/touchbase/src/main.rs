@@ -183,6 +183,9 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Customers(a) => commands::voice::customers(store, actor, a).await,
         Command::Codebook(a) => commands::voice::codebook(store, actor, a).await,
         Command::Themes(a) => commands::voice::themes(store, actor, a).await,
+        Command::Answers(a) => commands::answers::answers(store, actor, a).await,
+        Command::WhyBuy(a) => commands::answers::why_buy(store, actor, a).await,
+        Command::Party(a) => commands::answers::party(store, actor, a).await,
         Command::Responses(a) => commands::voice::responses(store, actor, a).await,
         Command::Serve(_)
         | Command::Demo(_)

@@ -6,7 +6,9 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use serde::{Deserialize, Serialize};
 
-use super::codebook::CodeKind;
+use sha2::{Digest, Sha256};
+
+use super::codebook::{CodeKind, Family};
 use super::figures::nps;
 use crate::metrics::ratio;
 
@@ -35,6 +37,10 @@ pub struct Theme {
     pub nps_impact: Option<f64>,
     /// The code's kappa is below 0.6 in a double-coded sample.
     pub unreliable: bool,
+    /// A few of its answers, the latest first; none where the scope has fewer answers than
+    /// `survey.min_responses`.
+    #[serde(default)]
+    pub verbatims: Vec<String>,
 }
 
 /// The themes of the responses `r` (all of R: those without a `change` answer count in NPS),
@@ -73,6 +79,7 @@ pub fn themes(r: &[ThemeInput], unreliable: &BTreeSet<String>) -> Vec<Theme> {
                 share: ratio(mentions as f64, t),
                 nps_impact: all.zip(without).map(|(a, w)| a - w),
                 unreliable: unreliable.contains(code),
+                verbatims: Vec::new(),
             }
         })
         .collect();
@@ -93,6 +100,9 @@ pub type WhyBuyAnswer = Vec<(String, CodeKind)>;
 pub struct CodeShare {
     pub code: String,
     pub share: Option<f64>,
+    /// The points of interaction the code names.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub points: Vec<String>,
 }
 
 /// What one group (executives, or customers) says about why customers buy.
@@ -156,6 +166,7 @@ pub fn why_buy_group(answers: &[WhyBuyAnswer]) -> WhyBuyGroup {
                 CodeShare {
                     code: code.to_owned(),
                     share: ratio(k as f64, n),
+                    points: Vec::new(),
                 },
             )
         })
@@ -212,6 +223,19 @@ pub fn why_buy(executives: &[WhyBuyAnswer], customers: &[WhyBuyAnswer]) -> WhyBu
         customers,
         gap,
     }
+}
+
+/// Where an answer falls in the double-coded sample: the answers of a family ranked by this
+/// key (the SHA-256 of family and answer id) make the same sample for every coder and every
+/// run, and a sample of N+1 holds the sample of N.
+pub fn sample_key(family: Family, answer: &str) -> [u8; 32] {
+    Sha256::digest(format!("code-sample\u{0}{}\u{0}{answer}", family.as_str()).as_bytes()).into()
+}
+
+/// The id of a why-buy statement of the senior team: from who gave it, when and what.
+pub fn statement_id(actor: &str, at: i64, text: &str) -> String {
+    let digest = Sha256::digest(format!("why-buy\u{0}{actor}\u{0}{at}\u{0}{text}").as_bytes());
+    format!("wb_{}", &crate::access::hex(&digest)[..24])
 }
 
 /// Cohen's kappa of one code over a double-coded sample, each pair whether the first and the

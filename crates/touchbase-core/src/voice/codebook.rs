@@ -24,6 +24,22 @@ pub enum Family {
     WhyBuy,
 }
 
+impl Family {
+    pub const ALL: [Family; 2] = [Family::Change, Family::WhyBuy];
+
+    /// The family's name in files, the store and on the wire.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Family::Change => "change",
+            Family::WhyBuy => "why_buy",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Family> {
+        Family::ALL.into_iter().find(|f| f.as_str() == s)
+    }
+}
+
 /// What a `why_buy` code is about: the product (features, quality, price, range) or how the
 /// organization deals with its customers (ease, trust, responsiveness, expertise, delivery).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]

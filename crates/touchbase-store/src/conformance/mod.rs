@@ -57,6 +57,7 @@ mod voice;
 pub use voice::{
     anonymous_responses_keep_neither_party_nor_instant,
     key_customers_are_invited_once_within_the_contact_rules,
+    people_tag_code_and_say_why_customers_buy,
     surveys_live_in_the_inventory_and_new_questions_make_a_new_version,
     themes_are_coded_by_the_latest_codebook_and_cost_what_they_cost,
     voice_figures_are_metrics_by_hand,
@@ -242,6 +243,7 @@ macro_rules! conformance_suite {
             surveys_live_in_the_inventory_and_new_questions_make_a_new_version,
             key_customers_are_invited_once_within_the_contact_rules,
             themes_are_coded_by_the_latest_codebook_and_cost_what_they_cost,
+            people_tag_code_and_say_why_customers_buy,
         );
     };
     (@each $backend:expr; $($name:ident),* $(,)?) => {

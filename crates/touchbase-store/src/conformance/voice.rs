@@ -733,3 +733,367 @@ codes:
         .unwrap_err();
     assert!(e.to_string().contains("codes[0].points[0]"), "{e}");
 }
+
+/// People's work on open answers, by hand: tags and untags override the rules, two coders'
+/// agreement is Cohen's kappa and flags the themes it finds unreliable, why customers buy as
+/// the senior team and the customers say it, verbatims only from a large enough group, and a
+/// forgotten party's texts and identity gone with every count kept.
+pub async fn people_tag_code_and_say_why_customers_buy(backend: &dyn Backend) {
+    use crate::answers;
+    use crate::invitations::{self, KeyCustomer};
+    use touchbase_core::Role;
+    use touchbase_core::voice::{Family, TaggedBy};
+
+    let store = backend.fresh().await;
+    let listen = r#"
+surveys:
+  - key: listen
+    name: Tell us
+    points: [web.order]
+    questions: [nps, change, why_buy]
+"#;
+    let text = SMALL.replacen("points:\n", &format!("{listen}\npoints:\n"), 1);
+    baseline(&*store, &parse(&text)).await;
+    let now = MAR_2 + 30 * 24 * HOUR;
+    let at = MAR_2 + 2 * HOUR;
+    let input = |id: &str, nps: u8, change: Option<&str>, why: Option<&str>| {
+        let mut answers = serde_json::Map::new();
+        answers.insert("nps".into(), nps.into());
+        if let Some(c) = change {
+            answers.insert("change".into(), c.into());
+        }
+        if let Some(w) = why {
+            answers.insert("why_buy".into(), w.into());
+        }
+        Input::new(
+            serde_json::json!({
+                "id": id, "survey": "listen", "point": "web.order", "at": instant(at),
+                "party": format!("p-{id}"), "answers": answers,
+            })
+            .to_string(),
+            "test",
+        )
+    };
+    let batch = [
+        input(
+            "a1",
+            2,
+            Some("The queue was awful"),
+            Some("easy to order and cheap"),
+        ),
+        input("a2", 9, Some("The queue again"), Some("cheap prices")),
+        input("a3", 10, Some("More colours please"), None),
+        input("a4", 6, Some("Staff were rude"), Some("friendly staff")),
+        input("a5", 10, None, Some("easy")),
+    ];
+    let taken = responses::take(&*store, &admin(), &batch, now)
+        .await
+        .unwrap();
+    assert!(
+        taken.iter().all(|o| o.status == Status::Accepted),
+        "{taken:?}"
+    );
+    let book = r#"
+version: 1
+codes:
+  - { key: wait-time, family: change, any: [queue*, wait*] }
+  - { key: range, family: change, any: [colour*, color*] }
+  - { key: staff, family: change, any: [staff, rude] }
+  - { key: ease, family: why_buy, kind: interaction, any: [easy, simple], points: [web.order] }
+  - { key: price, family: why_buy, kind: product, any: [cheap*, price*] }
+  - { key: people, family: why_buy, kind: interaction, any: [friendly, staff] }
+"#;
+    crate::codebook::import(&*store, &admin(), book, now)
+        .await
+        .unwrap();
+    let period = Period {
+        from: MAR_2,
+        to: MAR_2 + 24 * HOUR,
+    };
+    let scope = Scope::Point("web.order".into());
+    let person = |name: &str, role: Role| Actor {
+        name: name.to_owned(),
+        role,
+        teams: Vec::new(),
+    };
+    let analyst = person("ann", Role::Analyst);
+
+    // A person's untag takes the rule's tag off; a tag adds one the rules did not make.
+    let viewer = person("vic", Role::Viewer);
+    assert!(
+        answers::tag(&*store, &viewer, "a2", "wait-time", false, now)
+            .await
+            .is_err(),
+        "a viewer cannot tag"
+    );
+    let e = answers::tag(&*store, &analyst, "a2", "nope", true, now)
+        .await
+        .unwrap_err();
+    assert!(e.to_string().contains("no code `nope`"), "{e}");
+    let e = answers::tag(&*store, &analyst, "zz", "staff", true, now)
+        .await
+        .unwrap_err();
+    assert!(e.to_string().contains("no change answer `zz`"), "{e}");
+    let a2 = answers::tag(&*store, &analyst, "a2", "wait-time", false, now)
+        .await
+        .unwrap();
+    assert!(a2.tags.is_empty(), "{a2:?}");
+    let a3 = answers::tag(&*store, &analyst, "a3", "staff", true, now)
+        .await
+        .unwrap();
+    let a3_tags: Vec<(&str, TaggedBy)> = a3.tags.iter().map(|t| (t.code.as_str(), t.by)).collect();
+    assert_eq!(
+        a3_tags,
+        [("range", TaggedBy::Rule), ("staff", TaggedBy::Person)]
+    );
+    let listed = answers::list(&*store, &analyst, Family::Change, period, None)
+        .await
+        .unwrap();
+    assert_eq!(
+        listed.iter().map(|a| a.id.as_str()).collect::<Vec<_>>(),
+        ["a1", "a2", "a3", "a4"]
+    );
+
+    // Themes by the tags: T = 4; nps(R) over (2, 9, 10, 6, 10) = 100 × (3 − 2) / 5 = 20.
+    let got = crate::codebook::themes_of(&*store, &admin(), &scope, period)
+        .await
+        .unwrap();
+    let mentions: Vec<(&str, u64)> = got
+        .themes
+        .iter()
+        .map(|t| (t.code.as_str(), t.mentions))
+        .collect();
+    assert_eq!(mentions, [("staff", 2), ("range", 1), ("wait-time", 1)]);
+    // staff without a3 (10) and a4 (6): (2, 9, 10) → 100 × (2 − 1) / 3.
+    close(
+        got.themes[0].nps_impact,
+        Some(20.0 - 100.0 / 3.0),
+        "staff impact",
+    );
+    assert_eq!(got.themes[0].share, Some(0.5));
+    // range without a3: (2, 9, 6, 10) → 0; wait-time without a1: (9, 10, 6, 10) → 50.
+    close(got.themes[1].nps_impact, Some(20.0), "range impact");
+    close(got.themes[2].nps_impact, Some(20.0 - 50.0), "wait impact");
+    // 4 answers, under the default survey.min_responses (10): no verbatims.
+    assert!(!got.verbatims);
+    assert!(got.themes.iter().all(|t| t.verbatims.is_empty()));
+    assert!(got.themes.iter().all(|t| !t.unreliable));
+
+    // The double-coded sample: the same answers for every coder, a smaller sample the start
+    // of a larger one.
+    let four = answers::sample(&*store, &analyst, Family::Change, 10, "ann")
+        .await
+        .unwrap();
+    assert_eq!(four.len(), 4);
+    let two = answers::sample(&*store, &analyst, Family::Change, 2, "bob")
+        .await
+        .unwrap();
+    assert_eq!(
+        two.iter().map(|(a, _)| &a.id).collect::<Vec<_>>(),
+        four.iter().take(2).map(|(a, _)| &a.id).collect::<Vec<_>>()
+    );
+    let codes = |list: &[&str]| list.iter().map(|c| (*c).to_owned()).collect::<Vec<_>>();
+    let ann = [
+        ("a1".to_owned(), codes(&["wait-time"])),
+        ("a2".to_owned(), codes(&["wait-time"])),
+        ("a3".to_owned(), codes(&["range"])),
+        ("a4".to_owned(), codes(&["staff"])),
+    ];
+    let e = answers::code(
+        &*store,
+        &analyst,
+        Family::Change,
+        "ann",
+        &[("a1".to_owned(), codes(&["price"]))],
+        now,
+    )
+    .await
+    .unwrap_err();
+    assert!(e.to_string().contains("is a why_buy code"), "{e}");
+    answers::code(&*store, &analyst, Family::Change, "ann", &ann, now)
+        .await
+        .unwrap();
+    let after = answers::sample(&*store, &analyst, Family::Change, 10, "ann")
+        .await
+        .unwrap();
+    assert!(after.iter().all(|(_, given)| given.is_some()));
+    // One person so far: compared with the codebook's rules, which tag exactly what ann did.
+    let one = answers::agreement(&*store, &analyst, Family::Change)
+        .await
+        .unwrap();
+    assert_eq!(one.coders, ["ann", answers::RULES_CODER]);
+    assert_eq!(one.sample, 4);
+    assert!(one.codes.iter().all(|c| c.kappa == Some(1.0)), "{one:?}");
+    let bob = [
+        ("a1".to_owned(), codes(&["wait-time"])),
+        ("a2".to_owned(), codes(&[])),
+        ("a3".to_owned(), codes(&["range", "staff"])),
+        ("a4".to_owned(), codes(&["staff"])),
+    ];
+    answers::code(&*store, &analyst, Family::Change, "bob", &bob, now)
+        .await
+        .unwrap();
+    let two = answers::agreement(&*store, &analyst, Family::Change)
+        .await
+        .unwrap();
+    assert_eq!(two.coders, ["ann", "bob"]);
+    let kappas: Vec<(&str, Option<f64>, bool)> = two
+        .codes
+        .iter()
+        .map(|c| (c.code.as_str(), c.kappa, c.unreliable))
+        .collect();
+    // range: both tag a3 alone: Po = 1, Pe = 1/16 + 9/16, kappa = 1. wait-time: Po = 3/4,
+    // p1 = 1/2, p2 = 1/4, Pe = 1/2, kappa = 1/2; staff likewise 1/2.
+    assert_eq!(
+        kappas,
+        [
+            ("range", Some(1.0), false),
+            ("staff", Some(0.5), true),
+            ("wait-time", Some(0.5), true)
+        ]
+    );
+    let got = crate::codebook::themes_of(&*store, &admin(), &scope, period)
+        .await
+        .unwrap();
+    let flags: Vec<(&str, bool)> = got
+        .themes
+        .iter()
+        .map(|t| (t.code.as_str(), t.unreliable))
+        .collect();
+    assert_eq!(
+        flags,
+        [("staff", true), ("range", false), ("wait-time", true)]
+    );
+
+    // Verbatims once the group reaches survey.min_responses, the latest first.
+    crate::settings::set(&*store, &admin(), "survey.min_responses", "3")
+        .await
+        .unwrap();
+    let got = crate::codebook::themes_of(&*store, &admin(), &scope, period)
+        .await
+        .unwrap();
+    assert!(got.verbatims);
+    assert_eq!(
+        got.themes[0].verbatims,
+        ["Staff were rude", "More colours please"]
+    );
+
+    // Why customers buy: the senior team's statements (executives and owners only).
+    let e = answers::add_statement(&*store, &analyst, "we are nice", now)
+        .await
+        .unwrap_err();
+    assert!(e.to_string().contains("only executives and owners"), "{e}");
+    let erin = person("erin", Role::Executive);
+    let olga = person("olga", Role::Owner);
+    assert!(
+        answers::add_statement(&*store, &erin, "   ", now)
+            .await
+            .is_err()
+    );
+    answers::add_statement(&*store, &erin, "Our prices are the lowest", now)
+        .await
+        .unwrap();
+    answers::add_statement(&*store, &erin, "Easy ordering", now + 1)
+        .await
+        .unwrap();
+    let range = answers::add_statement(&*store, &olga, "the range", now + 2)
+        .await
+        .unwrap();
+    assert_eq!(range.role, "owner");
+    let whole = Period {
+        from: MAR_2,
+        to: now + HOUR,
+    };
+    let s = answers::why_buy_summary(&*store, &viewer, whole)
+        .await
+        .unwrap()
+        .summary;
+    // Executives: 3 answers, 2 coded (price; ease): half product, half interaction.
+    assert_eq!((s.executives.answers, s.executives.coded), (3, 2));
+    assert_eq!(s.executives.product_share, Some(0.5));
+    assert_eq!(s.executives.interaction_share, Some(0.5));
+    // Customers: a1 (ease, price), a2 (price), a4 (people), a5 (ease): 4 coded.
+    assert_eq!((s.customers.answers, s.customers.coded), (4, 4));
+    assert_eq!(s.customers.interaction_share, Some(0.75));
+    assert_eq!(s.customers.product_share, Some(0.5));
+    let shares: Vec<(&str, Option<f64>, &[String])> = s
+        .customers
+        .codes
+        .iter()
+        .map(|c| (c.code.as_str(), c.share, c.points.as_slice()))
+        .collect();
+    let web = ["web.order".to_owned()];
+    assert_eq!(
+        shares,
+        [
+            ("ease", Some(0.5), &web[..]),
+            ("price", Some(0.5), &[][..]),
+            ("people", Some(0.25), &[][..])
+        ]
+    );
+    // The gap: people 0 − 1/4 is the largest; ease and price 1/2 − 1/2.
+    let gaps: Vec<(&str, Option<f64>)> = s.gap.iter().map(|g| (g.code.as_str(), g.gap)).collect();
+    assert_eq!(
+        gaps,
+        [
+            ("people", Some(-0.25)),
+            ("ease", Some(0.0)),
+            ("price", Some(0.0))
+        ]
+    );
+    // A person tags the owner's statement: it is coded now.
+    answers::tag(&*store, &analyst, &range.id, "price", true, now)
+        .await
+        .unwrap();
+    let s = answers::why_buy_summary(&*store, &viewer, whole)
+        .await
+        .unwrap()
+        .summary;
+    assert_eq!(s.executives.coded, 3);
+    close(
+        s.executives.product_share,
+        Some(2.0 / 3.0),
+        "executives' product share",
+    );
+
+    // Forgetting a party: its texts and identity go, the counts stay.
+    let key = KeyCustomer {
+        party: "p-a1".to_owned(),
+        segment: "gold".to_owned(),
+        source: "file".to_owned(),
+        added_at: now,
+    };
+    invitations::put_key_customers(&*store, &admin(), &[key])
+        .await
+        .unwrap();
+    let counts = store.tally_voice(period.from, period.to).await.unwrap();
+    assert!(
+        answers::forget(&*store, &analyst, "p-a1").await.is_err(),
+        "only admins forget"
+    );
+    let forgotten = answers::forget(&*store, &admin(), "p-a1").await.unwrap();
+    assert_eq!((forgotten.responses, forgotten.key_customer), (1, true));
+    let a1 = store.open_answer("a1").await.unwrap().unwrap();
+    assert_eq!((a1.change, a1.why_buy, a1.nps), (None, None, Some(2)));
+    assert_eq!(
+        store.tally_voice(period.from, period.to).await.unwrap(),
+        counts
+    );
+    assert!(store.key_customers().await.unwrap().is_empty());
+    let got = crate::codebook::themes_of(&*store, &admin(), &scope, period)
+        .await
+        .unwrap();
+    assert_eq!((got.responses, got.with_change), (5, 3));
+    // Its codings went with its text: ann and bob share three answers now.
+    let left = answers::agreement(&*store, &analyst, Family::Change)
+        .await
+        .unwrap();
+    assert_eq!(left.sample, 3);
+    let audit = store.audit().await.unwrap();
+    let erased = audit
+        .iter()
+        .find(|e| e.action == "party.forget")
+        .expect("the erasure is audited");
+    let detail = serde_json::to_string(erased).unwrap();
+    assert!(!detail.contains("p-a1"), "{detail}");
+}

@@ -3,6 +3,7 @@
 //!
 //! [`Actor`]: touchbase_core::Actor
 
+pub mod answers;
 pub mod audit;
 pub mod check;
 pub mod events;

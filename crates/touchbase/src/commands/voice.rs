@@ -369,7 +369,7 @@ pub async fn themes(store: &dyn Store, actor: &Actor, args: ThemesArgs) -> anyho
         found.responses,
         found.with_change
     );
-    let mut t = table(["code", "mentions", "share", "nps impact"]);
+    let mut t = table(["code", "mentions", "share", "nps impact", "reliable"]);
     for th in &found.themes {
         t.add_row([
             th.code.clone(),
@@ -377,8 +377,23 @@ pub async fn themes(store: &dyn Store, actor: &Actor, args: ThemesArgs) -> anyho
             th.share
                 .map_or("—".to_owned(), |s| format!("{:.1} %", s * 100.0)),
             th.nps_impact.map_or("—".to_owned(), |n| format!("{n:+.1}")),
+            if th.unreliable {
+                "no: kappa < 0.6".to_owned()
+            } else {
+                "yes".to_owned()
+            },
         ]);
     }
     println!("{t}");
+    if found.verbatims {
+        for th in found.themes.iter().filter(|t| !t.verbatims.is_empty()) {
+            println!("{}:", th.code);
+            for v in &th.verbatims {
+                println!("  “{v}”");
+            }
+        }
+    } else if found.with_change > 0 {
+        println!("(no verbatims: fewer change answers than the setting survey.min_responses)");
+    }
     Ok(())
 }
