@@ -101,6 +101,16 @@ use crate::problem::{ApiError, Problem};
         crate::voice::get_codebook,
         crate::voice::put_codebook,
         crate::voice::themes,
+        crate::answers::list_answers,
+        crate::answers::tag_answer,
+        crate::answers::sample,
+        crate::answers::post_codings,
+        crate::answers::agreement,
+        crate::answers::why_buy,
+        crate::answers::add_statement,
+        crate::answers::key_customers,
+        crate::answers::survey_invitations,
+        crate::answers::forget,
     ),
     components(schemas(Problem, Inventory, Point, Change, ImportSummary, Proposal, Record, EventsReply, HeldPoint, Reject, Card, Assessment, JourneySummary, PointQuality)),
     modifiers(&Shared),
@@ -137,6 +147,7 @@ pub fn routes(state: AppState) -> Router<AppState> {
         .merge(crate::feed::routes())
         .merge(crate::standing::routes())
         .merge(crate::voice::routes())
+        .merge(crate::answers::routes())
         .route_layer(middleware::from_fn_with_state(state, authenticate));
     Router::new()
         .route("/", get(dashboard))

@@ -141,3 +141,12 @@ fn expected(expected_type: &str, value: &str) -> String {
     };
     format!("must be {what}, got `{value}`")
 }
+
+/// A JSON body read into `T`, or a 400 that says what was wrong with it.
+pub(crate) fn json_body<T: serde::de::DeserializeOwned>(
+    body: &[u8],
+) -> Result<T, crate::problem::ApiError> {
+    serde_json::from_slice(body).map_err(|e| {
+        crate::problem::ApiError::BadRequest(format!("body: not the JSON expected: {e}"))
+    })
+}

@@ -17,6 +17,7 @@ use touchbase_store::feed::{self, NewEndpoint, Shown, TestRun};
 use touchbase_store::outbox::{Attempt, Delivery, DeliveryFilter, DeliveryState, FeedCount};
 
 use crate::AppState;
+use crate::extract::json_body;
 use crate::extract::{Path, Query};
 use crate::problem::ApiError;
 
@@ -39,10 +40,6 @@ pub fn routes() -> Router<AppState> {
 
 fn bad(parameter: &str, rule: impl std::fmt::Display) -> ApiError {
     ApiError::BadRequest(format!("{parameter}: {rule}"))
-}
-
-fn json_body<T: serde::de::DeserializeOwned>(body: &Bytes) -> Result<T, ApiError> {
-    serde_json::from_slice(body).map_err(|e| bad("body", format!("not the JSON expected: {e}")))
 }
 
 fn keys(state: &AppState) -> Result<&touchbase_core::endpoint::Keys, ApiError> {

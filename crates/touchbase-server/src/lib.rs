@@ -4,6 +4,7 @@
 //! Only this crate knows HTTP. [`router`] builds the whole application from its state, so
 //! tests drive it without a socket; [`serve`] runs it on a listener until `shutdown` resolves.
 
+mod answers;
 mod api;
 pub mod committer;
 pub mod connections;

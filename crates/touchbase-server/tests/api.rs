@@ -1959,3 +1959,191 @@ async fn surveys_and_responses_through_the_api() {
         .collect();
     assert_eq!(sources, ["response:http", "response:http"]);
 }
+
+#[tokio::test]
+async fn people_code_answers_and_say_why_customers_buy_through_the_api() {
+    let app = app().await.imported().await;
+    let owner = app.as_role(Some("owner"));
+    let analyst = app.as_role(Some("analyst"));
+    let viewer = app.as_role(Some("viewer"));
+    let executive = app.as_role(Some("executive"));
+    let survey =
+        "key: listen\nname: Tell us\npoints: [web.order]\nquestions: [nps, change, why_buy]\n";
+    assert_eq!(
+        owner.call("POST", "/api/surveys", survey).await.status,
+        StatusCode::OK
+    );
+    let batch = json!([
+        { "id": "r1", "survey": "listen", "point": "web.order", "at": "2026-03-01T09:30:00Z", "party": "p1",
+          "answers": { "nps": 3, "change": "Faster delivery please", "why_buy": "It is easy" } },
+        { "id": "r2", "survey": "listen", "point": "web.order", "at": "2026-03-01T10:30:00Z", "party": "p2",
+          "answers": { "nps": 10, "change": "Nothing", "why_buy": "Cheap" } }
+    ]);
+    let reply = owner
+        .call("POST", "/api/responses", batch.to_string())
+        .await;
+    assert_eq!(reply.json()["summary"]["accepted"], 2, "{}", reply.text);
+    let book = "version: 1\ncodes:\n  - { key: delivery, family: change, any: [deliver*] }\n  - { key: ease, family: why_buy, kind: interaction, any: [easy], points: [web.order] }\n  - { key: price, family: why_buy, kind: product, any: [cheap] }\n";
+    assert_eq!(
+        owner.call("POST", "/api/codebook", book).await.status,
+        StatusCode::OK
+    );
+    let period = "from=2026-03-01&to=2026-03-02";
+    // The coders' worklist is for analysts and above.
+    assert_problem(
+        &viewer.get(&format!("/api/answers?{period}")).await,
+        StatusCode::FORBIDDEN,
+        "",
+    );
+    let listed = analyst.get(&format!("/api/answers?{period}")).await.json();
+    assert_eq!(listed[0]["id"], "r1");
+    assert_eq!(listed[0]["tags"][0]["code"], "delivery");
+    assert_eq!(listed[0]["tags"][0]["by"], "rule");
+    assert!(listed[1]["tags"].as_array().unwrap().is_empty());
+    // A person tags r2 and takes delivery off r1.
+    let tagged = analyst
+        .call(
+            "POST",
+            "/api/answers/r2/tags",
+            json!({ "code": "delivery", "tagged": true }).to_string(),
+        )
+        .await;
+    assert_eq!(tagged.status, StatusCode::OK, "{}", tagged.text);
+    assert_eq!(tagged.json()["tags"][0]["by"], "person");
+    let untagged = analyst
+        .call(
+            "POST",
+            "/api/answers/r1/tags",
+            json!({ "code": "delivery", "tagged": false }).to_string(),
+        )
+        .await
+        .json();
+    assert!(
+        untagged["tags"].as_array().unwrap().is_empty(),
+        "{untagged}"
+    );
+    let problem = assert_problem(
+        &analyst
+            .call(
+                "POST",
+                "/api/answers/r1/tags",
+                json!({ "code": "nope", "tagged": true }).to_string(),
+            )
+            .await,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "no code `nope`",
+    );
+    assert_eq!(problem["violations"][0]["field"], "code");
+    assert_problem(
+        &analyst
+            .call("POST", "/api/answers/r1/tags", "{\"code\": 1}")
+            .await,
+        StatusCode::BAD_REQUEST,
+        "body",
+    );
+    assert_problem(
+        &analyst
+            .call(
+                "POST",
+                "/api/answers/zz/tags",
+                json!({ "code": "delivery", "tagged": true }).to_string(),
+            )
+            .await,
+        StatusCode::NOT_FOUND,
+        "answers list",
+    );
+    let themes = viewer
+        .get(&format!("/api/themes?point=web.order&{period}"))
+        .await
+        .json();
+    assert_eq!(themes["themes"][0]["code"], "delivery");
+    assert_eq!(themes["themes"][0]["mentions"], 1, "r2 by a person, not r1");
+    // The sample and two coders' codes: they disagree on one answer of two.
+    let sample = analyst
+        .get("/api/answers/sample?n=5&coder=ann")
+        .await
+        .json();
+    assert_eq!(sample.as_array().unwrap().len(), 2);
+    assert!(sample[0]["given"].is_null());
+    for (coder, r2) in [("ann", json!(["delivery"])), ("bob", json!([]))] {
+        let reply = analyst
+            .call(
+                "POST",
+                "/api/codings",
+                json!({ "family": "change", "coder": coder, "codings": [
+                    { "answer": "r1", "codes": [] }, { "answer": "r2", "codes": r2 }
+                ] })
+                .to_string(),
+            )
+            .await;
+        assert_eq!(reply.status, StatusCode::OK, "{}", reply.text);
+    }
+    let agreement = viewer.get("/api/agreement?family=change").await.json();
+    assert_eq!(agreement["coders"], json!(["ann", "bob"]));
+    // delivery: Po = 1/2, p1 = 1/2, p2 = 0, Pe = 1/2: kappa 0, unreliable.
+    assert_eq!(agreement["codes"][0]["kappa"], 0.0);
+    assert_eq!(agreement["codes"][0]["unreliable"], true);
+    let themes = viewer
+        .get(&format!("/api/themes?point=web.order&{period}"))
+        .await
+        .json();
+    assert_eq!(themes["themes"][0]["unreliable"], true);
+    // Why customers buy: the senior team's answers beside the customers'.
+    assert_problem(
+        &analyst
+            .call(
+                "POST",
+                "/api/why-buy",
+                json!({ "text": "price" }).to_string(),
+            )
+            .await,
+        StatusCode::FORBIDDEN,
+        "executives and owners",
+    );
+    let statement = executive
+        .call(
+            "POST",
+            "/api/why-buy",
+            json!({ "text": "Our prices are cheap" }).to_string(),
+        )
+        .await;
+    assert_eq!(statement.status, StatusCode::OK, "{}", statement.text);
+    assert_eq!(statement.json()["role"], "executive");
+    let summary = viewer.get("/api/why-buy?from=2026-03-01").await.json();
+    assert_eq!(summary["executives"]["coded"], 1, "{summary}");
+    assert_eq!(summary["executives"]["product_share"], 1.0);
+    assert_eq!(summary["customers"]["interaction_share"], 0.5);
+    assert_eq!(summary["customers"]["codes"][0]["code"], "ease");
+    assert_eq!(
+        summary["customers"]["codes"][0]["points"],
+        json!(["web.order"])
+    );
+    assert_eq!(summary["gap"][0]["code"], "ease");
+    assert_eq!(summary["gap"][0]["gap"], -0.5);
+    // Key customers and invitations are for analysts and above; forgetting is the admins'.
+    assert_problem(
+        &viewer.get("/api/customers").await,
+        StatusCode::FORBIDDEN,
+        "",
+    );
+    assert_eq!(analyst.get("/api/customers").await.json(), json!([]));
+    assert_eq!(
+        analyst.get("/api/surveys/listen/invitations").await.json(),
+        json!([])
+    );
+    assert_problem(
+        &analyst.get("/api/surveys/nope/invitations").await,
+        StatusCode::NOT_FOUND,
+        "",
+    );
+    assert_problem(
+        &owner.call("POST", "/api/parties/p1/forget", "").await,
+        StatusCode::FORBIDDEN,
+        "",
+    );
+    let forgotten = app.call("POST", "/api/parties/p1/forget", "").await;
+    assert_eq!(forgotten.status, StatusCode::OK, "{}", forgotten.text);
+    assert_eq!(forgotten.json()["responses"], 1);
+    let listed = analyst.get(&format!("/api/answers?{period}")).await.json();
+    assert_eq!(listed.as_array().unwrap().len(), 1, "r1's texts are gone");
+}
