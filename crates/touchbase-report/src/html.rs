@@ -10,8 +10,8 @@ use touchbase_store::measure::Card;
 
 use crate::charts::{self, hex, mode_colour, verdict_colour};
 use crate::words::{
-    GROUP_COLUMNS, SECTIONS, Words, approx, count, dash, duration, findings, group_row, pct,
-    plural, verdict, verdict_meaning,
+    GROUP_COLUMNS, SECTIONS, Words, approx, count, dash, duration, findings, group_row, nps, pct,
+    plural, verdict, verdict_meaning, why_buy_points, why_buy_shares,
 };
 use crate::{Report, ReportError};
 
@@ -89,6 +89,7 @@ svg.chart { width: 100%; height: auto; display: block; }
 .d-eliminate { border-color: var(--eliminate); } .d-insufficient-data { border-color: var(--insufficient); }
 .swatch { display: inline-block; width: 10px; height: 10px; border-radius: 2px; margin-right: 6px; vertical-align: baseline; }
 .none { color: var(--muted); font-style: italic; }
+.muted { color: var(--muted); }
 footer { margin-top: 40px; font-size: 12px; color: var(--muted); border-top: 1px solid var(--rule); padding-top: 10px; }
 @media (max-width: 760px) { .kpis, .verdicts, .grid4 { grid-template-columns: 1fr 1fr; } .grid2 { grid-template-columns: 1fr; } }
 @page { margin: 14mm 12mm; }
@@ -601,14 +602,17 @@ pub fn render(r: &Report) -> Result<String, ReportError> {
         );
     }
 
-    // 8. Data quality.
+    // 8. Voice of the customer.
+    voice(&mut p, r);
+
+    // 9. Data quality.
     let flagged: Vec<_> = r
         .quality
         .iter()
         .filter(|q| q.conforming < q.volume)
         .collect();
     p.section(
-        8,
+        9,
         true,
         "The share of each point's interactions whose data met the point's data contract, and the rules that failed most. Points under 95% are marked.",
     );
@@ -647,9 +651,9 @@ pub fn render(r: &Report) -> Result<String, ReportError> {
         );
     }
 
-    // 9. Undocumented points.
+    // 10. Undocumented points.
     p.section(
-        9,
+        10,
         false,
         "Interactions arrived for these points, which the inventory does not list. They are held, not counted, until a point is proposed and approved (<code>touchbase undocumented --draft KEY</code> drafts the proposal).",
     );
@@ -671,9 +675,9 @@ pub fn render(r: &Report) -> Result<String, ReportError> {
         );
     }
 
-    // 10. Proposals.
+    // 11. Proposals.
     p.section(
-        10,
+        11,
         false,
         "New points, material changes and retirements waiting for the executives' approval.",
     );
@@ -753,4 +757,151 @@ fn path(r: &Report, points: &[String]) -> String {
         let _ = write!(out, "<span class=\"key\">{}</span>", escape(key));
     }
     out
+}
+
+/// Section 8: each surveyed point's figures beside its effectiveness, the themes of what
+/// customers would change (with a few of their words, escaped), and why they buy.
+fn voice(p: &mut Page, r: &Report) {
+    let threshold = r.settings.quality_threshold;
+    p.section(
+        8,
+        true,
+        "What key customers say in surveys about each point, beside how its interactions went: NPS with its 95% margin, the share satisfied (CSAT) and the share who found it easy (CES). A point customers rate below the quality threshold although it looks effective is a finding.",
+    );
+    let heard: Vec<_> = r
+        .points
+        .iter()
+        .filter(|c| c.card.scorecard.voice.responses > 0)
+        .collect();
+    if heard.is_empty() {
+        p.out
+            .push_str("<p>No survey responses in the period.</p>\n");
+    } else {
+        p.table(
+            &[
+                "point",
+                "responses",
+                "response rate",
+                "NPS",
+                "CSAT",
+                "CES agree",
+                "voice",
+                "effectiveness",
+                "finding",
+            ],
+            &[1, 2, 3, 4, 5, 6, 7],
+            heard.iter().map(|c| {
+                let v = &c.card.scorecard.voice;
+                let effectiveness = c.card.scorecard.effectiveness;
+                let finding = match (v.voice, effectiveness) {
+                    (Some(q), Some(e)) if q < threshold && e >= threshold => {
+                        "rated below the threshold although it looks effective"
+                    }
+                    (Some(q), _) if q < threshold => "rated below the threshold",
+                    _ => "",
+                };
+                vec![
+                    escape(&c.name),
+                    count(v.responses),
+                    pct(v.response_rate),
+                    match v.nps_margin {
+                        Some(m) => format!("{} <span class=\"muted\">± {m:.0}</span>", nps(v.nps)),
+                        None => nps(v.nps),
+                    },
+                    pct(v.csat_survey),
+                    pct(v.ces_agree),
+                    pct_against(v.voice, threshold),
+                    pct(effectiveness),
+                    finding.to_owned(),
+                ]
+            }),
+        );
+    }
+    let t = &r.voice.themes;
+    if t.codebook.is_some() && !t.themes.is_empty() {
+        let _ = writeln!(
+            p.out,
+            "<h3>What customers would change</h3>\n<p>{} of {} responses answered; each theme's NPS impact is the NPS of all responses less the NPS without those naming it.</p>",
+            count(t.with_change),
+            count(t.responses)
+        );
+        p.table(
+            &["theme", "mentions", "share", "NPS impact", "in their words"],
+            &[1, 2, 3],
+            t.themes.iter().map(|x| {
+                vec![
+                    if x.unreliable {
+                        format!(
+                            "{} <span class=\"muted\">(unreliable: kappa &lt; 0.6)</span>",
+                            escape(&x.code)
+                        )
+                    } else {
+                        escape(&x.code)
+                    },
+                    count(x.mentions),
+                    pct(x.share),
+                    nps(x.nps_impact),
+                    x.verbatims
+                        .iter()
+                        .map(|v| format!("<q>{}</q>", escape(v)))
+                        .collect::<Vec<_>>()
+                        .join("<br>"),
+                ]
+            }),
+        );
+    }
+    let w = &r.voice.why_buy.summary;
+    if w.executives.answers + w.customers.answers > 0 {
+        p.out.push_str("<h3>Why customers buy from us</h3>\n");
+        p.table(
+            &["", "senior team", "customers"],
+            &[1, 2],
+            [
+                vec![
+                    "answers coded".to_owned(),
+                    format!(
+                        "{} of {}",
+                        count(w.executives.coded),
+                        count(w.executives.answers)
+                    ),
+                    format!(
+                        "{} of {}",
+                        count(w.customers.coded),
+                        count(w.customers.answers)
+                    ),
+                ],
+                vec![
+                    "about how we deal with them".to_owned(),
+                    pct(w.executives.interaction_share),
+                    pct(w.customers.interaction_share),
+                ],
+                vec![
+                    "about the product".to_owned(),
+                    pct(w.executives.product_share),
+                    pct(w.customers.product_share),
+                ],
+            ],
+        );
+        if !w.gap.is_empty() {
+            p.table(
+                &["reason", "senior team", "customers", "gap", "points"],
+                &[1, 2, 3],
+                w.gap.iter().map(|g| {
+                    let (e, c) = why_buy_shares(w, &g.code);
+                    vec![
+                        escape(&g.code),
+                        pct(e),
+                        pct(c),
+                        g.gap
+                            .map_or_else(dash, |g| format!("{:+.0} pts", g * 100.0)),
+                        why_buy_points(w, &g.code)
+                            .iter()
+                            .map(|k| format!("<span class=\"key\">{}</span>", escape(k)))
+                            .collect::<Vec<_>>()
+                            .join(", "),
+                    ]
+                }),
+            );
+        }
+    }
 }

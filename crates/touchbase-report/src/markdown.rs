@@ -7,8 +7,8 @@ use touchbase_core::portfolio::Verdict;
 
 use crate::Report;
 use crate::words::{
-    GROUP_COLUMNS, SECTIONS, Words, approx, count, dash, duration, findings, group_row, pct,
-    verdict,
+    GROUP_COLUMNS, SECTIONS, Words, approx, count, dash, duration, findings, group_row, nps, pct,
+    verdict, why_buy_points, why_buy_shares,
 };
 
 /// Text from the inventory or events, made inert in Markdown: HTML special characters as
@@ -277,6 +277,9 @@ pub fn render(r: &Report) -> String {
     }
 
     section(&mut o, 8);
+    voice(&mut o, r);
+
+    section(&mut o, 9);
     let flagged: Vec<_> = r
         .quality
         .iter()
@@ -310,7 +313,7 @@ pub fn render(r: &Report) -> String {
         );
     }
 
-    section(&mut o, 9);
+    section(&mut o, 10);
     if r.undocumented.is_empty() {
         o.push_str("No interactions were seen at points the inventory does not know.\n\n");
     } else {
@@ -329,7 +332,7 @@ pub fn render(r: &Report) -> String {
         );
     }
 
-    section(&mut o, 10);
+    section(&mut o, 11);
     if r.proposals.is_empty() {
         o.push_str("No proposal awaits sign-off.\n");
     } else {
@@ -367,4 +370,138 @@ pub fn render(r: &Report) -> String {
         );
     }
     o
+}
+
+/// Section 8: each surveyed point's figures beside its effectiveness, the themes of what
+/// customers would change, and why they buy.
+fn voice(o: &mut String, r: &Report) {
+    let threshold = r.settings.quality_threshold;
+    let heard: Vec<_> = r
+        .points
+        .iter()
+        .filter(|p| p.card.scorecard.voice.responses > 0)
+        .collect();
+    if heard.is_empty() {
+        o.push_str("No survey responses in the period.\n\n");
+    } else {
+        table(
+            o,
+            &[
+                "point",
+                "responses",
+                "response rate",
+                "NPS (95 % margin)",
+                "CSAT",
+                "CES agree",
+                "voice",
+                "effectiveness",
+                "finding",
+            ],
+            heard.iter().map(|p| {
+                let v = &p.card.scorecard.voice;
+                let effectiveness = p.card.scorecard.effectiveness;
+                let finding = match (v.voice, effectiveness) {
+                    (Some(q), Some(e)) if q < threshold && e >= threshold => {
+                        "rated below the threshold although it looks effective"
+                    }
+                    (Some(q), _) if q < threshold => "rated below the threshold",
+                    _ => "",
+                };
+                vec![
+                    md(&p.name),
+                    count(v.responses),
+                    pct(v.response_rate),
+                    match v.nps_margin {
+                        Some(m) => format!("{} (± {m:.0})", nps(v.nps)),
+                        None => nps(v.nps),
+                    },
+                    pct(v.csat_survey),
+                    pct(v.ces_agree),
+                    pct(v.voice),
+                    pct(effectiveness),
+                    finding.to_owned(),
+                ]
+            }),
+        );
+    }
+    let t = &r.voice.themes;
+    if t.codebook.is_some() && !t.themes.is_empty() {
+        let _ = writeln!(
+            o,
+            "What customers would change ({} of {} responses answered):\n",
+            count(t.with_change),
+            count(t.responses)
+        );
+        table(
+            o,
+            &["theme", "mentions", "share", "NPS impact", "in their words"],
+            t.themes.iter().map(|x| {
+                vec![
+                    if x.unreliable {
+                        format!("{} (unreliable: kappa < 0.6)", md(&x.code))
+                    } else {
+                        md(&x.code)
+                    },
+                    count(x.mentions),
+                    pct(x.share),
+                    nps(x.nps_impact),
+                    x.verbatims
+                        .iter()
+                        .map(|v| format!("“{}”", md(v)))
+                        .collect::<Vec<_>>()
+                        .join(" "),
+                ]
+            }),
+        );
+    }
+    let w = &r.voice.why_buy.summary;
+    if w.executives.answers + w.customers.answers > 0 {
+        o.push_str("Why customers buy from us, as the senior team and the customers say it:\n\n");
+        table(
+            o,
+            &["", "senior team", "customers"],
+            [
+                vec![
+                    "answers coded".to_owned(),
+                    format!(
+                        "{} of {}",
+                        count(w.executives.coded),
+                        count(w.executives.answers)
+                    ),
+                    format!(
+                        "{} of {}",
+                        count(w.customers.coded),
+                        count(w.customers.answers)
+                    ),
+                ],
+                vec![
+                    "about how we deal with them".to_owned(),
+                    pct(w.executives.interaction_share),
+                    pct(w.customers.interaction_share),
+                ],
+                vec![
+                    "about the product".to_owned(),
+                    pct(w.executives.product_share),
+                    pct(w.customers.product_share),
+                ],
+            ],
+        );
+        if !w.gap.is_empty() {
+            table(
+                o,
+                &["reason", "senior team", "customers", "gap", "points"],
+                w.gap.iter().map(|g| {
+                    let (e, c) = why_buy_shares(w, &g.code);
+                    vec![
+                        md(&g.code),
+                        pct(e),
+                        pct(c),
+                        g.gap
+                            .map_or_else(dash, |g| format!("{:+.0} pts", g * 100.0)),
+                        md(&why_buy_points(w, &g.code).join(", ")),
+                    ]
+                }),
+            );
+        }
+    }
 }

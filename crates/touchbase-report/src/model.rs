@@ -15,6 +15,8 @@ use touchbase_core::portfolio::{Assessment, Settings, Verdict};
 use touchbase_core::{
     Actor, DataClass, Expected, Inventory, Mode, Permission, Status, StrategicValue, enum_name,
 };
+use touchbase_store::answers::WhyBuyReport;
+use touchbase_store::codebook::Themes;
 use touchbase_store::measure::{
     self, Card, Days, GroupBy, JourneyQuery, PointQuality, Scope, is_live,
 };
@@ -63,11 +65,21 @@ pub struct Report {
     pub quality: Vec<PointQuality>,
     /// The journeys that start in the period (R16), the top variants listed.
     pub journeys: Summary,
+    /// What key customers say (R14): the themes of what they would change and why they buy,
+    /// beside the senior team's view. Each point's survey figures are on its card.
+    pub voice: VoiceView,
     pub inventory: InventoryGlance,
     /// Interactions held at points the inventory does not know (R8).
     pub undocumented: Vec<Undocumented>,
     /// Proposals waiting for the executives' sign-off (R6), oldest first.
     pub proposals: Vec<PendingProposal>,
+}
+
+/// The voice of the customer over the period, the whole organization.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct VoiceView {
+    pub themes: Themes,
+    pub why_buy: WhyBuyReport,
 }
 
 /// The period as instants and its length.
@@ -305,6 +317,11 @@ pub async fn build(
         },
     )
     .await?;
+    let voice = VoiceView {
+        themes: touchbase_store::codebook::themes_of(store, actor, &Scope::Organization, period)
+            .await?,
+        why_buy: touchbase_store::answers::why_buy_summary(store, actor, period).await?,
+    };
     let undocumented = undocumented(inventory, store.held().await?);
     let proposals = pending(store, actor, inventory).await?;
 
@@ -357,6 +374,7 @@ pub async fn build(
         portfolio,
         quality,
         journeys,
+        voice,
         inventory: glance(inventory),
         undocumented,
         proposals,

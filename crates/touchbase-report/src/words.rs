@@ -79,6 +79,45 @@ pub fn pct(v: Option<f64>) -> String {
 }
 
 /// A whole number with thousands separators: `1,234,567`.
+/// An NPS, signed, whole (−100 to +100), or a dash.
+pub fn nps(v: Option<f64>) -> String {
+    match v {
+        None => dash(),
+        Some(v) if v.round() > 0.0 => format!("+{v:.0}"),
+        Some(v) if v.round() < 0.0 => format!("−{:.0}", v.abs()),
+        Some(_) => "0".to_owned(),
+    }
+}
+
+/// A why-buy code's share among the senior team's and the customers' coded answers (0 where a
+/// group coded answers without it; none where it coded none).
+pub fn why_buy_shares(
+    w: &touchbase_core::voice::WhyBuySummary,
+    code: &str,
+) -> (Option<f64>, Option<f64>) {
+    let of = |g: &touchbase_core::voice::analysis::WhyBuyGroup| {
+        (g.coded > 0).then(|| {
+            g.codes
+                .iter()
+                .find(|c| c.code == code)
+                .and_then(|c| c.share)
+                .unwrap_or(0.0)
+        })
+    };
+    (of(&w.executives), of(&w.customers))
+}
+
+/// The points a why-buy code names.
+pub fn why_buy_points(w: &touchbase_core::voice::WhyBuySummary, code: &str) -> Vec<String> {
+    w.executives
+        .codes
+        .iter()
+        .chain(&w.customers.codes)
+        .find(|c| c.code == code)
+        .map(|c| c.points.clone())
+        .unwrap_or_default()
+}
+
 pub fn count(n: u64) -> String {
     let digits = n.to_string();
     let mut out = String::with_capacity(digits.len() + digits.len() / 3);
@@ -280,7 +319,7 @@ pub fn group_row(
 }
 
 /// The sections of the report, in order, as both renderings title them.
-pub const SECTIONS: [&str; 11] = [
+pub const SECTIONS: [&str; 12] = [
     "Summary",
     "The inventory at a glance",
     "Portfolio: invest, improve, eliminate",
@@ -289,6 +328,7 @@ pub const SECTIONS: [&str; 11] = [
     "Machine, people and hybrid",
     "Business functions",
     "Journeys",
+    "Voice of the customer",
     "Data quality",
     "Undocumented points",
     "Proposals awaiting sign-off",

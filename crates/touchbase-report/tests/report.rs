@@ -224,6 +224,7 @@ async fn markdown_carries_the_same_sections() {
         "Machine, people and hybrid",
         "Business functions",
         "Journeys",
+        "Voice of the customer",
         "Data quality",
         "Undocumented points",
         "Proposals awaiting sign-off",
@@ -244,4 +245,88 @@ async fn markdown_carries_the_same_sections() {
     assert!(md.contains("web.order ⇄ store.checkout"));
     assert!(md.contains("| ghost.point | 3 |"));
     assert!(md.contains("Kiosk"));
+}
+
+#[tokio::test]
+async fn the_voice_of_the_customer_is_reported_and_its_words_escaped() {
+    let dir = tempfile::tempdir().unwrap();
+    let (store, _) = store(&dir).await;
+    let admin = Actor::local_admin();
+    let survey = touchbase_core::file::parse_survey(
+        "key: listen\nname: Tell us\npoints: [web.order]\nquestions: [nps, change, why_buy]\n",
+    )
+    .unwrap();
+    touchbase_store::surveys::put(&store, &admin, &survey)
+        .await
+        .unwrap();
+    touchbase_store::settings::set(&store, &admin, "survey.min_responses", "2")
+        .await
+        .unwrap();
+    let inputs: Vec<Input> = (0..3)
+        .map(|i| {
+            Input::new(
+                json!({
+                    "id": format!("r{i}"), "survey": "listen", "point": "web.order",
+                    "at": format!("{DAY}-0{}T12:00:00Z", i + 1), "party": format!("p{i}"),
+                    "answers": { "nps": 3 + 3 * i, "change": format!("the <b>wait</b> number {i}"),
+                                 "why_buy": "easy" },
+                })
+                .to_string(),
+                "test",
+            )
+        })
+        .collect();
+    let now = touchbase_store::ingest::now_us();
+    let taken = touchbase_store::responses::take(&store, &admin, &inputs, now)
+        .await
+        .unwrap();
+    assert!(
+        taken
+            .iter()
+            .all(|o| o.status == touchbase_store::ingest::Status::Accepted),
+        "{taken:?}"
+    );
+    touchbase_store::codebook::import(
+        &store,
+        &admin,
+        "version: 1\ncodes:\n  - { key: wait-time, family: change, any: [wait*] }\n  - { key: ease, family: why_buy, kind: interaction, any: [easy], points: [web.order] }\n",
+        now,
+    )
+    .await
+    .unwrap();
+    let inventory = inventory::get(&store).await.unwrap().value;
+    let r = report(&store, &inventory).await;
+    assert_eq!(r.voice.themes.themes[0].code, "wait-time");
+    assert_eq!(r.voice.themes.themes[0].mentions, 3);
+    assert_eq!(r.voice.why_buy.summary.customers.coded, 3);
+    let json: Value = serde_json::from_str(&render(&r, Format::Json).unwrap()).unwrap();
+    assert_eq!(json["voice"]["themes"]["themes"][0]["code"], "wait-time");
+    assert_eq!(
+        json["voice"]["why_buy"]["customers"]["interaction_share"],
+        1.0
+    );
+    let web = json["points"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["key"] == "web.order")
+        .unwrap();
+    // NPS over 3, 6, 9: one promoter, two detractors.
+    assert_eq!(web["responses"], 3);
+    assert!((web["nps"].as_f64().unwrap() + 100.0 / 3.0).abs() < 1e-9);
+    let html = render(&r, Format::Html).unwrap();
+    assert!(
+        html.contains("<q>the &lt;b&gt;wait&lt;/b&gt; number 2</q>"),
+        "the latest first, escaped"
+    );
+    assert!(!html.contains("<b>wait"));
+    assert!(html.contains("−33"));
+    let md = render(&r, Format::Markdown).unwrap();
+    assert!(md.contains("“the &lt;b&gt;wait&lt;/b&gt; number 2”"));
+    let ease = md
+        .lines()
+        .find(|l| l.starts_with("| ease |"))
+        .unwrap_or_default();
+    assert!(ease.ends_with("| web.order |"), "{md}");
+    assert!(md.contains("| answers coded | 0 of 0 | 3 of 3 |"), "{md}");
 }
