@@ -128,7 +128,7 @@ pub struct Themes {
     pub themes: Vec<Theme>,
 }
 
-/// The most verbatims a theme shows.
+/// The most verbatims a theme shows (distinct answers).
 pub const VERBATIMS: usize = 3;
 
 /// The `change` themes of `scope` over `period` (METRICS.md): each answer coded by the latest
@@ -188,12 +188,15 @@ pub async fn themes_of(
     let verbatims = with_change >= min;
     if verbatims {
         for theme in &mut found {
+            // The latest distinct answers: the same words twice say nothing more.
+            let mut seen = BTreeSet::new();
             theme.verbatims = answers
                 .iter()
                 .rev()
                 .zip(inputs.iter().take(answers.len()).rev())
                 .filter(|(_, input)| input.codes.contains(&theme.code))
                 .filter_map(|(a, _)| a.change.clone())
+                .filter(|text| seen.insert(text.clone()))
                 .take(VERBATIMS)
                 .collect();
         }

@@ -532,11 +532,15 @@ async fn demo_voice(
     let v = demo::voice::replay(store, admin, keys, now).await?;
     if v.key_customers > 0 {
         println!(
-            "surveyed the year's key customers: {} households, {} invited ({} suppressed by the contact rules), {} answered, in {:.1} s",
+            "surveyed the year's key customers: {} households, {} invited ({} suppressed by the contact rules), {} answered; \
+             {} why-buy answers from the senior team, {} answers tagged by a person, {} double-coded, in {:.1} s",
             thousands(v.key_customers as u64),
             thousands(v.invited as u64),
             thousands(v.suppressed),
             thousands(v.responses),
+            v.statements,
+            v.tagged,
+            v.coded,
             v.seconds
         );
     }
@@ -577,7 +581,9 @@ async fn demo_voice_banner(
     }
     println!(
         "  {me} --db {db} survey list\n  {me} --db {db} scorecard --all point --json   (nps, csat_survey, ces_agree, voice beside effectiveness)\n  \
-         {me} --db {db} themes --from {from}   (what customers would change, coded by the demo's codebook, with each theme's NPS impact)",
+         {me} --db {db} themes --from {from}   (what customers would change, coded by the demo's codebook, with each theme's NPS impact)\n  \
+         {me} --db {db} why-buy summary --from {from}   (why customers buy: the senior team's view beside the customers')\n  \
+         {me} --db {db} answers agreement   (two coders' kappa on a sample; `digital` falls below 0.6 and its theme is flagged)",
         from = touchbase_core::rules::instant(now - 365 * 86_400_000_000)
             .chars()
             .take(10)
