@@ -3,7 +3,8 @@
 //! (`touchbase customers import`, `touchbase survey invite --json`); then `touchbase serve`, and
 //! `tests/browser/survey.mjs` under node drives Debian's Chromium through playwright-core:
 //! save half the answers, open the link again, finish, thanks, the link used; the other link
-//! with JavaScript off and in French; axe-core on each page; screenshots at 390 and 1280 px.
+//! with JavaScript off and in French; axe-core on each page; screenshots at 390 and 1280 px;
+//! then the dashboard as a viewer, its Voice of the customer moved by the two answers.
 //!
 //! It needs node, `/usr/bin/chromium` and the script's npm packages (`.ci/run` installs them);
 //! without them it fails, saying what to install. `TOUCHBASE_SCREENSHOTS=DIR` keeps the
@@ -69,6 +70,26 @@ fn a_survey_is_answered_in_a_browser_with_and_without_javascript() {
         &[&["customers", "import", "key.csv"][..], &key].concat(),
     );
 
+    write(
+        d,
+        "codebook.yaml",
+        "version: 1\ncodes:\n  - { key: delivery, family: change, any: [deliver*] }\n",
+    );
+    ok(
+        d,
+        db,
+        &[&["codebook", "import", "codebook.yaml"][..], &key].concat(),
+    );
+    let viewer: serde_json::Value = serde_json::from_str(&ok(
+        d,
+        db,
+        &[
+            &["user", "add", "vic", "--role", "viewer", "--json"][..],
+            &key,
+        ]
+        .concat(),
+    ))
+    .unwrap();
     let (mut server, address) = start_server(d, db, &key);
     let base = format!("http://{address}");
     let report: serde_json::Value = serde_json::from_str(&ok(
@@ -112,6 +133,7 @@ fn a_survey_is_answered_in_a_browser_with_and_without_javascript() {
         .current_dir(script_dir())
         .env("TB_LINKS", format!("{} {}", invited[0].1, invited[1].1))
         .env("TB_SHOTS", &shots)
+        .env("TB_TOKEN", viewer["token"].as_str().unwrap())
         .env_remove("TOUCHBASE_SCREENSHOTS")
         .output()
         .expect("node runs");

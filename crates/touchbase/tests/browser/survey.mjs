@@ -110,6 +110,25 @@ try {
   await page.getByRole("radio", { name: "yes" }).check();
   await Promise.all([page.waitForLoadState("load"), page.getByRole("button", { name: "Envoyer mes réponses" }).click()]);
   check(await page.locator("h1").innerText() === "Merci", "the thanks page, in French");
+
+  // The dashboard, as a viewer: the two answers moved its Voice of the customer.
+  const board = await browser.newContext({ viewport: { width: 1440, height: 900 } });
+  page = await board.newPage();
+  local(page);
+  await page.goto(`${ORIGIN}/#token=${env("TB_TOKEN")}`);
+  await page.locator("#voice-cards .card").first().waitFor();
+  await page.locator("#voice-themes table").waitFor();
+  const cards = await page.locator("#voice-cards").innerText();
+  check(/Responses\s+2\b/i.test(cards), `the Voice cards count the two responses: ${JSON.stringify(cards.slice(0, 120))}`);
+  // An 8 (passive) and a 10 (promoter): 100 × (1/2 − 0) = +50.
+  check(/NPS\s+\+50\b/i.test(cards), `the NPS of an 8 and a 10 is +50: ${JSON.stringify(cards)}`);
+  const points = await page.locator("#voice-points").innerText();
+  check(points.includes("web.order"), "the answered point is listed");
+  const themes = await page.locator("#voice-themes").innerText();
+  check(/delivery\s+1\b/.test(themes), `the change answer is a delivery theme: ${JSON.stringify(themes)}`);
+  check(themes.includes("Verbatims are shown once at least 10"), "no verbatims from two answers");
+  await axe(page, "the dashboard's voice");
+  await shot(page, "dashboard-voice-1440");
   log(`all ${checks} checks passed`);
 } catch (e) {
   console.error(e);
