@@ -26,6 +26,7 @@ mod receiver;
 mod report;
 mod sqlite_floor;
 mod standing;
+mod voice;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -110,6 +111,9 @@ enum Command {
     /// Standing orders at scale, in this process (no touchbase binary needed): first orders
     /// captured, the scheduler's steps over two weeks, every run delivered to a receiver.
     Standing(standing::Args),
+    /// The voice of the customer at scale, in this process: a million survey responses taken
+    /// in, every point's voice by month, the themes re-coded by a 50-code codebook.
+    Voice(voice::Args),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -143,8 +147,10 @@ struct Bench {
 #[tokio::main]
 async fn main() -> anyhow::Result<ExitCode> {
     let args = Args::parse();
-    if let Some(Command::Standing(standing)) = &args.command {
-        return standing::main(standing).await;
+    match &args.command {
+        Some(Command::Standing(standing)) => return standing::main(standing).await,
+        Some(Command::Voice(voice)) => return voice::main(voice).await,
+        None => {}
     }
     let exe = child::touchbase_exe()?;
     std::fs::create_dir_all(&args.work)

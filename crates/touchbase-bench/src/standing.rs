@@ -123,12 +123,12 @@ pub async fn main(args: &Args) -> anyhow::Result<ExitCode> {
 }
 
 /// A directory of its own under the system's temporary directory, removed when dropped.
-struct TempDir(PathBuf);
+pub(crate) struct TempDir(pub(crate) PathBuf);
 
 impl TempDir {
-    fn new() -> anyhow::Result<TempDir> {
+    pub(crate) fn new() -> anyhow::Result<TempDir> {
         let path = std::env::temp_dir().join(format!(
-            "touchbase-bench-standing-{}-{}",
+            "touchbase-bench-{}-{}",
             std::process::id(),
             jiff::Timestamp::now().as_microsecond()
         ));

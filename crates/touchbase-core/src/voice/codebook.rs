@@ -8,6 +8,8 @@
 //! three words before it does not count. A code tags an answer when some `any` pattern occurs
 //! (or `any` is empty), every `all` pattern occurs, and no `none` pattern occurs.
 
+use rustc_hash::FxHashMap as HashMap;
+
 use serde::{Deserialize, Serialize};
 use unicode_normalization::UnicodeNormalization;
 use unicode_normalization::char::is_combining_mark;
@@ -227,21 +229,18 @@ impl Pattern {
         Ok(Pattern { words, prefix })
     }
 
-    /// Where the pattern occurs in `answer`'s words and counts (not negated): the index of
-    /// its first word in each occurrence.
-    fn occurrences<'a>(&'a self, answer: &'a [Word]) -> impl Iterator<Item = usize> + 'a {
+    /// Whether the pattern's words stand at word `i` of `answer` (negation aside).
+    fn fits_at(&self, answer: &[Word], i: usize) -> bool {
         let n = self.words.len();
-        (0..answer.len().saturating_sub(n - 1)).filter(move |&i| {
-            let fits = self.words.iter().enumerate().all(|(j, w)| {
+        i + n <= answer.len()
+            && self.words.iter().enumerate().all(|(j, w)| {
                 let word = &answer[i + j].text;
                 if self.prefix && j == n - 1 {
                     word.starts_with(w.as_str())
                 } else {
                     word == w
                 }
-            });
-            fits && !negated(answer, i)
-        })
+            })
     }
 }
 
@@ -279,19 +278,17 @@ fn words(text: &str) -> impl Iterator<Item = Word> + '_ {
             chars.next();
         }
         let &(first_char, (first_byte, _)) = chars.peek()?;
-        let mut raw = String::new();
         let (mut end_char, mut end_byte) = (first_char, first_byte);
         while let Some(&(ci, (bi, c))) = chars.peek() {
             if !is_word_char(c) {
                 break;
             }
-            raw.push(c);
             end_char = ci + 1;
             end_byte = bi + c.len_utf8();
             chars.next();
         }
         Some(Word {
-            text: normalize(&raw),
+            text: normalize(&text[first_byte..end_byte]),
             chars: (first_char, end_char),
             bytes: (first_byte, end_byte),
         })
@@ -300,6 +297,10 @@ fn words(text: &str) -> impl Iterator<Item = Word> + '_ {
 
 /// A word as patterns compare it: lowercase, without accents, `’` as `'`.
 fn normalize(word: &str) -> String {
+    // Most words are ASCII: lowercase is all they need.
+    if word.is_ascii() {
+        return word.to_ascii_lowercase();
+    }
     word.nfd()
         .filter(|c| !is_combining_mark(*c))
         .flat_map(char::to_lowercase)
@@ -307,40 +308,101 @@ fn normalize(word: &str) -> String {
         .collect()
 }
 
-/// A codebook ready to code answers: every pattern read once.
+/// A codebook ready to code answers: every pattern read once, and indexed by its first word
+/// (or, for a one-word pattern that takes any ending, by that word's beginning), so coding an
+/// answer costs a few lookups per word of the answer, however many codes the codebook has.
 #[derive(Debug, Clone)]
 pub struct Coder {
     version: u32,
     codes: Vec<CompiledCode>,
+    patterns: Vec<Pattern>,
+    /// First word → the patterns that start with it.
+    exact: HashMap<String, Vec<usize>>,
+    /// A beginning → the one-word patterns that take any ending after it.
+    prefix: HashMap<String, Vec<usize>>,
+    /// The lengths (in bytes) of those beginnings, so a word is looked up only at them.
+    prefix_lengths: Vec<usize>,
 }
 
+/// A code with its patterns as indices into [`Coder::patterns`].
 #[derive(Debug, Clone)]
 struct CompiledCode {
     key: String,
     family: Family,
-    any: Vec<Pattern>,
-    all: Vec<Pattern>,
-    none: Vec<Pattern>,
+    any: Vec<usize>,
+    all: Vec<usize>,
+    none: Vec<usize>,
 }
 
 impl Coder {
     /// The coder of a checked codebook (a pattern that does not read matches nothing).
     pub fn new(book: &Codebook) -> Coder {
-        let read = |ps: &[String]| ps.iter().filter_map(|p| Pattern::parse(p).ok()).collect();
+        let mut patterns: Vec<Pattern> = Vec::new();
+        let mut read = |ps: &[String]| -> Vec<usize> {
+            ps.iter()
+                .filter_map(|p| Pattern::parse(p).ok())
+                .map(|p| {
+                    patterns.push(p);
+                    patterns.len() - 1
+                })
+                .collect()
+        };
+        let codes = book
+            .codes
+            .iter()
+            .map(|c| CompiledCode {
+                key: c.key.clone(),
+                family: c.family,
+                any: read(&c.any),
+                all: read(&c.all),
+                none: read(&c.none),
+            })
+            .collect();
+        let (mut exact, mut prefix): (HashMap<String, Vec<usize>>, HashMap<String, Vec<usize>>) =
+            Default::default();
+        for (id, p) in patterns.iter().enumerate() {
+            let index = if p.prefix && p.words.len() == 1 {
+                &mut prefix
+            } else {
+                &mut exact
+            };
+            index.entry(p.words[0].clone()).or_default().push(id);
+        }
+        let mut prefix_lengths: Vec<usize> = prefix.keys().map(String::len).collect();
+        prefix_lengths.sort_unstable();
+        prefix_lengths.dedup();
         Coder {
             version: book.version,
-            codes: book
-                .codes
-                .iter()
-                .map(|c| CompiledCode {
-                    key: c.key.clone(),
-                    family: c.family,
-                    any: read(&c.any),
-                    all: read(&c.all),
-                    none: read(&c.none),
-                })
-                .collect(),
+            codes,
+            patterns,
+            exact,
+            prefix,
+            prefix_lengths,
         }
+    }
+
+    /// Each pattern's first counted occurrence in `words` (not negated): the index of its
+    /// first word.
+    fn first_occurrences(&self, words: &[Word]) -> Vec<Option<usize>> {
+        let mut first = vec![None; self.patterns.len()];
+        for (i, w) in words.iter().enumerate() {
+            let text = w.text.as_str();
+            let starts = self
+                .prefix_lengths
+                .iter()
+                .take_while(|n| **n <= text.len())
+                .filter_map(|n| text.get(..*n))
+                .filter_map(|start| self.prefix.get(start));
+            for id in self.exact.get(text).into_iter().chain(starts).flatten() {
+                if first[*id].is_none()
+                    && self.patterns[*id].fits_at(words, i)
+                    && !negated(words, i)
+                {
+                    first[*id] = Some(i);
+                }
+            }
+        }
+        first
     }
 
     /// The codebook version it codes by.
@@ -351,28 +413,23 @@ impl Coder {
     /// The rules' tags of `answer` among the codes of `family`, in the codebook's order.
     pub fn code(&self, family: Family, answer: &str) -> Vec<Tag> {
         let words: Vec<Word> = words(answer).collect();
-        let first = |p: &Pattern| p.occurrences(&words).next();
+        let found = self.first_occurrences(&words);
+        // Each pattern's first occurrence, with its length in words.
+        let first = |id: &usize| found[*id].map(|i| (i, self.patterns[*id].words.len()));
         let mut tags = Vec::new();
         for code in self.codes.iter().filter(|c| c.family == family) {
-            let any: Vec<usize> = code.any.iter().filter_map(first).collect();
+            let any: Vec<(usize, usize)> = code.any.iter().filter_map(first).collect();
             if !code.any.is_empty() && any.is_empty() {
                 continue;
             }
-            let all: Option<Vec<(usize, usize)>> = code
-                .all
-                .iter()
-                .map(|p| first(p).map(|i| (i, p.words.len())))
-                .collect();
+            let all: Option<Vec<(usize, usize)>> = code.all.iter().map(first).collect();
             let Some(all) = all else { continue };
             if code.none.iter().any(|p| first(p).is_some()) {
                 continue;
             }
             // The span of the earliest occurrence among the patterns that made the tag.
-            let lengths = code
-                .any
-                .iter()
-                .filter_map(|p| first(p).map(|i| (i, p.words.len())));
-            let span = lengths
+            let span = any
+                .into_iter()
                 .chain(all)
                 .min()
                 .map(|(i, n)| (words[i].chars.0, words[i + n - 1].chars.1));
