@@ -1168,6 +1168,28 @@ fn demo_creates_the_organization_and_serves_it() {
         printed.contains("surveyed the year's key customers: "),
         "{printed}"
     );
+    // The senior team's why-buy answers name the product more than the customers do, and the
+    // two coders' sample flags `digital`.
+    let why = json(
+        d,
+        db,
+        &["why-buy", "summary", "--from", "2020-01-01", "--json"],
+    );
+    assert_eq!(why["executives"]["answers"], 7, "{why}");
+    assert!(
+        why["executives"]["product_share"].as_f64() > why["customers"]["product_share"].as_f64(),
+        "{why}"
+    );
+    let agreement = json(d, db, &["answers", "agreement", "--json"]);
+    assert_eq!(agreement["coders"], serde_json::json!(["anil", "bea"]));
+    let digital = agreement["codes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["code"] == "digital")
+        .unwrap();
+    assert_eq!(digital["unreliable"], true, "{agreement}");
+    assert!(banner.contains("why-buy summary --from"), "{banner}");
     assert!(ok(d, db, &["audit", "verify"]).starts_with("audit trail intact"));
 
     // Started again, it cannot show the tokens again: it says how to get a new one.
@@ -2372,5 +2394,189 @@ fn key_customers_are_invited_from_the_cli() {
             .unwrap()
             .iter()
             .all(|i| i["answered"] == false)
+    );
+}
+
+#[test]
+fn people_code_answers_and_say_why_customers_buy_from_the_cli() {
+    let dir = small_store();
+    let d = dir.path();
+    write(
+        d,
+        "survey.yaml",
+        "key: listen\nname: Tell us\npoints: [web.order]\nquestions: [nps, change, why_buy]\n",
+    );
+    ok(d, "t.db", &["survey", "add", "--file", "survey.yaml"]);
+    write(
+        d,
+        "responses.ndjson",
+        concat!(
+            r#"{"id":"r-1","survey":"listen","point":"web.order","at":"2026-03-01T09:30:00Z","party":"p-1","answers":{"nps":3,"change":"The queue was long","why_buy":"It is easy"}}"#,
+            "\n",
+            r#"{"id":"r-2","survey":"listen","point":"web.order","at":"2026-03-01T10:30:00Z","party":"p-2","answers":{"nps":10,"change":"Faster answers","why_buy":"Cheap"}}"#,
+            "\n",
+            r#"{"id":"r-3","survey":"listen","point":"web.order","at":"2026-03-01T11:30:00Z","party":"p-3","answers":{"nps":9,"change":"Nothing"}}"#,
+            "\n",
+        ),
+    );
+    ok(d, "t.db", &["responses", "import", "responses.ndjson"]);
+    write(
+        d,
+        "codebook.yaml",
+        "version: 1\ncodes:\n  - { key: wait-time, family: change, any: [queue*, wait*] }\n  - { key: nothing, family: change, any: [nothing] }\n  - { key: ease, family: why_buy, kind: interaction, any: [easy], points: [web.order] }\n  - { key: price, family: why_buy, kind: product, any: [cheap*] }\n",
+    );
+    ok(d, "t.db", &["codebook", "import", "codebook.yaml"]);
+    let period = ["--from", "2026-03-01", "--to", "2026-03-02"];
+    let listed = ok(d, "t.db", &[&["answers", "list"][..], &period].concat());
+    assert!(
+        listed.contains("The queue was long") && listed.contains("3 answers"),
+        "{listed}"
+    );
+    // The rules miss "Faster answers": a person tags it.
+    let tagged = ok(d, "t.db", &["answers", "tag", "r-2", "wait-time"]);
+    assert!(
+        tagged.contains("r-2 is tagged wait-time (person)"),
+        "{tagged}"
+    );
+    let refused = fails(d, "t.db", &["answers", "tag", "r-2", "nope"]);
+    assert!(refused.contains("no code `nope`"), "{refused}");
+    let themes = json(d, "t.db", &[&["themes", "--json"][..], &period].concat());
+    assert_eq!(themes["themes"][0]["code"], "wait-time");
+    assert_eq!(themes["themes"][0]["mentions"], 2, "{themes}");
+    // The sample, coded from standard input: the same order for every coder (by the hash of
+    // each answer's id); a code that does not exist is asked again, `-` is none.
+    let mut order = vec!["r-1", "r-2", "r-3"];
+    order.sort_by_key(|id| {
+        touchbase_core::voice::analysis::sample_key(touchbase_core::voice::Family::Change, id)
+    });
+    let codes_of = |who: &str, id: &str| match (who, id) {
+        (_, "r-1") => "wait-time",
+        ("ann", "r-2") => "wait-time",
+        (_, "r-2") => "-",
+        _ => "nothing",
+    };
+    for who in ["ann", "bob"] {
+        let mut input = String::from("bogus\n");
+        for id in &order {
+            input.push_str(codes_of(who, id));
+            input.push('\n');
+        }
+        let run = touchbase_with_input(
+            d,
+            "t.db",
+            &["answers", "code", "--sample", "3", "--coder", who],
+            input.as_bytes(),
+        );
+        assert!(run.ok, "{}{}", run.stdout, run.stderr);
+        let shown: Vec<&str> = run
+            .stdout
+            .lines()
+            .filter_map(|l| l.strip_prefix('[').and_then(|l| l.split_once("] ")))
+            .map(|(_, rest)| rest.split(':').next().unwrap())
+            .collect();
+        assert_eq!(shown, order, "{}", run.stdout);
+        assert!(
+            run.stdout.contains("no change code `bogus`"),
+            "{}",
+            run.stdout
+        );
+        assert!(
+            run.stdout.contains(&format!("3 answers coded by {who}")),
+            "{}",
+            run.stdout
+        );
+    }
+    // Coded again: nothing left to code.
+    let again = touchbase_with_input(
+        d,
+        "t.db",
+        &["answers", "code", "--sample", "3", "--coder", "bob"],
+        b"",
+    );
+    assert!(
+        again.stdout.contains("3 coded by bob already, 0 to code"),
+        "{}",
+        again.stdout
+    );
+    // wait-time: ann tags r-1 and r-2, bob r-1: Po = 2/3, p1 = 2/3, p2 = 1/3, Pe = 4/9,
+    // kappa = (2/3 − 4/9) / (5/9) = 0.4: unreliable. nothing: both tag r-3 alone: 1.
+    let agreement = json(d, "t.db", &["answers", "agreement", "--json"]);
+    assert_eq!(agreement["coders"], serde_json::json!(["ann", "bob"]));
+    let wait = agreement["codes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["code"] == "wait-time")
+        .unwrap();
+    assert!(
+        (wait["kappa"].as_f64().unwrap() - 0.4).abs() < 1e-9,
+        "{wait}"
+    );
+    assert_eq!(wait["unreliable"], true);
+    let themes = ok(d, "t.db", &[&["themes"][..], &period].concat());
+    assert!(themes.contains("no: kappa < 0.6"), "{themes}");
+
+    // Why customers buy: the senior team as themselves.
+    ok(d, "t.db", &["user", "add", "erin", "--role", "executive"]);
+    ok(d, "t.db", &["user", "add", "vic", "--role", "viewer"]);
+    let refused = fails(
+        d,
+        "t.db",
+        &["--as", "vic", "why-buy", "add", "We are cheap"],
+    );
+    assert!(refused.contains("only executives and owners"), "{refused}");
+    let kept = ok(
+        d,
+        "t.db",
+        &["--as", "erin", "why-buy", "add", "We are cheap"],
+    );
+    assert!(kept.contains("from erin (executive)"), "{kept}");
+    let summary = json(
+        d,
+        "t.db",
+        &["why-buy", "summary", "--from", "2026-03-01", "--json"],
+    );
+    assert_eq!(summary["executives"]["product_share"], 1.0, "{summary}");
+    assert_eq!(summary["customers"]["coded"], 2);
+    assert_eq!(summary["customers"]["interaction_share"], 0.5);
+    let ease = summary["customers"]["codes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["code"] == "ease")
+        .unwrap();
+    assert_eq!(ease["points"], serde_json::json!(["web.order"]));
+    let table = ok(d, "t.db", &["why-buy", "summary", "--from", "2026-03-01"]);
+    assert!(
+        table.contains("senior team") && table.contains("web.order"),
+        "{table}"
+    );
+
+    // Erasing a party: its texts and identity go, the counts stay.
+    let card = |d: &Path| {
+        json(
+            d,
+            "t.db",
+            &[
+                &["scorecard", "--point", "web.order", "--json"][..],
+                &period,
+            ]
+            .concat(),
+        )
+    };
+    let before = card(d);
+    let refused = fails(d, "t.db", &["--as", "erin", "party", "forget", "p-1"]);
+    assert!(refused.contains("admin"), "{refused}");
+    let forgot = ok(d, "t.db", &["party", "forget", "p-1"]);
+    assert!(forgot.contains("1 responses kept their scores"), "{forgot}");
+    let after = card(d);
+    assert_eq!(
+        (&after["responses"], &after["nps"]),
+        (&before["responses"], &before["nps"])
+    );
+    let listed = ok(d, "t.db", &[&["answers", "list"][..], &period].concat());
+    assert!(
+        !listed.contains("The queue was long") && listed.contains("2 answers"),
+        "{listed}"
     );
 }
