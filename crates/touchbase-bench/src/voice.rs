@@ -32,7 +32,7 @@ use touchbase_store::measure::{self, Days, GroupBy, Scope};
 use touchbase_store_sqlite::SqliteStore;
 
 use crate::report::{Machine, Report, Target, Unit};
-use crate::standing::TempDir;
+use crate::standing::{Draw, TempDir};
 
 /// Responses per transaction, as `touchbase responses import` writes them.
 const BATCH: usize = 10_000;
@@ -59,23 +59,6 @@ pub struct Args {
     /// Also save the figures as JSON to this file.
     #[arg(long, value_name = "FILE")]
     json: Option<PathBuf>,
-}
-
-/// A small deterministic generator (splitmix64).
-struct Draw(u64);
-
-impl Draw {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        z ^ (z >> 31)
-    }
-
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n
-    }
 }
 
 /// The vocabulary the answers and the codebook's patterns are made of.

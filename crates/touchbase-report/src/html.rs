@@ -11,7 +11,7 @@ use touchbase_store::measure::Card;
 use crate::charts::{self, hex, mode_colour, verdict_colour};
 use crate::words::{
     GROUP_COLUMNS, SECTIONS, Words, approx, count, dash, duration, findings, group_row, nps, pct,
-    plural, verdict, verdict_meaning, why_buy_points, why_buy_shares,
+    plural, verdict, verdict_meaning, voice_finding, why_buy_points, why_buy_shares,
 };
 use crate::{Report, ReportError};
 
@@ -793,13 +793,7 @@ fn voice(p: &mut Page, r: &Report) {
             heard.iter().map(|c| {
                 let v = &c.card.scorecard.voice;
                 let effectiveness = c.card.scorecard.effectiveness;
-                let finding = match (v.voice, effectiveness) {
-                    (Some(q), Some(e)) if q < threshold && e >= threshold => {
-                        "rated below the threshold although it looks effective"
-                    }
-                    (Some(q), _) if q < threshold => "rated below the threshold",
-                    _ => "",
-                };
+                let finding = voice_finding(v.voice, effectiveness, threshold);
                 vec![
                     escape(&c.name),
                     count(v.responses),

@@ -25,6 +25,7 @@ pub use model::{
 pub use period::default_period;
 /// A count with thousands separators (`1,234,567`), as the report prints counts.
 pub use words::count as thousands;
+pub use words::{why_buy_points, why_buy_shares};
 
 /// What the report cannot be made from.
 #[derive(Debug, thiserror::Error)]

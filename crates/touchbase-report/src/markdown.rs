@@ -8,7 +8,7 @@ use touchbase_core::portfolio::Verdict;
 use crate::Report;
 use crate::words::{
     GROUP_COLUMNS, SECTIONS, Words, approx, count, dash, duration, findings, group_row, nps, pct,
-    verdict, why_buy_points, why_buy_shares,
+    verdict, voice_finding, why_buy_points, why_buy_shares,
 };
 
 /// Text from the inventory or events, made inert in Markdown: HTML special characters as
@@ -400,13 +400,7 @@ fn voice(o: &mut String, r: &Report) {
             heard.iter().map(|p| {
                 let v = &p.card.scorecard.voice;
                 let effectiveness = p.card.scorecard.effectiveness;
-                let finding = match (v.voice, effectiveness) {
-                    (Some(q), Some(e)) if q < threshold && e >= threshold => {
-                        "rated below the threshold although it looks effective"
-                    }
-                    (Some(q), _) if q < threshold => "rated below the threshold",
-                    _ => "",
-                };
+                let finding = voice_finding(v.voice, effectiveness, threshold);
                 vec![
                     md(&p.name),
                     count(v.responses),

@@ -79,6 +79,22 @@ pub fn pct(v: Option<f64>) -> String {
 }
 
 /// A whole number with thousands separators: `1,234,567`.
+/// What a surveyed point's voice says beside its behaviour: rated below the quality threshold
+/// although it looks effective (a finding), below it, or nothing to say.
+pub fn voice_finding(
+    voice: Option<f64>,
+    effectiveness: Option<f64>,
+    threshold: f64,
+) -> &'static str {
+    match (voice, effectiveness) {
+        (Some(q), Some(e)) if q < threshold && e >= threshold => {
+            "rated below the threshold although it looks effective"
+        }
+        (Some(q), _) if q < threshold => "rated below the threshold",
+        _ => "",
+    }
+}
+
 /// An NPS, signed, whole (−100 to +100), or a dash.
 pub fn nps(v: Option<f64>) -> String {
     match v {

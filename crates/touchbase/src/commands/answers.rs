@@ -233,31 +233,16 @@ pub async fn why_buy(
                 ]);
             }
             println!("{t}");
-            let of = |g: &touchbase_core::voice::analysis::WhyBuyGroup, code: &str| {
-                share(
-                    g.codes
-                        .iter()
-                        .find(|c| c.code == code)
-                        .and_then(|c| c.share),
-                )
-            };
             let mut t = table(["code", "senior team", "customers", "gap", "points"]);
             for g in &s.gap {
-                let points = s
-                    .executives
-                    .codes
-                    .iter()
-                    .chain(&s.customers.codes)
-                    .find(|c| c.code == g.code)
-                    .map(|c| c.points.join(", "))
-                    .unwrap_or_default();
+                let (executives, customers) = touchbase_report::why_buy_shares(s, &g.code);
                 t.add_row([
                     g.code.clone(),
-                    of(&s.executives, &g.code),
-                    of(&s.customers, &g.code),
+                    share(executives),
+                    share(customers),
                     g.gap
                         .map_or("—".to_owned(), |g| format!("{:+.1} pts", g * 100.0)),
-                    points,
+                    touchbase_report::why_buy_points(s, &g.code).join(", "),
                 ]);
             }
             println!("{t}");
