@@ -191,6 +191,11 @@ impl State {
             .flat_map(|i| i.points.iter().map(|p| p.key.as_str()))
             .collect();
         let endpoints: Vec<&str> = self.endpoints.iter().map(|e| e.key.as_str()).collect();
+        let surveys: Vec<&str> = self
+            .inventory
+            .iter()
+            .flat_map(|i| i.surveys.iter().map(|s| s.key.as_str()))
+            .collect();
         let mut out: Vec<crate::Violation> = self
             .endpoints
             .iter()
@@ -206,6 +211,7 @@ impl State {
                 ));
             }
             out.extend(crate::rules::check(rule, &points, &endpoints));
+            out.extend(crate::rules::check_invites(rule, &surveys));
         }
         out
     }

@@ -157,6 +157,10 @@ impl Lifecycle {
 #[serde(deny_unknown_fields)]
 pub struct Action {
     pub endpoint: String,
+    /// Hand out an invitation to this survey for the event that fired (event rules only): the
+    /// delivery carries it, with its link, or why the party was not invited.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub invite: Option<String>,
 }
 
 /// A length of time as written (`30s`, `5m`, `24h`, `1d`, `1h30m`, `2w`), kept in that text.
@@ -487,6 +491,41 @@ pub fn check(rule: &Rule, points: &[&str], endpoints: &[&str]) -> Vec<Violation>
         && !points.contains(&p.as_str())
     {
         bad("record_at", format!("unknown point `{p}`"));
+    }
+    out
+}
+
+/// The broken rules of a rule's `invite` actions: a survey of the inventory (`surveys`), on an
+/// event rule (an invitation is about the event that fired).
+pub fn check_invites(rule: &Rule, surveys: &[&str]) -> Vec<Violation> {
+    let subject = format!("rule `{}`", rule.key);
+    let mut out = Vec::new();
+    for (i, action) in rule.actions.iter().enumerate() {
+        let Some(survey) = &action.invite else {
+            continue;
+        };
+        let field = format!("do[{i}].invite");
+        if rule.when.event.is_none() {
+            out.push(Violation::new(
+                &subject,
+                &field,
+                "applies to event rules only: an invitation is about the event that fired",
+            ));
+        }
+        if !surveys.contains(&survey.as_str()) {
+            out.push(Violation::new(
+                &subject,
+                &field,
+                format!(
+                    "unknown survey `{survey}`; the surveys are {}",
+                    if surveys.is_empty() {
+                        "none".to_owned()
+                    } else {
+                        surveys.join(", ")
+                    }
+                ),
+            ));
+        }
     }
     out
 }

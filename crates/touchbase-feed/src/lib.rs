@@ -94,6 +94,8 @@ pub struct Config {
     pub disable_after: Duration,
     /// How often an idle dispatcher looks for deliveries when nothing wakes it.
     pub poll: Duration,
+    /// The server's address the invitations' links handed out by `invite` actions point at.
+    pub public_url: String,
     /// The wait before each attempt, in seconds (the first is at once): the Standard Webhooks
     /// schedule, [`schedule::SCHEDULE_S`]; tests shorten it.
     pub schedule_s: Vec<i64>,
@@ -109,6 +111,7 @@ impl Default for Config {
             lease: Duration::from_secs(60),
             disable_after: Duration::from_secs(5 * 86_400),
             poll: Duration::from_secs(1),
+            public_url: "http://127.0.0.1:7878".to_owned(),
             schedule_s: schedule::SCHEDULE_S.to_vec(),
         }
     }
@@ -122,6 +125,9 @@ pub enum FeedError {
     Store(#[from] touchbase_store::StoreError),
     #[error("the HTTP client could not be made: {0}")]
     Http(#[from] reqwest::Error),
+    /// A delivery's body that an action cannot work with.
+    #[error("{0}")]
+    Body(String),
 }
 
 /// What one step did.
@@ -158,6 +164,8 @@ struct Known {
     endpoints: BTreeMap<String, Endpoint>,
     /// Each rule's `record_at` point, for those that name one.
     record_at: BTreeMap<String, String>,
+    /// The survey each (rule, endpoint) action hands out invitations to, where it does.
+    invites: BTreeMap<(String, String), String>,
 }
 
 #[derive(Debug)]
@@ -218,6 +226,17 @@ impl Dispatcher {
                     .rules()
                     .iter()
                     .filter_map(|r| r.record_at.clone().map(|p| (r.key.clone(), p)))
+                    .collect(),
+                invites: state
+                    .value
+                    .rules()
+                    .iter()
+                    .flat_map(|r| {
+                        r.actions.iter().filter_map(|a| {
+                            let survey = a.invite.clone()?;
+                            Some(((r.key.clone(), a.endpoint.clone()), survey))
+                        })
+                    })
                     .collect(),
             };
         }
@@ -363,11 +382,78 @@ impl Dispatcher {
     }
 
     async fn send(&self, e: &Endpoint, d: &Delivery) -> Sent {
+        let survey = self.known().await.ok().and_then(|k| {
+            k.invites
+                .get(&(d.rule.clone(), d.endpoint.clone()))
+                .cloned()
+        });
+        let with_invitation;
+        let d = match survey {
+            None => d,
+            Some(survey) => match self.with_invitation(d, &survey).await {
+                Ok(body) => {
+                    with_invitation = Delivery { body, ..d.clone() };
+                    &with_invitation
+                }
+                Err(e) => {
+                    return Sent::retry(
+                        None,
+                        format!("the invitation to survey `{survey}` could not be handed out: {e}"),
+                        None,
+                    );
+                }
+            },
+        };
         match e.kind {
             EndpointKind::Webhook => self.http.send(&self.keys, e, d).await,
             EndpointKind::Nats => self.nats.send(&self.keys, e, d).await,
             EndpointKind::Mqtt => self.mqtt.send(e, d).await,
         }
+    }
+
+    /// The delivery's body with the invitation its action hands out for the event that fired
+    /// (`invitation`: its id, survey, party, `link` and `expires_at`, or the survey and why the
+    /// party was not invited), the same at every attempt.
+    async fn with_invitation(&self, d: &Delivery, survey: &str) -> Result<String, FeedError> {
+        let mut body: serde_json::Value = serde_json::from_str(&d.body)
+            .map_err(|e| FeedError::Body(format!("the delivery's body is not JSON: {e}")))?;
+        let event = &body["event"];
+        let text = |name: &str| event.get(name).and_then(|v| v.as_str()).map(str::to_owned);
+        let at = text("at")
+            .and_then(|t| t.parse::<jiff::Timestamp>().ok())
+            .map(|t| t.as_microsecond());
+        let (Some(event_id), Some(point), Some(at)) = (text("id"), text("point"), at) else {
+            return Err(FeedError::Body(
+                "the delivery carries no event (an invitation is about the event that fired)"
+                    .to_owned(),
+            ));
+        };
+        let fired = touchbase_store::invitations::Fired {
+            event_id,
+            point,
+            at,
+            party: text("party"),
+        };
+        let handed = touchbase_store::invitations::hand_out(
+            self.store.as_ref(),
+            &self.keys,
+            survey,
+            &fired,
+            &d.id,
+            d.fired_at,
+        )
+        .await?;
+        let mut handed = serde_json::to_value(&handed)
+            .map_err(|e| FeedError::Body(format!("the invitation: {e}")))?;
+        if let Some(link) = handed.get_mut("link") {
+            let path = link.as_str().unwrap_or_default().to_owned();
+            *link = serde_json::Value::String(format!(
+                "{}{path}",
+                self.config.public_url.trim_end_matches('/')
+            ));
+        }
+        body["invitation"] = handed;
+        Ok(body.to_string())
     }
 
     /// Records each delivered action of a rule with `record_at` as an interaction at that

@@ -873,3 +873,121 @@ async fn a_receiver_down_for_a_while_gets_everything_when_it_is_back() {
         assert_eq!(outcomes, ["retry", "retry", "delivered"]);
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_invite_action_hands_out_one_invitation_with_the_same_link_at_every_attempt() {
+    use touchbase_core::link::Purpose;
+    use touchbase_store::invitations::{self, KeyCustomer};
+    for (store, _dir) in stores().await {
+        let store = &store;
+        let admin = Actor::local_admin();
+        let survey = file::parse_survey(
+            "key: after-order\nname: After your order\npoints: [web.order]\nquestions: [nps, change]\n",
+        )
+        .unwrap();
+        touchbase_store::surveys::put(store.as_ref(), &admin, &survey)
+            .await
+            .unwrap();
+        let now = ingest::now_us();
+        let key = |party: &str| KeyCustomer {
+            party: party.to_owned(),
+            segment: "gold".to_owned(),
+            source: "file".to_owned(),
+            added_at: now,
+        };
+        invitations::put_key_customers(store.as_ref(), &admin, &[key("p-0"), key("p-1")])
+            .await
+            .unwrap();
+        let (rx, url) = receiver().await;
+        let secret = endpoint(store.as_ref(), "crm", EndpointKind::Webhook, &url)
+            .await
+            .unwrap();
+        rx.secrets.lock().unwrap().push(secret);
+        // An invite to a survey that does not exist is refused, naming the field.
+        let unknown = touchbase_core::rules::parse_rules(
+            &LOW.replace("{ endpoint: crm }", "{ endpoint: crm, invite: nope }"),
+        )
+        .unwrap();
+        let e = feed::put_rules(store.as_ref(), &admin, &unknown)
+            .await
+            .unwrap_err();
+        assert!(
+            e.to_string().contains("do[0].invite") && e.to_string().contains("unknown survey"),
+            "{e}"
+        );
+        rule(
+            store.as_ref(),
+            &LOW.replace(
+                "{ endpoint: crm }",
+                "{ endpoint: crm, invite: after-order }",
+            ),
+        )
+        .await;
+        // Every first attempt fails: each delivery is sent twice.
+        {
+            let mut a = rx.answers.lock().unwrap();
+            for _ in 0..3 {
+                a.push_back((StatusCode::INTERNAL_SERVER_ERROR, vec![]));
+            }
+        }
+        let ids = events(store.as_ref(), &[1, 2, 1]).await;
+        let config = Config {
+            public_url: "https://survey.example".to_owned(),
+            ..config()
+        };
+        let d = Dispatcher::new(Arc::clone(store), keys(), config).unwrap();
+        let total = d.run_until_idle().await.unwrap();
+        assert_eq!(total.delivered, 3, "{}: {total:?}", store.backend());
+        let seen = rx.seen.lock().unwrap().clone();
+        assert_eq!(seen.len(), 6);
+        assert!(seen.iter().all(|s| s.verified), "signed over the body sent");
+        let mut by_party = std::collections::BTreeMap::new();
+        for s in &seen {
+            let body: serde_json::Value = serde_json::from_str(&s.body).unwrap();
+            let party = body["event"]["party"].as_str().unwrap().to_owned();
+            by_party
+                .entry(party)
+                .or_insert_with(Vec::new)
+                .push((s.id.clone(), body));
+        }
+        for (party, sent) in &by_party {
+            assert_eq!(sent.len(), 2, "{party}");
+            assert_eq!(sent[0], sent[1], "{party}: the same body at every attempt");
+        }
+        let p2 = &by_party["p-2"][0].1["invitation"];
+        assert_eq!(
+            (p2["survey"].as_str(), p2["suppressed"].as_str()),
+            (Some("after-order"), Some("not_key_customer"))
+        );
+        for (i, party) in ["p-0", "p-1"].iter().enumerate() {
+            let inv = &by_party[*party][0].1["invitation"];
+            assert_eq!(inv["party"], *party);
+            let link = inv["link"].as_str().unwrap();
+            let token = link
+                .strip_prefix("https://survey.example/r/after-order/")
+                .unwrap_or_else(|| panic!("{link}"));
+            // The link opens its survey's page, for the invitation of the event that fired.
+            let opened = touchbase_store::links::open(
+                store.as_ref(),
+                &keys(),
+                Purpose::Survey,
+                token,
+                true,
+                ingest::now_us(),
+            )
+            .await
+            .unwrap();
+            assert!(
+                opened
+                    .subject
+                    .ends_with(inv["invitation"].as_str().unwrap())
+            );
+            assert_eq!(
+                inv["invitation"].as_str().unwrap(),
+                touchbase_core::voice::invite::invitation_id("after-order", &ids[i])
+            );
+        }
+        let issued = store.invitations(Some("after-order")).await.unwrap();
+        assert_eq!(issued.len(), 2, "one invitation per key customer's event");
+    }
+}

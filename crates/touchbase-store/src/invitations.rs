@@ -396,3 +396,180 @@ pub async fn relink(
         expires_at,
     })
 }
+
+/// The interaction a rule's `invite` action is about: the event that fired.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Fired {
+    pub event_id: String,
+    pub point: String,
+    /// Microseconds since the epoch.
+    pub at: i64,
+    pub party: Option<String>,
+}
+
+/// What a rule's `invite` action handed out.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(untagged)]
+pub enum HandedOut {
+    /// The invitation, with its link (`/r/SURVEY/TOKEN`) and expiry (seconds since the epoch).
+    Invited {
+        invitation: String,
+        survey: String,
+        party: String,
+        link: String,
+        expires_at: i64,
+    },
+    /// Not invited, and why: `not_surveyed_point`, `no_party`, `not_key_customer`,
+    /// `answered_already`, or a contact rule's reason (`sampled`, `surveyed_recently`,
+    /// `contacted_recently`).
+    Suppressed { survey: String, suppressed: String },
+}
+
+/// Hands out an invitation to `survey_key` for the interaction a rule fired on, as the reverse
+/// feed's `invite` action does at each attempt of delivery `delivery` (fired at `fired_at`,
+/// microseconds): the same key customers and contact rules as `touchbase survey invite`, and
+/// the same answer at every attempt — the invitation is decided once per (survey, event), and
+/// its link is made again from the organization's key, the delivery's id and its firing
+/// instant, so a retried delivery carries the very link of the first (only its hash is
+/// kept, as for every link).
+pub async fn hand_out(
+    store: &dyn Store,
+    keys: &Keys,
+    survey_key: &str,
+    fired: &Fired,
+    delivery: &str,
+    fired_at: i64,
+) -> Result<HandedOut, OpError> {
+    let inventory = crate::inventory::get(store).await?.value;
+    let Some(survey) = inventory.surveys.iter().find(|s| s.key == survey_key) else {
+        return Err(OpError::NotFound(format!(
+            "survey `{survey_key}`: not in the inventory; `touchbase survey list` shows them"
+        )));
+    };
+    let suppressed = |reason: &str| HandedOut::Suppressed {
+        survey: survey.key.clone(),
+        suppressed: reason.to_owned(),
+    };
+    if !survey.points.contains(&fired.point) {
+        return Ok(suppressed("not_surveyed_point"));
+    }
+    let Some(party) = fired.party.clone() else {
+        return Ok(suppressed("no_party"));
+    };
+    if !store
+        .key_customers()
+        .await?
+        .iter()
+        .any(|c| c.party == party)
+    {
+        return Ok(suppressed("not_key_customer"));
+    }
+    let settings = inventory.organization.settings;
+    let id = invite::invitation_id(&survey.key, &fired.event_id);
+    let existing = store.invitation(&id).await?;
+    if existing.is_none()
+        && let Some(s) = store
+            .suppressions(&survey.key)
+            .await?
+            .into_iter()
+            .find(|s| s.event_id == fired.event_id)
+    {
+        return Ok(suppressed(&s.reason));
+    }
+    let expires_at = fired_at.div_euclid(1_000_000)
+        + i64::try_from(settings.survey_link_days).unwrap_or(90) * (DAY_US / 1_000_000);
+    let digest = touchbase_core::access::sha256_hex(format!("invite\u{0}{delivery}").as_bytes());
+    let mut nonce = [0u8; NONCE_BYTES];
+    for (i, b) in nonce.iter_mut().enumerate() {
+        *b = u8::from_str_radix(&digest[2 * i..2 * i + 2], 16).unwrap_or(0);
+    }
+    let version = existing.as_ref().map_or(survey.version, |i| i.version);
+    let subject = link_subject(&survey.key, version, &id);
+    let token = link::issue(keys, Purpose::Survey, &subject, expires_at, nonce)
+        .map_err(|e| StoreError::backend("signing an invitation's link", e))?;
+    let record = LinkRecord {
+        hash: token.hash.clone(),
+        purpose: Purpose::Survey.as_str().to_owned(),
+        subject: token.subject.clone(),
+        expires_at,
+        created_at: fired_at,
+        revoked_at: None,
+        used_at: None,
+    };
+    let invited = |party: String| HandedOut::Invited {
+        invitation: id.clone(),
+        survey: survey.key.clone(),
+        party,
+        link: page_path(&survey.key, &token.token),
+        expires_at,
+    };
+    if existing.as_ref().is_some_and(|i| i.answered) {
+        return Ok(suppressed("answered_already"));
+    }
+    if existing.is_some() {
+        // Decided before (a first attempt, or `survey invite`): this delivery's link is
+        // recorded once.
+        if store.link(&record.hash).await?.is_none() {
+            store.put_link(&record).await?;
+        }
+        return Ok(invited(party));
+    }
+    let contacts: Vec<Contact> = store
+        .invitations(None)
+        .await?
+        .iter()
+        .filter_map(|i| {
+            i.party.as_ref().map(|p| Contact {
+                survey: i.survey.clone(),
+                party: p.clone(),
+                at: i.at,
+            })
+        })
+        .collect();
+    let candidate = Candidate {
+        event_id: fired.event_id.clone(),
+        point: fired.point.clone(),
+        party: party.clone(),
+        at: fired.at,
+    };
+    let decision = invite::plan(
+        &survey.key,
+        vec![candidate],
+        &contacts,
+        &settings.contact_rules(),
+    )
+    .pop();
+    match decision {
+        Some(Decision::Invite(c)) => {
+            let invitation = Invitation {
+                id: id.clone(),
+                survey: survey.key.clone(),
+                version,
+                point: c.point,
+                event_id: c.event_id,
+                at: c.at,
+                party: Some(c.party),
+                issued_at: fired_at,
+                answered: false,
+            };
+            store
+                .put_invitations(&[(invitation, record.clone())], &[])
+                .await?;
+            Ok(invited(party))
+        }
+        Some(Decision::Suppress(c, reason)) => {
+            let s = Suppression {
+                survey: survey.key.clone(),
+                event_id: c.event_id,
+                point: c.point,
+                party: Some(c.party),
+                at: c.at,
+                reason: reason.as_str().to_owned(),
+                decided_at: fired_at,
+            };
+            store.put_invitations(&[], &[s]).await?;
+            Ok(suppressed(reason.as_str()))
+        }
+        None => Ok(suppressed("not_invited")),
+    }
+}

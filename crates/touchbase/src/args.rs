@@ -653,6 +653,10 @@ pub struct FeedArgs {
     /// twice.
     #[arg(long, env = "TOUCHBASE_FEED_LEASE", default_value = "60s", value_parser = span)]
     pub feed_lease: touchbase_core::rules::Span,
+    /// The server's address the survey links of rules' `invite` actions point at. [default:
+    /// the address `serve` listens on; for `deliver`, http://127.0.0.1:7878]
+    #[arg(long, env = "TOUCHBASE_PUBLIC_URL", value_name = "URL")]
+    pub public_url: Option<String>,
 }
 
 #[derive(Debug, Args)]

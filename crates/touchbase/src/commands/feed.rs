@@ -366,6 +366,10 @@ pub fn config(args: &FeedArgs, ingest_mqtt: Option<&str>) -> touchbase_feed::Con
             .or_else(|| ingest_mqtt.map(str::to_owned))
             .unwrap_or_else(|| "mqtt://127.0.0.1:1883".to_owned()),
         lease: std::time::Duration::from_micros(args.feed_lease.micros() as u64),
+        public_url: args
+            .public_url
+            .clone()
+            .unwrap_or_else(|| touchbase_feed::Config::default().public_url),
         ..touchbase_feed::Config::default()
     }
 }

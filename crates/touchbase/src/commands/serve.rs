@@ -87,13 +87,13 @@ async fn run_server(
         }
     };
     // The reverse feed: what rules fire goes out from here, woken by each write.
-    let dispatcher = touchbase_feed::Dispatcher::new(
-        Arc::clone(&store),
-        keys,
-        crate::commands::feed::config(&args.feed, args.mqtt.as_deref()),
-    )
-    .context("the reverse feed's dispatcher could not start")?
-    .woken_by(Arc::clone(&state.written));
+    let mut feed_config = crate::commands::feed::config(&args.feed, args.mqtt.as_deref());
+    if args.feed.public_url.is_none() {
+        feed_config.public_url = format!("http://{}", listener.local_addr()?);
+    }
+    let dispatcher = touchbase_feed::Dispatcher::new(Arc::clone(&store), keys, feed_config)
+        .context("the reverse feed's dispatcher could not start")?
+        .woken_by(Arc::clone(&state.written));
     let feed = {
         let shutdown = until_stopped(stopped.clone());
         tokio::spawn(async move { dispatcher.run(shutdown).await })
