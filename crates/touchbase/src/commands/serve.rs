@@ -254,9 +254,17 @@ pub async fn demo(
             "  {me} listen --secret SECRET   (crm's secret was shown when the store was made; `{me} --db {db} endpoint rotate crm` gives a new one)"
         ),
     }
+    // A key customer calls and is unhappy: the CRM's call-back comes with a survey link.
+    let caller = store
+        .key_customers()
+        .await?
+        .into_iter()
+        .next()
+        .map_or_else(|| "hh-000042".to_owned(), |c| c.party);
     println!(
         "  curl -H 'Authorization: Bearer {admin_token}' -X POST {url}/api/events \\\n       \
-         -d '{{\"point\":\"phone.care\",\"at\":\"'$(date -u +%FT%TZ)'\",\"party\":\"hh-000042\",\"outcomes\":{{\"satisfaction\":1}}}}'\n  \
+         -d '{{\"point\":\"phone.care\",\"at\":\"'$(date -u +%FT%TZ)'\",\"party\":\"{caller}\",\"outcomes\":{{\"satisfaction\":1}}}}'\n    \
+         ({caller} is a key customer: unhappy-caller's delivery to crm carries an after-contact survey invitation with its link, or why the contact rules held it back)\n  \
          {me} --db {db} deliveries list\n  \
          {me} --db {db} rule test unhappy-caller --from 2025-12-01   (the rule over the year's history, sending nothing)"
     );
