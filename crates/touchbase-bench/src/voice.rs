@@ -5,7 +5,8 @@
 //! The steps, each printed as it is measured:
 //! 1. an inventory of 20 live points and one survey of them all (nps, csat, ces, change);
 //! 2. `--responses` responses spread over a year (scores drawn, every one with a `change`
-//!    answer of 6–14 words from a vocabulary of 120), taken in batches of 10,000 as
+//!    answer of 6–14 words from a vocabulary of 120; at random instants, or with `--in-order`
+//!    in the order of their interactions), taken in batches of 10,000 as
 //!    `touchbase responses import` takes them (`responses::take`: read, checked, written with
 //!    their daily voice counts in one transaction per batch);
 //! 3. the voice figures of every point by month over the year (`measure::scorecards`, 20
@@ -53,6 +54,10 @@ pub struct Args {
     /// Responses taken in.
     #[arg(long, default_value_t = 1_000_000)]
     responses: u64,
+    /// Responses in the order of their interactions (as an export from another survey tool
+    /// usually comes), rather than in random order over the year.
+    #[arg(long)]
+    in_order: bool,
     /// The seed of the scores and the answers.
     #[arg(long, default_value_t = 1)]
     seed: u64,
@@ -116,9 +121,16 @@ fn codebook(version: u32, draw: &mut Draw) -> String {
     text
 }
 
-fn response(i: u64, draw: &mut Draw) -> String {
+/// The `i`-th of `n` responses: at a random instant of the year, or (`in_order`) at its place
+/// in the year.
+fn response(i: u64, n: u64, in_order: bool, draw: &mut Draw) -> String {
     let point = draw.below(POINTS as u64);
-    let at = YEAR_START + (draw.below(365 * 86_400) as i64) * 1_000_000;
+    let second = if in_order {
+        i * (365 * 86_400) / n.max(1)
+    } else {
+        draw.below(365 * 86_400)
+    };
+    let at = YEAR_START + second as i64 * 1_000_000;
     let words: Vec<String> = (0..6 + draw.below(9))
         .map(|k| {
             if k > 0 && draw.below(12) == 0 {
@@ -203,7 +215,7 @@ async fn run(args: &Args, report: &mut Report, step: &str) -> anyhow::Result<()>
         .chunks(BATCH)
         .map(|ids| {
             ids.iter()
-                .map(|i| Input::new(response(*i, &mut draw), "bench"))
+                .map(|i| Input::new(response(*i, n, args.in_order, &mut draw), "bench"))
                 .collect()
         })
         .collect();
@@ -224,7 +236,14 @@ async fn run(args: &Args, report: &mut Report, step: &str) -> anyhow::Result<()>
     }
     report.add(
         step,
-        &format!("{n} responses taken"),
+        &format!(
+            "{n} responses taken ({})",
+            if args.in_order {
+                "in the order of their interactions"
+            } else {
+                "at random instants of the year"
+            }
+        ),
         n as f64 / seconds,
         Unit::ResponsesPerS,
         Some(IMPORT),

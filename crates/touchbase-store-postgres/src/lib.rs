@@ -56,6 +56,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (13, include_str!("../migrations/0013_standing_orders.sql")),
     (14, include_str!("../migrations/0014_voice.sql")),
     (15, include_str!("../migrations/0015_answers.sql")),
+    (16, include_str!("../migrations/0016_response_indexes.sql")),
 ];
 
 /// Key of the advisory lock held while migrating.

@@ -53,6 +53,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/0013_standing_orders.sql"),
     include_str!("../migrations/0014_voice.sql"),
     include_str!("../migrations/0015_answers.sql"),
+    include_str!("../migrations/0016_response_indexes.sql"),
 ];
 
 #[derive(Debug, Clone)]
