@@ -799,6 +799,7 @@ codes:
   - { key: wait-time, family: change, any: [queue*, wait*] }
   - { key: range, family: change, any: [colour*, color*] }
   - { key: staff, family: change, any: [staff, rude] }
+  - { key: never, family: change, any: [zzzz] }
   - { key: ease, family: why_buy, kind: interaction, any: [easy, simple], points: [web.order] }
   - { key: price, family: why_buy, kind: product, any: [cheap*, price*] }
   - { key: people, family: why_buy, kind: interaction, any: [friendly, staff] }
@@ -923,7 +924,13 @@ codes:
         .unwrap();
     assert_eq!(one.coders, ["ann", answers::RULES_CODER]);
     assert_eq!(one.sample, 4);
-    assert!(one.codes.iter().all(|c| c.kappa == Some(1.0)), "{one:?}");
+    assert!(
+        one.codes
+            .iter()
+            .filter(|c| c.code != "never")
+            .all(|c| c.kappa == Some(1.0)),
+        "{one:?}"
+    );
     let bob = [
         ("a1".to_owned(), codes(&["wait-time"])),
         ("a2".to_owned(), codes(&[])),
@@ -942,11 +949,13 @@ codes:
         .iter()
         .map(|c| (c.code.as_str(), c.kappa, c.unreliable))
         .collect();
-    // range: both tag a3 alone: Po = 1, Pe = 1/16 + 9/16, kappa = 1. wait-time: Po = 3/4,
-    // p1 = 1/2, p2 = 1/4, Pe = 1/2, kappa = 1/2; staff likewise 1/2.
+    // never: no one tags it, Pe = 1: no kappa, and not flagged. range: both tag a3 alone:
+    // Po = 1, Pe = 1/16 + 9/16, kappa = 1. wait-time: Po = 3/4, p1 = 1/2, p2 = 1/4, Pe = 1/2,
+    // kappa = 1/2; staff likewise 1/2.
     assert_eq!(
         kappas,
         [
+            ("never", None, false),
             ("range", Some(1.0), false),
             ("staff", Some(0.5), true),
             ("wait-time", Some(0.5), true)
