@@ -274,7 +274,11 @@ impl Dispatcher {
         if claimed.is_empty() {
             return Ok(Step::default());
         }
-        let endpoints = self.known().await?.endpoints.clone();
+        // What the step needs of the rules and endpoints, read once for all its sends.
+        let (endpoints, invites) = {
+            let known = self.known().await?;
+            (known.endpoints.clone(), known.invites.clone())
+        };
         type Sending<'a> = std::pin::Pin<
             Box<dyn std::future::Future<Output = (&'a Delivery, i64, Duration, Sent)> + Send + 'a>,
         >;
@@ -282,11 +286,12 @@ impl Dispatcher {
             .iter()
             .map(|d| {
                 let e = endpoints.get(&d.endpoint);
+                let invite = invites.get(&(d.rule.clone(), d.endpoint.clone()));
                 Box::pin(async move {
                     let start = Instant::now();
                     let at = ingest::now_us();
                     let sent = match e {
-                        Some(e) => self.send(e, d).await,
+                        Some(e) => self.send(e, d, invite.map(String::as_str)).await,
                         None => Sent::retry(
                             None,
                             format!("endpoint `{}` no longer exists", d.endpoint),
@@ -381,16 +386,12 @@ impl Dispatcher {
         Ok(step)
     }
 
-    async fn send(&self, e: &Endpoint, d: &Delivery) -> Sent {
-        let survey = self.known().await.ok().and_then(|k| {
-            k.invites
-                .get(&(d.rule.clone(), d.endpoint.clone()))
-                .cloned()
-        });
+    /// Sends one delivery; with `invite`, the survey its action hands an invitation out to.
+    async fn send(&self, e: &Endpoint, d: &Delivery, invite: Option<&str>) -> Sent {
         let with_invitation;
-        let d = match survey {
+        let d = match invite {
             None => d,
-            Some(survey) => match self.with_invitation(d, &survey).await {
+            Some(survey) => match self.with_invitation(d, survey).await {
                 Ok(body) => {
                     with_invitation = Delivery { body, ..d.clone() };
                     &with_invitation

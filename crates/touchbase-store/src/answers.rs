@@ -119,6 +119,16 @@ impl Tagger {
         })
     }
 
+    /// A person's decision just kept, replacing theirs or anyone's on that answer and code.
+    fn set(&mut self, tag: AnswerTag) {
+        let decisions = self.overrides.entry((tag.answer, tag.family)).or_default();
+        decisions.retain(|o| o.code != tag.code);
+        decisions.push(Override {
+            code: tag.code,
+            tagged: tag.tagged,
+        });
+    }
+
     /// The codebook's rules alone.
     pub fn rules(&self, family: Family, text: &str) -> Vec<Tag> {
         self.coder
@@ -190,17 +200,30 @@ impl Tagger {
     }
 }
 
-/// The text of answer `id` in `family`, if there is one.
-async fn text_of(store: &dyn Store, id: &str, family: Family) -> Result<Option<String>, OpError> {
-    if id.starts_with("wb_") {
-        if family != Family::WhyBuy {
-            return Ok(None);
+/// Answer `id` of `family` — a response's text of that family, or a statement of the senior
+/// team (`why_buy` only) — with no tags yet; none if there is no such answer.
+async fn find(store: &dyn Store, id: &str, family: Family) -> Result<Option<CodedAnswer>, OpError> {
+    let found = if id.starts_with("wb_") {
+        match family {
+            Family::WhyBuy => store.statement(id).await?.map(|s| (None, s.at, s.text)),
+            Family::Change => None,
         }
-        return Ok(store.statement(id).await?.map(|s| s.text));
-    }
-    Ok(store.open_answer(id).await?.and_then(|a| match family {
-        Family::Change => a.change,
-        Family::WhyBuy => a.why_buy,
+    } else {
+        store.open_answer(id).await?.and_then(|a| {
+            let text = match family {
+                Family::Change => a.change,
+                Family::WhyBuy => a.why_buy,
+            };
+            text.map(|t| (Some(a.point), a.at, t))
+        })
+    };
+    Ok(found.map(|(point, at, text)| CodedAnswer {
+        id: id.to_owned(),
+        family,
+        point,
+        at,
+        text,
+        tags: Vec::new(),
     }))
 }
 
@@ -216,9 +239,9 @@ pub async fn tag(
     now: i64,
 ) -> Result<CodedAnswer, OpError> {
     actor.require(Permission::Export)?;
-    let tagger = Tagger::load(store).await?;
+    let mut tagger = Tagger::load(store).await?;
     let family = tagger.check_code(None, code)?;
-    let Some(_) = text_of(store, id, family).await? else {
+    let Some(mut answer) = find(store, id, family).await? else {
         return Err(OpError::NotFound(format!(
             "no {} answer `{id}`: `touchbase answers list` shows the answers and their ids",
             family.as_str()
@@ -241,42 +264,9 @@ pub async fn tag(
         serde_json::json!({ "family": family.as_str(), "code": code }),
     )
     .await?;
-    let tagger = Tagger::load(store).await?;
-    answer(store, &tagger, id, family).await
-}
-
-async fn answer(
-    store: &dyn Store,
-    tagger: &Tagger,
-    id: &str,
-    family: Family,
-) -> Result<CodedAnswer, OpError> {
-    let (point, at, text) = if id.starts_with("wb_") {
-        let s = store
-            .statement(id)
-            .await?
-            .ok_or_else(|| OpError::NotFound(format!("no statement `{id}`")))?;
-        (None, s.at, s.text)
-    } else {
-        let a = store
-            .open_answer(id)
-            .await?
-            .ok_or_else(|| OpError::NotFound(format!("no response `{id}`")))?;
-        let text = match family {
-            Family::Change => a.change,
-            Family::WhyBuy => a.why_buy,
-        }
-        .unwrap_or_default();
-        (Some(a.point), a.at, text)
-    };
-    Ok(CodedAnswer {
-        tags: tagger.tags(id, family, &text),
-        id: id.to_owned(),
-        family,
-        point,
-        at,
-        text,
-    })
+    tagger.set(tag);
+    answer.tags = tagger.tags(id, family, &answer.text);
+    Ok(answer)
 }
 
 /// Every open answer of `family` over `period` with its tags, by (`at`, id): the responses'
@@ -391,7 +381,7 @@ pub async fn code(
         for c in codes {
             tagger.check_code(Some(family), c)?;
         }
-        if text_of(store, id, family).await?.is_none() {
+        if find(store, id, family).await?.is_none() {
             return Err(OpError::NotFound(format!(
                 "no {} answer `{id}`",
                 family.as_str()
@@ -479,7 +469,7 @@ pub async fn agreement(
         [] => Vec::new(),
         [(only, _)] => {
             for (id, given) in &by_coder[only] {
-                if let Some(text) = text_of(store, id, family).await? {
+                if let Some(CodedAnswer { text, .. }) = find(store, id, family).await? {
                     let rules: BTreeSet<String> = tagger
                         .rules(family, &text)
                         .into_iter()

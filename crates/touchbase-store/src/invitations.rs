@@ -186,6 +186,53 @@ fn days_of(period: Period) -> std::ops::Range<i64> {
         .map_or(0..0, |(first, last)| first..last + 1)
 }
 
+/// When a survey link made at `now` (microseconds) expires: `survey.link_days` later, in
+/// seconds since the epoch.
+fn link_expiry(settings: &touchbase_core::portfolio::Settings, now: i64) -> i64 {
+    now.div_euclid(1_000_000)
+        + i64::try_from(settings.survey_link_days).unwrap_or(90) * (DAY_US / 1_000_000)
+}
+
+/// A survey link for invitation `id` (signed with `nonce`) and the record the store keeps of
+/// it: the token's hash, never the token.
+fn survey_link(
+    keys: &Keys,
+    survey: &str,
+    version: u32,
+    id: &str,
+    expires_at: i64,
+    nonce: [u8; NONCE_BYTES],
+    now: i64,
+) -> Result<(link::Issued, LinkRecord), OpError> {
+    let subject = link_subject(survey, version, id);
+    let token = link::issue(keys, Purpose::Survey, &subject, expires_at, nonce)
+        .map_err(|e| StoreError::backend("signing an invitation's link", e))?;
+    let record = LinkRecord {
+        hash: token.hash.clone(),
+        purpose: Purpose::Survey.as_str().to_owned(),
+        subject: token.subject.clone(),
+        expires_at,
+        created_at: now,
+        revoked_at: None,
+        used_at: None,
+    };
+    Ok((token, record))
+}
+
+/// The contacts the contact rules weigh: every invitation that still names its party.
+fn contacts_of(invitations: &[Invitation]) -> Vec<Contact> {
+    invitations
+        .iter()
+        .filter_map(|i| {
+            i.party.as_ref().map(|p| Contact {
+                survey: i.survey.clone(),
+                party: p.clone(),
+                at: i.at,
+            })
+        })
+        .collect()
+}
+
 /// Invites key customers to `survey` for their interactions in `period` (owners and up): one
 /// invitation per eligible interaction not decided before, after the contact rules of the
 /// organization's settings, each with a link valid for `survey.link_days`. Suppressions are
@@ -242,18 +289,8 @@ pub async fn invite(
         .collect();
     candidates.retain(|c| !decided.contains(&c.event_id));
     let decided_before = eligible - candidates.len() as u64;
-    let contacts: Vec<Contact> = all
-        .iter()
-        .filter_map(|i| {
-            i.party.as_ref().map(|p| Contact {
-                survey: i.survey.clone(),
-                party: p.clone(),
-                at: i.at,
-            })
-        })
-        .collect();
-    let expires_at = now.div_euclid(1_000_000)
-        + i64::try_from(settings.survey_link_days).unwrap_or(90) * (DAY_US / 1_000_000);
+    let contacts = contacts_of(&all);
+    let expires_at = link_expiry(&settings, now);
     let mut issued = Vec::new();
     let mut suppressions = Vec::new();
     for decision in invite::plan(
@@ -272,9 +309,15 @@ pub async fn invite(
                         format!("the system's random source failed: {e}"),
                     )
                 })?;
-                let subject = link_subject(&survey.key, survey.version, &id);
-                let token = link::issue(keys, Purpose::Survey, &subject, expires_at, nonce)
-                    .map_err(|e| StoreError::backend("signing an invitation's link", e))?;
+                let (token, record) = survey_link(
+                    keys,
+                    &survey.key,
+                    survey.version,
+                    &id,
+                    expires_at,
+                    nonce,
+                    now,
+                )?;
                 let invitation = Invitation {
                     id,
                     survey: survey.key.clone(),
@@ -285,15 +328,6 @@ pub async fn invite(
                     party: Some(c.party),
                     issued_at: now,
                     answered: false,
-                };
-                let record = LinkRecord {
-                    hash: token.hash.clone(),
-                    purpose: Purpose::Survey.as_str().to_owned(),
-                    subject: token.subject.clone(),
-                    expires_at,
-                    created_at: now,
-                    revoked_at: None,
-                    used_at: None,
                 };
                 issued.push((
                     Issued {
@@ -382,8 +416,7 @@ pub async fn relink(
     store
         .revoke_links(Purpose::Survey.as_str(), &subject, now)
         .await?;
-    let expires_at = now.div_euclid(1_000_000)
-        + i64::try_from(settings.survey_link_days).unwrap_or(90) * (DAY_US / 1_000_000);
+    let expires_at = link_expiry(&settings, now);
     let issued = crate::links::issue(store, keys, Purpose::Survey, &subject, expires_at, now)
         .await
         .map_err(|e| match e {
@@ -476,26 +509,15 @@ pub async fn hand_out(
     {
         return Ok(suppressed(&s.reason));
     }
-    let expires_at = fired_at.div_euclid(1_000_000)
-        + i64::try_from(settings.survey_link_days).unwrap_or(90) * (DAY_US / 1_000_000);
+    let expires_at = link_expiry(&settings, fired_at);
     let digest = touchbase_core::access::sha256_hex(format!("invite\u{0}{delivery}").as_bytes());
     let mut nonce = [0u8; NONCE_BYTES];
     for (i, b) in nonce.iter_mut().enumerate() {
         *b = u8::from_str_radix(&digest[2 * i..2 * i + 2], 16).unwrap_or(0);
     }
     let version = existing.as_ref().map_or(survey.version, |i| i.version);
-    let subject = link_subject(&survey.key, version, &id);
-    let token = link::issue(keys, Purpose::Survey, &subject, expires_at, nonce)
-        .map_err(|e| StoreError::backend("signing an invitation's link", e))?;
-    let record = LinkRecord {
-        hash: token.hash.clone(),
-        purpose: Purpose::Survey.as_str().to_owned(),
-        subject: token.subject.clone(),
-        expires_at,
-        created_at: fired_at,
-        revoked_at: None,
-        used_at: None,
-    };
+    let (token, record) =
+        survey_link(keys, &survey.key, version, &id, expires_at, nonce, fired_at)?;
     let invited = |party: String| HandedOut::Invited {
         invitation: id.clone(),
         survey: survey.key.clone(),
@@ -514,18 +536,7 @@ pub async fn hand_out(
         }
         return Ok(invited(party));
     }
-    let contacts: Vec<Contact> = store
-        .invitations(None)
-        .await?
-        .iter()
-        .filter_map(|i| {
-            i.party.as_ref().map(|p| Contact {
-                survey: i.survey.clone(),
-                party: p.clone(),
-                at: i.at,
-            })
-        })
-        .collect();
+    let contacts = contacts_of(&store.invitations(None).await?);
     let candidate = Candidate {
         event_id: fired.event_id.clone(),
         point: fired.point.clone(),
