@@ -199,6 +199,18 @@ pub struct Point {
     /// standing order, and how it is issued again.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub standing: Option<crate::standing::Standing>,
+    /// Whether its events take part in journeys (METRICS.md, the journey rule); `false` for
+    /// telemetry, whose steady readings would make one journey of a device's whole life.
+    #[serde(default = "yes", skip_serializing_if = "is_yes")]
+    pub journeys: bool,
+}
+
+fn yes() -> bool {
+    true
+}
+
+fn is_yes(b: &bool) -> bool {
+    *b
 }
 
 /// How the interface is driven (seed 002).
@@ -411,6 +423,16 @@ impl Inventory {
 
     pub fn party(&self, key: &str) -> Option<&Party> {
         self.parties.iter().find(|p| p.key == key)
+    }
+
+    /// The points declared `journeys: false`, whose events take part in no journey
+    /// (METRICS.md, the journey rule).
+    pub fn outside_journeys(&self) -> std::collections::BTreeSet<String> {
+        self.points
+            .iter()
+            .filter(|p| !p.journeys)
+            .map(|p| p.key.clone())
+            .collect()
     }
 
     /// The canonical form: default functions first then the organization's own (each once),

@@ -36,7 +36,7 @@
 //! - **Median gap** in seconds, from microsecond gaps: the middle one, or the mean of the two
 //!   middle ones for an even count; present on every point-to-point edge.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use serde::{Serialize, Serializer};
 
@@ -45,15 +45,17 @@ use crate::inventory::Inventory;
 use crate::period::Period;
 
 /// One event of a journey: its point and instant (microseconds since the epoch).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Touch {
     pub point: String,
     pub at: i64,
+    /// The event's `value.company` (a journey's value is their sum, see [`Journey::value`]).
+    pub value: f64,
 }
 
 /// A maximal run of one party's events, each within `journey_gap` of the one before.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Journey {
     pub party: String,
@@ -70,6 +72,12 @@ impl Journey {
     /// Its first point.
     pub fn first_point(&self) -> &str {
         self.touches.first().map_or("", |t| t.point.as_str())
+    }
+
+    /// Its value (METRICS.md, "Attribution"): the sum of its events' `value.company`, added
+    /// in (`at`, `id`) order.
+    pub fn value(&self) -> f64 {
+        self.touches.iter().map(|t| t.value).sum()
     }
 
     /// Its variant: the sequence of point keys.
@@ -128,6 +136,17 @@ impl JourneyBuilder {
     /// journey that was open closes and is returned; the event starts a new one. A gap of
     /// exactly `journey_gap` keeps the journey open ("at most").
     pub fn push(&mut self, point: &str, at: i64, id: &str) -> Result<Option<Journey>, OutOfOrder> {
+        self.push_valued(point, at, id, 0.0)
+    }
+
+    /// [`JourneyBuilder::push`] of an event whose `value.company` is `value`.
+    pub fn push_valued(
+        &mut self,
+        point: &str,
+        at: i64,
+        id: &str,
+        value: f64,
+    ) -> Result<Option<Journey>, OutOfOrder> {
         if let Some((last_at, last_id)) = &self.last
             && (at, id) <= (*last_at, last_id.as_str())
         {
@@ -146,6 +165,7 @@ impl JourneyBuilder {
         let touch = Touch {
             point: point.to_owned(),
             at,
+            value,
         };
         let closed = match &mut self.open {
             Some(open) if continues => {
@@ -188,24 +208,34 @@ pub fn split<P: AsRef<str>, I: AsRef<str>>(
 }
 
 /// The journeys of a set of accepted events of any parties, in any order: events without a
-/// party are skipped, each party's are put in (`at`, `id`) order (an id given twice counts
-/// once). Journeys come by party, then in time.
-pub fn of_events<'a>(events: impl IntoIterator<Item = &'a Event>, gap_us: i64) -> Vec<Journey> {
-    let mut by_party: BTreeMap<&str, Vec<(&str, i64, &str)>> = BTreeMap::new();
+/// party are skipped, and so are events at a point `excluded` holds (declared
+/// `journeys: false`, see [`Inventory::outside_journeys`]); each party's are put in (`at`,
+/// `id`) order (an id given twice counts once). Journeys come by party, then in time.
+pub fn of_events<'a>(
+    events: impl IntoIterator<Item = &'a Event>,
+    gap_us: i64,
+    excluded: &BTreeSet<String>,
+) -> Vec<Journey> {
+    let mut by_party: BTreeMap<&str, Vec<&Event>> = BTreeMap::new();
     for e in events {
-        if let Some(party) = &e.party {
-            by_party
-                .entry(party)
-                .or_default()
-                .push((&e.point, e.at, &e.id));
+        if let Some(party) = &e.party
+            && !excluded.contains(&e.point)
+        {
+            by_party.entry(party).or_default().push(e);
         }
     }
     let mut journeys = Vec::new();
     for (party, mut events) in by_party {
-        events.sort_by(|a, b| (a.1, a.2).cmp(&(b.1, b.2)));
-        events.dedup_by(|a, b| (a.1, a.2) == (b.1, b.2));
-        // Sorted and without duplicates, so never out of order.
-        journeys.extend(split(party, events, gap_us).unwrap_or_default());
+        events.sort_by(|a, b| (a.at, &a.id).cmp(&(b.at, &b.id)));
+        events.dedup_by(|a, b| (a.at, &a.id) == (b.at, &b.id));
+        let mut builder = JourneyBuilder::new(party, gap_us);
+        for e in events {
+            // Sorted and without duplicates, so never out of order.
+            if let Ok(closed) = builder.push_valued(&e.point, e.at, &e.id, e.value_company) {
+                journeys.extend(closed);
+            }
+        }
+        journeys.extend(builder.finish());
     }
     journeys
 }
@@ -618,6 +648,7 @@ mod tests {
                 .map(|(point, at)| Touch {
                     point: (*point).to_owned(),
                     at: *at,
+                    value: 0.0,
                 })
                 .collect(),
         }
@@ -720,7 +751,7 @@ mod tests {
             event("y", "web.order", 0, Some("p2")),
             event("z", "call.help", 0, None),
         ];
-        let journeys = of_events(&events, DAY);
+        let journeys = of_events(&events, DAY, &BTreeSet::new());
         assert_eq!(
             keys(&journeys),
             [
@@ -730,7 +761,28 @@ mod tests {
         );
         assert_eq!(journeys[0].party, "p1");
         assert_eq!(journeys[1].party, "p2");
-        assert_eq!(of_events(&events[1..2], DAY), []);
+        assert_eq!(of_events(&events[1..2], DAY, &BTreeSet::new()), []);
+    }
+
+    #[test]
+    fn events_at_a_point_outside_journeys_neither_join_nor_bridge_them() {
+        // A sensor reading a day after the browse and a day before the order would hold the
+        // two in one journey under a gap of one day; outside journeys, it does not.
+        let mut events = vec![
+            event("a", "web.browse", 0, Some("p1")),
+            event("s", "call.help", DAY, Some("p1")),
+            event("b", "web.order", 2 * DAY, Some("p1")),
+        ];
+        events[0].value_company = 1.5;
+        events[2].value_company = 4.0;
+        assert_eq!(
+            keys(&of_events(&events, DAY, &BTreeSet::new())),
+            [vec!["web.browse", "call.help", "web.order"]]
+        );
+        let outside = BTreeSet::from(["call.help".to_owned()]);
+        let journeys = of_events(&events, DAY, &outside);
+        assert_eq!(keys(&journeys), [vec!["web.browse"], vec!["web.order"]]);
+        assert_eq!((journeys[0].value(), journeys[1].value()), (1.5, 4.0));
     }
 
     /// Four journeys through browse → order (gaps 60, 120, 90 and 30 s), two of which go on to

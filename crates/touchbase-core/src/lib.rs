@@ -5,6 +5,7 @@
 //! databases. Stores persist what it defines; the server and the CLI present it.
 
 pub mod access;
+pub mod attribution;
 pub mod audit;
 pub mod change;
 pub mod contract;

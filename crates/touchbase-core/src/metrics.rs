@@ -216,6 +216,10 @@ pub struct Scorecard {
     /// responses) until [`Scorecard::with_voice`] adds the scope's survey responses.
     #[serde(flatten)]
     pub voice: crate::voice::Voice,
+    /// What the point contributes through journeys (METRICS.md, "Attribution"): all null
+    /// until the measurement adds the period's journeys, and for a group of points.
+    #[serde(flatten)]
+    pub attribution: crate::attribution::Attribution,
 }
 
 impl Scorecard {
@@ -264,6 +268,7 @@ impl Scorecard {
             efficiency: ratio(t.value_company + t.value_party, t.cost),
             conformance_rate: ratio(t.conforms_n as f64, n),
             voice: crate::voice::Voice::default(),
+            attribution: crate::attribution::Attribution::default(),
         }
     }
 
@@ -465,6 +470,10 @@ mod tests {
                 "nps_margin": null, "csat_survey": null, "csat_survey_low": null,
                 "csat_survey_high": null, "ces_agree": null, "ces_agree_low": null,
                 "ces_agree_high": null, "voice": null,
+                // No journey added: every attribution figure null.
+                "journeys_through": null, "value_through": null,
+                "attributed_value_linear": null, "removal_effect": null,
+                "attributed_value_markov": null,
             })
         );
     }
@@ -505,6 +514,10 @@ mod tests {
                 "nps_margin": null, "csat_survey": null, "csat_survey_low": null,
                 "csat_survey_high": null, "ces_agree": null, "ces_agree_low": null,
                 "ces_agree_high": null, "voice": null,
+                // No journey added: every attribution figure null.
+                "journeys_through": null, "value_through": null,
+                "attributed_value_linear": null, "removal_effect": null,
+                "attributed_value_markov": null,
             })
         );
     }

@@ -12,16 +12,17 @@
 //! | `quality_below_threshold` | not `quality_ok` | `effectiveness` (null when there is none) | `quality_threshold` |
 //! | `strategic_override` | `improve` although neither financial_ok nor quality_ok | the point's `strategic_value` | `"medium"` |
 //! | `volume_below_expectation` | `volume_attainment < adequacy` | `volume_attainment` | `adequacy` |
-//! | `cost_above_expectation` | `cost_per > expected.cost > 0` | `cost_per` | `expected.cost` |
+//! | `cost_above_expectation` | `cost_per > expected.cost × (1 + cost_tolerance)`, `expected.cost > 0` | `cost_per` | `expected.cost × (1 + cost_tolerance)` |
 //! | `data_nonconformant` | `conformance_rate < 0.95` | `conformance_rate` | 0.95 |
 //! | `voice_below_threshold` | `voice < quality_threshold` | `voice` | `quality_threshold` |
+//! | `carries_journeys` | `improve` or `eliminate`, `removal_effect >= carries_journeys` | `removal_effect` | `carries_journeys` |
 //!
 //! A comparison with a null figure does not hold, so a null `volume_attainment` (no expected
 //! volume) gives no `volume_below_expectation`.
 //!
 //! `insufficient-data` (fewer than `min_volume` events) judges nothing: it carries none of the
 //! first three codes, which are judgements on too few events, but it does carry the last
-//! four when they hold — they are observations (a point used far less than expected is often
+//! four observations when they hold — they are observations (a point used far less than expected is often
 //! why its data is insufficient). How many events there were is the scorecard's `volume`.
 
 use serde::{Deserialize, Serialize};
@@ -44,6 +45,12 @@ pub struct Settings {
     pub adequacy: f64,
     /// The least effectiveness that is good quality (default 0.6).
     pub quality_threshold: f64,
+    /// How far above its expectation a cost per interaction may be before it is flagged,
+    /// as a share of the expectation (default 0.05).
+    pub cost_tolerance: f64,
+    /// The removal effect from which an `improve` or `eliminate` verdict says the point
+    /// carries journeys (default 0.1).
+    pub carries_journeys: f64,
     /// The longest gap, in seconds, between two events of one journey (default 30 days).
     pub journey_gap_s: u64,
     /// Fewer survey responses than this over the period leaves `voice` null (default 10).
@@ -64,6 +71,8 @@ impl Default for Settings {
             min_volume: 30,
             adequacy: 0.8,
             quality_threshold: 0.6,
+            cost_tolerance: 0.05,
+            carries_journeys: 0.1,
             journey_gap_s: 30 * 86_400,
             survey_min_responses: 10,
             survey_per_survey_days: 30,
@@ -75,10 +84,12 @@ impl Default for Settings {
 }
 
 /// A setting's name as the CLI and the API give it, e.g. `portfolio.quality_threshold`.
-pub const SETTING_NAMES: [&str; 9] = [
+pub const SETTING_NAMES: [&str; 11] = [
     "portfolio.min_volume",
     "portfolio.adequacy",
     "portfolio.quality_threshold",
+    "portfolio.cost_tolerance",
+    "portfolio.carries_journeys",
     "journeys.journey_gap_s",
     "survey.min_responses",
     "survey.per_survey_days",
@@ -114,6 +125,8 @@ impl Settings {
             "portfolio.min_volume" => self.min_volume.into(),
             "portfolio.adequacy" => self.adequacy.into(),
             "portfolio.quality_threshold" => self.quality_threshold.into(),
+            "portfolio.cost_tolerance" => self.cost_tolerance.into(),
+            "portfolio.carries_journeys" => self.carries_journeys.into(),
             "journeys.journey_gap_s" => self.journey_gap_s.into(),
             "survey.min_responses" => self.survey_min_responses.into(),
             "survey.per_survey_days" => self.survey_per_survey_days.into(),
@@ -151,6 +164,8 @@ impl Settings {
             "portfolio.min_volume" => next.min_volume = count()?,
             "portfolio.adequacy" => next.adequacy = number()?,
             "portfolio.quality_threshold" => next.quality_threshold = number()?,
+            "portfolio.cost_tolerance" => next.cost_tolerance = number()?,
+            "portfolio.carries_journeys" => next.carries_journeys = number()?,
             "journeys.journey_gap_s" => next.journey_gap_s = count()?,
             "survey.min_responses" => next.survey_min_responses = count()?,
             "survey.per_survey_days" => next.survey_per_survey_days = count()?,
@@ -194,6 +209,22 @@ impl Settings {
             format!(
                 "must be from 0 to 1 (effectiveness is a share), got {}",
                 self.quality_threshold
+            ),
+        );
+        rule(
+            "portfolio.cost_tolerance",
+            self.cost_tolerance.is_finite() && self.cost_tolerance >= 0.0,
+            format!(
+                "must be a number of 0 or more (a share of the expected cost), got {}",
+                self.cost_tolerance
+            ),
+        );
+        rule(
+            "portfolio.carries_journeys",
+            (0.0..=1.0).contains(&self.carries_journeys),
+            format!(
+                "must be from 0 to 1 (a removal effect is a share of conversions), got {}",
+                self.carries_journeys
             ),
         );
         rule(
@@ -255,6 +286,7 @@ pub enum ReasonCode {
     CostAboveExpectation,
     DataNonconformant,
     VoiceBelowThreshold,
+    CarriesJourneys,
 }
 
 /// A figure a reason is about: a number, or a strategic value (for `strategic_override`).
@@ -361,12 +393,12 @@ pub fn assess(
     }
     if let (Some(cost_per), Some(expected_cost)) = (card.cost_per, expected.cost)
         && expected_cost > 0.0
-        && cost_per > expected_cost
+        && cost_per > expected_cost * (1.0 + settings.cost_tolerance)
     {
         reasons.push(Reason {
             code: ReasonCode::CostAboveExpectation,
             value: Some(Figure::Number(cost_per)),
-            threshold: Figure::Number(expected_cost),
+            threshold: Figure::Number(expected_cost * (1.0 + settings.cost_tolerance)),
         });
     }
     if let Some(rate) = card.conformance_rate
@@ -385,6 +417,16 @@ pub fn assess(
             code: ReasonCode::VoiceBelowThreshold,
             value: Some(Figure::Number(voice)),
             threshold: Figure::Number(settings.quality_threshold),
+        });
+    }
+    if matches!(verdict, Verdict::Improve | Verdict::Eliminate)
+        && let Some(effect) = card.attribution.removal_effect
+        && effect >= settings.carries_journeys
+    {
+        reasons.push(Reason {
+            code: ReasonCode::CarriesJourneys,
+            value: Some(Figure::Number(effect)),
+            threshold: Figure::Number(settings.carries_journeys),
         });
     }
     Assessment {
@@ -429,6 +471,7 @@ mod tests {
             efficiency: Some(7.0),
             conformance_rate: Some(1.0),
             voice: crate::voice::Voice::default(),
+            attribution: crate::attribution::Attribution::default(),
         }
     }
 
@@ -647,7 +690,7 @@ mod tests {
                 "insufficient-data",
                 [
                     ["volume_below_expectation", 0.29, 0.8],
-                    ["cost_above_expectation", 2.0, 1.0],
+                    ["cost_above_expectation", 2.0, 1.05],
                     ["data_nonconformant", 0.5, 0.95],
                 ]
             ]),
@@ -675,7 +718,7 @@ mod tests {
                 "invest",
                 [
                     ["volume_below_expectation", 0.79, 0.8],
-                    ["cost_above_expectation", 1.5, 1.0],
+                    ["cost_above_expectation", 1.5, 1.05],
                     ["data_nonconformant", 0.94, 0.95],
                 ]
             ]),
@@ -720,6 +763,118 @@ mod tests {
             &Settings::default(),
         );
         assert_eq!(a.reasons, [], "no expected cost flags nothing");
+    }
+
+    #[test]
+    fn a_cost_is_above_its_expectation_only_beyond_the_tolerance() {
+        // 0.0004 expected: a float sum's last bits above it, and 5 % above it exactly, are
+        // within the tolerance; a hair beyond 5 % is not.
+        let expected = expected_cost(Some(0.0004));
+        let settings = Settings::default();
+        let reasons = |cost_per: f64| {
+            let card = Scorecard {
+                cost_per: Some(cost_per),
+                ..healthy()
+            };
+            assess(
+                "web.order",
+                &card,
+                StrategicValue::None,
+                &expected,
+                &settings,
+            )
+            .reasons
+        };
+        assert_eq!(reasons(0.000_400_000_000_000_1), []);
+        assert_eq!(reasons(0.0004 * 1.05), []);
+        let beyond = 0.0004 * 1.05 * (1.0 + 1e-12);
+        assert_eq!(
+            reasons(beyond),
+            [Reason {
+                code: ReasonCode::CostAboveExpectation,
+                value: Some(Figure::Number(beyond)),
+                threshold: Figure::Number(0.0004 * 1.05),
+            }]
+        );
+        let strict = Settings {
+            cost_tolerance: 0.0,
+            ..Settings::default()
+        };
+        let card = Scorecard {
+            cost_per: Some(0.000_400_000_000_000_1),
+            ..healthy()
+        };
+        assert_eq!(
+            assess("web.order", &card, StrategicValue::None, &expected, &strict).reasons[0].code,
+            ReasonCode::CostAboveExpectation,
+            "a tolerance of 0 flags any cost above the expectation"
+        );
+    }
+
+    #[test]
+    fn a_point_that_carries_journeys_says_so_on_improve_and_eliminate_only() {
+        let carrying = |effect: f64, card: Scorecard| Scorecard {
+            attribution: crate::attribution::Attribution {
+                removal_effect: Some(effect),
+                ..Default::default()
+            },
+            ..card
+        };
+        let poor = Scorecard {
+            net_value_per: Some(-1.0),
+            effectiveness: Some(0.1),
+            ..healthy()
+        };
+        check(
+            carrying(0.1, poor.clone()),
+            StrategicValue::None,
+            json!([
+                "eliminate",
+                [
+                    ["value_below_expectation", -1.0, 4.0],
+                    ["quality_below_threshold", 0.1, 0.6],
+                    ["carries_journeys", 0.1, 0.1],
+                ]
+            ]),
+        );
+        check(
+            carrying(0.099, poor.clone()),
+            StrategicValue::None,
+            json!([
+                "eliminate",
+                [
+                    ["value_below_expectation", -1.0, 4.0],
+                    ["quality_below_threshold", 0.1, 0.6],
+                ]
+            ]),
+        );
+        check(
+            carrying(0.4, poor),
+            StrategicValue::High,
+            json!([
+                "improve",
+                [
+                    ["value_below_expectation", -1.0, 4.0],
+                    ["quality_below_threshold", 0.1, 0.6],
+                    ["strategic_override", "high", "medium"],
+                    ["carries_journeys", 0.4, 0.1],
+                ]
+            ]),
+        );
+        check(
+            carrying(0.9, healthy()),
+            StrategicValue::None,
+            json!(["invest", []]),
+        );
+        let few = Scorecard {
+            volume: 3,
+            ..healthy()
+        };
+        check(
+            carrying(0.9, few),
+            StrategicValue::None,
+            json!(["insufficient-data", []]),
+        );
     }
 
     #[test]
