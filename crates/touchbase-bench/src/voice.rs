@@ -254,7 +254,7 @@ async fn run(args: &Args, report: &mut Report, step: &str) -> anyhow::Result<()>
     let inventory = touchbase_store::inventory::get(&store).await?.value;
     for pass in ["cold", "warm"] {
         let started = Instant::now();
-        let days = Days::read(&store, year).await?;
+        let days = Days::counts(&store, year).await?;
         let scopes = Scope::all(&inventory, GroupBy::Point, &days);
         let cards = measure::cards(&inventory, &days, &scopes, Some(Granularity::Month))?;
         let ms = started.elapsed().as_secs_f64() * 1_000.0;

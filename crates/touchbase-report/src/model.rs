@@ -256,7 +256,7 @@ pub async fn build(
         .require(Permission::Export)
         .map_err(ReportError::Denied)?;
     let period = options.period;
-    let days = Days::read(store, period).await?;
+    let days = Days::read(store, inventory, period).await?;
     let scorecard = measure::cards(inventory, &days, &[Scope::Organization], None)?
         .pop()
         .expect("one card per scope");

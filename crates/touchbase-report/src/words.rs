@@ -256,9 +256,12 @@ impl Words {
                 pct(threshold)
             ),
             ReasonCode::CostAboveExpectation => {
-                let (cost, expected) =
-                    self.per_pair(value.unwrap_or(0.0), threshold.unwrap_or(0.0));
-                format!("Costs {cost} per interaction against the {expected} expected.")
+                let expected = threshold.unwrap_or(0.0) / (1.0 + settings.cost_tolerance);
+                let (cost, expected) = self.per_pair(value.unwrap_or(0.0), expected);
+                format!(
+                    "Costs {cost} per interaction, more than {} above the {expected} expected.",
+                    pct(Some(settings.cost_tolerance))
+                )
             }
             ReasonCode::DataNonconformant => format!(
                 "Only {} of its interactions pass data that meets its contract ({} required).",
@@ -270,6 +273,16 @@ impl Words {
                 pct(value),
                 pct(threshold)
             ),
+            ReasonCode::CarriesJourneys => {
+                let a = &card.card.scorecard.attribution;
+                format!(
+                    "Cutting it would lose {} of the journeys' conversions (removal effect; {} or more says it carries journeys): {} journeys worth {} pass through it.",
+                    pct(value),
+                    pct(threshold),
+                    a.journeys_through.unwrap_or(0),
+                    self.money(a.value_through.unwrap_or(0.0)),
+                )
+            }
         }
     }
 

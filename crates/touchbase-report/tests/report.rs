@@ -117,7 +117,7 @@ async fn json_holds_the_figures_measure_gives() {
     let r = report(&store, &inventory).await;
     let json: Value = serde_json::from_str(&render(&r, Format::Json).unwrap()).unwrap();
 
-    let days = Days::read(&store, march()).await.unwrap();
+    let days = Days::read(&store, &inventory, march()).await.unwrap();
     let org = measure::cards(&inventory, &days, &[Scope::Organization], None).unwrap();
     assert_eq!(json["scorecard"], serde_json::to_value(&org[0]).unwrap());
     assert_eq!(json["scorecard"]["volume"], 70);

@@ -240,7 +240,7 @@ pub(crate) async fn scorecards(
     };
     check_cards(buckets, 1)?;
     let inventory = inventory::get(&*state.store).await?.value;
-    let days = Days::read(&*state.store, period).await?;
+    let days = Days::read(&*state.store, &inventory, period).await?;
     let scopes = if let Some(k) = q.point {
         vec![Scope::Point(k)]
     } else if let Some(f) = q.function {
@@ -378,7 +378,7 @@ pub(crate) async fn quality(
     actor.require(Permission::Export)?;
     let period = requested(q.from.as_deref(), q.to.as_deref())?;
     let top = count("top", q.top.as_deref(), 5)?.min(MAX_TOP);
-    let days = Days::read(&*state.store, period).await?;
+    let days = Days::counts(&*state.store, period).await?;
     Ok(Json(measure::quality(&*state.store, &days, top).await?))
 }
 

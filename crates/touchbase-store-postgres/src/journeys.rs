@@ -1,21 +1,22 @@
-//! The parties' events kept in party order (migration 0005) and the journeys cut ahead of
-//! time from them (migration 0006), brought up to date before journeys are read and when held
-//! events are released.
+//! The journeys cut ahead of time (migration 0017; `touchbase_store::journey_days` says how
+//! they are kept): one catch-up step per transaction, the release of held events into the
+//! queue, and the read of a range of days.
+//!
+//! Every step takes the mark's row `FOR UPDATE` first (as a release does), so that steps and
+//! releases never pass each other. A copy step then takes `LOCK TABLE events IN SHARE MODE`,
+//! which waits for the event writes in flight: no event with a `seq` below the new mark can
+//! commit after it. Writers wait for that step only, which is short.
 
 use std::collections::HashMap;
 
 use tokio_postgres::Transaction;
-use tokio_postgres::types::ToSql;
-use touchbase_store::journey_days::{self, Batches, Changes, Touches};
-use touchbase_store::{PartyTouch, StoreError};
+use touchbase_store::journey_days::{Changes, JourneyCut, JourneyStep, Keys};
+use touchbase_store::{JourneyDay, JourneyRows, PartyTouch, StoreError};
 
 use crate::pg;
 
-/// How many rows a streamed read fetches at a time.
-const FETCH: i32 = 10_000;
-
-/// The `party_touches` mark (the last `seq` it holds), its row locked for the transaction so
-/// that a catch-up and a release never pass each other.
+/// The `party_touches` mark (the last `seq` copied to the queue), its row locked for the
+/// transaction.
 async fn locked_mark(tx: &Transaction<'_>, context: &'static str) -> Result<i64, StoreError> {
     Ok(tx
         .query_one(
@@ -42,167 +43,161 @@ async fn write_meta(tx: &Transaction<'_>, key: &str, value: i64) -> Result<(), S
     Ok(())
 }
 
-/// Brings `party_touches` and `journey_days` up to date in `tx`: the rows started over from
-/// `party_touches` when they were cut under another gap than `gap_us`; then the counted events
-/// with a party that arrived after the mark, sorted among themselves, their journeys written
-/// and the events merged in; the mark moved to the last event.
-pub async fn catch_up(tx: &Transaction<'_>, gap_us: i64) -> Result<(), StoreError> {
+/// One step of a catch-up in `tx` (see [`touchbase_store::Store::journeys_step`]).
+pub async fn step(
+    tx: &Transaction<'_>,
+    cut: &JourneyCut,
+    until: i64,
+    copy: usize,
+    take: usize,
+) -> Result<JourneyStep, StoreError> {
     const CONTEXT: &str = "bringing the journeys up to date";
-    // The mark's row first (as a release does).
     let mark = locked_mark(tx, CONTEXT).await?;
-    if read_meta(tx, "journeys_gap_us").await? != gap_us {
-        tx.execute("DELETE FROM journey_days", &[])
+    if read_meta(tx, "journeys_cut").await? != cut.fingerprint() {
+        tx.batch_execute("TRUNCATE journey_rows, party_touches, touch_queue")
             .await
             .map_err(pg(CONTEXT))?;
-        join_touches(
-            tx,
-            "SELECT party, point, at, id FROM party_touches ORDER BY party, at, id",
-            &[],
-            Some(gap_us),
-            Touches::Kept,
-        )
-        .await?;
-        write_meta(tx, "journeys_gap_us", gap_us).await?;
+        write_meta(tx, "party_touches_seq", 0).await?;
+        write_meta(tx, "journeys_cut", cut.fingerprint()).await?;
+        return Ok(JourneyStep::Reset);
     }
-    // No event write in flight from here: every event up to the last `seq` read below is
-    // committed and visible.
-    tx.batch_execute("LOCK TABLE events IN SHARE MODE")
-        .await
-        .map_err(pg(CONTEXT))?;
-    let last: i64 = tx
+    let latest: i64 = tx
         .query_one("SELECT COALESCE(MAX(seq), 0) FROM events", &[])
         .await
         .map_err(pg(CONTEXT))?
         .get(0);
-    if last > mark {
-        join_touches(
-            tx,
-            r#"SELECT party, point, at, id FROM events
-               WHERE seq > $1 AND seq <= $2 AND NOT held AND party IS NOT NULL
-               ORDER BY party COLLATE "C", at, id COLLATE "C""#,
-            &[&mark, &last],
-            Some(gap_us),
-            Touches::Joining,
-        )
-        .await?;
-        write_meta(tx, "party_touches_seq", last).await?;
-    }
-    Ok(())
-}
-
-/// Joins to `party_touches` the held events of `point` that its catch-up has passed (they are
-/// about to be released, and it will not see them again), with their journeys, holding the
-/// mark's row.
-pub async fn join_released(tx: &Transaction<'_>, point: &str) -> Result<(), StoreError> {
-    const CONTEXT: &str = "releasing held events";
-    let mark = locked_mark(tx, CONTEXT).await?;
-    let cut_under = read_meta(tx, "journeys_gap_us").await?;
-    join_touches(
-        tx,
-        r#"SELECT party, point, at, id FROM events
-           WHERE held AND point = $1 AND party IS NOT NULL AND seq <= $2
-           ORDER BY party COLLATE "C", at, id COLLATE "C""#,
-        &[&point, &mark],
-        (cut_under >= 0).then_some(cut_under),
-        Touches::Joining,
-    )
-    .await
-}
-
-/// Takes the touches `query` gives, in (party, `at`, `id`) order, as `touches` says, and
-/// writes into `journey_days` the journeys they end and begin, cut under `gap_us` (`None`:
-/// the rows are not cut yet, only the touches are copied).
-async fn join_touches(
-    tx: &Transaction<'_>,
-    query: &str,
-    params: &[&(dyn ToSql + Sync)],
-    gap_us: Option<i64>,
-    touches: Touches,
-) -> Result<(), StoreError> {
-    const CONTEXT: &str = "cutting journeys";
-    let mut changes = gap_us.map(Changes::new);
-    let statement = tx.prepare(query).await.map_err(pg(CONTEXT))?;
-    // A portal: the rows come a fetch at a time, and other statements run in between.
-    let portal = tx.bind(&statement, params).await.map_err(pg(CONTEXT))?;
-    let mut batches = Batches::default();
-    loop {
-        let rows = tx.query_portal(&portal, FETCH).await.map_err(pg(CONTEXT))?;
-        let fetched = rows.len();
-        for row in rows {
-            if let Some(batch) = batches.push(touch(&row)) {
-                take(tx, changes.as_mut(), &batch, touches).await?;
-            }
-        }
-        if fetched < FETCH as usize {
-            break;
-        }
-    }
-    if let Some(batch) = batches.finish() {
-        take(tx, changes.as_mut(), &batch, touches).await?;
-    }
-    match changes {
-        Some(mut changes) => write_rows(tx, &mut changes).await,
-        None => Ok(()),
-    }
-}
-
-/// Hands a batch of touches to `changes`: kept ones alone, joining ones with those
-/// `party_touches` holds of the same parties, then copied in.
-async fn take(
-    tx: &Transaction<'_>,
-    changes: Option<&mut Changes>,
-    new: &[PartyTouch],
-    touches: Touches,
-) -> Result<(), StoreError> {
-    const CONTEXT: &str = "joining the parties' events";
-    if touches == Touches::Kept {
-        return match changes {
-            Some(changes) => changes.parties(&[], new),
-            None => Ok(()),
-        };
-    }
-    if let Some(changes) = changes {
-        let parties = journey_days::parties(new);
-        let old: Vec<PartyTouch> = tx
-            .query(
-                "SELECT party, point, at, id FROM party_touches
-                 WHERE party = ANY($1) ORDER BY party, at, id",
-                &[&parties],
+    let end = latest.min(until);
+    if mark < end {
+        // No event write in flight from here: every event up to `end` is committed and
+        // visible.
+        tx.batch_execute("LOCK TABLE events IN SHARE MODE")
+            .await
+            .map_err(pg(CONTEXT))?;
+        let to = end.min(mark.saturating_add(copy as i64));
+        let outside: Vec<&str> = cut.outside.iter().map(String::as_str).collect();
+        let events = tx
+            .execute(
+                "INSERT INTO touch_queue (party, at, id, point, value)
+                 SELECT party, at, id, point, value_company FROM events
+                 WHERE seq > $1 AND seq <= $2 AND NOT held AND party IS NOT NULL
+                   AND point <> ALL($3::text[])",
+                &[&mark, &to, &outside],
             )
             .await
-            .map_err(pg(CONTEXT))?
-            .iter()
-            .map(touch)
-            .collect();
-        changes.parties(&old, new)?;
+            .map_err(pg(CONTEXT))?;
+        write_meta(tx, "party_touches_seq", to).await?;
+        return Ok(JourneyStep::Copied {
+            events: events as usize,
+            mark: to,
+            latest,
+        });
+    }
+    Ok(match cut_queue(tx, cut, take).await? {
+        Some(touches) => JourneyStep::Cut { touches },
+        None => JourneyStep::Done,
+    })
+}
+
+/// Takes about `take` touches of whole parties from the queue (the first parties in byte
+/// order), cuts their journeys against what `party_touches` holds of them, writes the rows
+/// that change and moves the touches over; `None` when the queue is empty.
+async fn cut_queue(
+    tx: &Transaction<'_>,
+    cut: &JourneyCut,
+    take: usize,
+) -> Result<Option<usize>, StoreError> {
+    const CONTEXT: &str = "cutting journeys";
+    let bound: Option<String> = tx
+        .query_opt(
+            "SELECT party FROM touch_queue ORDER BY party, at, id LIMIT 1 OFFSET $1",
+            &[&(take.saturating_sub(1) as i64)],
+        )
+        .await
+        .map_err(pg(CONTEXT))?
+        .map(|r| r.get(0));
+    let queued: Vec<PartyTouch> = tx
+        .query(
+            "SELECT party, point, at, id, value FROM touch_queue
+             WHERE $1::text IS NULL OR party <= $1 ORDER BY party, at, id",
+            &[&bound],
+        )
+        .await
+        .map_err(pg(CONTEXT))?
+        .iter()
+        .map(touch)
+        .collect();
+    if queued.is_empty() {
+        return Ok(None);
+    }
+    let new: Vec<PartyTouch> = queued
+        .iter()
+        .filter(|t| cut.admits(&t.point))
+        .cloned()
+        .collect();
+    let keys = points(tx).await?;
+    let known = keys.len();
+    let mut changes = Changes::new(cut.gap_us, keys);
+    let parties = touchbase_store::journey_days::parties(&new);
+    let old: Vec<PartyTouch> = tx
+        .query(
+            "SELECT party, point, at, id, value FROM party_touches
+             WHERE party = ANY($1) ORDER BY party, at, id",
+            &[&parties],
+        )
+        .await
+        .map_err(pg(CONTEXT))?
+        .iter()
+        .map(touch)
+        .collect();
+    changes.parties(&old, &new)?;
+    write_rows(tx, &mut changes).await?;
+    let (ns, added): (Vec<i32>, Vec<&str>) = changes
+        .keys()
+        .since(known)
+        .map(|(n, k)| (n as i32, k))
+        .unzip();
+    if !ns.is_empty() {
+        tx.execute(
+            "INSERT INTO journey_points (n, key) SELECT * FROM UNNEST($1::int[], $2::text[])",
+            &[&ns, &added],
+        )
+        .await
+        .map_err(pg(CONTEXT))?;
     }
     let parties: Vec<&str> = new.iter().map(|t| t.party.as_str()).collect();
     let ats: Vec<i64> = new.iter().map(|t| t.at).collect();
     let ids: Vec<&str> = new.iter().map(|t| t.id.as_str()).collect();
     let points: Vec<&str> = new.iter().map(|t| t.point.as_str()).collect();
+    let values: Vec<f64> = new.iter().map(|t| t.value).collect();
     tx.execute(
-        "INSERT INTO party_touches (party, at, id, point)
-         SELECT * FROM UNNEST($1::text[], $2::bigint[], $3::text[], $4::text[])",
-        &[&parties, &ats, &ids, &points],
+        "INSERT INTO party_touches (party, at, id, point, value)
+         SELECT * FROM UNNEST($1::text[], $2::bigint[], $3::text[], $4::text[], $5::float8[])",
+        &[&parties, &ats, &ids, &points, &values],
     )
     .await
     .map_err(pg(CONTEXT))?;
-    Ok(())
+    tx.execute(
+        "DELETE FROM touch_queue WHERE $1::text IS NULL OR party <= $1",
+        &[&bound],
+    )
+    .await
+    .map_err(pg(CONTEXT))?;
+    Ok(Some(queued.len()))
 }
 
-/// Writes the rows `changes` gives, in (day, point) order, in at most three statements.
+/// Writes the rows `changes` gives, in (day, party) order, in at most three statements.
 async fn write_rows(tx: &Transaction<'_>, changes: &mut Changes) -> Result<(), StoreError> {
     const CONTEXT: &str = "writing journeys";
     if changes.is_empty() {
         return Ok(());
     }
-    let (days, points): (Vec<i64>, Vec<String>) = changes.rows().into_iter().unzip();
+    let (days, parties): (Vec<i64>, Vec<String>) = changes.rows().into_iter().unzip();
     let mut stored: HashMap<(i64, String), Vec<u8>> = tx
         .query(
-            "SELECT j.day, j.point, j.body FROM journey_days j
-             JOIN UNNEST($1::bigint[], $2::text[]) AS c (day, point)
-               ON j.day = c.day AND j.point = c.point",
-            &[&days, &points],
+            "SELECT j.day, j.party, j.body FROM journey_rows j
+             JOIN UNNEST($1::bigint[], $2::text[]) AS c (day, party)
+               ON j.day = c.day AND j.party = c.party",
+            &[&days, &parties],
         )
         .await
         .map_err(pg(CONTEXT))?
@@ -210,25 +205,25 @@ async fn write_rows(tx: &Transaction<'_>, changes: &mut Changes) -> Result<(), S
         .map(|r| ((r.get(0), r.get(1)), r.get(2)))
         .collect();
     let (mut put, mut gone) = ((vec![], vec![], vec![]), (vec![], vec![]));
-    for (day, point) in days.into_iter().zip(points) {
-        let before = stored.remove(&(day, point.clone()));
-        match changes.apply(day, &point, before.as_deref())? {
+    for (day, party) in days.into_iter().zip(parties) {
+        let before = stored.remove(&(day, party.clone()));
+        match changes.apply(day, &party, before.as_deref())? {
             Some(body) => {
                 put.0.push(day);
-                put.1.push(point);
+                put.1.push(party);
                 put.2.push(body);
             }
             None => {
                 gone.0.push(day);
-                gone.1.push(point);
+                gone.1.push(party);
             }
         }
     }
     if !put.0.is_empty() {
         tx.execute(
-            "INSERT INTO journey_days (day, point, body)
-         SELECT * FROM UNNEST($1::bigint[], $2::text[], $3::bytea[])
-         ON CONFLICT (day, point) DO UPDATE SET body = EXCLUDED.body",
+            "INSERT INTO journey_rows (day, party, body)
+             SELECT * FROM UNNEST($1::bigint[], $2::text[], $3::bytea[])
+             ON CONFLICT (day, party) DO UPDATE SET body = EXCLUDED.body",
             &[&put.0, &put.1, &put.2],
         )
         .await
@@ -236,8 +231,8 @@ async fn write_rows(tx: &Transaction<'_>, changes: &mut Changes) -> Result<(), S
     }
     if !gone.0.is_empty() {
         tx.execute(
-            "DELETE FROM journey_days
-         WHERE (day, point) IN (SELECT * FROM UNNEST($1::bigint[], $2::text[]))",
+            "DELETE FROM journey_rows
+             WHERE (day, party) IN (SELECT * FROM UNNEST($1::bigint[], $2::text[]))",
             &[&gone.0, &gone.1],
         )
         .await
@@ -246,12 +241,68 @@ async fn write_rows(tx: &Transaction<'_>, changes: &mut Changes) -> Result<(), S
     Ok(())
 }
 
-/// A row of (party, point, at, id).
+/// The point keys the bodies number, in number order.
+async fn points(tx: &Transaction<'_>) -> Result<Keys, StoreError> {
+    let keys = tx
+        .query("SELECT key FROM journey_points ORDER BY n", &[])
+        .await
+        .map_err(pg("reading the journeys' points"))?
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    Ok(Keys::numbered(keys))
+}
+
+/// Queues, holding the mark's row, the held events of `point` that the catch-up's mark has
+/// passed (it will not copy them again); the others it copies when it gets to them.
+pub async fn queue_released(tx: &Transaction<'_>, point: &str) -> Result<(), StoreError> {
+    const CONTEXT: &str = "releasing held events";
+    let mark = locked_mark(tx, CONTEXT).await?;
+    tx.execute(
+        "INSERT INTO touch_queue (party, at, id, point, value)
+         SELECT party, at, id, point, value_company FROM events
+         WHERE held AND point = $1 AND party IS NOT NULL AND seq <= $2",
+        &[&point, &mark],
+    )
+    .await
+    .map_err(pg(CONTEXT))?;
+    Ok(())
+}
+
+/// The journeys of days `first..=last`, each day's bodies one after another in party order,
+/// read in one snapshot.
+pub async fn rows(tx: &Transaction<'_>, first: i64, last: i64) -> Result<JourneyRows, StoreError> {
+    const CONTEXT: &str = "reading the journeys";
+    let days = tx
+        .query(
+            "SELECT day, string_agg(body, ''::bytea ORDER BY party) FROM journey_rows
+             WHERE day BETWEEN $1 AND $2 GROUP BY day ORDER BY day",
+            &[&first, &last],
+        )
+        .await
+        .map_err(pg(CONTEXT))?
+        .into_iter()
+        .map(|r| JourneyDay {
+            day: r.get(0),
+            body: r.get(1),
+        })
+        .collect();
+    let points = points(tx).await?;
+    Ok(JourneyRows {
+        points: (0..points.len() as u32)
+            .map(|n| points.key(n).to_owned())
+            .collect(),
+        days,
+    })
+}
+
+/// A row of (party, point, at, id, value).
 pub(crate) fn touch(r: &tokio_postgres::Row) -> PartyTouch {
     PartyTouch {
         party: r.get(0),
         point: r.get(1),
         at: r.get(2),
         id: r.get(3),
+        value: r.get(4),
     }
 }

@@ -23,12 +23,13 @@ use touchbase_store::answers::{AnswerTag, Coding, Forgotten, Statement};
 use touchbase_store::audit::Sealing;
 use touchbase_store::ingest::now_us;
 use touchbase_store::invitations::{Invitation, KeyCustomer, Suppression};
+use touchbase_store::journey_days::{JourneyCut, JourneyStep};
 use touchbase_store::links::LinkRecord;
 use touchbase_store::outbox::{Attempt, Delivery, DeliveryFilter, FeedCount, Finished};
 use touchbase_store::responses::{NewResponse, OpenAnswer, ResponseWritten, VoiceDay};
 use touchbase_store::rollup::{Tally, add_in_order, day_of};
 use touchbase_store::standing::{self, OrderFilter, OrderRevision};
-use touchbase_store::{DayRollup, JourneyDay, Nonconforming, Store, StoreError, Versioned};
+use touchbase_store::{DayRollup, JourneyRows, Nonconforming, Store, StoreError, Versioned};
 
 mod answers;
 mod events;
@@ -57,6 +58,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (14, include_str!("../migrations/0014_voice.sql")),
     (15, include_str!("../migrations/0015_answers.sql")),
     (16, include_str!("../migrations/0016_response_indexes.sql")),
+    (17, include_str!("../migrations/0017_journey_rows.sql")),
 ];
 
 /// Key of the advisory lock held while migrating.
@@ -500,7 +502,7 @@ impl Store for PostgresStore {
         const CONTEXT: &str = "releasing held events";
         let mut client = self.client().await?;
         let tx = durable(&mut client, CONTEXT).await?;
-        journeys::join_released(&tx, point).await?;
+        journeys::queue_released(&tx, point).await?;
         let released = events::release(&tx, point).await?;
         tx.commit().await.map_err(pg(CONTEXT))?;
         Ok(released)
@@ -882,35 +884,34 @@ impl Store for PostgresStore {
             .collect()
     }
 
-    async fn journey_days(
+    async fn journeys_step(
         &self,
-        gap_us: i64,
-        first_day: i64,
-        last_day: i64,
-    ) -> Result<Vec<JourneyDay>, StoreError> {
+        cut: &JourneyCut,
+        until: i64,
+        copy: usize,
+        take: usize,
+    ) -> Result<JourneyStep, StoreError> {
+        const CONTEXT: &str = "bringing the journeys up to date";
+        let mut client = self.client().await?;
+        let tx = client.transaction().await.map_err(pg(CONTEXT))?;
+        let step = journeys::step(&tx, cut, until, copy, take).await?;
+        tx.commit().await.map_err(pg(CONTEXT))?;
+        Ok(step)
+    }
+
+    async fn journey_rows(&self, first_day: i64, last_day: i64) -> Result<JourneyRows, StoreError> {
         const CONTEXT: &str = "reading the journeys";
         let mut client = self.client().await?;
-        {
-            let tx = client.transaction().await.map_err(pg(CONTEXT))?;
-            journeys::catch_up(&tx, gap_us).await?;
-            tx.commit().await.map_err(pg(CONTEXT))?;
-        }
-        let rows = client
-            .query(
-                "SELECT day, point, body FROM journey_days
-                 WHERE day BETWEEN $1 AND $2 ORDER BY day, point",
-                &[&first_day, &last_day],
-            )
+        let tx = client
+            .build_transaction()
+            .isolation_level(tokio_postgres::IsolationLevel::RepeatableRead)
+            .read_only(true)
+            .start()
             .await
             .map_err(pg(CONTEXT))?;
-        Ok(rows
-            .into_iter()
-            .map(|r| JourneyDay {
-                day: r.get(0),
-                point: r.get(1),
-                body: r.get(2),
-            })
-            .collect())
+        let rows = journeys::rows(&tx, first_day, last_day).await?;
+        tx.commit().await.map_err(pg(CONTEXT))?;
+        Ok(rows)
     }
 
     async fn counted_touches(&self) -> Result<Vec<touchbase_store::PartyTouch>, StoreError> {
@@ -918,7 +919,7 @@ impl Store for PostgresStore {
         let client = self.client().await?;
         let rows = client
             .query(
-                r#"SELECT party, point, at, id FROM events
+                r#"SELECT party, point, at, id, value_company FROM events
                    WHERE NOT held AND party IS NOT NULL
                    ORDER BY party COLLATE "C", at, id COLLATE "C""#,
                 &[],

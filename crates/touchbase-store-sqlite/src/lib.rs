@@ -20,6 +20,7 @@ use touchbase_store::audit::Sealing;
 use touchbase_store::outbox::{Attempt, Delivery, DeliveryFilter, FeedCount, Finished};
 
 mod answers;
+mod journeys;
 mod orders;
 mod outbox;
 mod voice;
@@ -27,13 +28,13 @@ use touchbase_core::standing::Order;
 use touchbase_core::voice::Family;
 use touchbase_store::answers::{AnswerTag, Coding, Forgotten, Statement};
 use touchbase_store::invitations::{Invitation, KeyCustomer, Suppression};
-use touchbase_store::journey_days::{self, Batches, Changes, Touches};
+use touchbase_store::journey_days::{JourneyCut, JourneyStep};
 use touchbase_store::links::LinkRecord;
 use touchbase_store::responses::{NewResponse, OpenAnswer, ResponseWritten, VoiceDay};
 use touchbase_store::rollup::{self, Tally, add_in_order, day_of};
 use touchbase_store::standing::{self, OrderFilter, OrderRevision};
 use touchbase_store::{
-    DayRollup, JourneyDay, Nonconforming, PartyTouch, Store, StoreError, Versioned,
+    DayRollup, JourneyRows, Nonconforming, PartyTouch, Store, StoreError, Versioned,
 };
 
 /// Each migration, in order; the n-th brings the schema to `user_version` n.
@@ -54,6 +55,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/0014_voice.sql"),
     include_str!("../migrations/0015_answers.sql"),
     include_str!("../migrations/0016_response_indexes.sql"),
+    include_str!("../migrations/0017_journey_rows.sql"),
 ];
 
 #[derive(Debug, Clone)]
@@ -479,17 +481,7 @@ impl Store for SqliteStore {
             };
             held.sort_by(|a, b| (a.0.at, &a.0.id).cmp(&(b.0.at, &b.0.id)));
             // Those the journeys' catch-up has passed by already will not be seen by it again.
-            let cut_under = read_meta(&tx, "journeys_gap_us").map_err(db(CONTEXT))?;
-            join_touches(
-                &tx,
-                "SELECT party, point, at, id FROM events
-                 WHERE held = 1 AND point = ?1 AND party IS NOT NULL
-                   AND seq <= (SELECT value FROM meta WHERE key = 'party_touches_seq')
-                 ORDER BY party, at, id",
-                params![point],
-                (cut_under >= 0).then_some(cut_under),
-                Touches::Joining,
-            )?;
+            journeys::queue_released(&tx, &point).map_err(db(CONTEXT))?;
             add_to_rollups(
                 &tx,
                 CONTEXT,
@@ -960,31 +952,23 @@ impl Store for SqliteStore {
         .await
     }
 
-    async fn journey_days(
+    async fn journeys_step(
         &self,
-        gap_us: i64,
-        first_day: i64,
-        last_day: i64,
-    ) -> Result<Vec<JourneyDay>, StoreError> {
-        const CONTEXT: &str = "reading the journeys";
-        self.with(CONTEXT, move |conn| {
-            catch_up(conn, gap_us)?;
-            let mut stmt = conn
-                .prepare_cached(
-                    "SELECT day, point, body FROM journey_days
-                     WHERE day BETWEEN ?1 AND ?2 ORDER BY day, point",
-                )
-                .map_err(db(CONTEXT))?;
-            let rows = stmt
-                .query_map(params![first_day, last_day], |r| {
-                    Ok(JourneyDay {
-                        day: r.get(0)?,
-                        point: r.get(1)?,
-                        body: r.get(2)?,
-                    })
-                })
-                .map_err(db(CONTEXT))?;
-            rows.collect::<Result<Vec<_>, _>>().map_err(db(CONTEXT))
+        cut: &JourneyCut,
+        until: i64,
+        copy: usize,
+        take: usize,
+    ) -> Result<JourneyStep, StoreError> {
+        let cut = cut.clone();
+        self.with("bringing the journeys up to date", move |conn| {
+            journeys::step(conn, &cut, until, copy, take)
+        })
+        .await
+    }
+
+    async fn journey_rows(&self, first_day: i64, last_day: i64) -> Result<JourneyRows, StoreError> {
+        self.with("reading the journeys", move |conn| {
+            journeys::rows(conn, first_day, last_day)
         })
         .await
     }
@@ -994,11 +978,11 @@ impl Store for SqliteStore {
         self.with(CONTEXT, |conn| {
             let mut stmt = conn
                 .prepare(
-                    "SELECT party, point, at, id FROM events
+                    "SELECT party, point, at, id, value_company FROM events
                      WHERE held = 0 AND party IS NOT NULL ORDER BY party, at, id",
                 )
                 .map_err(db(CONTEXT))?;
-            let rows = stmt.query_map([], touch).map_err(db(CONTEXT))?;
+            let rows = stmt.query_map([], journeys::touch).map_err(db(CONTEXT))?;
             rows.collect::<Result<Vec<_>, _>>().map_err(db(CONTEXT))
         })
         .await
@@ -1413,156 +1397,6 @@ fn inventory_version(conn: &Connection) -> rusqlite::Result<u64> {
     conn.prepare_cached("SELECT value FROM meta WHERE key = 'inventory_version'")?
         .query_row([], |r| r.get::<_, i64>(0))
         .map(|v| v as u64)
-}
-
-fn read_meta(conn: &Connection, key: &str) -> rusqlite::Result<i64> {
-    conn.query_row("SELECT value FROM meta WHERE key = ?1", params![key], |r| {
-        r.get(0)
-    })
-}
-
-fn write_meta(conn: &Connection, key: &str, value: i64) -> rusqlite::Result<()> {
-    conn.execute(
-        "UPDATE meta SET value = ?2 WHERE key = ?1",
-        params![key, value],
-    )
-    .map(drop)
-}
-
-/// Brings `party_touches` and `journey_days` up to date (see migrations 0005 and 0006) in one
-/// transaction: the rows started over from `party_touches` when they were cut under another
-/// gap than `gap_us`; then the counted events with a party that arrived after the mark, sorted
-/// among themselves, their journeys written and the events merged in; the mark moved to the
-/// last event.
-fn catch_up(conn: &mut Connection, gap_us: i64) -> Result<(), StoreError> {
-    const CONTEXT: &str = "bringing the journeys up to date";
-    let tx = conn
-        .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
-        .map_err(db(CONTEXT))?;
-    if read_meta(&tx, "journeys_gap_us").map_err(db(CONTEXT))? != gap_us {
-        tx.execute("DELETE FROM journey_days", [])
-            .map_err(db(CONTEXT))?;
-        join_touches(
-            &tx,
-            "SELECT party, point, at, id FROM party_touches ORDER BY party, at, id",
-            [],
-            Some(gap_us),
-            Touches::Kept,
-        )?;
-        write_meta(&tx, "journeys_gap_us", gap_us).map_err(db(CONTEXT))?;
-    }
-    let mark = read_meta(&tx, "party_touches_seq").map_err(db(CONTEXT))?;
-    let last: i64 = tx
-        .query_row("SELECT COALESCE(MAX(seq), 0) FROM events", [], |r| r.get(0))
-        .map_err(db(CONTEXT))?;
-    if last > mark {
-        join_touches(
-            &tx,
-            "SELECT party, point, at, id FROM events
-             WHERE seq > ?1 AND seq <= ?2 AND held = 0 AND party IS NOT NULL
-             ORDER BY party, at, id",
-            params![mark, last],
-            Some(gap_us),
-            Touches::Joining,
-        )?;
-        write_meta(&tx, "party_touches_seq", last).map_err(db(CONTEXT))?;
-    }
-    tx.commit().map_err(db(CONTEXT))
-}
-
-/// Takes the touches `query` gives, in (party, `at`, `id`) order, as `touches` says, and
-/// writes into `journey_days` the journeys they end and begin, cut under `gap_us` (`None`:
-/// the rows are not cut yet, only the touches are copied).
-fn join_touches(
-    tx: &Connection,
-    query: &str,
-    params: impl rusqlite::Params,
-    gap_us: Option<i64>,
-    touches: Touches,
-) -> Result<(), StoreError> {
-    const CONTEXT: &str = "cutting journeys";
-    let mut changes = gap_us.map(Changes::new);
-    let mut stmt = tx.prepare(query).map_err(db(CONTEXT))?;
-    let mut rows = stmt.query(params).map_err(db(CONTEXT))?;
-    let mut batches = Batches::default();
-    let mut take = |new: Vec<PartyTouch>| -> Result<(), StoreError> {
-        if touches == Touches::Kept {
-            if let Some(changes) = &mut changes {
-                changes.parties(&[], &new)?;
-            }
-            return Ok(());
-        }
-        if let Some(changes) = &mut changes {
-            let mut old = Vec::new();
-            let mut stmt = tx
-                .prepare_cached(
-                    "SELECT party, point, at, id FROM party_touches
-                     WHERE party = ?1 ORDER BY at, id",
-                )
-                .map_err(db(CONTEXT))?;
-            for party in journey_days::parties(&new) {
-                let rows = stmt.query_map(params![party], touch).map_err(db(CONTEXT))?;
-                for row in rows {
-                    old.push(row.map_err(db(CONTEXT))?);
-                }
-            }
-            changes.parties(&old, &new)?;
-        }
-        let mut insert = tx
-            .prepare_cached(
-                "INSERT INTO party_touches (party, at, id, point) VALUES (?1, ?2, ?3, ?4)",
-            )
-            .map_err(db(CONTEXT))?;
-        for t in &new {
-            insert
-                .execute(params![t.party, t.at, t.id, t.point])
-                .map_err(db(CONTEXT))?;
-        }
-        Ok(())
-    };
-    while let Some(row) = rows.next().map_err(db(CONTEXT))? {
-        if let Some(batch) = batches.push(touch(row).map_err(db(CONTEXT))?) {
-            take(batch)?;
-        }
-    }
-    if let Some(batch) = batches.finish() {
-        take(batch)?;
-    }
-    let Some(mut changes) = changes else {
-        return Ok(());
-    };
-    for (day, point) in changes.rows() {
-        let stored: Option<Vec<u8>> = tx
-            .query_row(
-                "SELECT body FROM journey_days WHERE day = ?1 AND point = ?2",
-                params![day, point],
-                |r| r.get(0),
-            )
-            .optional()
-            .map_err(db(CONTEXT))?;
-        match changes.apply(day, &point, stored.as_deref())? {
-            Some(body) => tx.execute(
-                "INSERT OR REPLACE INTO journey_days (day, point, body) VALUES (?1, ?2, ?3)",
-                params![day, point, body],
-            ),
-            None => tx.execute(
-                "DELETE FROM journey_days WHERE day = ?1 AND point = ?2",
-                params![day, point],
-            ),
-        }
-        .map_err(db(CONTEXT))?;
-    }
-    Ok(())
-}
-
-/// A row of (party, point, at, id).
-fn touch(r: &rusqlite::Row<'_>) -> rusqlite::Result<PartyTouch> {
-    Ok(PartyTouch {
-        party: r.get(0)?,
-        point: r.get(1)?,
-        at: r.get(2)?,
-        id: r.get(3)?,
-    })
 }
 
 /// Writes one event under `key` (none: unkeyed); false when its (day, key) is taken.

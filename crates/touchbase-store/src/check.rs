@@ -13,7 +13,7 @@ use std::collections::BTreeMap;
 use serde::Serialize;
 use touchbase_core::{Actor, Entity, Permission, Status};
 
-use crate::journey_days::{self, Changes, Journey, Keys};
+use crate::journey_days::{self, Changes, Journey, JourneyCut, Keys};
 use crate::rollup::Tally;
 use crate::{DayRollup, OpError, Store};
 
@@ -144,24 +144,23 @@ pub async fn check(store: &dyn Store, actor: &Actor) -> Result<Report, OpError> 
     }
 
     // The journeys kept ahead equal a fresh cut of the counted events.
-    let settings = entities
-        .iter()
-        .find_map(|e| match e {
-            Entity::Organization(o) => Some(o.settings),
-            _ => None,
-        })
-        .unwrap_or_default();
-    let gap_us = settings.journey_gap_us();
+    let inventory = crate::inventory::get(store).await?.value;
+    let cut = JourneyCut::of(&inventory);
+    journey_days::catch_up(store, &cut).await?;
     let rows = store
-        .journey_days(
-            gap_us,
+        .journey_rows(
             crate::rollup::day_of(EARLIEST),
             crate::rollup::day_of(LATEST),
         )
         .await?;
-    let touches = store.counted_touches().await?;
-    checked.journey_rows = rows.len() as u64;
-    checked.journeys = compare_journeys(&rows, &touches, gap_us, &mut problems)?;
+    let touches: Vec<crate::PartyTouch> = store
+        .counted_touches()
+        .await?
+        .into_iter()
+        .filter(|t| cut.admits(&t.point))
+        .collect();
+    checked.journey_rows = rows.days.len() as u64;
+    checked.journeys = compare_journeys(&rows, &touches, cut.gap_us, &mut problems)?;
 
     // The audit trail.
     let audit = crate::audit::verify(store, actor).await?;
@@ -271,55 +270,83 @@ fn differences(kept: &Tally, events: &Tally) -> Vec<String> {
     out
 }
 
-/// Compares the rows kept with the journeys cut afresh from `touches` (in (party, `at`, `id`)
+/// A journey with its points named, comparable across numberings: (first instant, point
+/// keys, gaps, the value's bits).
+type Named = (i64, Vec<String>, Vec<i64>, u64);
+
+fn named(journeys: Vec<Journey>, keys: &dyn Fn(u32) -> String) -> Vec<Named> {
+    let mut out: Vec<Named> = journeys
+        .into_iter()
+        .map(|j| {
+            let points = j.points.iter().map(|&p| keys(p)).collect();
+            (j.first_at, points, j.gaps, j.value.to_bits())
+        })
+        .collect();
+    out.sort();
+    out
+}
+
+/// Compares the days kept with the journeys cut afresh from `touches` (in (party, `at`, `id`)
 /// order); returns how many journeys the fresh cut has.
 fn compare_journeys(
-    rows: &[crate::JourneyDay],
+    rows: &crate::JourneyRows,
     touches: &[crate::PartyTouch],
     gap_us: i64,
     problems: &mut Vec<Problem>,
 ) -> Result<u64, OpError> {
-    let mut changes = Changes::new(gap_us);
+    let mut changes = Changes::new(gap_us, Keys::default());
     changes.parties(&[], touches)?;
-    let mut keys = Keys::default();
-    let mut fresh: BTreeMap<(i64, String), Vec<Journey>> = BTreeMap::new();
-    let mut count = 0;
-    for (day, point) in changes.rows() {
-        if let Some(body) = changes.apply(day, &point, None)? {
-            let journeys = journey_days::decode(day, &body, &mut keys)?;
-            count += journeys.len() as u64;
-            fresh.insert((day, point), sorted(journeys));
+    let mut fresh: BTreeMap<i64, Vec<Journey>> = BTreeMap::new();
+    for (day, party) in changes.rows() {
+        if let Some(body) = changes.apply(day, &party, None)? {
+            let known = changes.keys().len();
+            fresh
+                .entry(day)
+                .or_default()
+                .extend(journey_days::decode(day, &body, known)?);
         }
     }
-    let mut kept: BTreeMap<(i64, String), Vec<Journey>> = BTreeMap::new();
-    for row in rows {
-        match journey_days::decode(row.day, &row.body, &mut keys) {
+    let fresh_keys = changes.keys().clone();
+    let count = fresh.values().map(|j| j.len() as u64).sum();
+    let fresh: BTreeMap<i64, Vec<Named>> = fresh
+        .into_iter()
+        .map(|(day, js)| (day, named(js, &|p| fresh_keys.key(p).to_owned())))
+        .collect();
+    let mut kept: BTreeMap<i64, Vec<Named>> = BTreeMap::new();
+    for row in &rows.days {
+        match journey_days::decode(row.day, &row.body, rows.points.len()) {
             Ok(journeys) => {
-                kept.insert((row.day, row.point.clone()), sorted(journeys));
+                kept.insert(
+                    row.day,
+                    named(journeys, &|p| rows.points[p as usize].clone()),
+                );
             }
             Err(e) => problems.push(Problem {
                 kind: "journeys",
-                subject: format!("journeys {} {}", day_name(row.day), row.point),
-                detail: format!("the row cannot be read: {e}"),
+                subject: format!("journeys {}", day_name(row.day)),
+                detail: format!("the day's rows cannot be read: {e}"),
             }),
         }
     }
-    let subject = |(day, point): &(i64, String)| format!("journeys {} {point}", day_name(*day));
-    for (k, journeys) in &fresh {
-        match kept.get(k) {
+    let subject = |day: i64| format!("journeys {}", day_name(day));
+    for (&day, journeys) in &fresh {
+        match kept.get(&day) {
             None => problems.push(Problem {
                 kind: "journeys",
-                subject: subject(k),
-                detail: format!("{} journeys begin here; no row keeps them", journeys.len()),
+                subject: subject(day),
+                detail: format!(
+                    "{} journeys begin this day; no row keeps them",
+                    journeys.len()
+                ),
             }),
             Some(row) if row != journeys => {
                 let missing = journeys.iter().filter(|j| !row.contains(j)).count();
                 let extra = row.iter().filter(|j| !journeys.contains(j)).count();
                 problems.push(Problem {
                     kind: "journeys",
-                    subject: subject(k),
+                    subject: subject(day),
                     detail: format!(
-                        "the row keeps {} journeys, a fresh cut has {}: {missing} missing, {extra} not in the events",
+                        "the rows keep {} journeys, a fresh cut has {}: {missing} missing, {extra} not in the events",
                         row.len(),
                         journeys.len()
                     ),
@@ -328,23 +355,17 @@ fn compare_journeys(
             Some(_) => {}
         }
     }
-    for (k, row) in kept.iter().filter(|(k, _)| !fresh.contains_key(*k)) {
+    for (&day, row) in kept.iter().filter(|(k, _)| !fresh.contains_key(*k)) {
         problems.push(Problem {
             kind: "journeys",
-            subject: subject(k),
+            subject: subject(day),
             detail: format!(
-                "the row keeps {} journeys; the events begin none here",
+                "the rows keep {} journeys; the events begin none this day",
                 row.len()
             ),
         });
     }
     Ok(count)
-}
-
-fn sorted(mut journeys: Vec<Journey>) -> Vec<Journey> {
-    journeys
-        .sort_by(|a, b| (a.first_at, &a.points, &a.gaps).cmp(&(b.first_at, &b.points, &b.gaps)));
-    journeys
 }
 
 #[cfg(test)]

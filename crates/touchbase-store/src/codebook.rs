@@ -144,7 +144,7 @@ pub async fn themes_of(
     actor.require(Permission::Read)?;
     let inventory = crate::inventory::get(store).await?.value;
     let tagger = Tagger::load(store).await?;
-    let days = Days::read(store, period).await?;
+    let days = Days::counts(store, period).await?;
     let mut tally = VoiceTally::default();
     for row in days.voice_within(scope, period) {
         if scope.contains(&row.point, inventory.point(&row.point)) {

@@ -1,46 +1,109 @@
 //! Journeys (R16) cut ahead of time and kept by the UTC day of their first event and their
-//! first point, so that a journeys request reads the period's days and adds them up instead
-//! of cutting every party's history again.
+//! party, so that a journeys request reads the period's days and adds them up instead of
+//! cutting every party's history again, and an update rewrites only the journeys it touches.
 //!
-//! A store keeps one row per (day, first point): a body of the journeys that start there, each
-//! with its first instant, its points and the gap before each point after the first (the
-//! median gap of an edge needs every gap). The bodies always hold exactly the journeys of
-//! the store's party-ordered events (`party_touches`) under one `journey_gap`: whenever touches
-//! join that table, the store hands each concerned party's touches before and the joining
-//! ones to [`Changes::party`], which works out the journeys that end and begin (a late touch
-//! may extend, join or split journeys), and writes the bodies [`Changes::apply`] gives back in
-//! the same transaction. When the organization's `journey_gap` changes, the store starts over
-//! from all of `party_touches`.
+//! A store keeps:
+//! - `party_touches`: the counted events that have a party, at points that take part in
+//!   journeys, in (party, `at`, `id`) order, each with its `value.company`;
+//! - `touch_queue`: events copied from the events table that have not joined `party_touches`
+//!   yet, in the same order (the resumable part of a catch-up);
+//! - `journey_rows`: one row per (day of a journey's first event, party), its body the
+//!   party's journeys that begin that day (one, nearly always), each with its first instant,
+//!   its points (numbers of `journey_points`, the point keys each named once), the gap before
+//!   each point after the first, and its value `V`;
+//! - the marks in `meta`: `party_touches_seq` (the last event `seq` copied to the queue) and
+//!   `journeys_cut` (the [`JourneyCut::fingerprint`] the rows were cut under).
 //!
-//! This module holds the cutting, the difference and the body format, once for every store.
+//! [`catch_up`] brings them up to date in short transactions, each one [`Store::journeys_step`]:
+//! events after the mark are copied to the queue a chunk at a time; then the queue is cut a
+//! chunk of whole parties at a time: [`Changes::parties`] takes each party's touches before and
+//! the joining ones, works out the journeys that end and begin (a late touch may extend, join
+//! or split journeys), and the store writes the rows [`Changes::apply`] gives back, moves the
+//! touches from the queue to `party_touches` and commits. Ingest commits in between. When the
+//! organization's `journey_gap` or its points outside journeys change, the fingerprint
+//! differs and the store starts over: everything emptied, the mark at 0.
+//!
+//! This module holds the cutting, the difference, the body format and the catch-up loop, once
+//! for every store.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::time::{Duration, Instant};
 
+use touchbase_core::inventory::Inventory;
 use touchbase_core::period::{DAY_US, day_of};
 
-use crate::{PartyTouch, StoreError};
+use crate::{PartyTouch, Store, StoreError};
 
-/// The body format's version, its first byte.
-const VERSION: u8 = 1;
+/// The body format's version, the first byte of each row's body.
+const VERSION: u8 = 2;
 
-/// One journey, its points interned in a [`Keys`].
+/// How journeys are cut: the organization's `journey_gap` and the points declared
+/// `journeys: false`, whose events take part in none.
 #[derive(Debug, Clone, PartialEq, Eq)]
+pub struct JourneyCut {
+    /// `journey_gap` in microseconds.
+    pub gap_us: i64,
+    pub outside: BTreeSet<String>,
+}
+
+impl JourneyCut {
+    /// The inventory's cut.
+    pub fn of(inventory: &Inventory) -> JourneyCut {
+        JourneyCut {
+            gap_us: inventory.organization.settings.journey_gap_us(),
+            outside: inventory.outside_journeys(),
+        }
+    }
+
+    /// Whether events at `point` take part in journeys.
+    pub fn admits(&self, point: &str) -> bool {
+        !self.outside.contains(point)
+    }
+
+    /// A number that differs when the cut does (the first 60 bits of a SHA-256 of the gap
+    /// and the points outside journeys); never negative, so never the mark of a store not cut
+    /// yet (-1).
+    pub fn fingerprint(&self) -> i64 {
+        let mut text = self.gap_us.to_string();
+        for p in &self.outside {
+            text.push('\n');
+            text.push_str(p);
+        }
+        let hex = touchbase_core::access::sha256_hex(text.as_bytes());
+        i64::from_str_radix(&hex[..15], 16).unwrap_or(0)
+    }
+}
+
+/// One journey, its points by number.
+#[derive(Debug, Clone, PartialEq)]
 pub struct Journey {
     /// Microseconds since the epoch, UTC, of its first event.
     pub first_at: i64,
     pub points: Vec<u32>,
     /// The gap in microseconds before each point after the first.
     pub gaps: Vec<i64>,
+    /// `V`: its events' `value.company` summed in (`at`, `id`) order.
+    pub value: f64,
 }
 
-/// Point keys, each given a number once.
-#[derive(Debug, Default)]
+/// Point keys, each given a number once: a store's `journey_points`, and those added since.
+#[derive(Debug, Default, Clone)]
 pub struct Keys {
     keys: Vec<String>,
     index: HashMap<String, u32>,
 }
 
 impl Keys {
+    /// The keys numbered 0, 1, … in this order (a store's `journey_points`).
+    pub fn numbered(keys: Vec<String>) -> Keys {
+        let index = keys
+            .iter()
+            .enumerate()
+            .map(|(i, k)| (k.clone(), i as u32))
+            .collect();
+        Keys { keys, index }
+    }
+
     pub fn intern(&mut self, key: &str) -> u32 {
         if let Some(&i) = self.index.get(key) {
             return i;
@@ -54,23 +117,42 @@ impl Keys {
     pub fn key(&self, i: u32) -> &str {
         &self.keys[i as usize]
     }
+
+    pub fn len(&self) -> usize {
+        self.keys.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.keys.is_empty()
+    }
+
+    /// The keys numbered from `n` on, with their numbers: those a store must add.
+    pub fn since(&self, n: usize) -> impl Iterator<Item = (u32, &str)> {
+        self.keys
+            .iter()
+            .enumerate()
+            .skip(n)
+            .map(|(i, k)| (i as u32, k.as_str()))
+    }
 }
 
-/// Cuts one party's touches, given in (`at`, `id`) order as (at, point), into journeys
+/// Cuts one party's touches, given in (`at`, `id`) order as (at, point, value), into journeys
 /// (METRICS.md): a new journey wherever the gap exceeds `gap_us`.
-pub fn cut(touches: &[(i64, u32)], gap_us: i64) -> Vec<Journey> {
+pub fn cut(touches: &[(i64, u32, f64)], gap_us: i64) -> Vec<Journey> {
     let mut journeys: Vec<Journey> = Vec::new();
     let mut last: Option<i64> = None;
-    for &(at, point) in touches {
+    for &(at, point, value) in touches {
         match (last, journeys.last_mut()) {
             (Some(before), Some(open)) if at.saturating_sub(before) <= gap_us => {
                 open.points.push(point);
                 open.gaps.push(at - before);
+                open.value += value;
             }
             _ => journeys.push(Journey {
                 first_at: at,
                 points: vec![point],
                 gaps: Vec::new(),
+                value,
             }),
         }
         last = Some(at);
@@ -78,9 +160,9 @@ pub fn cut(touches: &[(i64, u32)], gap_us: i64) -> Vec<Journey> {
     journeys
 }
 
-/// The journeys that leave and join one (day, first point) row.
+/// The journeys that leave and join one (day, party) row.
 #[derive(Debug, Default)]
-struct DayChange {
+struct RowChange {
     removed: Vec<Journey>,
     added: Vec<Journey>,
 }
@@ -90,21 +172,26 @@ struct DayChange {
 pub struct Changes {
     gap_us: i64,
     keys: Keys,
-    days: BTreeMap<(i64, u32), DayChange>,
+    rows: BTreeMap<(i64, String), RowChange>,
 }
 
 impl Changes {
-    /// Changes under the organization's `journey_gap`, in microseconds.
-    pub fn new(gap_us: i64) -> Changes {
+    /// Changes under `journey_gap` = `gap_us` microseconds, with the store's point numbers.
+    pub fn new(gap_us: i64, keys: Keys) -> Changes {
         Changes {
             gap_us,
-            keys: Keys::default(),
-            days: BTreeMap::new(),
+            keys,
+            rows: BTreeMap::new(),
         }
     }
 
     pub fn is_empty(&self) -> bool {
-        self.days.is_empty()
+        self.rows.is_empty()
+    }
+
+    /// The point numbers, with those the touches added.
+    pub fn keys(&self) -> &Keys {
+        &self.keys
     }
 
     /// Takes touches of many parties: `old`, those `party_touches` holds, and `new`, those
@@ -135,9 +222,10 @@ impl Changes {
     fn party(&mut self, old: &[PartyTouch], new: &[PartyTouch]) -> Result<(), StoreError> {
         in_order(old)?;
         in_order(new)?;
-        let before: Vec<(i64, u32)> = old
+        let party = &new[0].party;
+        let before: Vec<(i64, u32, f64)> = old
             .iter()
-            .map(|t| (t.at, self.keys.intern(&t.point)))
+            .map(|t| (t.at, self.keys.intern(&t.point), t.value))
             .collect();
         let mut after = Vec::with_capacity(old.len() + new.len());
         let (mut i, mut j) = (0, 0);
@@ -149,7 +237,7 @@ impl Changes {
                 after.push(before[i]);
                 i += 1;
             } else {
-                after.push((new[j].at, self.keys.intern(&new[j].point)));
+                after.push((new[j].at, self.keys.intern(&new[j].point), new[j].value));
                 j += 1;
             }
         }
@@ -157,62 +245,53 @@ impl Changes {
         for journey in cut(&after, self.gap_us) {
             // Both lists run by first instant, which is unique within a party.
             while gone.peek().is_some_and(|g| g.first_at < journey.first_at) {
-                self.remove(gone.next().expect("peeked"));
+                let g = gone.next().expect("peeked");
+                self.row(party, &g).removed.push(g);
             }
             if gone.peek() == Some(&journey) {
                 gone.next();
                 continue;
             }
-            self.add(journey);
+            self.row(party, &journey).added.push(journey);
         }
-        gone.for_each(|g| self.remove(g));
+        for g in gone {
+            self.row(party, &g).removed.push(g);
+        }
         Ok(())
     }
 
-    fn row(&mut self, journey: &Journey) -> &mut DayChange {
-        self.days
-            .entry((day_of(journey.first_at), journey.points[0]))
+    fn row(&mut self, party: &str, journey: &Journey) -> &mut RowChange {
+        self.rows
+            .entry((day_of(journey.first_at), party.to_owned()))
             .or_default()
     }
 
-    fn add(&mut self, journey: Journey) {
-        self.row(&journey).added.push(journey);
-    }
-
-    fn remove(&mut self, journey: Journey) {
-        self.row(&journey).removed.push(journey);
-    }
-
-    /// The rows that change, as (day, first point), in that order (the order in which a store
+    /// The rows that change, as (day, party), in that order (the order in which a store
     /// writes them, so that concurrent writers take their locks in one order).
     pub fn rows(&self) -> Vec<(i64, String)> {
-        let mut rows: Vec<(i64, String)> = self
-            .days
-            .keys()
-            .map(|&(day, point)| (day, self.keys.key(point).to_owned()))
-            .collect();
-        rows.sort();
-        rows
+        self.rows.keys().cloned().collect()
     }
 
-    /// The body of row (`day`, `point`) after the changes, from the one stored (`None`: no
+    /// The body of row (`day`, `party`) after the changes, from the one stored (`None`: no
     /// row); `None` when no journey is left (the row goes).
     pub fn apply(
         &mut self,
         day: i64,
-        point: &str,
+        party: &str,
         stored: Option<&[u8]>,
     ) -> Result<Option<Vec<u8>>, StoreError> {
-        let first = self.keys.intern(point);
-        let change = self.days.remove(&(day, first)).unwrap_or_default();
+        let change = self
+            .rows
+            .remove(&(day, party.to_owned()))
+            .unwrap_or_default();
         let mut journeys = match stored {
-            Some(body) => decode(day, body, &mut self.keys)?,
+            Some(body) => decode(day, body, self.keys.len())?,
             None => Vec::new(),
         };
         for gone in change.removed {
             let Some(at) = journeys.iter().position(|j| *j == gone) else {
                 return Err(StoreError::Corrupt(format!(
-                    "the journeys of {point} on day {day} lack one that the parties' events \
+                    "the journeys of a party on day {day} lack one that the party's events \
                      had; rebuild them by changing journeys.journey_gap_s and back"
                 )));
             };
@@ -223,47 +302,7 @@ impl Changes {
             return Ok(None);
         }
         journeys.sort_by_key(|j| j.first_at);
-        Ok(Some(encode(day, &journeys, &self.keys)))
-    }
-}
-
-/// Where touches a store streams through [`Changes`] stand.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Touches {
-    /// Already kept in `party_touches`: the journey rows are being cut again from it.
-    Kept,
-    /// Joining `party_touches`: their journeys are worked out against the touches it holds of
-    /// the same parties, and they are copied in.
-    Joining,
-}
-
-/// Gathers touches streamed in (party, `at`, `id`) order into batches of whole parties, so
-/// that a store can look up the touches it holds of a batch's parties and hand both to
-/// [`Changes::parties`] without holding all touches at once.
-#[derive(Debug, Default)]
-pub struct Batches {
-    pending: Vec<PartyTouch>,
-}
-
-/// About how many touches a batch holds.
-pub const BATCH: usize = 50_000;
-
-impl Batches {
-    /// Takes the next touch; gives back a batch when one is full, at a party's first touch.
-    pub fn push(&mut self, touch: PartyTouch) -> Option<Vec<PartyTouch>> {
-        let full = self.pending.len() >= BATCH
-            && self
-                .pending
-                .last()
-                .is_some_and(|last| last.party != touch.party);
-        let batch = full.then(|| std::mem::take(&mut self.pending));
-        self.pending.push(touch);
-        batch
-    }
-
-    /// The last batch, when anything is left.
-    pub fn finish(self) -> Option<Vec<PartyTouch>> {
-        (!self.pending.is_empty()).then_some(self.pending)
+        Ok(Some(encode(day, &journeys)))
     }
 }
 
@@ -289,134 +328,120 @@ fn in_order(touches: &[PartyTouch]) -> Result<(), StoreError> {
     Ok(())
 }
 
-/// A row's body: the version; the points it names (count, then each as length and UTF-8);
-/// the journeys (count, then each as its first instant's offset into the day, its length,
-/// its points by number, its gaps), every number an unsigned LEB128 varint.
-pub fn encode(day: i64, journeys: &[Journey], keys: &Keys) -> Vec<u8> {
-    let mut local: Vec<u32> = Vec::new();
-    let mut numbers: HashMap<u32, u64> = HashMap::new();
-    for j in journeys {
-        for &p in &j.points {
-            numbers.entry(p).or_insert_with(|| {
-                local.push(p);
-                local.len() as u64 - 1
-            });
-        }
-    }
+/// A row's body: the version; the count of journeys; then each journey as its first instant's
+/// offset into the day, its length, its points by number, its gaps (each an unsigned LEB128
+/// varint) and its value (8 bytes, IEEE 754, little-endian). A read gives the bodies of a
+/// day's rows one after another ([`Body`] reads them so).
+pub fn encode(day: i64, journeys: &[Journey]) -> Vec<u8> {
     let mut out = vec![VERSION];
-    put(&mut out, local.len() as u64);
-    for &p in &local {
-        let key = keys.key(p).as_bytes();
-        put(&mut out, key.len() as u64);
-        out.extend_from_slice(key);
-    }
     put(&mut out, journeys.len() as u64);
     let start = day * DAY_US;
     for j in journeys {
         put(&mut out, (j.first_at - start) as u64);
         put(&mut out, j.points.len() as u64);
-        for p in &j.points {
-            put(&mut out, numbers[p]);
+        for &p in &j.points {
+            put(&mut out, u64::from(p));
         }
         for &gap in &j.gaps {
             put(&mut out, gap as u64);
         }
+        out.extend_from_slice(&j.value.to_le_bytes());
     }
     out
 }
 
-/// The journeys of a row's body, their points interned in `keys`.
-pub fn decode(day: i64, body: &[u8], keys: &mut Keys) -> Result<Vec<Journey>, StoreError> {
-    let mut body = Body::parse(day, body)?;
-    let numbers: Vec<u32> = body.names.iter().map(|k| keys.intern(k)).collect();
+/// The journeys of a row's body (or of a day's bodies one after another), each point's
+/// number below `points`.
+pub fn decode(day: i64, body: &[u8], points: usize) -> Result<Vec<Journey>, StoreError> {
+    let mut body = Body::new(day, body, points);
     let mut journeys = Vec::new();
     while let Some(j) = body.next_journey()? {
         journeys.push(Journey {
             first_at: j.first_at,
-            points: j.points.iter().map(|&p| numbers[p as usize]).collect(),
+            points: j.points.to_vec(),
             gaps: j.gaps.to_vec(),
+            value: j.value,
         });
     }
     Ok(journeys)
 }
 
-/// A row's body being read, one journey at a time, without copying it.
+/// The bodies of one day's rows being read, one journey at a time, without copying them.
 #[derive(Debug)]
 pub struct Body<'a> {
     day: i64,
-    /// The point keys the body names; journeys refer to them by position.
-    pub names: Vec<&'a str>,
+    /// How many point numbers there are: a number at or above it is unreadable.
+    known: usize,
     reader: Reader<'a>,
     left: u64,
     points: Vec<u32>,
     gaps: Vec<i64>,
 }
 
-/// One journey of a [`Body`]: its points by their position in [`Body::names`].
+/// One journey of a [`Body`]: its points by number.
 #[derive(Debug)]
 pub struct Lent<'b> {
     pub first_at: i64,
     pub points: &'b [u32],
     pub gaps: &'b [i64],
+    pub value: f64,
 }
 
 impl<'a> Body<'a> {
-    pub fn parse(day: i64, body: &'a [u8]) -> Result<Body<'a>, StoreError> {
-        let mut reader = Reader { body, at: 0 };
-        if reader.byte() != Some(VERSION) {
-            return Err(unreadable(day));
-        }
-        let n = reader.number().ok_or_else(|| unreadable(day))?;
-        let mut names = Vec::new();
-        for _ in 0..n {
-            let len = reader.number().ok_or_else(|| unreadable(day))? as usize;
-            let bytes = reader.take(len).ok_or_else(|| unreadable(day))?;
-            names.push(std::str::from_utf8(bytes).map_err(|_| unreadable(day))?);
-        }
-        let left = reader.number().ok_or_else(|| unreadable(day))?;
-        Ok(Body {
+    /// The bodies of `day`'s rows, one after another, with `known` point numbers.
+    pub fn new(day: i64, body: &'a [u8], known: usize) -> Body<'a> {
+        Body {
             day,
-            names,
-            reader,
-            left,
+            known,
+            reader: Reader { body, at: 0 },
+            left: 0,
             points: Vec::new(),
             gaps: Vec::new(),
-        })
+        }
     }
 
     /// The next journey; `None` after the last.
     pub fn next_journey(&mut self) -> Result<Option<Lent<'_>>, StoreError> {
         let day = self.day;
-        if self.left == 0 {
-            if self.reader.at != self.reader.body.len() {
+        while self.left == 0 {
+            if self.reader.at == self.reader.body.len() {
+                return Ok(None);
+            }
+            if self.reader.byte() != Some(VERSION) {
                 return Err(unreadable(day));
             }
-            return Ok(None);
+            self.left = self.reader.number().ok_or_else(|| unreadable(day))?;
+            if self.left == 0 {
+                return Err(unreadable(day));
+            }
         }
         self.left -= 1;
         let r = &mut self.reader;
         let offset = r.number().ok_or_else(|| unreadable(day))?;
         let len = r.number().ok_or_else(|| unreadable(day))? as usize;
-        if len == 0 {
+        if len == 0 || offset >= DAY_US as u64 {
             return Err(unreadable(day));
         }
         self.points.clear();
         self.gaps.clear();
         for _ in 0..len {
-            let local = r.number().ok_or_else(|| unreadable(day))?;
-            if local >= self.names.len() as u64 {
+            let p = r.number().ok_or_else(|| unreadable(day))?;
+            if p >= self.known as u64 {
                 return Err(unreadable(day));
             }
-            self.points.push(local as u32);
+            self.points.push(p as u32);
         }
         for _ in 1..len {
             self.gaps
                 .push(r.number().ok_or_else(|| unreadable(day))? as i64);
         }
+        let bytes = r.take(8).ok_or_else(|| unreadable(day))?;
+        let value = f64::from_le_bytes(bytes.try_into().map_err(|_| unreadable(day))?);
         Ok(Some(Lent {
             first_at: day * DAY_US + offset as i64,
             points: &self.points,
             gaps: &self.gaps,
+            value,
         }))
     }
 }
@@ -469,6 +494,99 @@ impl<'a> Reader<'a> {
     }
 }
 
+/// What one [`Store::journeys_step`] did, in one transaction.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum JourneyStep {
+    /// The rows were cut under another [`JourneyCut`]: everything emptied, the mark at 0.
+    Reset,
+    /// `events` events, up to `seq` `mark`, copied to the queue (those at points outside
+    /// journeys left out); `latest` is the last `seq` on record.
+    Copied {
+        events: usize,
+        mark: i64,
+        latest: i64,
+    },
+    /// That many touches of whole parties taken from the queue and cut.
+    Cut { touches: usize },
+    /// Nothing left up to the `seq` asked for.
+    Done,
+}
+
+/// How long one step should hold the store's write lock: ingest waits at most about that.
+pub const STEP_BUDGET: Duration = Duration::from_millis(20);
+
+/// The least and most events or touches a step takes, and where it starts.
+const CHUNK_MIN: usize = 200;
+const CHUNK_MAX: usize = 100_000;
+const CHUNK_START: usize = 2_000;
+
+/// What a catch-up did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct CatchUp {
+    /// Transactions run.
+    pub steps: u64,
+    /// Events copied to the queue.
+    pub copied: u64,
+    /// Touches cut from the queue.
+    pub cut: u64,
+    /// Whether it started over under another cut.
+    pub reset: bool,
+    /// The longest step.
+    pub longest: Duration,
+}
+
+/// A chunk size that follows the time its steps take: doubled while a step takes under half
+/// the budget, halved while it takes more than twice of it.
+#[derive(Debug, Clone, Copy)]
+struct Chunk(usize);
+
+impl Chunk {
+    fn after(self, took: Duration) -> Chunk {
+        if took < STEP_BUDGET / 2 {
+            Chunk((self.0 * 2).min(CHUNK_MAX))
+        } else if took > STEP_BUDGET * 2 {
+            Chunk((self.0 / 2).max(CHUNK_MIN))
+        } else {
+            self
+        }
+    }
+}
+
+/// Brings the journeys `store` keeps up to date under `cut` with every event on record when
+/// it starts, one short transaction ([`Store::journeys_step`]) at a time, each sized to take
+/// about [`STEP_BUDGET`]; events written meanwhile wait for one step at most, and those after
+/// the start are left to the next catch-up.
+pub async fn catch_up(store: &dyn Store, cut: &JourneyCut) -> Result<CatchUp, StoreError> {
+    let mut done = CatchUp::default();
+    let mut until = i64::MAX;
+    let (mut copy, mut take) = (Chunk(CHUNK_START), Chunk(CHUNK_START));
+    loop {
+        let started = Instant::now();
+        let step = store.journeys_step(cut, until, copy.0, take.0).await?;
+        let took = started.elapsed();
+        done.steps += 1;
+        done.longest = done.longest.max(took);
+        match step {
+            JourneyStep::Reset => {
+                done.reset = true;
+                until = i64::MAX;
+            }
+            JourneyStep::Copied { events, latest, .. } => {
+                if until == i64::MAX {
+                    until = latest;
+                }
+                done.copied += events as u64;
+                copy = copy.after(took);
+            }
+            JourneyStep::Cut { touches } => {
+                done.cut += touches as u64;
+                take = take.after(took);
+            }
+            JourneyStep::Done => return Ok(done),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -481,31 +599,40 @@ mod tests {
             point: point.into(),
             at,
             id: id.into(),
+            value: 1.0,
         }
     }
 
-    /// Every journey of the rows after applying `changes` to `rows`, as (day, first point,
-    /// first instant, point keys, gaps), sorted.
-    type Plain = (i64, String, i64, Vec<String>, Vec<i64>);
+    /// Every journey of the rows after applying `changes` to `rows`, as (day, party, first
+    /// instant, point keys, gaps, value), sorted.
+    type Plain = (i64, String, i64, Vec<String>, Vec<i64>, u64);
 
-    fn apply_all(changes: &mut Changes, rows: &mut BTreeMap<(i64, String), Vec<u8>>) {
-        for (day, point) in changes.rows() {
-            let before = rows.remove(&(day, point.clone()));
-            if let Some(body) = changes.apply(day, &point, before.as_deref()).unwrap() {
-                rows.insert((day, point), body);
+    type Rows = BTreeMap<(i64, String), Vec<u8>>;
+
+    fn apply_all(changes: &mut Changes, rows: &mut Rows) -> Keys {
+        for (day, party) in changes.rows() {
+            let before = rows.remove(&(day, party.clone()));
+            if let Some(body) = changes.apply(day, &party, before.as_deref()).unwrap() {
+                rows.insert((day, party), body);
             }
         }
+        changes.keys().clone()
     }
 
-    fn plain(rows: &BTreeMap<(i64, String), Vec<u8>>) -> Vec<Plain> {
-        let mut keys = Keys::default();
+    fn plain(rows: &Rows, keys: &Keys) -> Vec<Plain> {
         let mut all = Vec::new();
-        for ((day, point), body) in rows {
-            for j in decode(*day, body, &mut keys).unwrap() {
-                assert_eq!(keys.key(j.points[0]), point);
+        for ((day, party), body) in rows {
+            for j in decode(*day, body, keys.len()).unwrap() {
                 assert_eq!(day_of(j.first_at), *day);
                 let names = j.points.iter().map(|&p| keys.key(p).to_owned()).collect();
-                all.push((*day, point.clone(), j.first_at, names, j.gaps));
+                all.push((
+                    *day,
+                    party.clone(),
+                    j.first_at,
+                    names,
+                    j.gaps,
+                    j.value as u64,
+                ));
             }
         }
         all.sort();
@@ -514,7 +641,7 @@ mod tests {
 
     #[test]
     fn a_gap_equal_to_the_journey_gap_keeps_the_journey() {
-        let touches = [(0, 0), (10, 1), (20, 0), (31, 1)];
+        let touches = [(0, 0, 1.0), (10, 1, 2.5), (20, 0, 0.0), (31, 1, -1.0)];
         let journeys = cut(&touches, 10);
         assert_eq!(
             journeys,
@@ -522,12 +649,14 @@ mod tests {
                 Journey {
                     first_at: 0,
                     points: vec![0, 1, 0],
-                    gaps: vec![10, 10]
+                    gaps: vec![10, 10],
+                    value: 3.5,
                 },
                 Journey {
                     first_at: 31,
                     points: vec![1],
-                    gaps: vec![]
+                    gaps: vec![],
+                    value: -1.0,
                 },
             ]
         );
@@ -543,36 +672,38 @@ mod tests {
             touch("p", "shop", t0 + 5 * HOUR, "b"),
         ];
         let mut rows = BTreeMap::new();
-        let mut changes = Changes::new(gap);
+        let mut changes = Changes::new(gap, Keys::default());
         changes.parties(&[], &old).unwrap();
-        apply_all(&mut changes, &mut rows);
+        let keys = apply_all(&mut changes, &mut rows);
         // Two journeys, the second starting the next day.
         assert_eq!(
-            plain(&rows),
+            plain(&rows, &keys),
             vec![
-                (day, "web".into(), t0, vec!["web".into()], vec![]),
+                (day, "p".into(), t0, vec!["web".into()], vec![], 1),
                 (
                     day + 1,
-                    "shop".into(),
+                    "p".into(),
                     t0 + 5 * HOUR,
                     vec!["shop".into()],
-                    vec![]
+                    vec![],
+                    1
                 ),
             ]
         );
         // A touch between them, arriving late, makes them one.
         let late = [touch("p", "app", t0 + 2 * HOUR, "c")];
-        let mut changes = Changes::new(gap);
+        let mut changes = Changes::new(gap, keys);
         changes.parties(&old, &late).unwrap();
-        apply_all(&mut changes, &mut rows);
+        let keys = apply_all(&mut changes, &mut rows);
         assert_eq!(
-            plain(&rows),
+            plain(&rows, &keys),
             vec![(
                 day,
-                "web".into(),
+                "p".into(),
                 t0,
                 vec!["web".into(), "app".into(), "shop".into()],
-                vec![2 * HOUR, 3 * HOUR]
+                vec![2 * HOUR, 3 * HOUR],
+                3
             )]
         );
         assert_eq!(
@@ -587,118 +718,114 @@ mod tests {
         let old = [touch("a", "web", 0, "1"), touch("c", "web", 0, "3")];
         let new = [touch("b", "web", 10, "2"), touch("c", "shop", 10, "4")];
         let mut rows = BTreeMap::new();
-        let mut changes = Changes::new(HOUR);
+        let mut changes = Changes::new(HOUR, Keys::default());
         changes.parties(&[], &old).unwrap();
-        apply_all(&mut changes, &mut rows);
-        let mut changes = Changes::new(HOUR);
+        let keys = apply_all(&mut changes, &mut rows);
+        let mut changes = Changes::new(HOUR, keys);
         changes.parties(&old, &new).unwrap();
-        apply_all(&mut changes, &mut rows);
+        assert_eq!(
+            changes.rows(),
+            [(0, "b".to_owned()), (0, "c".to_owned())],
+            "only the rows of the parties with new touches change"
+        );
+        let keys = apply_all(&mut changes, &mut rows);
         // `a` unchanged, `b` new, `c`'s one-touch journey replaced by a longer one.
         assert_eq!(
-            plain(&rows),
+            plain(&rows, &keys),
             vec![
-                (0, "web".into(), 0, vec!["web".into()], vec![]),
+                (0, "a".into(), 0, vec!["web".into()], vec![], 1),
+                (0, "b".into(), 10, vec!["web".into()], vec![], 1),
                 (
                     0,
-                    "web".into(),
+                    "c".into(),
                     0,
                     vec!["web".into(), "shop".into()],
-                    vec![10]
+                    vec![10],
+                    2
                 ),
-                (0, "web".into(), 10, vec!["web".into()], vec![]),
             ]
         );
     }
 
     #[test]
     fn touches_out_of_order_or_a_missing_journey_are_refused() {
-        let mut changes = Changes::new(HOUR);
+        let mut changes = Changes::new(HOUR, Keys::default());
         let err = changes
             .parties(&[], &[touch("p", "web", 5, "b"), touch("p", "web", 5, "a")])
             .unwrap_err();
         assert!(err.to_string().contains("not in (at, id) order"), "{err}");
         // Removing a journey the row does not hold.
-        let mut changes = Changes::new(HOUR);
+        let mut changes = Changes::new(HOUR, Keys::default());
         changes
             .parties(&[touch("p", "web", 0, "a")], &[touch("p", "web", 5, "b")])
             .unwrap();
-        let err = changes.apply(0, "web", None).unwrap_err();
+        let err = changes.apply(0, "p", None).unwrap_err();
         assert!(err.to_string().contains("lack one"), "{err}");
     }
 
     #[test]
-    fn batches_hold_whole_parties_and_lose_nothing() {
-        // Parties of 1 to 2,000 touches, about BATCH * 3 touches in all.
-        let mut all = Vec::new();
-        let mut party = 0;
-        while all.len() < BATCH * 3 {
-            let n = 1 + (party * 7_919) % 2_000;
-            for i in 0..n {
-                all.push(touch(
-                    &format!("p{party:06}"),
-                    "web",
-                    i as i64,
-                    &format!("{i}"),
-                ));
-            }
-            party += 1;
-        }
-        let mut batches = Batches::default();
-        let mut got: Vec<Vec<PartyTouch>> = Vec::new();
-        for t in all.iter().cloned() {
-            got.extend(batches.push(t));
-        }
-        got.extend(batches.finish());
-        assert!(got.len() >= 3, "{} batches", got.len());
-        for pair in got.windows(2) {
-            assert!(pair[0].len() >= BATCH);
-            assert_ne!(
-                pair[0].last().unwrap().party,
-                pair[1][0].party,
-                "a party split"
-            );
-        }
-        assert_eq!(got.concat(), all);
-        assert!(Batches::default().finish().is_none());
+    fn a_cut_differs_by_gap_and_by_the_points_outside_journeys() {
+        let cut = JourneyCut {
+            gap_us: HOUR,
+            outside: BTreeSet::new(),
+        };
+        let other_gap = JourneyCut {
+            gap_us: 2 * HOUR,
+            ..cut.clone()
+        };
+        let sensors = JourneyCut {
+            outside: BTreeSet::from(["iot.sensor".to_owned()]),
+            ..cut.clone()
+        };
+        let fingerprints = [&cut, &other_gap, &sensors].map(JourneyCut::fingerprint);
+        assert!(fingerprints.iter().all(|&f| f >= 0));
+        assert_ne!(fingerprints[0], fingerprints[1]);
+        assert_ne!(fingerprints[0], fingerprints[2]);
+        assert_eq!(cut.fingerprint(), cut.clone().fingerprint());
+        assert!(!sensors.admits("iot.sensor") && sensors.admits("web"));
     }
 
     #[test]
-    fn bodies_read_back_and_broken_ones_are_refused() {
+    fn bodies_read_back_one_after_another_and_broken_ones_are_refused() {
         let mut keys = Keys::default();
         let (web, shop) = (keys.intern("web"), keys.intern("shop"));
-        let journeys = vec![
+        let first = vec![
             Journey {
                 first_at: 7 * DAY_US + 1,
                 points: vec![shop, web, shop],
                 gaps: vec![300_000_000_000, 1],
+                value: 12.5,
             },
             Journey {
                 first_at: 8 * DAY_US - 1,
                 points: vec![shop],
                 gaps: vec![],
+                value: -0.25,
             },
         ];
-        let body = encode(7, &journeys, &keys);
-        let mut other = Keys::default();
-        other.intern("elsewhere");
-        let back = decode(7, &body, &mut other).unwrap();
-        let named = |js: &[Journey], k: &Keys| -> Vec<(i64, Vec<String>, Vec<i64>)> {
-            js.iter()
-                .map(|j| {
-                    let names = j.points.iter().map(|&p| k.key(p).to_owned()).collect();
-                    (j.first_at, names, j.gaps.clone())
-                })
-                .collect()
-        };
-        assert_eq!(named(&back, &other), named(&journeys, &keys));
-        for cut_at in 0..body.len() {
+        let second = vec![Journey {
+            first_at: 7 * DAY_US,
+            points: vec![web],
+            gaps: vec![],
+            value: 0.0,
+        }];
+        let mut day = encode(7, &first);
+        day.extend(encode(7, &second));
+        let back = decode(7, &day, keys.len()).unwrap();
+        assert_eq!(back, [first.clone(), second].concat());
+        let one = encode(7, &first);
+        for cut_at in 1..one.len() {
             assert!(
-                decode(7, &body[..cut_at], &mut other).is_err(),
+                decode(7, &one[..cut_at], keys.len()).is_err(),
                 "cut at {cut_at}"
             );
         }
-        let mut longer = body.clone();
+        let mut longer = one.clone();
         longer.push(0);
-        assert!(decode(7, &longer, &mut other).is_err());
+        assert!(decode(7, &longer, keys.len()).is_err());
+        assert!(
+            decode(7, &one, 1).is_err(),
+            "a point number the store does not know"
+        );
     }
 }

@@ -35,5 +35,5 @@ mod write;
 pub mod conformance;
 
 pub use error::{OpError, StoreError};
-pub use store::{DayRollup, JourneyDay, Nonconforming, PartyTouch, Store, Versioned};
+pub use store::{DayRollup, JourneyDay, JourneyRows, Nonconforming, PartyTouch, Store, Versioned};
 pub use write::{load, now, update};

@@ -11,6 +11,7 @@ use touchbase_core::{Change, Entity, Kind};
 use crate::StoreError;
 use crate::answers::{AnswerTag, Coding, Forgotten, Statement};
 use crate::invitations::{Invitation, KeyCustomer, Suppression};
+use crate::journey_days::{JourneyCut, JourneyStep};
 use crate::links::LinkRecord;
 use crate::outbox::{Attempt, Delivery, DeliveryFilter, FeedCount, Finished};
 use crate::responses::{NewResponse, OpenAnswer, ResponseWritten, VoiceDay};
@@ -27,14 +28,16 @@ pub struct DayRollup {
     pub tally: Tally,
 }
 
-/// One counted event of a party, as the journey rule (METRICS.md) needs it.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// One counted event of a party, as the journey rule and attribution (METRICS.md) need it.
+#[derive(Debug, Clone, PartialEq)]
 pub struct PartyTouch {
     pub party: String,
     pub point: String,
     /// Microseconds since the epoch, UTC.
     pub at: i64,
     pub id: String,
+    /// The event's `value.company`.
+    pub value: f64,
 }
 
 /// A counted event whose `data` broke its point's contract (R13): the point and each rule it
@@ -60,14 +63,22 @@ impl Nonconforming {
     }
 }
 
-/// One row of journeys cut ahead of time: those whose first event is on `day` at `point`
-/// (the body's format is [`crate::journey_days`]'s).
+/// The journeys cut ahead of time whose first event is on `day`: the bodies of that day's
+/// rows one after another, in party order (the format is [`crate::journey_days`]'s).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct JourneyDay {
     /// Days since the epoch, UTC.
     pub day: i64,
-    pub point: String,
     pub body: Vec<u8>,
+}
+
+/// The journeys of a range of days, and the point keys their bodies number (`points[n]` is
+/// point number `n`).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct JourneyRows {
+    pub points: Vec<String>,
+    /// In day order.
+    pub days: Vec<JourneyDay>,
 }
 
 /// A value with the version of the store it was read at; writes name the version they were
@@ -271,18 +282,23 @@ pub trait Store: Send + Sync + Debug {
     /// (point, `at`, `id`) order.
     async fn nonconforming(&self, from: i64, to: i64) -> Result<Vec<Nonconforming>, StoreError>;
 
-    /// The rows of journeys cut ahead of time ([`crate::journey_days`]) whose day (of the
-    /// journeys' first event, days since the epoch, UTC) is in `first_day..=last_day`, in
-    /// (day, point) order, cut under `journey_gap` = `gap_us` microseconds. The store first
-    /// brings its party-ordered copy of the counted events and the rows up to date with the
-    /// events that arrived since the last call (only those are sorted), and starts the rows over
-    /// when they were cut under another gap: a call writes, and never sorts all events.
-    async fn journey_days(
+    /// One transaction of a catch-up of the journeys cut ahead of time
+    /// ([`crate::journey_days`], which says what each step does): start over when the rows
+    /// were cut under another `cut`; else copy up to `copy` events after the mark (none after
+    /// `seq` `until`) to the queue; else cut about `take` touches of whole parties from the
+    /// queue; else [`JourneyStep::Done`].
+    async fn journeys_step(
         &self,
-        gap_us: i64,
-        first_day: i64,
-        last_day: i64,
-    ) -> Result<Vec<JourneyDay>, StoreError>;
+        cut: &JourneyCut,
+        until: i64,
+        copy: usize,
+        take: usize,
+    ) -> Result<JourneyStep, StoreError>;
+
+    /// The journeys cut ahead of time whose first event's day (days since the epoch, UTC) is
+    /// in `first_day..=last_day`, as the last catch-up left them
+    /// ([`crate::journey_days::catch_up`] first for the events on record).
+    async fn journey_rows(&self, first_day: i64, last_day: i64) -> Result<JourneyRows, StoreError>;
 
     /// Every counted event that has a party, as a touch, in (party, `at`, `id`) order with keys
     /// compared byte by byte, read from the events themselves (not from the party-ordered

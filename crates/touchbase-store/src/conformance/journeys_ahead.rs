@@ -120,7 +120,7 @@ async fn send(
 async fn check(store: &dyn Store, counted: &[Event], when: &str) {
     let inventory = inventory::get(store).await.unwrap().value;
     let gap_us = inventory.organization.settings.journey_gap_us();
-    let all_journeys = journeys::of_events(counted, gap_us);
+    let all_journeys = journeys::of_events(counted, gap_us, &inventory.outside_journeys());
     let periods = [
         Period::new(FROM - DAY_US, FROM + 401 * DAY_US).unwrap(),
         Period::new(FROM + 100 * DAY_US + 3_600_000_000, FROM + 250 * DAY_US).unwrap(),
@@ -131,7 +131,7 @@ async fn check(store: &dyn Store, counted: &[Event], when: &str) {
         (None, Some("workshop.booking".to_owned())),
     ];
     for period in periods {
-        let days = Days::read(store, period).await.unwrap();
+        let days = Days::read(store, &inventory, period).await.unwrap();
         let scopes: Vec<Scope> = inventory
             .points
             .iter()

@@ -3,24 +3,26 @@
 //! links of METRICS.md's journey rule.
 //!
 //! The store keeps the journeys cut ahead of time, by the day of their first event and their
-//! first point ([`crate::journey_days`], [`Store::journey_days`]): a request reads the
-//! period's rows and [`Fold`] adds up the journeys the filter admits, with point keys
-//! interned, giving exactly what [`touchbase_core::journeys::summarize`] gives over the same
-//! journeys (a conformance test holds the two together).
+//! party ([`crate::journey_days`], [`Store::journey_rows`]): a request catches them up, reads
+//! the period's days and [`Fold`] adds up the journeys the filter admits, with points by the
+//! store's numbers, giving exactly what [`touchbase_core::journeys::summarize`] gives over
+//! the same journeys (a conformance test holds the two together); [`attribution`] gives each
+//! point's attribution from the same journeys.
 
 use std::collections::BTreeMap;
 
 use rustc_hash::FxHashMap;
 
+use touchbase_core::attribution::{Attribution, Attributor};
 use touchbase_core::inventory::Inventory;
 use touchbase_core::journeys::{
     Edge, Filter, Node, PointFacts, Summary, facts, handoffs, median_s, rank,
 };
-use touchbase_core::period::{Period, day_of};
+use touchbase_core::period::{DAY_US, Period};
 
 use super::{Days, Scope, ScopeError, cards};
-use crate::journey_days::{self, Keys};
-use crate::{JourneyDay, Store, StoreError};
+use crate::journey_days::{Body, CatchUp, JourneyCut, catch_up};
+use crate::{JourneyDay, JourneyRows, Store, StoreError};
 
 /// Which journeys to sum up, and how many variants to list.
 #[derive(Debug, Clone, PartialEq)]
@@ -69,49 +71,93 @@ pub async fn journeys(
     inventory: &Inventory,
     query: &JourneyQuery,
 ) -> Result<Summary, StoreError> {
-    let days = Days::read(store, query.period).await?;
-    let points: Vec<Scope> = inventory
-        .points
-        .iter()
-        .map(|p| Scope::Point(p.key.clone()))
-        .collect();
-    let effectiveness: BTreeMap<String, Option<f64>> = cards(inventory, &days, &points, None)
-        .map_err(|e| StoreError::Corrupt(e.to_string()))?
-        .into_iter()
-        .filter_map(|c| Some((c.key?, c.scorecard.effectiveness)))
-        .collect();
-    let facts = facts(inventory, &effectiveness);
+    let days = Days::read(store, inventory, query.period).await?;
+    Ok(summary_of(inventory, &days, query)?)
+}
+
+/// [`journeys`] over what [`Days::read`] read.
+pub fn summary_of(
+    inventory: &Inventory,
+    days: &Days,
+    query: &JourneyQuery,
+) -> Result<Summary, StoreError> {
+    let facts = facts(inventory, &effectiveness(inventory, days)?);
     let filter = Filter {
         period: Some(query.period),
         party_type: query.party_type.clone(),
         start: query.start.clone(),
     };
-    let gap_us = inventory.organization.settings.journey_gap_us();
-    let period = query.period;
-    let rows = store
-        .journey_days(gap_us, day_of(period.from), day_of(period.to - 1))
-        .await?;
-    let mut fold = Fold::new(filter, facts);
-    for row in &rows {
-        fold.add(row)?;
+    let mut fold = Fold::new(filter, facts, &days.journeys.points);
+    for day in &days.journeys.days {
+        fold.add(day)?;
     }
     Ok(fold.summary(query.top))
 }
 
-/// Brings the journeys the store keeps cut ahead of time up to date with the events that
-/// arrived since, under the organization's `journey_gap`, reading no row (an empty range of
-/// days), so that the next request finds nothing to catch up on.
+/// Each point's effectiveness over the period, by key (what weakest links compare).
+fn effectiveness(
+    inventory: &Inventory,
+    days: &Days,
+) -> Result<BTreeMap<String, Option<f64>>, StoreError> {
+    let points: Vec<Scope> = inventory
+        .points
+        .iter()
+        .map(|p| Scope::Point(p.key.clone()))
+        .collect();
+    Ok(cards(inventory, days, &points, None)
+        .map_err(|e| StoreError::Corrupt(e.to_string()))?
+        .into_iter()
+        .filter_map(|c| Some((c.key?, c.scorecard.effectiveness)))
+        .collect())
+}
+
+/// Brings the journeys the store keeps cut ahead of time up to date with the events on
+/// record, under the inventory's cut (its `journey_gap` and points outside journeys), so
+/// that the next request finds nothing to catch up on.
 pub async fn keep_journeys_current(
     store: &dyn Store,
     inventory: &Inventory,
-) -> Result<(), StoreError> {
-    let gap_us = inventory.organization.settings.journey_gap_us();
-    store.journey_days(gap_us, 1, 0).await.map(drop)
+) -> Result<CatchUp, StoreError> {
+    catch_up(store, &JourneyCut::of(inventory)).await
 }
 
-/// An interned node: a point's index, or one of the two virtual nodes.
-const START: u32 = u32::MAX - 1;
-const END: u32 = u32::MAX;
+/// Each bucket's attribution (METRICS.md, "Attribution") from the whole organization's
+/// journeys whose first event is in it, by point key; `buckets` in time order, each
+/// adjoining the next (a period's split).
+pub fn attribution(
+    rows: &JourneyRows,
+    buckets: &[Period],
+) -> Result<Vec<BTreeMap<String, Attribution>>, StoreError> {
+    let mut attributors = vec![Attributor::default(); buckets.len()];
+    let (Some(first), Some(last)) = (buckets.first(), buckets.last()) else {
+        return Ok(Vec::new());
+    };
+    let (from, to) = (first.from, last.to);
+    for day in &rows.days {
+        if (day.day + 1) * DAY_US <= from || day.day * DAY_US >= to {
+            continue;
+        }
+        let mut body = Body::new(day.day, &day.body, rows.points.len());
+        while let Some(j) = body.next_journey()? {
+            if j.first_at < from || j.first_at >= to {
+                continue;
+            }
+            let b = buckets.partition_point(|p| p.to <= j.first_at);
+            attributors[b].add(j.points, j.value);
+        }
+    }
+    Ok(attributors
+        .iter()
+        .map(|a| {
+            a.finish()
+                .into_iter()
+                .enumerate()
+                .filter(|(_, a)| a.journeys_through.is_some())
+                .map(|(n, a)| (rows.points[n].clone(), a))
+                .collect()
+        })
+        .collect())
+}
 
 /// Adds up the journeys of rows cut ahead of time ([`crate::journey_days`]) that a [`Filter`]
 /// admits: edges with their gaps, variants, the number of journeys.
@@ -119,83 +165,62 @@ const END: u32 = u32::MAX;
 pub struct Fold {
     filter: Filter,
     facts: BTreeMap<String, PointFacts>,
-    keys: Keys,
-    /// Per interned point: whether a journey starting there meets the filter's start and
-    /// party type.
+    points: Vec<String>,
+    /// Per point number: whether a journey starting there meets the filter's start and party
+    /// type.
     may_start: Vec<bool>,
     journeys: u64,
-    /// Each edge's slot in `tallies`.
-    slots: FxHashMap<(u32, u32), usize>,
+    /// Each (from, to) node pair's slot in `tallies`, `usize::MAX` for none; the nodes are
+    /// the point numbers, then `start`, then `end`.
+    slots: Vec<usize>,
     tallies: Vec<EdgeTally>,
     variants: FxHashMap<Vec<u32>, u64>,
 }
 
 #[derive(Debug)]
 struct EdgeTally {
-    from: u32,
-    to: u32,
+    from: usize,
+    to: usize,
     count: u64,
     gaps: Vec<i64>,
 }
 
 impl Fold {
-    /// A fold for the journeys `filter` admits; `facts` as [`facts`] gives them.
-    pub fn new(filter: Filter, facts: BTreeMap<String, PointFacts>) -> Fold {
+    /// A fold for the journeys `filter` admits among rows numbering their points by `points`;
+    /// `facts` as [`facts`] gives them.
+    pub fn new(filter: Filter, facts: BTreeMap<String, PointFacts>, points: &[String]) -> Fold {
+        let may_start = points
+            .iter()
+            .map(|key| {
+                filter.start.as_ref().is_none_or(|s| s == key)
+                    && filter
+                        .party_type
+                        .as_ref()
+                        .is_none_or(|t| facts.get(key).is_some_and(|p| &p.party == t))
+            })
+            .collect();
+        let width = points.len() + 2;
         Fold {
             filter,
             facts,
-            keys: Keys::default(),
-            may_start: Vec::new(),
+            points: points.to_vec(),
+            may_start,
             journeys: 0,
-            slots: FxHashMap::default(),
+            slots: vec![usize::MAX; width * width],
             tallies: Vec::new(),
             variants: FxHashMap::default(),
         }
     }
 
-    fn intern(&mut self, key: &str) -> u32 {
-        let i = self.keys.intern(key);
-        if i as usize == self.may_start.len() {
-            let starts = self.filter.start.as_ref().is_none_or(|s| s == key)
-                && self
-                    .filter
-                    .party_type
-                    .as_ref()
-                    .is_none_or(|t| self.facts.get(key).is_some_and(|p| &p.party == t));
-            self.may_start.push(starts);
-        }
-        i
-    }
-
-    fn slot(&mut self, from: u32, to: u32) -> usize {
-        let tallies = &mut self.tallies;
-        *self.slots.entry((from, to)).or_insert_with(|| {
-            tallies.push(EdgeTally {
-                from,
-                to,
-                count: 0,
-                gaps: Vec::new(),
-            });
-            tallies.len() - 1
-        })
-    }
-
-    /// Adds up the journeys of one row that the filter admits.
-    pub fn add(&mut self, row: &JourneyDay) -> Result<(), StoreError> {
-        let first = self.intern(&row.point);
-        if !self.may_start[first as usize] {
-            return Ok(());
-        }
-        let mut body = journey_days::Body::parse(row.day, &row.body)?;
-        let numbers: Vec<u32> = body.names.iter().map(|k| self.intern(k)).collect();
-        // Each (from, to) pair of the body's positions gets its slot once per row; the last
-        // two positions stand for `start` and `end`.
-        let width = numbers.len() + 2;
-        let (start, end) = (width - 2, width - 1);
-        let mut local_slots = vec![usize::MAX; width * width];
-        let mut variant = Vec::new();
+    /// Adds up the journeys of one day that the filter admits.
+    pub fn add(&mut self, day: &JourneyDay) -> Result<(), StoreError> {
+        let n = self.points.len();
+        let (start, end, width) = (n, n + 1, n + 2);
+        let mut body = Body::new(day.day, &day.body, n);
         while let Some(j) = body.next_journey()? {
-            if self.filter.period.is_some_and(|p| !p.contains(j.first_at)) {
+            if !self.may_start[j.points[0] as usize]
+                || self.filter.period.is_some_and(|p| !p.contains(j.first_at))
+            {
                 continue;
             }
             self.journeys += 1;
@@ -209,36 +234,35 @@ impl Fold {
                 )
                 .chain(std::iter::once((j.points[last] as usize, end, None)));
             for (from, to, gap) in passes {
-                let cell = &mut local_slots[from * width + to];
+                let cell = &mut self.slots[from * width + to];
                 if *cell == usize::MAX {
-                    let node = |l: usize| match l {
-                        l if l == start => START,
-                        l if l == end => END,
-                        l => numbers[l],
-                    };
-                    *cell = self.slot(node(from), node(to));
+                    *cell = self.tallies.len();
+                    self.tallies.push(EdgeTally {
+                        from,
+                        to,
+                        count: 0,
+                        gaps: Vec::new(),
+                    });
                 }
                 let tally = &mut self.tallies[*cell];
                 tally.count += 1;
                 tally.gaps.extend(gap);
             }
-            variant.clear();
-            variant.extend(j.points.iter().map(|&l| numbers[l as usize]));
-            match self.variants.get_mut(variant.as_slice()) {
+            match self.variants.get_mut(j.points) {
                 Some(count) => *count += 1,
                 None => {
-                    self.variants.insert(variant.clone(), 1);
+                    self.variants.insert(j.points.to_vec(), 1);
                 }
             }
         }
         Ok(())
     }
 
-    fn node(&self, i: u32) -> Node {
+    fn node(&self, i: usize) -> Node {
         match i {
-            START => Node::Start,
-            END => Node::End,
-            i => Node::Point(self.keys.key(i).to_owned()),
+            i if i == self.points.len() => Node::Start,
+            i if i == self.points.len() + 1 => Node::End,
+            i => Node::Point(self.points[i].clone()),
         }
     }
 
@@ -269,7 +293,7 @@ impl Fold {
                 .iter()
                 .filter(|(_, count)| **count >= least)
                 .map(|(points, count)| {
-                    let keys = points.iter().map(|&i| self.keys.key(i).to_owned());
+                    let keys = points.iter().map(|&i| self.points[i as usize].clone());
                     (keys.collect(), *count)
                 }),
             &self.facts,

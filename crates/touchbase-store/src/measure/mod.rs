@@ -8,7 +8,9 @@
 //! daily rollups for its whole days and, for a first or last day the period only partly
 //! covers, the events of that part ([`Store::tally_events`]). Any bucket of a series by day,
 //! week or month is a run of those days (bucket bounds fall on midnights, so only the period's
-//! own ends can cut a day), so one read serves a whole series.
+//! own ends can cut a day), so one read serves a whole series. It also catches up the
+//! journeys cut ahead of time and reads those that begin in the period's days, for the
+//! journey rule and each point's attribution.
 
 mod journeys;
 mod quality;
@@ -19,9 +21,12 @@ use std::collections::BTreeSet;
 use touchbase_core::Status;
 use touchbase_core::period::{DAY_US, Period};
 
-use crate::{DayRollup, Store, StoreError};
+use touchbase_core::inventory::Inventory;
 
-pub use journeys::{JourneyQuery, journeys, keep_journeys_current};
+use crate::journey_days::{JourneyCut, catch_up};
+use crate::{DayRollup, JourneyRows, Store, StoreError};
+
+pub use journeys::{Fold, JourneyQuery, attribution, journeys, keep_journeys_current, summary_of};
 pub use quality::{ElementFailures, PointQuality, quality};
 pub use scorecards::{Card, GroupBy, Scope, ScopeError, assess_all, cards, portfolio, scorecards};
 
@@ -40,17 +45,36 @@ pub struct Days {
     /// The period's survey responses and invitations counted per (point, UTC day), in the
     /// same order and read the same way.
     pub voice: Vec<crate::responses::VoiceDay>,
+    /// The journeys whose first event is on one of the period's days (some of a first or
+    /// last day may begin outside the period), caught up with the events on record.
+    pub journeys: JourneyRows,
 }
 
 impl Days {
     /// Reads `period` from `store`: rollups for its whole days, the events themselves for a
-    /// partial first or last day.
-    pub async fn read(store: &dyn Store, period: Period) -> Result<Days, StoreError> {
+    /// partial first or last day; and the journeys of its days, cut as `inventory` says.
+    pub async fn read(
+        store: &dyn Store,
+        inventory: &Inventory,
+        period: Period,
+    ) -> Result<Days, StoreError> {
+        let mut days = Days::counts(store, period).await?;
+        if let Some((first, last)) = period.day_range() {
+            catch_up(store, &JourneyCut::of(inventory)).await?;
+            days.journeys = store.journey_rows(first, last).await?;
+        }
+        Ok(days)
+    }
+
+    /// [`Days::read`] without the journeys (none: no attribution on the cards), for what
+    /// needs only the counts.
+    pub async fn counts(store: &dyn Store, period: Period) -> Result<Days, StoreError> {
         let Some((first, last)) = period.day_range() else {
             return Ok(Days {
                 period,
                 rows: Vec::new(),
                 voice: Vec::new(),
+                journeys: JourneyRows::default(),
             });
         };
         let head_cut = period.from != first * DAY_US;
@@ -87,6 +111,7 @@ impl Days {
             period,
             rows,
             voice,
+            journeys: JourneyRows::default(),
         })
     }
 

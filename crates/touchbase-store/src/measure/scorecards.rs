@@ -191,7 +191,8 @@ pub(crate) fn rfc3339(at: i64) -> String {
 }
 
 /// The scorecards of `scopes` over `days` (one each), or as a series by `granularity` (one per
-/// bucket, scope by scope). The tallies of a scope are merged in (point, day) order.
+/// bucket, scope by scope). The tallies of a scope are merged in (point, day) order. A point's
+/// card carries its attribution from the whole organization's journeys of the bucket.
 pub fn cards(
     inventory: &Inventory,
     days: &Days,
@@ -203,10 +204,15 @@ pub fn cards(
         Some(g) => days.period.split(g)?,
     };
     let mut out = Vec::with_capacity(scopes.len() * buckets.len());
+    let attributed = if scopes.iter().any(|s| matches!(s, Scope::Point(_))) {
+        super::attribution(&days.journeys, &buckets)?
+    } else {
+        Vec::new()
+    };
     for scope in scopes {
         scope.check(inventory, days)?;
         let expectation = scope.expectation(inventory, days);
-        for bucket in &buckets {
+        for (b, bucket) in buckets.iter().enumerate() {
             let mut tally = Tally::default();
             let mut member = (String::new(), false);
             for row in days.within(scope, *bucket) {
@@ -227,13 +233,19 @@ pub fn cards(
                 }
             }
             let min_responses = inventory.organization.settings.survey_min_responses;
+            let mut scorecard = Scorecard::compute(&tally, &expectation, bucket.days())
+                .with_voice(&voice, min_responses);
+            if let Scope::Point(key) = scope
+                && let Some(a) = attributed.get(b).and_then(|a| a.get(key))
+            {
+                scorecard.attribution = *a;
+            }
             out.push(Card {
                 scope: scope.kind(),
                 key: scope.key(),
                 from: rfc3339(bucket.from),
                 to: rfc3339(bucket.to),
-                scorecard: Scorecard::compute(&tally, &expectation, bucket.days())
-                    .with_voice(&voice, min_responses),
+                scorecard,
             });
         }
     }
@@ -248,7 +260,7 @@ pub async fn scorecards(
     scopes: &[Scope],
     granularity: Option<Granularity>,
 ) -> Result<Vec<Card>, ScopeError> {
-    let days = Days::read(store, period).await?;
+    let days = Days::read(store, inventory, period).await?;
     cards(inventory, &days, scopes, granularity)
 }
 
@@ -262,20 +274,24 @@ pub fn assess_all(inventory: &Inventory, days: &Days) -> Vec<Assessment> {
         .filter(|p| is_live(p.status))
         .collect();
     live.sort_by(|a, b| a.key.as_bytes().cmp(b.key.as_bytes()));
+    let scopes: Vec<Scope> = live.iter().map(|p| Scope::Point(p.key.clone())).collect();
+    // One read of the journeys for every point's attribution; a point whose card cannot be
+    // computed (none can fail but for an unknown scope) is judged on no events.
+    let mut cards: std::collections::BTreeMap<String, Scorecard> =
+        cards(inventory, days, &scopes, None)
+            .unwrap_or_default()
+            .into_iter()
+            .filter_map(|c| Some((c.key?, c.scorecard)))
+            .collect();
     live.into_iter()
         .map(|point| {
-            let scope = Scope::Point(point.key.clone());
-            let card = cards(inventory, days, std::slice::from_ref(&scope), None)
-                .ok()
-                .and_then(|mut c| c.pop())
-                .map(|c| c.scorecard)
-                .unwrap_or_else(|| {
-                    Scorecard::compute(
-                        &Tally::default(),
-                        &Expectation::of(&point.expected),
-                        days.period.days(),
-                    )
-                });
+            let card = cards.remove(&point.key).unwrap_or_else(|| {
+                Scorecard::compute(
+                    &Tally::default(),
+                    &Expectation::of(&point.expected),
+                    days.period.days(),
+                )
+            });
             assess(
                 &point.key,
                 &card,
@@ -293,6 +309,6 @@ pub async fn portfolio(
     inventory: &Inventory,
     period: Period,
 ) -> Result<Vec<Assessment>, StoreError> {
-    let days = Days::read(store, period).await?;
+    let days = Days::read(store, inventory, period).await?;
     Ok(assess_all(inventory, &days))
 }

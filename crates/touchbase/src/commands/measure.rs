@@ -190,7 +190,7 @@ pub async fn scorecard(
     actor.require(Permission::Read)?;
     let period = requested(&args.period)?;
     let inventory = inventory::get(store).await?.value;
-    let days = Days::read(store, period).await?;
+    let days = Days::read(store, &inventory, period).await?;
     let by: Option<Granularity> = args.by.map(Into::into);
     let scopes = if let Some(k) = args.point {
         vec![Scope::Point(k)]
@@ -271,6 +271,7 @@ fn reason_text(reason: &Reason) -> String {
         ReasonCode::CostAboveExpectation => ("cost per interaction", ">"),
         ReasonCode::DataNonconformant => ("conformance rate", "<"),
         ReasonCode::VoiceBelowThreshold => ("voice", "<"),
+        ReasonCode::CarriesJourneys => ("removal effect", "≥"),
     };
     let decimals = (2..=6)
         .find(|d| reason_figure(reason.value, *d) != reason_figure(Some(reason.threshold), *d))
@@ -427,7 +428,7 @@ pub async fn quality(store: &dyn Store, actor: &Actor, args: QualityArgs) -> any
     // them is reading the events, like the rejects.
     actor.require(Permission::Export)?;
     let period = requested(&args.period)?;
-    let days = Days::read(store, period).await?;
+    let days = Days::counts(store, period).await?;
     let found = measure::quality(store, &days, args.top).await?;
     if args.json {
         return print_json(&found);
