@@ -5,6 +5,7 @@
 use std::collections::BTreeMap;
 
 use serde_json::json;
+use touchbase_core::attribution::{Attribution, attribute};
 use touchbase_core::event::Event;
 use touchbase_core::journeys::{self, Filter};
 use touchbase_core::period::{DAY_US, Period};
@@ -63,7 +64,8 @@ fn random_events(rng: &mut Rng, first_id: usize, n: usize) -> Vec<Event> {
             party,
             channel: None,
             outcomes: Default::default(),
-            value_company: 0.0,
+            // Whole values from −1 to 3: some journeys convert, some do not.
+            value_company: rng.below(5) as f64 - 1.0,
             value_party: 0.0,
             cost: 0.0,
             duration_s: None,
@@ -75,7 +77,10 @@ fn random_events(rng: &mut Rng, first_id: usize, n: usize) -> Vec<Event> {
 }
 
 fn wire(e: &Event) -> serde_json::Value {
-    let mut v = json!({ "id": e.id, "point": e.point, "at": rfc3339(e.at) });
+    let mut v = json!({
+        "id": e.id, "point": e.point, "at": rfc3339(e.at),
+        "value": { "company": e.value_company },
+    });
     if let Some(party) = &e.party {
         v["party"] = json!(party);
     }
@@ -161,7 +166,38 @@ async fn check(store: &dyn Store, counted: &[Event], when: &str) {
                 assert_eq!(got, want, "{when}: journeys of {query:?}");
             }
         }
+        // Each point's attribution from the whole organization's journeys of the period.
+        let in_period: Vec<(Vec<String>, f64)> = all_journeys
+            .iter()
+            .filter(|j| period.contains(j.first_at()))
+            .map(|j| (j.points(), j.value()))
+            .collect();
+        let want = attribute(in_period.iter().map(|(p, v)| (p.as_slice(), *v)));
+        let cards = measure::cards(&inventory, &days, &scopes, None).unwrap();
+        for card in cards {
+            let key = card.key.clone().unwrap();
+            let got = card.scorecard.attribution;
+            let want = want.get(&key).copied().unwrap_or_default();
+            assert!(
+                same_attribution(&got, &want),
+                "{when}: attribution of {key} over {period:?}: {got:?}, by the definition {want:?}"
+            );
+        }
     }
+}
+
+/// Two attributions alike but for the rounding of adding in another order.
+fn same_attribution(a: &Attribution, b: &Attribution) -> bool {
+    let near = |x: Option<f64>, y: Option<f64>| match (x, y) {
+        (Some(x), Some(y)) => (x - y).abs() <= 1e-9 * x.abs().max(y.abs()).max(1.0),
+        (None, None) => true,
+        _ => false,
+    };
+    a.journeys_through == b.journeys_through
+        && near(a.value_through, b.value_through)
+        && near(a.attributed_value_linear, b.attributed_value_linear)
+        && near(a.removal_effect, b.removal_effect)
+        && near(a.attributed_value_markov, b.attributed_value_markov)
 }
 
 pub async fn journeys_kept_ahead_follow_late_released_events_and_gap_changes(
@@ -226,4 +262,62 @@ async fn send_and_check(
     let events = random_events(rng, first, 40);
     send(store, rng, &events, kept).await;
     check(store, &counted(kept, released), when).await;
+}
+
+/// A point declared `journeys: false` takes no part in journeys: its events neither join nor
+/// bridge them, and declaring it so, or back, cuts every journey again, with events arriving
+/// in between.
+pub async fn points_outside_journeys_take_no_part_and_changing_it_cuts_again(
+    backend: &dyn Backend,
+) {
+    let store = backend.fresh().await;
+    let store = &*store;
+    baseline(store, &parse(SMALL)).await;
+    add_users(store).await;
+    let olga = propose_and_approve(store, "app.order").await;
+    inventory::go_live(store, &olga, "app.order").await.unwrap();
+    let mut rng = Rng(0x6f75_7473);
+    let mut kept = BTreeMap::new();
+    send_and_check(
+        store,
+        &mut rng,
+        &mut kept,
+        0,
+        true,
+        "all points in journeys",
+    )
+    .await;
+    for (round, outside) in [(1, false), (2, true), (3, false)] {
+        let mut point = inventory::get(store)
+            .await
+            .unwrap()
+            .value
+            .point("workshop.booking")
+            .unwrap()
+            .clone();
+        point.journeys = !outside;
+        inventory::put_point(store, &admin(), point).await.unwrap();
+        let inventory = inventory::get(store).await.unwrap().value;
+        assert_eq!(inventory.outside_journeys().len(), usize::from(outside));
+        let when = format!("workshop.booking outside journeys: {outside}");
+        check(store, &counted(&kept, true), &when).await;
+        let summary = measure::journeys(store, &inventory, &all()).await.unwrap();
+        let names_it = summary
+            .edges
+            .iter()
+            .any(|e| e.from.as_str() == "workshop.booking" || e.to.as_str() == "workshop.booking");
+        assert_eq!(names_it, !outside, "{when}: its edges");
+        // Events arriving while it is outside (or back in) join the journeys as the cut says.
+        send_and_check(store, &mut rng, &mut kept, 40 * round, true, &when).await;
+    }
+}
+
+/// Every journey on record.
+fn all() -> JourneyQuery {
+    JourneyQuery {
+        period: Period::new(FROM - DAY_US, FROM + 401 * DAY_US).unwrap(),
+        party_type: None,
+        start: None,
+        top: None,
+    }
 }

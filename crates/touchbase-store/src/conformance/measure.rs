@@ -1783,3 +1783,208 @@ pub async fn journeys_are_metrics_by_hand(backend: &dyn Backend) {
         "within one function"
     );
 }
+
+// ---------------------------------------------------------------------------------------------
+// Attribution through journeys.
+
+const ATTRIBUTION_POINTS: [Pt; 4] = [
+    Pt::new("a.x", "sales", "machine", "household"),
+    Pt::new("a.y", "marketing", "machine", "household"),
+    // On no journey: its events have no party.
+    Pt::new("a.z", "service", "people", "household"),
+    // Telemetry outside journeys (set after the import): its readings bridge no gap.
+    Pt::new("a.sensor", "fulfillment", "machine", "household"),
+];
+
+/// March: p1 `x(2) y(0) x(8)` (a loop, V = 10), p2 `x(0) x(0)` (a repeat, V = 0), p3
+/// `y(1) x(5)` (V = 6), a sensor reading of p1 between its touches, and `z` events without a
+/// party. May: p4 `x(−1)` and p5 `y(0)`: no journey converts.
+fn attribution_events() -> Vec<Ev> {
+    let t = at("2026-03-10T08:00:00Z");
+    let h = 3_600 * S;
+    let mut events = vec![
+        Ev::new("p1-1", "a.x", t).party("p1").value(2.0, 0.5),
+        Ev::new("p1-s", "a.sensor", t + h)
+            .party("p1")
+            .value(0.0, 0.0),
+        Ev::new("p1-2", "a.y", t + 2 * h)
+            .party("p1")
+            .value(0.0, 0.5),
+        Ev::new("p1-3", "a.x", t + 3 * h)
+            .party("p1")
+            .value(8.0, 0.5),
+        Ev::new("p2-1", "a.x", t).party("p2").value(0.0, 0.5),
+        Ev::new("p2-2", "a.x", t + h).party("p2").value(0.0, 0.5),
+        Ev::new("p3-1", "a.y", t + 5 * h)
+            .party("p3")
+            .value(1.0, 0.5),
+        Ev::new("p3-2", "a.x", t + 6 * h)
+            .party("p3")
+            .value(5.0, 0.5),
+        Ev::new("z-1", "a.z", t).value(3.0, 0.5),
+        Ev::new("z-2", "a.z", t + h).value(3.0, 0.5),
+    ];
+    let may = at("2026-05-10T08:00:00Z");
+    events.push(Ev::new("p4-1", "a.x", may).party("p4").value(-1.0, 0.0));
+    events.push(Ev::new("p5-1", "a.y", may).party("p5").value(0.0, 0.0));
+    events
+}
+
+/// Each attribution field of a point's card against its value by hand.
+fn assert_attribution(what: &str, card: &measure::Card, want: [Option<f64>; 5]) {
+    let got = serde_json::to_value(card.scorecard).unwrap();
+    for (name, want) in ATTRIBUTION_FIELDS.into_iter().zip(want) {
+        let g = got[name].as_f64();
+        let ok = match (g, want) {
+            (Some(g), Some(w)) => close(g, w),
+            (None, None) => got[name].is_null(),
+            _ => false,
+        };
+        assert!(ok, "{what}: {name} is {}, by hand {want:?}", got[name]);
+    }
+}
+
+/// METRICS.md's attribution, worked out by hand with exact fractions on journeys with a
+/// loop, a repeat, a point on every journey (removal effect 1), a point on none, telemetry
+/// outside journeys and a period where nothing converts; and the portfolio's
+/// `carries_journeys` at its threshold.
+pub async fn attribution_is_metrics_by_hand(backend: &dyn Backend) {
+    let events = attribution_events();
+    let store = store_with(backend, &ATTRIBUTION_POINTS, &events).await;
+    let store = &*store;
+    add_users(store).await;
+    let mut sensor = inventory_of(store).await.point("a.sensor").unwrap().clone();
+    sensor.journeys = false;
+    crate::inventory::put_point(store, &admin(), sensor)
+        .await
+        .unwrap();
+    let inventory = inventory_of(store).await;
+    assert!(!inventory.point("a.sensor").unwrap().journeys);
+    let points: Vec<Scope> = ["a.sensor", "a.x", "a.y", "a.z"]
+        .map(|k| Scope::Point(k.to_owned()))
+        .to_vec();
+    let march = period("2026-03-01", "2026-04-01");
+    let cards = measure::scorecards(store, &inventory, march, &points, None)
+        .await
+        .unwrap();
+    // Transitions: start→x 2, start→y 1; x→y 1, x→x 1, x→conversion 2, x→null 1; y→x 2.
+    // c_y = c_x = ⅕ c_y + ⅕ c_x + ⅖, so c_x = ⅔ and C = ⅔. Without x (every journey passes
+    // it) C = 0: effect 1. Without y: c_x = ⅕ c_x + ⅖ = ½, C = ⅔ · ½ = ⅓: effect ½.
+    // Converting value 16, shared 1 : ½ by the Markov chain; linearly, J1's 10 over its three
+    // events (x twice) and J3's 6 over two.
+    let third = 1.0 / 3.0;
+    assert_attribution("sensor", &cards[0], [None; 5]);
+    assert_attribution(
+        "x",
+        &cards[1],
+        [
+            Some(3.0),
+            Some(16.0),
+            Some(20.0 * third + 3.0),
+            Some(1.0),
+            Some(16.0 / 1.5),
+        ],
+    );
+    assert_attribution(
+        "y",
+        &cards[2],
+        [
+            Some(2.0),
+            Some(16.0),
+            Some(10.0 * third + 3.0),
+            Some(0.5),
+            Some(8.0 / 1.5),
+        ],
+    );
+    assert_attribution("z, on no journey", &cards[3], [None; 5]);
+    let org = measure::scorecards(store, &inventory, march, &[Scope::Organization], None)
+        .await
+        .unwrap();
+    assert_attribution("the organization", &org[0], [None; 5]);
+
+    // May: nothing converts, C = 0.
+    let may = period("2026-05-01", "2026-06-01");
+    let cards = measure::scorecards(store, &inventory, may, &points, None)
+        .await
+        .unwrap();
+    assert_attribution(
+        "x in May",
+        &cards[1],
+        [Some(1.0), Some(-1.0), Some(0.0), None, None],
+    );
+    assert_attribution(
+        "y in May",
+        &cards[2],
+        [Some(1.0), Some(0.0), Some(0.0), None, None],
+    );
+
+    // A series: each month's journeys alone.
+    let spring = period("2026-03-01", "2026-06-01");
+    let series = measure::scorecards(
+        store,
+        &inventory,
+        spring,
+        &[Scope::Point("a.x".into())],
+        Some(Granularity::Month),
+    )
+    .await
+    .unwrap();
+    assert_eq!(series.len(), 3);
+    assert_eq!(series[0].scorecard.attribution.removal_effect, Some(1.0));
+    assert_attribution("x in April", &series[1], [None; 5]);
+    assert_eq!(series[2].scorecard.attribution.journeys_through, Some(1));
+
+    // carries_journeys: on improve and eliminate, from the removal effect at the setting.
+    crate::settings::set(store, &admin(), "portfolio.min_volume", "1")
+        .await
+        .unwrap();
+    let carries = |verdicts: &[touchbase_core::portfolio::Assessment], key: &str| {
+        let a = verdicts.iter().find(|a| a.point == key).unwrap();
+        let reason = a
+            .reasons
+            .iter()
+            .find(|r| r.code == touchbase_core::portfolio::ReasonCode::CarriesJourneys);
+        (a.verdict, reason.map(|r| (r.value, r.threshold)))
+    };
+    use touchbase_core::portfolio::{Figure, Verdict};
+    let verdicts = measure::portfolio(store, &inventory_of(store).await, march)
+        .await
+        .unwrap();
+    // No effectiveness recorded: quality is never ok, so neither is invest.
+    let (x, x_reason) = carries(&verdicts, "a.x");
+    let (y, y_reason) = carries(&verdicts, "a.y");
+    assert!(matches!(x, Verdict::Improve | Verdict::Eliminate), "{x:?}");
+    assert!(matches!(y, Verdict::Improve | Verdict::Eliminate), "{y:?}");
+    assert_eq!(
+        x_reason,
+        Some((Some(Figure::Number(1.0)), Figure::Number(0.1)))
+    );
+    let y_effect = y_reason.and_then(|r| r.0);
+    assert!(
+        matches!(y_effect, Some(Figure::Number(e)) if close(e, 0.5)),
+        "{y_reason:?}"
+    );
+    // At a threshold of exactly ½ y still carries journeys (>=); above it, not.
+    crate::settings::set(store, &admin(), "portfolio.carries_journeys", "0.5")
+        .await
+        .unwrap();
+    let verdicts = measure::portfolio(store, &inventory_of(store).await, march)
+        .await
+        .unwrap();
+    let y_at = carries(&verdicts, "a.y").1;
+    crate::settings::set(store, &admin(), "portfolio.carries_journeys", "0.51")
+        .await
+        .unwrap();
+    let verdicts = measure::portfolio(store, &inventory_of(store).await, march)
+        .await
+        .unwrap();
+    assert_eq!(carries(&verdicts, "a.y").1, None);
+    assert!(carries(&verdicts, "a.x").1.is_some());
+    // ½ computed in floats may land a hair either side of the setting's 0.5.
+    let y_effect_f = match y_effect {
+        Some(Figure::Number(e)) => e,
+        _ => unreachable!(),
+    };
+    assert_eq!(y_at.is_some(), y_effect_f >= 0.5, "{y_at:?}");
+    assert!(carries(&verdicts, "a.z").1.is_none(), "z is on no journey");
+}

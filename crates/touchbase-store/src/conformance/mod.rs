@@ -23,9 +23,9 @@ pub use access::{
 };
 mod measure;
 pub use measure::{
-    journeys_are_metrics_by_hand, portfolio_is_metrics_by_hand, quality_is_metrics_by_hand,
-    released_events_are_measured_by_hand, scorecards_are_metrics_by_hand,
-    series_are_metrics_by_hand_and_add_up,
+    attribution_is_metrics_by_hand, journeys_are_metrics_by_hand, portfolio_is_metrics_by_hand,
+    quality_is_metrics_by_hand, released_events_are_measured_by_hand,
+    scorecards_are_metrics_by_hand, series_are_metrics_by_hand_and_add_up,
 };
 mod audit;
 pub use audit::{
@@ -63,7 +63,10 @@ pub use voice::{
     voice_figures_are_metrics_by_hand,
 };
 mod journeys_ahead;
-pub use journeys_ahead::journeys_kept_ahead_follow_late_released_events_and_gap_changes;
+pub use journeys_ahead::{
+    journeys_kept_ahead_follow_late_released_events_and_gap_changes,
+    points_outside_journeys_take_no_part_and_changing_it_cuts_again,
+};
 mod outbox;
 pub use outbox::{
     a_replayed_delivery_is_due_again_and_audited, a_rules_dry_run_agrees_with_its_live_firings,
@@ -214,8 +217,10 @@ macro_rules! conformance_suite {
             quality_is_metrics_by_hand,
             portfolio_is_metrics_by_hand,
             journeys_are_metrics_by_hand,
+            attribution_is_metrics_by_hand,
             released_events_are_measured_by_hand,
             journeys_kept_ahead_follow_late_released_events_and_gap_changes,
+            points_outside_journeys_take_no_part_and_changing_it_cuts_again,
             deliveries_are_written_once_claimed_and_moved_on,
             dispatchers_side_by_side_never_claim_the_same_delivery,
             rule_states_change_only_from_the_state_read,
