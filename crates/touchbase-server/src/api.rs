@@ -68,6 +68,7 @@ use crate::problem::{ApiError, Problem};
         crate::measure::scorecards,
         crate::measure::portfolio,
         crate::measure::journeys,
+        crate::measure::what_if,
         crate::measure::quality,
         crate::measure::get_settings,
         crate::measure::put_setting,
@@ -112,7 +113,7 @@ use crate::problem::{ApiError, Problem};
         crate::answers::survey_invitations,
         crate::answers::forget,
     ),
-    components(schemas(Problem, Inventory, Point, Change, ImportSummary, Proposal, Record, EventsReply, HeldPoint, Reject, Card, Assessment, JourneySummary, PointQuality)),
+    components(schemas(Problem, Inventory, Point, Change, ImportSummary, Proposal, Record, EventsReply, HeldPoint, Reject, Card, Assessment, JourneySummary, PointQuality, touchbase_store::measure::WhatIf)),
     modifiers(&Shared),
     security(("bearer" = []))
 )]

@@ -13,7 +13,7 @@ use touchbase_core::period::{self, Granularity, Period, PeriodError};
 use touchbase_core::portfolio::{Assessment, SETTING_NAMES, Settings};
 use touchbase_core::{Actor, Mode, Permission, Violation, Violations};
 use touchbase_store::measure::{
-    self, Card, Days, GroupBy, JourneyQuery, PointQuality, Scope, ScopeError,
+    self, Card, Days, GroupBy, JourneyQuery, PointQuality, Scope, ScopeError, WhatIf,
 };
 use touchbase_store::{ingest, inventory, settings};
 
@@ -26,6 +26,7 @@ pub fn routes() -> Router<AppState> {
         .route("/api/scorecards", get(scorecards))
         .route("/api/portfolio", get(portfolio))
         .route("/api/journeys", get(journeys))
+        .route("/api/journeys/what-if", get(what_if))
         .route("/api/quality", get(quality))
         .route("/api/settings", get(get_settings))
         .route("/api/settings/{name}", axum::routing::put(put_setting))
@@ -334,6 +335,46 @@ pub(crate) async fn journeys(
     Ok(Json(
         measure::journeys(&*state.store, &inventory, &query).await?,
     ))
+}
+
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+pub(crate) struct WhatIfQuery {
+    /// The point to imagine cut.
+    without: String,
+    /// Journeys whose first event is at or after this instant (a date or RFC 3339; default:
+    /// 30 days before `to`).
+    from: Option<String>,
+    /// … and before this one (default: tomorrow 00:00 UTC).
+    to: Option<String>,
+    /// How many of the most frequent variants through the point to list (default 10, at
+    /// most 1,000).
+    top: Option<String>,
+}
+
+/// What cutting a point would cost through the period's journeys (R15, R16): the journeys,
+/// variants and value through it, its removal effect (METRICS.md, "Attribution") with the
+/// conversion value at risk, and where the parties went after it.
+#[utoipa::path(get, path = "/api/journeys/what-if", params(WhatIfQuery), responses(
+    (status = 200, body = WhatIf),
+    (status = 400, body = crate::Problem),
+    (status = 404, description = "No such point", body = crate::Problem),
+))]
+pub(crate) async fn what_if(
+    State(state): State<AppState>,
+    Extension(actor): Extension<Actor>,
+    Query(q): Query<WhatIfQuery>,
+) -> Result<Json<WhatIf>, ApiError> {
+    actor.require(Permission::Read)?;
+    let period = requested(q.from.as_deref(), q.to.as_deref())?;
+    let top = count("top", q.top.as_deref(), 10)?.min(MAX_TOP);
+    let inventory = inventory::get(&*state.store).await?.value;
+    let answer = measure::what_if(&*state.store, &inventory, period, &q.without, top)
+        .await
+        .map_err(|e| match e {
+            ScopeError::Point(_) => ApiError::NotFound(format!("without: {e}")),
+            other => unknown(other),
+        })?;
+    Ok(Json(answer))
 }
 
 /// The most journeys, or failures of a point, one answer lists (a larger `top` lists this many).

@@ -1170,6 +1170,8 @@ async fn measuring(app: App) {
         json!({
             "journeys.journey_gap_s": 2_592_000,
             "portfolio.adequacy": 0.8,
+            "portfolio.carries_journeys": 0.1,
+            "portfolio.cost_tolerance": 0.05,
             "portfolio.min_volume": 30,
             "portfolio.quality_threshold": 0.6,
             "survey.min_responses": 10,
@@ -1398,22 +1400,24 @@ async fn journeys_catch_up_once_ingest_pauses() {
     assert_eq!(reply.json()["summary"]["accepted"], 3, "{}", reply.text);
 
     let db = rusqlite::Connection::open(&path).unwrap();
-    let state = || -> (i64, i64, i64) {
+    let state = || -> (i64, i64, i64, i64) {
         db.query_row(
             "SELECT (SELECT value FROM meta WHERE key = 'party_touches_seq'),
                     (SELECT MAX(seq) FROM events),
-                    (SELECT COUNT(*) FROM journey_days)",
+                    (SELECT COUNT(*) FROM journey_rows),
+                    (SELECT COUNT(*) FROM touch_queue)",
             [],
-            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
         )
         .unwrap()
     };
     let started = Instant::now();
-    // Caught up: the mark at the last event, and the two days' journeys cut.
-    while state() != (3, 3, 2) {
+    // Caught up: the mark at the last event, the queue empty, and the two parties' journeys
+    // (one a day) cut.
+    while state() != (3, 3, 2, 0) {
         assert!(
             started.elapsed() < Duration::from_secs(20),
-            "not caught up 20 s after the last write: (mark, last event, rows) = {:?}",
+            "not caught up 20 s after the last write: (mark, last event, rows, queued) = {:?}",
             state()
         );
         tokio::time::sleep(Duration::from_millis(100)).await;

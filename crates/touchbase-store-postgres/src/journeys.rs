@@ -67,13 +67,19 @@ pub async fn step(
         .map_err(pg(CONTEXT))?
         .get(0);
     let end = latest.min(until);
+    // `copy` 0: cut what is queued first, copying only when nothing is.
+    if !(mark < end && copy > 0)
+        && let Some(touches) = cut_queue(tx, cut, take).await?
+    {
+        return Ok(JourneyStep::Cut { touches });
+    }
     if mark < end {
         // No event write in flight from here: every event up to `end` is committed and
         // visible.
         tx.batch_execute("LOCK TABLE events IN SHARE MODE")
             .await
             .map_err(pg(CONTEXT))?;
-        let to = end.min(mark.saturating_add(copy as i64));
+        let to = end.min(mark.saturating_add(copy.max(take) as i64));
         let outside: Vec<&str> = cut.outside.iter().map(String::as_str).collect();
         let events = tx
             .execute(
@@ -92,10 +98,7 @@ pub async fn step(
             latest,
         });
     }
-    Ok(match cut_queue(tx, cut, take).await? {
-        Some(touches) => JourneyStep::Cut { touches },
-        None => JourneyStep::Done,
-    })
+    Ok(JourneyStep::Done)
 }
 
 /// Takes about `take` touches of whole parties from the queue (the first parties in byte

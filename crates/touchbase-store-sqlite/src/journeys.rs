@@ -48,8 +48,16 @@ pub fn step(
             .query_row("SELECT COALESCE(MAX(seq), 0) FROM events", [], |r| r.get(0))
             .map_err(db(CONTEXT))?;
         let end = latest.min(until);
-        if mark < end {
-            let to = end.min(mark.saturating_add(copy as i64));
+        // `copy` 0: cut what is queued first, copying only when nothing is.
+        let queued = if mark < end && copy > 0 {
+            None
+        } else {
+            cut_queue(&tx, cut, take)?
+        };
+        if let Some(touches) = queued {
+            JourneyStep::Cut { touches }
+        } else if mark < end {
+            let to = end.min(mark.saturating_add(copy.max(take) as i64));
             let outside = serde_json::to_string(&cut.outside).unwrap_or_else(|_| "[]".into());
             let events = tx
                 .execute(
@@ -67,10 +75,7 @@ pub fn step(
                 latest,
             }
         } else {
-            match cut_queue(&tx, cut, take)? {
-                Some(touches) => JourneyStep::Cut { touches },
-                None => JourneyStep::Done,
-            }
+            JourneyStep::Done
         }
     };
     tx.commit().map_err(db(CONTEXT))?;

@@ -520,6 +520,10 @@ const CHUNK_MIN: usize = 200;
 const CHUNK_MAX: usize = 100_000;
 const CHUNK_START: usize = 2_000;
 
+/// How many touches may wait in the queue before a catch-up cuts them, rather than copy more
+/// (bounding the queue's size on disk during the first catch-up after a bulk import).
+pub const QUEUE_MAX: u64 = 1_000_000;
+
 /// What a catch-up did.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct CatchUp {
@@ -562,7 +566,9 @@ pub async fn catch_up(store: &dyn Store, cut: &JourneyCut) -> Result<CatchUp, St
     let (mut copy, mut take) = (Chunk(CHUNK_START), Chunk(CHUNK_START));
     loop {
         let started = Instant::now();
-        let step = store.journeys_step(cut, until, copy.0, take.0).await?;
+        let queued = done.copied.saturating_sub(done.cut);
+        let copy_now = if queued >= QUEUE_MAX { 0 } else { copy.0 };
+        let step = store.journeys_step(cut, until, copy_now, take.0).await?;
         let took = started.elapsed();
         done.steps += 1;
         done.longest = done.longest.max(took);

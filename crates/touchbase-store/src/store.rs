@@ -286,7 +286,8 @@ pub trait Store: Send + Sync + Debug {
     /// ([`crate::journey_days`], which says what each step does): start over when the rows
     /// were cut under another `cut`; else copy up to `copy` events after the mark (none after
     /// `seq` `until`) to the queue; else cut about `take` touches of whole parties from the
-    /// queue; else [`JourneyStep::Done`].
+    /// queue; else [`JourneyStep::Done`]. With `copy` 0, the queue is cut first and events
+    /// are copied (up to `take`) only when it is empty.
     async fn journeys_step(
         &self,
         cut: &JourneyCut,

@@ -1047,7 +1047,12 @@ pub struct JourneysArgs {
     /// How many of the most frequent variants to list.
     #[arg(long, value_name = "N", default_value_t = 10)]
     pub top: usize,
-    /// Print the summary as JSON: journeys, distinct_variants, edges, handoffs, variants.
+    /// What cutting this point would cost: the journeys, variants and value through it, its
+    /// removal effect, and where the parties went next (over all of the period's journeys).
+    #[arg(long, value_name = "KEY", conflicts_with_all = ["party_type", "start"])]
+    pub what_if_without: Option<String>,
+    /// Print the summary as JSON: journeys, distinct_variants, edges, handoffs, variants (with
+    /// --what-if-without, the what-if's fields).
     #[arg(long)]
     pub json: bool,
 }

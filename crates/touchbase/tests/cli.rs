@@ -1776,8 +1776,9 @@ fn measuring(d: &Path, db: &str) {
     close(&card["resolution_rate"], 0.5);
     close(&card["conformance_rate"], 2.0 / 3.0);
     close(&card["effectiveness"], (2.0 / 3.0 + 0.5 + 0.0) / 3.0);
-    // scope, key, from, to; the 24 figures; the 12 of the customers' voice (no responses).
-    assert_eq!(card.as_object().unwrap().len(), 4 + 24 + 12, "{card}");
+    // scope, key, from, to; the 24 figures; the 12 of the customers' voice (no responses);
+    // the 5 of attribution.
+    assert_eq!(card.as_object().unwrap().len(), 4 + 24 + 12 + 5, "{card}");
     assert_eq!(card["responses"], 0);
     assert!(card["nps"].is_null() && card["voice"].is_null(), "{card}");
 

@@ -860,7 +860,7 @@ fn fill(path: &Path, leave: u64) {
 fn a_full_disk_stops_import_and_ingest_and_both_resume_once_space_returns() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
-    let disk = Tmpfs::mount(d.join("disk"), "24m");
+    let disk = Tmpfs::mount(d.join("disk"), "32m");
     let db_path = disk.0.join("t.db");
     let db = db_path.to_str().unwrap();
     let token = setup(d, db);
@@ -1240,7 +1240,7 @@ fn check_passes_on_an_intact_store_and_fails_naming_a_broken_rollup_row() {
     .unwrap();
     let gone = conn
         .execute(
-            "DELETE FROM journey_days WHERE day = (SELECT MIN(day) FROM journey_days)",
+            "DELETE FROM journey_rows WHERE day = (SELECT MIN(day) FROM journey_rows)",
             [],
         )
         .unwrap();

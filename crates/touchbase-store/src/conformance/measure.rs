@@ -1934,6 +1934,59 @@ pub async fn attribution_is_metrics_by_hand(backend: &dyn Backend) {
     assert_attribution("x in April", &series[1], [None; 5]);
     assert_eq!(series[2].scorecard.attribution.journeys_through, Some(1));
 
+    // What cutting y would cost: J1 and J3 pass it (16 in value), C from ⅔ to ⅓, half the
+    // converting 16 at risk; both went on to x. Cutting x: every journey; after x, J1 went to
+    // y and ended, J2 repeated x and ended, J3 ended.
+    let y = measure::what_if(store, &inventory, march, "a.y", 10)
+        .await
+        .unwrap();
+    assert_eq!(
+        (
+            y.journeys,
+            y.journeys_through,
+            y.variants_through,
+            y.converting_through
+        ),
+        (3, 2, 2, 2)
+    );
+    assert!(close(y.value_through, 16.0) && close(y.converting_value, 16.0));
+    assert!(close(y.conversion.unwrap(), 2.0 / 3.0));
+    assert!(close(y.conversion_without.unwrap(), 1.0 / 3.0));
+    assert!(close(y.removal_effect.unwrap(), 0.5));
+    assert!(close(y.value_at_risk.unwrap(), 8.0));
+    let next: Vec<(&str, u64)> = y.next.iter().map(|n| (n.to.as_str(), n.count)).collect();
+    assert_eq!(next, [("a.x", 2)]);
+    let texts: Vec<&str> = y.variants.iter().map(|v| v.text.as_str()).collect();
+    assert_eq!(texts, ["a.x → a.y → a.x", "a.y → a.x"]);
+    let x = measure::what_if(store, &inventory, march, "a.x", 1)
+        .await
+        .unwrap();
+    assert_eq!(
+        (x.journeys_through, x.variants_through, x.variants.len()),
+        (3, 3, 1)
+    );
+    assert_eq!(x.removal_effect, Some(1.0));
+    let next: Vec<(&str, u64)> = x.next.iter().map(|n| (n.to.as_str(), n.count)).collect();
+    assert_eq!(next, [("end", 3), ("a.x", 1), ("a.y", 1)]);
+    assert!(close(x.next[0].share, 0.6));
+    let z = measure::what_if(store, &inventory, march, "a.z", 10)
+        .await
+        .unwrap();
+    assert_eq!(
+        (z.journeys, z.journeys_through, z.removal_effect),
+        (3, 0, None)
+    );
+    assert!(z.next.is_empty() && z.variants.is_empty());
+    let may_x = measure::what_if(store, &inventory, may, "a.x", 10)
+        .await
+        .unwrap();
+    assert_eq!((may_x.journeys_through, may_x.conversion), (1, None));
+    assert!(
+        measure::what_if(store, &inventory, march, "no.such", 10)
+            .await
+            .is_err()
+    );
+
     // carries_journeys: on improve and eliminate, from the removal effect at the setting.
     crate::settings::set(store, &admin(), "portfolio.min_volume", "1")
         .await

@@ -95,7 +95,7 @@ pub fn summary_of(
 }
 
 /// Each point's effectiveness over the period, by key (what weakest links compare).
-fn effectiveness(
+pub(super) fn effectiveness(
     inventory: &Inventory,
     days: &Days,
 ) -> Result<BTreeMap<String, Option<f64>>, StoreError> {

@@ -15,6 +15,7 @@
 mod journeys;
 mod quality;
 mod scorecards;
+mod what_if;
 
 use std::collections::BTreeSet;
 
@@ -29,6 +30,7 @@ use crate::{DayRollup, JourneyRows, Store, StoreError};
 pub use journeys::{Fold, JourneyQuery, attribution, journeys, keep_journeys_current, summary_of};
 pub use quality::{ElementFailures, PointQuality, quality};
 pub use scorecards::{Card, GroupBy, Scope, ScopeError, assess_all, cards, portfolio, scorecards};
+pub use what_if::{NextStep, WhatIf, what_if, what_if_of};
 
 /// Whether a point of this status is live for the portfolio rule (a live point with a change
 /// under review still is).

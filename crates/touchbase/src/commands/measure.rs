@@ -77,7 +77,7 @@ enum Kind {
 
 /// METRICS.md's scorecard fields, in its order, each with how it reads: the 24 of the
 /// scorecard, then the 12 of the customers' voice.
-const FIELDS: [(&str, Kind); 36] = [
+const FIELDS: [(&str, Kind); 41] = [
     ("volume", Kind::Count),
     ("expected_volume", Kind::Amount),
     ("volume_attainment", Kind::Share),
@@ -114,6 +114,11 @@ const FIELDS: [(&str, Kind); 36] = [
     ("ces_agree_low", Kind::Share),
     ("ces_agree_high", Kind::Share),
     ("voice", Kind::Share),
+    ("journeys_through", Kind::Count),
+    ("value_through", Kind::Amount),
+    ("attributed_value_linear", Kind::Amount),
+    ("removal_effect", Kind::Share),
+    ("attributed_value_markov", Kind::Amount),
 ];
 
 /// A figure for a table; `—` when it is null.
@@ -343,10 +348,80 @@ fn gap(seconds: Option<f64>) -> String {
     }
 }
 
+/// What cutting a point would cost, as `journeys --what-if-without` prints it.
+fn print_what_if(w: &measure::WhatIf, period: Period) {
+    let share = |n: u64| figure(Some(n as f64 / w.journeys.max(1) as f64), Kind::Share);
+    println!(
+        "without {}, {}: {} of the {} pass through it ({}), {} in value, {}",
+        w.point,
+        describe(period),
+        count(w.journeys_through as usize, "journey", "journeys"),
+        w.journeys,
+        share(w.journeys_through),
+        figure(Some(w.value_through), Kind::Amount),
+        count(w.variants_through as usize, "variant", "different variants"),
+    );
+    match (w.removal_effect, w.conversion, w.conversion_without) {
+        (Some(effect), Some(c), Some(without)) => println!(
+            "removal effect {}: the journeys' conversion would fall from {} to {}, putting {} of the {} the converting journeys bring at risk",
+            figure(Some(effect), Kind::Share),
+            figure(Some(c), Kind::Share),
+            figure(Some(without), Kind::Share),
+            figure(w.value_at_risk, Kind::Amount),
+            figure(Some(w.converting_value), Kind::Amount),
+        ),
+        _ if w.journeys_through == 0 => println!("no journey of the period passes through it"),
+        _ => println!("no journey of the period converts: no removal effect"),
+    }
+    if !w.next.is_empty() {
+        let mut t = table(["then", "times", "share"]);
+        for n in &w.next {
+            t.add_row([
+                n.to.clone(),
+                n.count.to_string(),
+                figure(Some(n.share), Kind::Share),
+            ]);
+        }
+        println!(
+            "
+where the parties went after {} (end: the journey ended there)
+{t}",
+            w.point
+        );
+    }
+    if !w.variants.is_empty() {
+        let mut t = table(["#", "journeys", "variant"]);
+        for (rank, v) in w.variants.iter().enumerate() {
+            t.add_row([(rank + 1).to_string(), v.count.to_string(), v.text.clone()]);
+        }
+        println!(
+            "
+the {} most frequent variants through {}
+{t}",
+            w.variants.len(),
+            w.point
+        );
+    }
+}
+
 pub async fn journeys(store: &dyn Store, actor: &Actor, args: JourneysArgs) -> anyhow::Result<()> {
     actor.require(Permission::Read)?;
     let period = requested(&args.period)?;
     let inventory = inventory::get(store).await?.value;
+    if let Some(point) = &args.what_if_without {
+        let w = measure::what_if(store, &inventory, period, point, args.top)
+            .await
+            .map_err(|e| match e {
+                ScopeError::Point(ref k) => anyhow!("--what-if-without {k}: {e}"),
+                other => other.into(),
+            })?;
+        return if args.json {
+            print_json(&w)
+        } else {
+            print_what_if(&w, period);
+            Ok(())
+        };
+    }
     let query = JourneyQuery {
         period,
         party_type: args.party_type,
