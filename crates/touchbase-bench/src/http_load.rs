@@ -202,7 +202,7 @@ async fn work(plan: &Plan, receive: &Mutex<mpsc::Receiver<Body>>) -> anyhow::Res
     }
 }
 
-async fn connect(address: &str) -> anyhow::Result<SendRequest<Full<Bytes>>> {
+pub(crate) async fn connect(address: &str) -> anyhow::Result<SendRequest<Full<Bytes>>> {
     let stream = tokio::net::TcpStream::connect(address)
         .await
         .with_context(|| format!("cannot connect to the server at {address}"))?;
@@ -214,7 +214,7 @@ async fn connect(address: &str) -> anyhow::Result<SendRequest<Full<Bytes>>> {
     Ok(sender)
 }
 
-async fn post(
+pub(crate) async fn post(
     sender: &mut SendRequest<Full<Bytes>>,
     plan: &Plan,
     body: Bytes,

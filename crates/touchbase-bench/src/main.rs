@@ -4,7 +4,7 @@
 //!
 //! ```text
 //! cargo build --release --workspace
-//! target/release/touchbase-bench --events 10000000 [--pg URL] [--only sqlite,pg,http,single,measure,feed] [--work DIR]
+//! target/release/touchbase-bench --events 10000000 [--pg URL] [--only sqlite,pg,http,single,measure,feed,journeys] [--work DIR]
 //! ```
 //!
 //! The steps: the data (`touchbase gen`); SQLite bulk import and the SQLite floor; PostgreSQL
@@ -20,6 +20,7 @@ mod child;
 mod data;
 mod feed;
 mod http_load;
+mod journeys;
 mod measure;
 mod pg_floor;
 mod receiver;
@@ -62,7 +63,7 @@ struct Args {
     #[arg(
         long,
         value_delimiter = ',',
-        default_value = "sqlite,pg,http,single,measure,feed"
+        default_value = "sqlite,pg,http,single,measure,feed,journeys"
     )]
     only: Vec<Step>,
     /// Where the events file and the stores go (the events file is kept and reused).
@@ -132,6 +133,10 @@ enum Step {
     /// The reverse feed: bulk import and batched HTTP with an event rule firing on ~10 % of
     /// the events beside the same without, the outbox's drain, firing-to-delivery latency.
     Feed,
+    /// The journeys cut ahead of time on the measurement step's stores: the first request
+    /// after 1,000 new events, attribution for the year, and single-event POSTs during a
+    /// full catch-up under a server.
+    Journeys,
 }
 
 /// What every step needs.
@@ -194,6 +199,7 @@ async fn main() -> anyhow::Result<ExitCode> {
         Step::Single,
         Step::Measure,
         Step::Feed,
+        Step::Journeys,
     ];
     for step in steps.into_iter().filter(|s| bench.args.only.contains(s)) {
         let name = match step {
@@ -203,6 +209,7 @@ async fn main() -> anyhow::Result<ExitCode> {
             Step::Single => "http single",
             Step::Measure => "measure",
             Step::Feed => "feed",
+            Step::Journeys => "journeys",
         };
         // Each step starts on a quiet disk: what the previous ones wrote is flushed first, so
         // that its write-back does not slow this step's own flushes.
@@ -216,6 +223,7 @@ async fn main() -> anyhow::Result<ExitCode> {
             Step::Single => http_single(&bench, &mut report).await,
             Step::Measure => measure_step(&bench, &mut report).await,
             Step::Feed => feed::run(&bench, &mut report).await,
+            Step::Journeys => journeys::run(&bench, &mut report).await,
         };
         match done {
             Ok(()) => println!("{name}: done in {:.1} s", started.elapsed().as_secs_f64()),

@@ -270,17 +270,18 @@ impl Lu {
             b.swap(k, p);
         }
         for row in 0..m {
-            let mut s = b[row];
-            for col in 0..row {
-                s -= self.lu[row * m + col] * b[col];
-            }
+            let lower = &self.lu[row * m..row * m + row];
+            let s = b[row] - lower.iter().zip(&b[..row]).map(|(l, x)| l * x).sum::<f64>();
             b[row] = s;
         }
         for row in (0..m).rev() {
-            let mut s = b[row];
-            for col in row + 1..m {
-                s -= self.lu[row * m + col] * b[col];
-            }
+            let upper = &self.lu[row * m + row + 1..(row + 1) * m];
+            let s = b[row]
+                - upper
+                    .iter()
+                    .zip(&b[row + 1..])
+                    .map(|(u, x)| u * x)
+                    .sum::<f64>();
             let d = self.lu[row * m + row];
             b[row] = if d == 0.0 { 0.0 } else { s / d };
         }

@@ -826,7 +826,7 @@ mod tests {
             ..healthy()
         };
         check(
-            carrying(0.1, poor.clone()),
+            carrying(0.1, poor),
             StrategicValue::None,
             json!([
                 "eliminate",
@@ -838,7 +838,7 @@ mod tests {
             ]),
         );
         check(
-            carrying(0.099, poor.clone()),
+            carrying(0.099, poor),
             StrategicValue::None,
             json!([
                 "eliminate",

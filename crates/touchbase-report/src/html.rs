@@ -446,6 +446,7 @@ pub fn render(r: &Report) -> Result<String, ReportError> {
                     .iter()
                     .map(|reason| w.reason(reason, pc, &r.settings)),
             );
+            why.extend(w.cutting(v, &a.reasons, pc));
             let _ = write!(
                 p.out,
                 "<li><strong>{}</strong> <span class=\"key\">{}</span> · {} interactions{}",

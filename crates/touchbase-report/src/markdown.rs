@@ -130,6 +130,7 @@ pub fn render(r: &Report) -> String {
             if v == Verdict::Invest {
                 why.insert(0, w.clears(p, &r.settings));
             }
+            why.extend(w.cutting(v, &a.reasons, p));
             if v == Verdict::InsufficientData {
                 why.insert(
                     0,

@@ -286,6 +286,41 @@ impl Words {
         }
     }
 
+    /// What cutting an `improve` or `eliminate` point would cost through journeys (METRICS.md,
+    /// "Attribution"), unless a `carries_journeys` reason says it already; `None` otherwise.
+    pub fn cutting(
+        &self,
+        verdict: Verdict,
+        reasons: &[Reason],
+        card: &PointCard,
+    ) -> Option<String> {
+        if !matches!(verdict, Verdict::Improve | Verdict::Eliminate)
+            || reasons
+                .iter()
+                .any(|r| r.code == ReasonCode::CarriesJourneys)
+        {
+            return None;
+        }
+        let a = &card.card.scorecard.attribution;
+        Some(match (a.journeys_through, a.removal_effect) {
+            (None, _) => {
+                "Cutting it would cost no journey: none passes through it in the period.".to_owned()
+            }
+            (Some(n), None) => format!(
+                "Cutting it: {n} {} worth {} pass through it, none of which converts.",
+                if n == 1 { "journey" } else { "journeys" },
+                self.money(a.value_through.unwrap_or(0.0)),
+            ),
+            (Some(n), Some(effect)) => format!(
+                "Cutting it: {n} {} worth {} pass through it, and {} of the journeys' conversions would be lost (about {} attributed to it).",
+                if n == 1 { "journey" } else { "journeys" },
+                self.money(a.value_through.unwrap_or(0.0)),
+                pct(Some(effect)),
+                self.money(a.attributed_value_markov.unwrap_or(0.0)),
+            ),
+        })
+    }
+
     /// Why an invested-in point is: the two bars it clears.
     pub fn clears(&self, card: &PointCard, settings: &Settings) -> String {
         let s = &card.card.scorecard;

@@ -3,9 +3,9 @@
 //! the events that arrived since the last one.
 //!
 //! The catch-up runs once after the server starts (a bulk import may have come before) and
-//! then whenever events were written and none for [`ServerConfig::journeys_idle`]. It never
-//! runs while events stream in: on SQLite it holds the store's one connection, and on
-//! PostgreSQL it holds event writes back, for as long as it takes.
+//! then whenever events were written and none for [`ServerConfig::journeys_idle`]. Its steps
+//! are short transactions (`touchbase_store::journey_days::catch_up`), so events that arrive
+//! while it runs are written between them.
 //!
 //! [`ServerConfig::journeys_idle`]: crate::ServerConfig::journeys_idle
 

@@ -2151,3 +2151,121 @@ async fn people_code_answers_and_say_why_customers_buy_through_the_api() {
     let listed = analyst.get(&format!("/api/answers?{period}")).await.json();
     assert_eq!(listed.as_array().unwrap().len(), 1, "r1's texts are gone");
 }
+
+/// Events posted while a catch-up of the journeys runs are answered between its short
+/// transactions (none waits a second), and the journeys come out as a catch-up without
+/// interruptions would cut them: `touchbase check`'s fresh cut of the events agrees.
+async fn events_are_answered_while_journeys_catch_up(
+    store: Arc<dyn touchbase_store::Store>,
+    app: App,
+) {
+    use std::time::{Duration, Instant};
+    use touchbase_store::journey_days::{JourneyCut, catch_up};
+
+    // 40,000 events of 4,000 parties over 200 days, written straight into the store (the
+    // server's keeper does not know of them).
+    let checker = touchbase_store::ingest::checker(&*store).await.unwrap();
+    let points = ["web.order", "workshop.booking"];
+    let start = 20_513_i64 * 86_400; // 2026-03-01
+    for chunk in 0..20 {
+        let inputs: Vec<touchbase_store::ingest::Input> = (0..2_000)
+            .map(|i| {
+                let n = chunk * 2_000 + i;
+                let at = start + (n * 7_919 % (200 * 86_400));
+                let event = json!({
+                    "id": format!("bulk-{n}"),
+                    "point": points[n as usize % 2],
+                    "at": jiff::Timestamp::from_second(at).unwrap().to_string(),
+                    "party": format!("p-{}", n % 4_000),
+                    "value": { "company": (n % 5) as f64 - 1.0 },
+                });
+                touchbase_store::ingest::Input::new(event.to_string(), "test")
+            })
+            .collect();
+        touchbase_store::ingest::ingest(&*store, &Actor::local_admin(), &checker, &inputs)
+            .await
+            .unwrap();
+    }
+    let inventory = touchbase_store::inventory::get(&*store)
+        .await
+        .unwrap()
+        .value;
+    let cut = JourneyCut::of(&inventory);
+    let running = {
+        let store = Arc::clone(&store);
+        tokio::spawn(async move { catch_up(&*store, &cut).await.unwrap() })
+    };
+    let owner = app.as_role(Some("owner"));
+    let mut during = Vec::new();
+    let mut n = 0;
+    while !running.is_finished() {
+        let event = json!({
+            "id": format!("during-{n}"),
+            "point": "web.order",
+            "at": jiff::Timestamp::from_second(start + n * 3_600).unwrap().to_string(),
+            "party": format!("p-{}", n % 4_000),
+        });
+        let sent = Instant::now();
+        let reply = owner.call("POST", "/api/events", event.to_string()).await;
+        during.push(sent.elapsed());
+        assert_eq!(reply.status, StatusCode::OK, "{}", reply.text);
+        n += 1;
+    }
+    let done = running.await.unwrap();
+    assert!(
+        done.steps > 2,
+        "a catch-up of 40,000 events in {} steps",
+        done.steps
+    );
+    assert!(
+        !during.is_empty(),
+        "no event was posted during the catch-up"
+    );
+    let slowest = during.iter().max().unwrap();
+    assert!(
+        *slowest < Duration::from_secs(1),
+        "{} events posted during a catch-up of {} steps (the longest {} ms): the slowest waited {} ms",
+        during.len(),
+        done.steps,
+        done.longest.as_millis(),
+        slowest.as_millis()
+    );
+    // The events posted meanwhile join at the next catch-up, which check runs first.
+    let report = touchbase_store::check::check(&*store, &Actor::local_admin())
+        .await
+        .unwrap();
+    assert!(report.problems.is_empty(), "{:?}", report.problems);
+    assert!(report.checked.journeys > 4_000, "{:?}", report.checked);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn events_are_answered_while_journeys_catch_up_on_sqlite() {
+    let dir = tempfile::tempdir().unwrap();
+    let store: Arc<dyn touchbase_store::Store> =
+        Arc::new(SqliteStore::open(dir.path().join("c.db")).unwrap());
+    let app = app_on(Arc::clone(&store), ServerConfig::default(), Arc::new(dir))
+        .await
+        .imported()
+        .await;
+    events_are_answered_while_journeys_catch_up(store, app).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn events_are_answered_while_journeys_catch_up_on_postgres() {
+    let databases = touchbase_store_postgres::test_support::TestDatabases::new();
+    let url = databases.fresh().await;
+    let store: Arc<dyn touchbase_store::Store> = Arc::new(
+        touchbase_store_postgres::PostgresStore::connect(&url)
+            .await
+            .unwrap(),
+    );
+    let app = app_on(
+        Arc::clone(&store),
+        ServerConfig::default(),
+        Arc::new(databases),
+    )
+    .await
+    .imported()
+    .await;
+    events_are_answered_while_journeys_catch_up(store, app).await;
+}

@@ -72,7 +72,7 @@ pub async fn journeys(
     query: &JourneyQuery,
 ) -> Result<Summary, StoreError> {
     let days = Days::read(store, inventory, query.period).await?;
-    Ok(summary_of(inventory, &days, query)?)
+    summary_of(inventory, &days, query)
 }
 
 /// [`journeys`] over what [`Days::read`] read.
