@@ -45,13 +45,9 @@ mod targets {
 fn trickle(bench: &Bench, n: usize, tag: &str) -> anyhow::Result<Vec<String>> {
     let file = std::fs::File::open(&bench.events)
         .with_context(|| format!("cannot read `{}`", bench.events.display()))?;
-    let (from, to) = (
-        jiff::Timestamp::from_microsecond(
-            Period::parse(bench_measure::YEAR.0, "2026-10-31")?.from,
-        )?,
-        jiff::Timestamp::from_microsecond(Period::parse(bench_measure::YEAR.0, "2026-10-31")?.to)?,
-    );
-    let span = to.as_second() - from.as_second();
+    // Instants within the events' year (the period's last day left out), whole seconds.
+    let year = Period::parse(bench_measure::YEAR.0, "2026-10-31")?;
+    let (from, span) = (year.from / 1_000_000, (year.to - year.from) / 1_000_000);
     let nonce = std::process::id();
     let mut out = Vec::with_capacity(n);
     for (i, line) in std::io::BufReader::new(file).lines().enumerate() {
@@ -62,7 +58,7 @@ fn trickle(bench: &Bench, n: usize, tag: &str) -> anyhow::Result<Vec<String>> {
         if event.get("party").is_none_or(|p| p.is_null()) {
             continue;
         }
-        let at = from.as_second() + (i as i64 * 7_919_i64 * 3_607) % span;
+        let at = from + (i as i64 * 7_919_i64 * 3_607) % span;
         event["id"] = format!("{tag}-{nonce}-{i}").into();
         event["at"] = jiff::Timestamp::from_second(at)?.to_string().into();
         out.push(event.to_string());
@@ -137,13 +133,11 @@ pub async fn run(bench: &Bench, report: &mut Report) -> anyhow::Result<()> {
 }
 
 fn pg_sync(url: &str, sql: &str) -> anyhow::Result<()> {
-    let mut client = postgres_client(url)?;
-    client.batch_execute(sql)?;
-    Ok(())
+    SyncPg::connect(url)?.batch_execute(sql)
 }
 
 fn pg_watch(url: &str) -> anyhow::Result<(i64, i64, i64, i64)> {
-    let mut client = postgres_client(url)?;
+    let mut client = SyncPg::connect(url)?;
     let row = client.query_one(
         "SELECT (SELECT value FROM meta WHERE key = 'party_touches_seq'),
                 (SELECT COALESCE(MAX(seq), 0) FROM events),
@@ -152,11 +146,6 @@ fn pg_watch(url: &str) -> anyhow::Result<(i64, i64, i64, i64)> {
         &[],
     )?;
     Ok((row.get(0), row.get(1), row.get(2), row.get(3)))
-}
-
-/// A blocking client for the watcher, on its own runtime-free thread.
-fn postgres_client(url: &str) -> anyhow::Result<SyncPg> {
-    SyncPg::connect(url)
 }
 
 /// A small blocking wrapper over tokio-postgres for the watcher's thread.

@@ -70,6 +70,15 @@ pub struct Absorption {
     pub without: Vec<Option<f64>>,
 }
 
+impl Absorption {
+    /// `1 − C−x / C` of point number `x` (never outside 0..1, as it cannot be but for
+    /// rounding); `None` for a number on no journey.
+    pub fn removal_effect(&self, x: u32) -> Option<f64> {
+        let without = self.without.get(x as usize).copied().flatten()?;
+        Some((1.0 - without / self.conversion).clamp(0.0, 1.0))
+    }
+}
+
 impl Attributor {
     /// Takes one journey: its points in order, by number (small numbers the caller gives,
     /// each point one), and its value `V`. An empty journey is none.
@@ -160,7 +169,7 @@ impl Attributor {
         for (j, &state) in states.iter().enumerate().skip(1) {
             let w = lu.solve(q[j * m..(j + 1) * m].to_vec());
             let lost = w[0] * c[j] / (1.0 + w[j]);
-            without[state as usize] = Some((conversion - lost).max(0.0));
+            without[state as usize] = Some(conversion - lost);
         }
         Some(Absorption {
             conversion,
@@ -171,12 +180,9 @@ impl Attributor {
     /// Every point's figures, by number (a number on no journey gets all nulls).
     pub fn finish(&self) -> Vec<Attribution> {
         let absorption = self.absorption();
-        let effect = |p: usize| -> Option<f64> {
-            let a = absorption.as_ref()?;
-            let without = a.without.get(p).copied().flatten()?;
-            Some((1.0 - without / a.conversion).clamp(0.0, 1.0))
-        };
-        let effects: Vec<Option<f64>> = (0..self.through.len()).map(effect).collect();
+        let effects: Vec<Option<f64>> = (0..self.through.len() as u32)
+            .map(|p| absorption.as_ref()?.removal_effect(p))
+            .collect();
         let total: f64 = effects.iter().flatten().sum();
         self.through
             .iter()

@@ -99,20 +99,14 @@ fn cut_queue(
         )
         .optional()
         .map_err(db(CONTEXT))?;
+    // `bound` none: the queue holds fewer than `take`, all of it is taken.
     let queued: Vec<PartyTouch> = {
-        let (sql, bound) = match &bound {
-            Some(b) => (
+        let mut stmt = tx
+            .prepare_cached(
                 "SELECT party, point, at, id, value FROM touch_queue
-                 WHERE party <= ?1 ORDER BY party, at, id",
-                b.clone(),
-            ),
-            None => (
-                "SELECT party, point, at, id, value FROM touch_queue
-                 WHERE ?1 = ?1 ORDER BY party, at, id",
-                String::new(),
-            ),
-        };
-        let mut stmt = tx.prepare_cached(sql).map_err(db(CONTEXT))?;
+                 WHERE ?1 IS NULL OR party <= ?1 ORDER BY party, at, id",
+            )
+            .map_err(db(CONTEXT))?;
         let rows = stmt.query_map(params![bound], touch).map_err(db(CONTEXT))?;
         rows.collect::<Result<_, _>>().map_err(db(CONTEXT))?
     };
@@ -184,10 +178,10 @@ fn cut_queue(
                 .map_err(db(CONTEXT))?;
         }
     }
-    match &bound {
-        Some(b) => tx.execute("DELETE FROM touch_queue WHERE party <= ?1", params![b]),
-        None => tx.execute("DELETE FROM touch_queue", []),
-    }
+    tx.execute(
+        "DELETE FROM touch_queue WHERE ?1 IS NULL OR party <= ?1",
+        params![bound],
+    )
     .map_err(db(CONTEXT))?;
     Ok(Some(queued.len()))
 }

@@ -139,14 +139,12 @@ pub fn what_if_of(
             }
         }
     }
-    if let (Some(x), Some(chain)) = (target, attributor.absorption()) {
-        let without = chain.without.get(x as usize).copied().flatten();
-        out.conversion = Some(chain.conversion);
-        out.conversion_without = without;
-        out.removal_effect = without.map(|w| (1.0 - w / chain.conversion).clamp(0.0, 1.0));
+    let chain = attributor.absorption();
+    out.conversion = chain.as_ref().map(|c| c.conversion);
+    if let (Some(x), Some(chain)) = (target, &chain) {
+        out.conversion_without = chain.without.get(x as usize).copied().flatten();
+        out.removal_effect = chain.removal_effect(x);
         out.value_at_risk = out.removal_effect.map(|e| e * out.converting_value);
-    } else if let Some(chain) = attributor.absorption() {
-        out.conversion = Some(chain.conversion);
     }
     let visits: u64 = next.values().sum();
     let name = |n: u32| match n {
