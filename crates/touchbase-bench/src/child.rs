@@ -24,12 +24,14 @@ pub fn touchbase_exe() -> anyhow::Result<PathBuf> {
     Ok(exe)
 }
 
-/// A `touchbase --db DB ARGS…` command, in `dir`, with no `TOUCHBASE_*` environment.
+/// A `touchbase --db DB ARGS…` command, in `dir`, with no `TOUCHBASE_*` environment but
+/// `TOUCHBASE_LOG` (what its log says, which changes no figure).
 pub fn touchbase(exe: &Path, dir: &Path, db: &str, args: &[&str]) -> Command {
     let mut command = Command::new(exe);
     command.current_dir(dir);
     for (name, _) in std::env::vars_os() {
-        if name.to_string_lossy().starts_with("TOUCHBASE_") {
+        let name_text = name.to_string_lossy();
+        if name_text.starts_with("TOUCHBASE_") && name_text != "TOUCHBASE_LOG" {
             command.env_remove(name);
         }
     }

@@ -67,6 +67,18 @@ fn trickle(bench: &Bench, n: usize, tag: &str) -> anyhow::Result<Vec<String>> {
 }
 
 pub async fn run(bench: &Bench, report: &mut Report) -> anyhow::Result<()> {
+    if !bench.args.journeys_without_sqlite {
+        on_sqlite(bench, report).await?;
+    }
+    if !bench.args.pg.is_empty()
+        && let Err(e) = on_pg(bench, report).await
+    {
+        report.fail("pg journeys", &e);
+    }
+    Ok(())
+}
+
+async fn on_sqlite(bench: &Bench, report: &mut Report) -> anyhow::Result<()> {
     let sqlite = bench_measure::sqlite_store(bench).await?;
     on_store(bench, report, "sqlite journeys", &sqlite).await?;
     drop(sqlite);
@@ -100,36 +112,29 @@ pub async fn run(bench: &Bench, report: &mut Report) -> anyhow::Result<()> {
             Ok((mark, last, queued, cut))
         },
     )
-    .await?;
+    .await
+}
 
-    if !bench.args.pg.is_empty() {
-        let pg = async {
-            let store = bench_measure::pg_store(bench).await?;
-            on_store(bench, report, "pg journeys", &store).await?;
-            drop(store);
-            let url = pg_floor::with_database(&bench.args.pg, bench_measure::PG_DATABASE)?;
-            let (reset_url, watch_url) = (url.clone(), url.clone());
-            full_catch_up(
-                bench,
-                report,
-                "pg journeys",
-                &url,
-                move || {
-                    pg_sync(
-                        &reset_url,
-                        "UPDATE meta SET value = -1 WHERE key = 'journeys_cut'",
-                    )
-                },
-                move || pg_watch(&watch_url),
+async fn on_pg(bench: &Bench, report: &mut Report) -> anyhow::Result<()> {
+    let store = bench_measure::pg_store(bench).await?;
+    on_store(bench, report, "pg journeys", &store).await?;
+    drop(store);
+    let url = pg_floor::with_database(&bench.args.pg, bench_measure::PG_DATABASE)?;
+    let (reset_url, watch_url) = (url.clone(), url.clone());
+    full_catch_up(
+        bench,
+        report,
+        "pg journeys",
+        &url,
+        move || {
+            pg_sync(
+                &reset_url,
+                "UPDATE meta SET value = -1 WHERE key = 'journeys_cut'",
             )
-            .await
-        }
-        .await;
-        if let Err(e) = pg {
-            report.fail("pg journeys", &e);
-        }
-    }
-    Ok(())
+        },
+        move || pg_watch(&watch_url),
+    )
+    .await
 }
 
 fn pg_sync(url: &str, sql: &str) -> anyhow::Result<()> {

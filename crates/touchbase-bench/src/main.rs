@@ -105,6 +105,9 @@ struct Args {
     /// Reverse feed: the rate they are posted at, events per second.
     #[arg(long, default_value_t = 250.0)]
     feed_rate: f64,
+    /// Journeys: leave the SQLite store out (to take PostgreSQL's figures alone).
+    #[arg(long)]
+    journeys_without_sqlite: bool,
 }
 
 #[derive(Debug, Subcommand)]

@@ -495,6 +495,149 @@ pub fn attainment(report: &Report) -> Result<Option<String>, ReportError> {
     .map(Some)
 }
 
+/// Attributed (Markov) against own net value, per point on a journey of the period: two bars
+/// each, on a signed square-root scale (one point's own value in the hundreds of thousands
+/// would flatten every other bar), the verdict at the end of the row. A point that looks poor
+/// alone but carries journeys shows a short or negative own bar beside a long attributed one.
+pub fn attribution(report: &Report) -> Result<Option<String>, ReportError> {
+    let mut rows: Vec<(&crate::model::PointCard, f64, f64)> = report
+        .points
+        .iter()
+        .filter_map(|p| {
+            let s = &p.card.scorecard;
+            s.attribution.journeys_through.map(|_| {
+                (
+                    p,
+                    s.net_value,
+                    s.attribution.attributed_value_markov.unwrap_or(0.0),
+                )
+            })
+        })
+        .collect();
+    if rows.is_empty() {
+        return Ok(None);
+    }
+    rows.sort_by(|a, b| b.2.total_cmp(&a.2).then(a.0.name.cmp(&b.0.name)));
+    let words = Words::new(&report.currency);
+    let root_of = |v: f64| v.signum() * v.abs().sqrt();
+    let lo = rows
+        .iter()
+        .flat_map(|r| [root_of(r.1), root_of(r.2)])
+        .fold(0.0_f64, f64::min);
+    let hi = rows
+        .iter()
+        .flat_map(|r| [root_of(r.1), root_of(r.2)])
+        .fold(1.0_f64, f64::max);
+    // The bars end `right` short of the edge: room for the figure after the longest bar,
+    // then the verdict.
+    let (w, left, right, top, row_h) = (960_i32, 270_i32, 170_i32, 54_i32, 30_i32);
+    let h = top + row_h * rows.len() as i32 + 34;
+    let x = |v: f64| left + (f64::from(w - left - right) * (root_of(v) - lo) / (hi - lo)) as i32;
+    let own_colour = RGBColor(0x8a, 0x93, 0xa6);
+    let attributed_colour = RGBColor(0x24, 0x56, 0xc7);
+    let drawn = svg(
+        w as u32,
+        h as u32,
+        "Attributed through journeys against own net value, per point",
+        |root| {
+            legend(
+                root,
+                &[
+                    ("own net value".to_owned(), own_colour),
+                    ("attributed through journeys".to_owned(), attributed_colour),
+                ],
+                (left, 16),
+            )?;
+            // Grid: zero, and the largest value either way with its halves and quarters
+            // (on this scale a quarter of the value sits half way out).
+            let extreme = |r: f64| r * r;
+            let mut ticks = vec![0.0];
+            for end in [lo, hi] {
+                if end.abs() > 1.0 {
+                    for f in [0.25, 1.0] {
+                        ticks.push(end.signum() * extreme(end.abs()) * f);
+                    }
+                }
+            }
+            let bottom = top + row_h * rows.len() as i32;
+            for t in &ticks {
+                let tx = x(*t);
+                root.draw(&PathElement::new(
+                    vec![(tx, top - 6), (tx, bottom)],
+                    if *t == 0.0 { RULE } else { GRID }.stroke_width(1),
+                ))?;
+                text(
+                    root,
+                    &words.money(*t),
+                    (tx, bottom + 14),
+                    11,
+                    &MUTED,
+                    HPos::Center,
+                    VPos::Center,
+                )?;
+            }
+            for (i, (p, own, attributed)) in rows.iter().enumerate() {
+                let y = top + row_h * i as i32;
+                let name = if p.name.chars().count() > 40 {
+                    format!("{}…", p.name.chars().take(39).collect::<String>())
+                } else {
+                    p.name.clone()
+                };
+                text(
+                    root,
+                    &name,
+                    (left - 10, y + 12),
+                    12,
+                    &INK,
+                    HPos::Right,
+                    VPos::Center,
+                )?;
+                for (v, dy, colour) in [(*own, 1, own_colour), (*attributed, 12, attributed_colour)]
+                {
+                    let (a, b) = (x(0.0).min(x(v)), x(0.0).max(x(v)));
+                    root.draw(&Rectangle::new(
+                        [(a, y + dy), (b.max(a + 1), y + dy + 10)],
+                        colour.filled(),
+                    ))?;
+                    // The figure after the bar, or after zero for a negative one (the names
+                    // are left of the bars).
+                    text(
+                        root,
+                        &words.money(v),
+                        (b + 4, y + dy + 5),
+                        10,
+                        &INK,
+                        HPos::Left,
+                        VPos::Center,
+                    )?;
+                }
+                let verdict_word = p.verdict.map_or("not live", verdict);
+                let colour = p.verdict.map_or(MUTED, verdict_colour);
+                text(
+                    root,
+                    verdict_word,
+                    (w - 90, y + 12),
+                    12,
+                    &colour,
+                    HPos::Left,
+                    VPos::Center,
+                )?;
+            }
+            text(
+                root,
+                "square-root scale",
+                (w - 90, bottom + 14),
+                11,
+                &MUTED,
+                HPos::Left,
+                VPos::Center,
+            )?;
+            Ok(())
+        },
+    )?;
+    Ok(Some(drawn))
+}
+
 /// The outcomes funnel of a scorecard: intent → satisfaction → knowledge → resolution →
 /// engagement, each bar as wide as its rate.
 pub fn funnel(card: &Card) -> Result<Option<String>, ReportError> {

@@ -465,6 +465,16 @@ pub fn render(r: &Report) -> Result<String, ReportError> {
         p.out.push_str("</ul></div>\n");
     }
 
+    match charts::attribution(r)? {
+        None => p
+            .out
+            .push_str("<p class=\"none\">No journey in the period, so nothing is attributed.</p>\n"),
+        svg => p.figure(
+        svg,
+        "What each point is worth through the journeys it is on (its removal effect's share of the converting journeys' value) beside what it earns itself. A point with a short or negative grey bar and a long blue one brings parties to the points that earn.",
+    ),
+    }
+
     // 3. Achieved vs expected.
     p.section(
         3,

@@ -203,8 +203,26 @@ async fn html_is_self_contained_and_escapes_what_it_is_told() {
     assert!(!html.contains("<iframe"));
     assert!(html.contains("ghost.point"));
     assert!(html.contains("Test &amp; Sons &lt;Ltd&gt;"));
-    // The charts are inline SVG: the matrix, attainment, funnel, modes and journeys.
-    assert_eq!(html.matches("<svg class=\"chart\"").count(), 5);
+    // The charts are inline SVG: the matrix, attribution, attainment, funnel, modes and
+    // journeys.
+    assert_eq!(html.matches("<svg class=\"chart\"").count(), 6);
+    // Attribution: every party orders online (removal effect 1), 30 of 40 go on to the
+    // checkout (0.75); the converting journeys are worth 40 × 2.5 + 30 × 0.5 = 115, shared
+    // 1 : 0.75. Own net values: 40 × (2.5 − 0.5) = 80 and 30 × (0.5 − 3.5) = −90.
+    let at = html
+        .find("aria-label=\"Attributed through journeys against own net value, per point\"")
+        .expect("the attribution chart");
+    let chart = &html[at..at + html[at..].find("</svg>").unwrap()];
+    for figure in ["$80.00", "−$90.00", "$65.71", "$49.29"] {
+        assert!(
+            chart.contains(figure),
+            "the attribution chart shows {figure}"
+        );
+    }
+    assert!(
+        chart.find("$65.71").unwrap() < chart.find("$49.29").unwrap(),
+        "the most attributed point comes first"
+    );
     assert!(html.contains("@media print"));
 }
 

@@ -79,7 +79,9 @@ pub async fn step(
         tx.batch_execute("LOCK TABLE events IN SHARE MODE")
             .await
             .map_err(pg(CONTEXT))?;
-        let to = end.min(mark.saturating_add(copy.max(take) as i64));
+        // `copy` 0 copies (once nothing is queued) as many as a cut takes.
+        let chunk = if copy > 0 { copy } else { take };
+        let to = end.min(mark.saturating_add(chunk as i64));
         let outside: Vec<&str> = cut.outside.iter().map(String::as_str).collect();
         let events = tx
             .execute(

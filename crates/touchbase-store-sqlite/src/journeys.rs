@@ -57,7 +57,9 @@ pub fn step(
         if let Some(touches) = queued {
             JourneyStep::Cut { touches }
         } else if mark < end {
-            let to = end.min(mark.saturating_add(copy.max(take) as i64));
+            // `copy` 0 copies (once nothing is queued) as many as a cut takes.
+            let chunk = if copy > 0 { copy } else { take };
+            let to = end.min(mark.saturating_add(chunk as i64));
             let outside = serde_json::to_string(&cut.outside).unwrap_or_else(|_| "[]".into());
             let events = tx
                 .execute(
@@ -99,14 +101,24 @@ fn cut_queue(
         )
         .optional()
         .map_err(db(CONTEXT))?;
-    // `bound` none: the queue holds fewer than `take`, all of it is taken.
+    // `bound` none: the queue holds fewer than `take`, all of it is taken. Two statements,
+    // not one with `?1 IS NULL OR party <= ?1`: the OR keeps SQLite from reading the index
+    // up to the bound only, and every step would read the whole queue (a million touches
+    // after a bulk import).
+    let (select, delete) = match bound {
+        Some(_) => (
+            "SELECT party, point, at, id, value FROM touch_queue
+             WHERE party <= ?1 ORDER BY party, at, id",
+            "DELETE FROM touch_queue WHERE party <= ?1",
+        ),
+        None => (
+            "SELECT party, point, at, id, value FROM touch_queue
+             WHERE ?1 IS NULL ORDER BY party, at, id",
+            "DELETE FROM touch_queue WHERE ?1 IS NULL",
+        ),
+    };
     let queued: Vec<PartyTouch> = {
-        let mut stmt = tx
-            .prepare_cached(
-                "SELECT party, point, at, id, value FROM touch_queue
-                 WHERE ?1 IS NULL OR party <= ?1 ORDER BY party, at, id",
-            )
-            .map_err(db(CONTEXT))?;
+        let mut stmt = tx.prepare_cached(select).map_err(db(CONTEXT))?;
         let rows = stmt.query_map(params![bound], touch).map_err(db(CONTEXT))?;
         rows.collect::<Result<_, _>>().map_err(db(CONTEXT))?
     };
@@ -178,11 +190,7 @@ fn cut_queue(
                 .map_err(db(CONTEXT))?;
         }
     }
-    tx.execute(
-        "DELETE FROM touch_queue WHERE ?1 IS NULL OR party <= ?1",
-        params![bound],
-    )
-    .map_err(db(CONTEXT))?;
+    tx.execute(delete, params![bound]).map_err(db(CONTEXT))?;
     Ok(Some(queued.len()))
 }
 

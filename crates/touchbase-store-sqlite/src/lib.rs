@@ -8,6 +8,7 @@
 use std::collections::BTreeMap;
 use std::ops::Range;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::AtomicBool;
 use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
@@ -20,9 +21,11 @@ use touchbase_store::audit::Sealing;
 use touchbase_store::outbox::{Attempt, Delivery, DeliveryFilter, FeedCount, Finished};
 
 mod answers;
+mod checkpoints;
 mod journeys;
 mod orders;
 mod outbox;
+mod turns;
 mod voice;
 use touchbase_core::standing::Order;
 use touchbase_core::voice::Family;
@@ -58,10 +61,17 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/0017_journey_rows.sql"),
 ];
 
+/// A call that waits for the connection and holds it longer is logged (at debug).
+const SLOW_CALL: std::time::Duration = std::time::Duration::from_millis(50);
+
 #[derive(Debug, Clone)]
 pub struct SqliteStore {
     path: PathBuf,
     conn: Arc<Mutex<Connection>>,
+    turns: Arc<turns::Turns>,
+    /// Set by the checkpoint thread: the next call truncates the log.
+    truncate: Arc<AtomicBool>,
+    _checkpoints: Arc<checkpoints::Checkpointer>,
     sealing: Arc<Sealing>,
 }
 
@@ -77,12 +87,21 @@ impl SqliteStore {
             // 64 MiB of page cache (the default is 2 MiB): the indexes' recent pages stay in
             // memory while events stream in.
             .and_then(|_| conn.pragma_update(None, "cache_size", -65_536))
+            // The log is copied back by a thread of its own (`checkpoints`), not inside a write.
+            .and_then(|_| conn.pragma_update(None, "wal_autocheckpoint", 0))
             .and_then(|_| conn.busy_timeout(std::time::Duration::from_secs(5)))
             .map_err(|e| classify(context(), e))?;
         migrate(&mut conn).map_err(|e| classify(format!("migrating {}", path.display()), e))?;
+        let conn = Arc::new(Mutex::new(conn));
+        let turns = Arc::new(turns::Turns::default());
+        let truncate = Arc::new(AtomicBool::new(false));
+        let checkpoints = checkpoints::start(&path, Arc::clone(&truncate))?;
         Ok(SqliteStore {
             path,
-            conn: Arc::new(Mutex::new(conn)),
+            conn,
+            turns,
+            truncate,
+            _checkpoints: Arc::new(checkpoints),
             sealing: Arc::new(Sealing::new(None, None)),
         })
     }
@@ -104,10 +123,45 @@ impl SqliteStore {
         T: Send + 'static,
         F: FnOnce(&mut Connection) -> Result<T, StoreError> + Send + 'static,
     {
-        let conn = Arc::clone(&self.conn);
+        let (conn, turns) = (Arc::clone(&self.conn), Arc::clone(&self.turns));
+        let truncate = Arc::clone(&self.truncate);
+        turns.waits();
+        let asked = std::time::Instant::now();
+        let done = tokio::task::spawn_blocking(move || {
+            let mut conn = conn.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+            turns.holds();
+            let held = std::time::Instant::now();
+            let done = f(&mut conn);
+            checkpoints::truncate_if_asked(&conn, &truncate);
+            turns.done();
+            let (waited, held) = (held - asked, held.elapsed());
+            if waited + held > SLOW_CALL {
+                tracing::debug!(
+                    context,
+                    waited_ms = waited.as_millis() as u64,
+                    held_ms = held.as_millis() as u64,
+                    "a slow call of the store"
+                );
+            }
+            done
+        })
+        .await;
+        done.map_err(|e| StoreError::backend(context, e))?
+    }
+
+    /// Runs `f` as [`SqliteStore::with`] does, but unseen by [`turns`]: for the catch-up's
+    /// steps, which wait for their turn ([`Store::journeys_turn`]) before.
+    async fn in_background<T, F>(&self, context: &'static str, f: F) -> Result<T, StoreError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut Connection) -> Result<T, StoreError> + Send + 'static,
+    {
+        let (conn, truncate) = (Arc::clone(&self.conn), Arc::clone(&self.truncate));
         tokio::task::spawn_blocking(move || {
             let mut conn = conn.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-            f(&mut conn)
+            let done = f(&mut conn);
+            checkpoints::truncate_if_asked(&conn, &truncate);
+            done
         })
         .await
         .map_err(|e| StoreError::backend(context, e))?
@@ -952,6 +1006,10 @@ impl Store for SqliteStore {
         .await
     }
 
+    async fn journeys_turn(&self) {
+        self.turns.step_turn().await;
+    }
+
     async fn journeys_step(
         &self,
         cut: &JourneyCut,
@@ -960,7 +1018,7 @@ impl Store for SqliteStore {
         take: usize,
     ) -> Result<JourneyStep, StoreError> {
         let cut = cut.clone();
-        self.with("bringing the journeys up to date", move |conn| {
+        self.in_background("bringing the journeys up to date", move |conn| {
             journeys::step(conn, &cut, until, copy, take)
         })
         .await

@@ -168,3 +168,41 @@ fn reopening_keeps_the_inventory_and_the_schema_version() {
         assert_eq!(got.value, inventory);
     });
 }
+
+/// Writes that never pause (a bulk import, a catch-up) keep the write-ahead log short: the
+/// checkpoint thread copies it back passively and, once it is long, truncates it between two
+/// writes. Passive checkpoints alone would let it grow with everything written.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_log_stays_short_under_writes_that_never_pause() {
+    use touchbase_core::event::NewReject;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("busy.db");
+    let store = SqliteStore::open(&path).unwrap();
+    let mut wal = path.as_os_str().to_owned();
+    wal.push("-wal");
+    let wal = PathBuf::from(wal);
+    let (mut written, mut longest) = (0_usize, 0_u64);
+    for round in 0..400 {
+        let rejects: Vec<NewReject> = (0..64)
+            .map(|i| {
+                // Distinct texts (a reject is kept once per text), 4 KiB each.
+                let raw = format!("{round}-{i}-{}", "x".repeat(4096));
+                written += raw.len();
+                NewReject::new("test", raw.as_bytes(), vec!["a test".into()])
+            })
+            .collect();
+        store.write_events(Vec::new(), rejects, 0).await.unwrap();
+        longest = longest.max(std::fs::metadata(&wal).map_or(0, |m| m.len()));
+    }
+    assert!(written > 100 << 20, "wrote {written} bytes");
+    // 1,000 pages of 4 KiB, and what a 50 ms round lets through before the truncation.
+    assert!(
+        longest < 32 << 20,
+        "the log grew to {longest} bytes while {written} were written"
+    );
+    let kept: i64 = rusqlite::Connection::open(&path)
+        .unwrap()
+        .query_row("SELECT COUNT(*) FROM rejects", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(kept, 400 * 64, "every reject kept");
+}

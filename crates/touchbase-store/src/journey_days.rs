@@ -516,7 +516,7 @@ pub enum JourneyStep {
 pub const STEP_BUDGET: Duration = Duration::from_millis(20);
 
 /// The least and most events or touches a step takes, and where it starts.
-const CHUNK_MIN: usize = 200;
+const CHUNK_MIN: usize = 50;
 const CHUNK_MAX: usize = 100_000;
 const CHUNK_START: usize = 2_000;
 
@@ -539,20 +539,17 @@ pub struct CatchUp {
     pub longest: Duration,
 }
 
-/// A chunk size that follows the time its steps take: doubled while a step takes under half
-/// the budget, halved while it takes more than twice of it.
+/// A chunk size that follows the time its steps take: scaled by the budget over the time the
+/// last step took, but at most doubled and at least quartered at once (one slow step, a
+/// checkpoint's fsync, say, should not throw the size away).
 #[derive(Debug, Clone, Copy)]
 struct Chunk(usize);
 
 impl Chunk {
     fn after(self, took: Duration) -> Chunk {
-        if took < STEP_BUDGET / 2 {
-            Chunk((self.0 * 2).min(CHUNK_MAX))
-        } else if took > STEP_BUDGET * 2 {
-            Chunk((self.0 / 2).max(CHUNK_MIN))
-        } else {
-            self
-        }
+        let ratio = STEP_BUDGET.as_secs_f64() / took.as_secs_f64().max(1e-6);
+        let next = (self.0 as f64 * ratio.clamp(0.25, 2.0)) as usize;
+        Chunk(next.clamp(CHUNK_MIN, CHUNK_MAX))
     }
 }
 
@@ -565,11 +562,21 @@ pub async fn catch_up(store: &dyn Store, cut: &JourneyCut) -> Result<CatchUp, St
     let mut until = i64::MAX;
     let (mut copy, mut take) = (Chunk(CHUNK_START), Chunk(CHUNK_START));
     loop {
+        store.journeys_turn().await;
         let started = Instant::now();
         let queued = done.copied.saturating_sub(done.cut);
         let copy_now = if queued >= QUEUE_MAX { 0 } else { copy.0 };
         let step = store.journeys_step(cut, until, copy_now, take.0).await?;
         let took = started.elapsed();
+        if took > STEP_BUDGET * 5 {
+            tracing::debug!(
+                ?step,
+                took_ms = took.as_millis() as u64,
+                copy = copy_now,
+                take = take.0,
+                "a slow journeys step"
+            );
+        }
         done.steps += 1;
         done.longest = done.longest.max(took);
         match step {

@@ -296,6 +296,11 @@ pub trait Store: Send + Sync + Debug {
         take: usize,
     ) -> Result<JourneyStep, StoreError>;
 
+    /// Waits until the next [`Store::journeys_step`] may run without making calls that
+    /// someone waits on (ingest, a request) wait behind it: a store whose calls share one
+    /// connection lets them go first. By default, at once.
+    async fn journeys_turn(&self) {}
+
     /// The journeys cut ahead of time whose first event's day (days since the epoch, UTC) is
     /// in `first_day..=last_day`, as the last catch-up left them
     /// ([`crate::journey_days::catch_up`] first for the events on record).

@@ -3,6 +3,7 @@
 //! closed port), rules and a few events that fire them; then `touchbase serve`, and
 //! `tests/browser/dashboard.mjs` under node drives Debian's Chromium through playwright-core:
 //! the Reverse feed section, a delivery's attempts, Replay as the admin and not as the others,
+//! what cutting a point would cost and the attribution chart (from journeys imported first),
 //! screenshots at 1440 and 390 px, axe-core.
 //!
 //! It needs node, `/usr/bin/chromium` and the script's npm packages (`.ci/run` installs them);
@@ -119,6 +120,31 @@ fn the_dashboard_shows_the_reverse_feed_in_a_browser() {
             .concat(),
         );
     }
+    // Journeys for the portfolio's "Cutting it would cost" and the attribution chart,
+    // imported before the rules so that they fire nothing: 40 riders order online two days
+    // ago (2 each), 30 of them book a repair ten minutes later (1 each).
+    let two_days_ago = jiff::Timestamp::now() - jiff::SignedDuration::from_hours(48);
+    let mut journeys = String::new();
+    for i in 0..40_i64 {
+        let at = two_days_ago + jiff::SignedDuration::from_mins(i);
+        journeys.push_str(&format!(
+            "{}\n",
+            serde_json::json!({ "id": format!("order-{i}"), "point": "web.order",
+                "at": at.to_string(), "party": format!("rider-{i}"), "value": { "company": 2 },
+                "data": { "basket": [1], "email": "r@b" } })
+        ));
+        if i < 30 {
+            let later = at + jiff::SignedDuration::from_mins(10);
+            journeys.push_str(&format!(
+                "{}\n",
+                serde_json::json!({ "id": format!("repair-{i}"), "point": "workshop.booking",
+                    "at": later.to_string(), "party": format!("rider-{i}"),
+                    "value": { "company": 1 }, "data": { "bike": "BMX" } })
+            ));
+        }
+    }
+    write(d, "journeys.ndjson", &journeys);
+    ok(d, db, &["import", "journeys.ndjson"]);
     // The description holds markup: the page must show it as text.
     write(
         d,
@@ -226,7 +252,13 @@ disabled: true
         shots.display(),
         std::fs::read_to_string(d.join("server.log")).unwrap_or_default()
     );
-    for name in ["admin-1440", "admin-390", "viewer-390"] {
+    for name in [
+        "admin-1440",
+        "admin-390",
+        "viewer-390",
+        "admin-1440-attribution",
+        "admin-390-attribution",
+    ] {
         assert!(shots.join(format!("{name}.png")).exists(), "no {name}.png");
     }
 }

@@ -57,6 +57,13 @@ async function shot(page, name, { feedOnly = false } = {}) {
   for (const dir of SHOTS.slice(1)) fs.copyFileSync(file, path.join(dir, `${name}.png`));
   log(`  screenshot ${file}`);
 }
+// One element of the page, as it is drawn.
+async function elementShot(page, selector, name) {
+  const file = path.join(SHOTS[0], `${name}.png`);
+  await page.locator(selector).screenshot({ path: file });
+  for (const dir of SHOTS.slice(1)) fs.copyFileSync(file, path.join(dir, `${name}.png`));
+  log(`  screenshot ${file}`);
+}
 // axe-core over the whole page; a serious or critical violation fails.
 async function axe(page, where) {
   // Evaluated through the DevTools protocol: the page's Content-Security-Policy allows no inline
@@ -194,6 +201,39 @@ try {
   log(`  status: ${await page.locator("#feed-status").innerText()}`);
   await shot(page, "admin-1440-replayed", { feedOnly: true });
 
+  // What cutting a point would cost, and the attribution chart. The test imported 40 riders'
+  // journeys: each orders online (2 EUR), 30 of them then book a repair (1 EUR). Every
+  // journey passes the order (removal effect 1), 30 of 40 the booking (0.75); the converting
+  // journeys' 110 EUR are shared 1 : 0.75, so 63 and 47 EUR.
+  const order = page.locator('#portfolio-rows tr.measured[data-key="web.order"]');
+  await until(() => order.count(), "the portfolio lists the online order");
+  const cells = (await order.locator("td").allInnerTexts()).map(t => t.replace(/\s+/g, " ").trim());
+  check(/improve|eliminate/i.test(cells[1]), `the online order is judged improve or eliminate: ${cells[1]}`);
+  check(cells[8] === "40 journeys worth 110 EUR 100 % of conversions (≈ 63 EUR attributed)",
+    `beside its verdict, what cutting it would cost: ${JSON.stringify(cells[8])}`);
+  const heads = (await page.locator("#portfolio-table thead th").allTextContents()).map(t => t.trim());
+  check(heads[8] === "Cutting it would cost", `the column is headed for what it says: ${JSON.stringify(heads)}`);
+  const booking = page.locator('#portfolio-rows tr.measured[data-key="workshop.booking"]');
+  if (await booking.count()) {
+    const b = (await booking.locator("td").allInnerTexts()).map(t => t.replace(/\s+/g, " ").trim());
+    const judged = /improve|eliminate/i.test(b[1]);
+    check(judged ? b[8].startsWith("30 journeys worth 90 EUR 75 % of conversions") : b[8] === "",
+      `the repair booking (${b[1]}): ${JSON.stringify(b[8])}`);
+  }
+  const chart = page.locator("#attribution svg");
+  await until(() => chart.count(), "the attribution chart is drawn");
+  const names = await chart.locator("text[text-anchor=end]").evaluateAll(ts => ts.map(t => t.firstChild.textContent));
+  check(names.indexOf("Online order") === 0 && names.includes("Repair booking"),
+    `the chart lists the points on journeys, the most attributed first: ${JSON.stringify(names)}`);
+  const bars = await chart.locator("rect").evaluateAll(rs => rs.map(r => ({ title: r.querySelector("title")?.textContent ?? "", width: Number(r.getAttribute("width")) })));
+  const bar = t => bars.find(b => b.title.replace(/\s+/g, " ") === t);
+  const orderBar = bar("Online order: attributed through journeys 63 EUR"), bookingBar = bar("Repair booking: attributed through journeys 47 EUR");
+  check(orderBar && bookingBar && orderBar.width > bookingBar.width,
+    `the attributed bars carry their figures, the larger the longer: ${JSON.stringify(bars.map(b => b.title))}`);
+  check(bars.some(b => /^Online order: own net value /.test(b.title)) && bars.some(b => /^Repair booking: own net value /.test(b.title)),
+    "each point has its own net value bar beside it");
+  await elementShot(page, "#attribution", "admin-1440-attribution");
+
   // The same page on a phone.
   log("admin at 390 px");
   await page.setViewportSize({ width: 390, height: 844 });
@@ -201,6 +241,10 @@ try {
   await fits(page, 390);
   await shot(page, "admin-390");
   await shot(page, "admin-390-feed", { feedOnly: true });
+  // The chart keeps a readable width and scrolls inside its box; the page does not.
+  const box = await page.locator("#attribution .scroll").evaluate(e => ({ scroll: e.scrollWidth, client: e.clientWidth }));
+  check(box.scroll > box.client && box.client <= 390, `on a phone the chart scrolls inside its box: ${JSON.stringify(box)}`);
+  await elementShot(page, "#attribution", "admin-390-attribution");
   await axe(page, "admin, 390 px");
   await ac.close();
 
