@@ -138,6 +138,18 @@ fn text_width(s: &str, size: u32) -> i32 {
     (s.chars().count() as f64 * f64::from(size) * 0.56).ceil() as i32
 }
 
+/// `s` cut to at most `max` characters, the last one `…` when it was cut.
+fn shortened(s: &str, max: usize) -> String {
+    if s.chars().count() > max {
+        format!(
+            "{}…",
+            s.chars().take(max.saturating_sub(1)).collect::<String>()
+        )
+    } else {
+        s.to_owned()
+    }
+}
+
 fn legend(area: &Area, items: &[(String, RGBColor)], at: (i32, i32)) -> Drawn {
     let (mut x, y) = at;
     for (name, colour) in items {
@@ -404,11 +416,7 @@ pub fn attainment(report: &Report) -> Result<Option<String>, ReportError> {
             let (lx, ly) = chart.backend_coord(&(0.0, y - 0.5));
             let colour = p.verdict.map_or(MUTED, verdict_colour);
             root.draw(&Circle::new((lx - 10, ly), 4, colour.filled()))?;
-            let name = if p.name.chars().count() > 34 {
-                format!("{}…", p.name.chars().take(33).collect::<String>())
-            } else {
-                p.name.clone()
-            };
+            let name = shortened(&p.name, 34);
             text(
                 root,
                 &name,
@@ -578,11 +586,7 @@ pub fn attribution(report: &Report) -> Result<Option<String>, ReportError> {
             }
             for (i, (p, own, attributed)) in rows.iter().enumerate() {
                 let y = top + row_h * i as i32;
-                let name = if p.name.chars().count() > 40 {
-                    format!("{}…", p.name.chars().take(39).collect::<String>())
-                } else {
-                    p.name.clone()
-                };
+                let name = shortened(&p.name, 40);
                 text(
                     root,
                     &name,
@@ -1040,14 +1044,7 @@ pub fn journeys(report: &Report, top_edges: usize) -> Result<Option<String>, Rep
                     colour.stroke_width(1),
                 ))?;
                 let max = ((box_w - 8) as f64 / (10.0 * 0.56)) as usize;
-                let label = if key.chars().count() > max {
-                    format!(
-                        "{}…",
-                        key.chars().take(max.saturating_sub(1)).collect::<String>()
-                    )
-                } else {
-                    (*key).to_owned()
-                };
+                let label = shortened(key, max);
                 text(root, &label, (cx, cy), 10, &INK, HPos::Center, VPos::Center)?;
             }
             Ok(())

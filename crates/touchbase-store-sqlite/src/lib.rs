@@ -117,36 +117,14 @@ impl SqliteStore {
         &self.path
     }
 
-    /// Runs `f` on the connection on the blocking pool.
+    /// Runs `f` on the connection on the blocking pool, seen by [`turns`] (a catch-up step
+    /// lets it go first).
     async fn with<T, F>(&self, context: &'static str, f: F) -> Result<T, StoreError>
     where
         T: Send + 'static,
         F: FnOnce(&mut Connection) -> Result<T, StoreError> + Send + 'static,
     {
-        let (conn, turns) = (Arc::clone(&self.conn), Arc::clone(&self.turns));
-        let truncate = Arc::clone(&self.truncate);
-        turns.waits();
-        let asked = std::time::Instant::now();
-        let done = tokio::task::spawn_blocking(move || {
-            let mut conn = conn.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-            turns.holds();
-            let held = std::time::Instant::now();
-            let done = f(&mut conn);
-            checkpoints::truncate_if_asked(&conn, &truncate);
-            turns.done();
-            let (waited, held) = (held - asked, held.elapsed());
-            if waited + held > SLOW_CALL {
-                tracing::debug!(
-                    context,
-                    waited_ms = waited.as_millis() as u64,
-                    held_ms = held.as_millis() as u64,
-                    "a slow call of the store"
-                );
-            }
-            done
-        })
-        .await;
-        done.map_err(|e| StoreError::backend(context, e))?
+        self.run(context, true, f).await
     }
 
     /// Runs `f` as [`SqliteStore::with`] does, but unseen by [`turns`]: for the catch-up's
@@ -156,15 +134,46 @@ impl SqliteStore {
         T: Send + 'static,
         F: FnOnce(&mut Connection) -> Result<T, StoreError> + Send + 'static,
     {
-        let (conn, truncate) = (Arc::clone(&self.conn), Arc::clone(&self.truncate));
-        tokio::task::spawn_blocking(move || {
+        self.run(context, false, f).await
+    }
+
+    /// Runs `f` holding the connection, then the truncation the checkpoint thread asked for;
+    /// `seen`: told to [`turns`], and logged (at debug) when slow.
+    async fn run<T, F>(&self, context: &'static str, seen: bool, f: F) -> Result<T, StoreError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut Connection) -> Result<T, StoreError> + Send + 'static,
+    {
+        let (conn, turns) = (Arc::clone(&self.conn), Arc::clone(&self.turns));
+        let truncate = Arc::clone(&self.truncate);
+        if seen {
+            turns.waits();
+        }
+        let asked = std::time::Instant::now();
+        let done = tokio::task::spawn_blocking(move || {
             let mut conn = conn.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+            let held = std::time::Instant::now();
+            if seen {
+                turns.holds();
+            }
             let done = f(&mut conn);
             checkpoints::truncate_if_asked(&conn, &truncate);
+            if seen {
+                turns.done();
+                let (waited, held) = (held - asked, held.elapsed());
+                if waited + held > SLOW_CALL {
+                    tracing::debug!(
+                        context,
+                        waited_ms = waited.as_millis() as u64,
+                        held_ms = held.as_millis() as u64,
+                        "a slow call of the store"
+                    );
+                }
+            }
             done
         })
-        .await
-        .map_err(|e| StoreError::backend(context, e))?
+        .await;
+        done.map_err(|e| StoreError::backend(context, e))?
     }
 }
 
