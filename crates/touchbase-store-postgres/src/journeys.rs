@@ -10,7 +10,9 @@
 use std::collections::HashMap;
 
 use tokio_postgres::Transaction;
-use touchbase_store::journey_days::{Changes, JourneyCut, JourneyStep, Keys};
+use touchbase_store::journey_days::{
+    Changes, Edge, Held, JourneyCut, JourneyStep, Keys, last_journey,
+};
 use touchbase_store::{JourneyDay, JourneyRows, PartyTouch, StoreError};
 
 use crate::pg;
@@ -103,29 +105,45 @@ pub async fn step(
     Ok(JourneyStep::Done)
 }
 
-/// Takes about `take` touches of whole parties from the queue (the first parties in byte
-/// order), cuts their journeys against what `party_touches` holds of them, writes the rows
-/// that change and moves the touches over; `None` when the queue is empty.
+/// Takes `take` touches from the queue (the first in (party, `at`, `id`) order, so the last
+/// party's only in part), cuts their journeys against the held touches around them, writes
+/// the rows that change and moves the touches over; `None` when the queue is empty.
 async fn cut_queue(
     tx: &Transaction<'_>,
     cut: &JourneyCut,
     take: usize,
 ) -> Result<Option<usize>, StoreError> {
     const CONTEXT: &str = "cutting journeys";
-    let bound: Option<String> = tx
+    let bound: Option<(String, i64, String)> = tx
         .query_opt(
-            "SELECT party FROM touch_queue ORDER BY party, at, id LIMIT 1 OFFSET $1",
+            "SELECT party, at, id FROM touch_queue ORDER BY party, at, id LIMIT 1 OFFSET $1",
             &[&(take.saturating_sub(1) as i64)],
         )
         .await
         .map_err(pg(CONTEXT))?
-        .map(|r| r.get(0));
-    let queued: Vec<PartyTouch> = tx
-        .query(
+        .map(|r| (r.get(0), r.get(1), r.get(2)));
+    // A bound, or the whole queue (it holds fewer than `take`): two statements each, not one
+    // with `$1 IS NULL OR …`, whose generic plan could not read the index up to the bound.
+    let (select, delete) = match bound {
+        Some(_) => (
             "SELECT party, point, at, id, value FROM touch_queue
-             WHERE $1::text IS NULL OR party <= $1 ORDER BY party, at, id",
-            &[&bound],
-        )
+             WHERE (party, at, id) <= ($1, $2, $3) ORDER BY party, at, id",
+            "DELETE FROM touch_queue WHERE (party, at, id) <= ($1, $2, $3)",
+        ),
+        None => (
+            "SELECT party, point, at, id, value FROM touch_queue
+             WHERE $1::text IS NULL AND $2::bigint IS NULL AND $3::text IS NULL
+             ORDER BY party, at, id",
+            "DELETE FROM touch_queue
+             WHERE $1::text IS NULL AND $2::bigint IS NULL AND $3::text IS NULL",
+        ),
+    };
+    let (party, at, id) = match &bound {
+        Some((party, at, id)) => (Some(party.as_str()), Some(*at), Some(id.as_str())),
+        None => (None, None, None),
+    };
+    let queued: Vec<PartyTouch> = tx
+        .query(select, &[&party, &at, &id])
         .await
         .map_err(pg(CONTEXT))?
         .iter()
@@ -142,19 +160,11 @@ async fn cut_queue(
     let keys = points(tx).await?;
     let known = keys.len();
     let mut changes = Changes::new(cut.gap_us, keys);
-    let parties = touchbase_store::journey_days::parties(&new);
-    let old: Vec<PartyTouch> = tx
-        .query(
-            "SELECT party, point, at, id, value FROM party_touches
-             WHERE party = ANY($1) ORDER BY party, at, id",
-            &[&parties],
-        )
-        .await
-        .map_err(pg(CONTEXT))?
-        .iter()
-        .map(touch)
-        .collect();
-    changes.parties(&old, &new)?;
+    let runs: Vec<&[PartyTouch]> = new.chunk_by(|a, b| a.party == b.party).collect();
+    let helds = helds(tx, cut.gap_us, known, &runs).await?;
+    for (held, run) in helds.iter().zip(&runs) {
+        changes.party(held, run)?;
+    }
     write_rows(tx, &mut changes).await?;
     let (ns, added): (Vec<i32>, Vec<&str>) = changes
         .keys()
@@ -181,13 +191,180 @@ async fn cut_queue(
     )
     .await
     .map_err(pg(CONTEXT))?;
-    tx.execute(
-        "DELETE FROM touch_queue WHERE $1::text IS NULL OR party <= $1",
-        &[&bound],
-    )
-    .await
-    .map_err(pg(CONTEXT))?;
+    tx.execute(delete, &[&party, &at, &id])
+        .await
+        .map_err(pg(CONTEXT))?;
     Ok(Some(queued.len()))
+}
+
+/// What `party_touches` and the rows hold of the party of each run of `runs` (its new touches,
+/// in `at`, `id` order) that they may change ([`Held`]): its last journey when they all come
+/// after its held touches and the first within `journey_gap` of the last; else its window
+/// ([`window`]). The parties' last touches come in one statement and their last rows in
+/// another (a catch-up in `seq` order needs nothing else); the windows' reads go out together
+/// (the client pipelines them).
+async fn helds(
+    tx: &Transaction<'_>,
+    gap_us: i64,
+    known: usize,
+    runs: &[&[PartyTouch]],
+) -> Result<Vec<Held>, StoreError> {
+    const CONTEXT: &str = "reading the touches around new ones";
+    let parties: Vec<&str> = runs.iter().map(|run| run[0].party.as_str()).collect();
+    let latest: HashMap<String, (i64, String)> = tx
+        .query(
+            "SELECT p.party, t.at, t.id FROM unnest($1::text[]) AS p(party)
+             CROSS JOIN LATERAL (
+                 SELECT at, id FROM party_touches WHERE party = p.party COLLATE \"C\"
+                 ORDER BY at DESC, id DESC LIMIT 1
+             ) t",
+            &[&parties],
+        )
+        .await
+        .map_err(pg(CONTEXT))?
+        .iter()
+        .map(|r| (r.get(0), (r.get(1), r.get(2))))
+        .collect();
+    /// What a party's new touches need read.
+    enum Need {
+        Nothing,
+        /// Its last journey, which ends at this held touch.
+        Last(i64),
+        Window,
+    }
+    let needs: Vec<Need> = runs
+        .iter()
+        .map(|run| match latest.get(&run[0].party) {
+            None => Need::Nothing,
+            Some((at, id)) if (*at, id.as_bytes()) < (run[0].at, run[0].id.as_bytes()) => {
+                if Edge::at(gap_us, run[0].at).takes(*at) {
+                    Need::Last(*at)
+                } else {
+                    Need::Nothing
+                }
+            }
+            Some(_) => Need::Window,
+        })
+        .collect();
+    let extended: Vec<&str> = runs
+        .iter()
+        .zip(&needs)
+        .filter(|(_, need)| matches!(need, Need::Last(_)))
+        .map(|(run, _)| run[0].party.as_str())
+        .collect();
+    let mut last_rows: HashMap<String, (i64, Vec<u8>)> = HashMap::new();
+    if !extended.is_empty() {
+        for r in tx
+            .query(
+                "SELECT p.party, r.day, r.body FROM unnest($1::text[]) AS p(party)
+                 CROSS JOIN LATERAL (
+                     SELECT day, body FROM journey_rows WHERE party = p.party COLLATE \"C\"
+                     ORDER BY day DESC LIMIT 1
+                 ) r",
+                &[&extended],
+            )
+            .await
+            .map_err(pg(CONTEXT))?
+        {
+            last_rows.insert(r.get(0), (r.get(1), r.get(2)));
+        }
+    }
+    let windows = runs
+        .iter()
+        .zip(&needs)
+        .filter(|(_, need)| matches!(need, Need::Window))
+        .map(|(run, _)| window(tx, gap_us, run));
+    let mut windows = futures_util::future::try_join_all(windows)
+        .await?
+        .into_iter();
+    let mut helds = Vec::with_capacity(runs.len());
+    for (run, need) in runs.iter().zip(needs) {
+        helds.push(match need {
+            Need::Nothing => Held::Touches(Vec::new()),
+            Need::Last(at) => {
+                let Some((day, body)) = last_rows.get(&run[0].party) else {
+                    return Err(StoreError::Corrupt(format!(
+                        "party `{}` has events in journeys but no row of journeys; rebuild \
+                         them by changing journeys.journey_gap_s and back",
+                        run[0].party
+                    )));
+                };
+                Held::Last(last_journey(*day, body, known, at)?)
+            }
+            Need::Window => {
+                Held::Touches(windows.next().expect("a window per party that needs one"))
+            }
+        });
+    }
+    Ok(helds)
+}
+
+/// The held touches of one party's new ones `run` (in `at`, `id` order) that they may change
+/// (its window, [`Edge`]), in that order: read a page at a time going back from its first new
+/// touch and on from it past its last, each as far as the edge takes.
+async fn window(
+    tx: &Transaction<'_>,
+    gap_us: i64,
+    run: &[PartyTouch],
+) -> Result<Vec<PartyTouch>, StoreError> {
+    const CONTEXT: &str = "reading the touches around new ones";
+    let (first, last) = (&run[0], &run[run.len() - 1]);
+    let mut page: i64 = 32;
+    let mut back = Vec::new();
+    let mut edge = Edge::at(gap_us, first.at);
+    let (mut at, mut id) = (first.at, first.id.clone());
+    'back: loop {
+        let rows = tx
+            .query(
+                "SELECT party, point, at, id, value FROM party_touches
+                 WHERE party = $1 AND (at, id) < ($2, $3) ORDER BY at DESC, id DESC LIMIT $4",
+                &[&first.party, &at, &id, &page],
+            )
+            .await
+            .map_err(pg(CONTEXT))?;
+        let full = rows.len() as i64 == page;
+        for row in &rows {
+            let t = touch(row);
+            if !edge.takes(t.at) {
+                break 'back;
+            }
+            (at, id) = (t.at, t.id.clone());
+            back.push(t);
+        }
+        if !full {
+            break;
+        }
+        page = page.saturating_mul(2);
+    }
+    back.reverse();
+    let mut edge = Edge::at(gap_us, last.at);
+    let (mut at, mut id) = (first.at, first.id.clone());
+    page = 32;
+    'on: loop {
+        let rows = tx
+            .query(
+                "SELECT party, point, at, id, value FROM party_touches
+                 WHERE party = $1 AND (at, id) > ($2, $3) ORDER BY at, id LIMIT $4",
+                &[&first.party, &at, &id, &page],
+            )
+            .await
+            .map_err(pg(CONTEXT))?;
+        let full = rows.len() as i64 == page;
+        for row in &rows {
+            let t = touch(row);
+            let past_last = (t.at, t.id.as_bytes()) > (last.at, last.id.as_bytes());
+            if past_last && !edge.takes(t.at) {
+                break 'on;
+            }
+            (at, id) = (t.at, t.id.clone());
+            back.push(t);
+        }
+        if !full {
+            break;
+        }
+        page = page.saturating_mul(2);
+    }
+    Ok(back)
 }
 
 /// Writes the rows `changes` gives, in (day, party) order, in at most three statements.

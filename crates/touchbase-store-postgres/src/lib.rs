@@ -59,6 +59,10 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (15, include_str!("../migrations/0015_answers.sql")),
     (16, include_str!("../migrations/0016_response_indexes.sql")),
     (17, include_str!("../migrations/0017_journey_rows.sql")),
+    (
+        18,
+        include_str!("../migrations/0018_journey_rows_by_party.sql"),
+    ),
 ];
 
 /// Key of the advisory lock held while migrating.

@@ -2,8 +2,12 @@
 //! they are kept): one catch-up step per transaction, the release of held events into the
 //! queue, and the read of a range of days.
 
+use std::time::{Duration, Instant};
+
 use rusqlite::{Connection, OptionalExtension, Transaction, params};
-use touchbase_store::journey_days::{Changes, JourneyCut, JourneyStep, Keys};
+use touchbase_store::journey_days::{
+    Changes, Edge, Held, JourneyCut, JourneyStep, Keys, STEP_BUDGET, last_journey,
+};
 use touchbase_store::{JourneyDay, JourneyRows, PartyTouch, StoreError};
 
 use crate::db;
@@ -22,14 +26,24 @@ fn write_meta(conn: &Connection, key: &str, value: i64) -> rusqlite::Result<()> 
     .map(drop)
 }
 
-/// One step of a catch-up, in one write transaction (see [`touchbase_store::Store::journeys_step`]).
+/// One step of a catch-up, in one write transaction (see [`touchbase_store::Store::journeys_step`]),
+/// the connection held since `held`: what it was held for before counts against the step's
+/// budget (fewer events copied, the cut stopped sooner).
 pub fn step(
     conn: &mut Connection,
     cut: &JourneyCut,
     until: i64,
     copy: usize,
     take: usize,
+    held: Instant,
 ) -> Result<JourneyStep, StoreError> {
+    let spent = held.elapsed().min(STEP_BUDGET);
+    let left = (STEP_BUDGET - spent).as_secs_f64() / STEP_BUDGET.as_secs_f64();
+    let copy = if copy == 0 {
+        0
+    } else {
+        ((copy as f64 * left) as usize).max(1)
+    };
     const CONTEXT: &str = "bringing the journeys up to date";
     let tx = conn
         .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
@@ -52,7 +66,7 @@ pub fn step(
         let queued = if mark < end && copy > 0 {
             None
         } else {
-            cut_queue(&tx, cut, take)?
+            cut_queue(&tx, cut, take, held)?
         };
         if let Some(touches) = queued {
             JourneyStep::Cut { touches }
@@ -84,83 +98,94 @@ pub fn step(
     Ok(step)
 }
 
-/// Takes about `take` touches of whole parties from the queue (the first parties in byte
-/// order), cuts their journeys against what `party_touches` holds of them, writes the rows
-/// that change and moves the touches over; `None` when the queue is empty.
+/// How long a cut step goes on taking parties: SQLite has one connection, and every call
+/// (a single event's write) waits for the step that holds it. The step stops after the party
+/// that crosses this, leaving the rest of the budget to the commit (which writes the pages
+/// the step changed to the log), so that a step's length does not hang on how many parties
+/// and rows its touches happen to fall on (a chunk of one partner's touches rewrites one row,
+/// the same chunk of households' a thousand).
+const CUT_FOR: Duration = Duration::from_millis(STEP_BUDGET.as_millis() as u64 * 3 / 5);
+
+/// Takes up to `take` touches from the queue (the first in (party, `at`, `id`) order) party by
+/// party until [`CUT_FOR`] has passed since `started`, cuts their journeys against the held touches around
+/// them ([`held`]), writes the rows that change and moves the touches over; how many it took,
+/// `None` when the queue is empty.
 fn cut_queue(
     tx: &Transaction<'_>,
     cut: &JourneyCut,
     take: usize,
+    started: Instant,
 ) -> Result<Option<usize>, StoreError> {
     const CONTEXT: &str = "cutting journeys";
-    let bound: Option<String> = tx
+    let bound: Option<(String, i64, String)> = tx
         .query_row(
-            "SELECT party FROM touch_queue ORDER BY party, at, id LIMIT 1 OFFSET ?1",
+            "SELECT party, at, id FROM touch_queue ORDER BY party, at, id LIMIT 1 OFFSET ?1",
             params![take.saturating_sub(1) as i64],
-            |r| r.get(0),
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
         )
         .optional()
         .map_err(db(CONTEXT))?;
-    // `bound` none: the queue holds fewer than `take`, all of it is taken. Two statements,
-    // not one with `?1 IS NULL OR party <= ?1`: the OR keeps SQLite from reading the index
-    // up to the bound only, and every step would read the whole queue (a million touches
-    // after a bulk import).
-    let (select, delete) = match bound {
-        Some(_) => (
+    // `bound` none: the queue holds fewer than `take`, all of it is read. Two statements, not
+    // one with `?1 IS NULL OR …`: the OR keeps SQLite from reading the index up to the bound
+    // only, and every step would read the whole queue (a million touches after a bulk import).
+    let select = match bound {
+        Some(_) => {
             "SELECT party, point, at, id, value FROM touch_queue
-             WHERE party <= ?1 ORDER BY party, at, id",
-            "DELETE FROM touch_queue WHERE party <= ?1",
-        ),
-        None => (
+             WHERE (party, at, id) <= (?1, ?2, ?3) ORDER BY party, at, id"
+        }
+        None => {
             "SELECT party, point, at, id, value FROM touch_queue
-             WHERE ?1 IS NULL ORDER BY party, at, id",
-            "DELETE FROM touch_queue WHERE ?1 IS NULL",
-        ),
+             WHERE ?1 IS NULL AND ?2 IS NULL AND ?3 IS NULL ORDER BY party, at, id"
+        }
+    };
+    let (party, at, id) = match &bound {
+        Some((party, at, id)) => (Some(party.as_str()), Some(*at), Some(id.as_str())),
+        None => (None, None, None),
     };
     let queued: Vec<PartyTouch> = {
         let mut stmt = tx.prepare_cached(select).map_err(db(CONTEXT))?;
-        let rows = stmt.query_map(params![bound], touch).map_err(db(CONTEXT))?;
+        let rows = stmt
+            .query_map(params![party, at, id], touch)
+            .map_err(db(CONTEXT))?;
         rows.collect::<Result<_, _>>().map_err(db(CONTEXT))?
     };
     if queued.is_empty() {
         return Ok(None);
     }
-    let new: Vec<PartyTouch> = queued
-        .iter()
-        .filter(|t| cut.admits(&t.point))
-        .cloned()
-        .collect();
     let keys = points(tx)?;
     let known = keys.len();
     let mut changes = Changes::new(cut.gap_us, keys);
-    {
-        let mut old = Vec::new();
-        let mut stmt = tx
-            .prepare_cached(
-                "SELECT party, point, at, id, value FROM party_touches
-                 WHERE party = ?1 ORDER BY at, id",
-            )
-            .map_err(db(CONTEXT))?;
-        for party in touchbase_store::journey_days::parties(&new) {
-            let rows = stmt.query_map(params![party], touch).map_err(db(CONTEXT))?;
-            for row in rows {
-                old.push(row.map_err(db(CONTEXT))?);
-            }
+    let mut read = tx
+        .prepare_cached("SELECT body FROM journey_rows WHERE day = ?1 AND party = ?2")
+        .map_err(db(CONTEXT))?;
+    let mut put = tx
+        .prepare_cached(
+            "INSERT OR REPLACE INTO journey_rows (day, party, body) VALUES (?1, ?2, ?3)",
+        )
+        .map_err(db(CONTEXT))?;
+    let mut gone = tx
+        .prepare_cached("DELETE FROM journey_rows WHERE day = ?1 AND party = ?2")
+        .map_err(db(CONTEXT))?;
+    let mut insert = tx
+        .prepare_cached(
+            "INSERT INTO party_touches (party, at, id, point, value) VALUES (?1, ?2, ?3, ?4, ?5)",
+        )
+        .map_err(db(CONTEXT))?;
+    let mut taken = 0;
+    for run in queued.chunk_by(|a, b| a.party == b.party) {
+        if taken > 0 && started.elapsed() >= CUT_FOR {
+            break;
         }
-        changes.parties(&old, &new)?;
-    }
-    {
-        let mut read = tx
-            .prepare_cached("SELECT body FROM journey_rows WHERE day = ?1 AND party = ?2")
-            .map_err(db(CONTEXT))?;
-        let mut put = tx
-            .prepare_cached(
-                "INSERT OR REPLACE INTO journey_rows (day, party, body) VALUES (?1, ?2, ?3)",
-            )
-            .map_err(db(CONTEXT))?;
-        let mut gone = tx
-            .prepare_cached("DELETE FROM journey_rows WHERE day = ?1 AND party = ?2")
-            .map_err(db(CONTEXT))?;
+        let new: Vec<PartyTouch> = run
+            .iter()
+            .filter(|t| cut.admits(&t.point))
+            .cloned()
+            .collect();
+        taken += run.len();
+        if new.is_empty() {
+            continue;
+        }
+        changes.party(&held(tx, cut.gap_us, known, &new)?, &new)?;
         for (day, party) in changes.rows() {
             let stored: Option<Vec<u8>> = read
                 .query_row(params![day, party], |r| r.get(0))
@@ -172,26 +197,103 @@ fn cut_queue(
             }
             .map_err(db(CONTEXT))?;
         }
-        let mut add = tx
-            .prepare_cached("INSERT INTO journey_points (n, key) VALUES (?1, ?2)")
-            .map_err(db(CONTEXT))?;
-        for (n, key) in changes.keys().since(known) {
-            add.execute(params![n, key]).map_err(db(CONTEXT))?;
-        }
-        let mut insert = tx
-            .prepare_cached(
-                "INSERT INTO party_touches (party, at, id, point, value)
-                 VALUES (?1, ?2, ?3, ?4, ?5)",
-            )
-            .map_err(db(CONTEXT))?;
         for t in &new {
             insert
                 .execute(params![t.party, t.at, t.id, t.point, t.value])
                 .map_err(db(CONTEXT))?;
         }
     }
-    tx.execute(delete, params![bound]).map_err(db(CONTEXT))?;
-    Ok(Some(queued.len()))
+    let mut add = tx
+        .prepare_cached("INSERT INTO journey_points (n, key) VALUES (?1, ?2)")
+        .map_err(db(CONTEXT))?;
+    for (n, key) in changes.keys().since(known) {
+        add.execute(params![n, key]).map_err(db(CONTEXT))?;
+    }
+    let last = &queued[taken - 1];
+    tx.execute(
+        "DELETE FROM touch_queue WHERE (party, at, id) <= (?1, ?2, ?3)",
+        params![last.party, last.at, last.id],
+    )
+    .map_err(db(CONTEXT))?;
+    Ok(Some(taken))
+}
+
+/// What `party_touches` and the rows hold of the party of `run` (its new touches, in `at`, `id`
+/// order) that they may change ([`Held`]): its last journey when they all come after its
+/// held touches and the first within `journey_gap` of the last; else its window ([`Edge`]),
+/// read going back from its first new touch and on from its last, each as far as the edge
+/// takes, not its whole history.
+fn held(
+    tx: &Transaction<'_>,
+    gap_us: i64,
+    known: usize,
+    run: &[PartyTouch],
+) -> Result<Held, StoreError> {
+    const CONTEXT: &str = "reading the touches around new ones";
+    let (first, last) = (&run[0], &run[run.len() - 1]);
+    let latest: Option<(i64, String)> = tx
+        .prepare_cached(
+            "SELECT at, id FROM party_touches WHERE party = ?1 ORDER BY at DESC, id DESC LIMIT 1",
+        )
+        .map_err(db(CONTEXT))?
+        .query_row(params![first.party], |r| Ok((r.get(0)?, r.get(1)?)))
+        .optional()
+        .map_err(db(CONTEXT))?;
+    match latest {
+        None => return Ok(Held::Touches(Vec::new())),
+        Some((at, id)) if (at, id.as_bytes()) < (first.at, first.id.as_bytes()) => {
+            if !Edge::at(gap_us, first.at).takes(at) {
+                return Ok(Held::Touches(Vec::new()));
+            }
+            let (day, body): (i64, Vec<u8>) = tx
+                .prepare_cached(
+                    "SELECT day, body FROM journey_rows WHERE party = ?1 ORDER BY day DESC LIMIT 1",
+                )
+                .map_err(db(CONTEXT))?
+                .query_row(params![first.party], |r| Ok((r.get(0)?, r.get(1)?)))
+                .map_err(db(CONTEXT))?;
+            return Ok(Held::Last(last_journey(day, &body, known, at)?));
+        }
+        Some(_) => {}
+    }
+    let mut back = tx
+        .prepare_cached(
+            "SELECT party, point, at, id, value FROM party_touches
+             WHERE party = ?1 AND (at, id) < (?2, ?3) ORDER BY at DESC, id DESC",
+        )
+        .map_err(db(CONTEXT))?;
+    let mut old = Vec::new();
+    let mut edge = Edge::at(gap_us, first.at);
+    let mut rows = back
+        .query(params![first.party, first.at, first.id])
+        .map_err(db(CONTEXT))?;
+    while let Some(row) = rows.next().map_err(db(CONTEXT))? {
+        let t = touch(row).map_err(db(CONTEXT))?;
+        if !edge.takes(t.at) {
+            break;
+        }
+        old.push(t);
+    }
+    old.reverse();
+    let mut on = tx
+        .prepare_cached(
+            "SELECT party, point, at, id, value FROM party_touches
+             WHERE party = ?1 AND (at, id) > (?2, ?3) ORDER BY at, id",
+        )
+        .map_err(db(CONTEXT))?;
+    let mut edge = Edge::at(gap_us, last.at);
+    let mut rows = on
+        .query(params![first.party, first.at, first.id])
+        .map_err(db(CONTEXT))?;
+    while let Some(row) = rows.next().map_err(db(CONTEXT))? {
+        let t = touch(row).map_err(db(CONTEXT))?;
+        let past_last = (t.at, t.id.as_bytes()) > (last.at, last.id.as_bytes());
+        if past_last && !edge.takes(t.at) {
+            break;
+        }
+        old.push(t);
+    }
+    Ok(Held::Touches(old))
 }
 
 /// The point keys the bodies number, in number order.

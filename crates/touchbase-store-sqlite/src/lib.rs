@@ -8,7 +8,6 @@
 use std::collections::BTreeMap;
 use std::ops::Range;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::AtomicBool;
 use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
@@ -59,6 +58,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/0015_answers.sql"),
     include_str!("../migrations/0016_response_indexes.sql"),
     include_str!("../migrations/0017_journey_rows.sql"),
+    include_str!("../migrations/0018_journey_rows_by_party.sql"),
 ];
 
 /// A call that waits for the connection and holds it longer is logged (at debug).
@@ -69,8 +69,8 @@ pub struct SqliteStore {
     path: PathBuf,
     conn: Arc<Mutex<Connection>>,
     turns: Arc<turns::Turns>,
-    /// Set by the checkpoint thread: the next call truncates the log.
-    truncate: Arc<AtomicBool>,
+    /// Shared with the checkpoint thread: when the next call makes the log start over.
+    restart: Arc<checkpoints::Restart>,
     _checkpoints: Arc<checkpoints::Checkpointer>,
     sealing: Arc<Sealing>,
 }
@@ -89,18 +89,19 @@ impl SqliteStore {
             .and_then(|_| conn.pragma_update(None, "cache_size", -65_536))
             // The log is copied back by a thread of its own (`checkpoints`), not inside a write.
             .and_then(|_| conn.pragma_update(None, "wal_autocheckpoint", 0))
+            .and_then(|_| conn.pragma_update(None, "journal_size_limit", checkpoints::LOG_LIMIT))
             .and_then(|_| conn.busy_timeout(std::time::Duration::from_secs(5)))
             .map_err(|e| classify(context(), e))?;
         migrate(&mut conn).map_err(|e| classify(format!("migrating {}", path.display()), e))?;
         let conn = Arc::new(Mutex::new(conn));
         let turns = Arc::new(turns::Turns::default());
-        let truncate = Arc::new(AtomicBool::new(false));
-        let checkpoints = checkpoints::start(&path, Arc::clone(&truncate))?;
+        let restart = Arc::new(checkpoints::Restart::default());
+        let checkpoints = checkpoints::start(&path, Arc::clone(&restart))?;
         Ok(SqliteStore {
             path,
             conn,
             turns,
-            truncate,
+            restart,
             _checkpoints: Arc::new(checkpoints),
             sealing: Arc::new(Sealing::new(None, None)),
         })
@@ -145,7 +146,7 @@ impl SqliteStore {
         F: FnOnce(&mut Connection) -> Result<T, StoreError> + Send + 'static,
     {
         let (conn, turns) = (Arc::clone(&self.conn), Arc::clone(&self.turns));
-        let truncate = Arc::clone(&self.truncate);
+        let restart = Arc::clone(&self.restart);
         if seen {
             turns.waits();
         }
@@ -157,7 +158,7 @@ impl SqliteStore {
                 turns.holds();
             }
             let done = f(&mut conn);
-            checkpoints::truncate_if_asked(&conn, &truncate);
+            checkpoints::restart_if_asked(&conn, &restart);
             if seen {
                 turns.done();
                 let (waited, held) = (held - asked, held.elapsed());
@@ -1027,8 +1028,13 @@ impl Store for SqliteStore {
         take: usize,
     ) -> Result<JourneyStep, StoreError> {
         let cut = cut.clone();
+        let restart = Arc::clone(&self.restart);
         self.in_background("bringing the journeys up to date", move |conn| {
-            journeys::step(conn, &cut, until, copy, take)
+            // A restart of the log asked for goes first, inside the step's time: the step
+            // then does that much less, so the two do not hold the connection end to end.
+            let held = std::time::Instant::now();
+            checkpoints::restart_if_asked(conn, &restart);
+            journeys::step(conn, &cut, until, copy, take, held)
         })
         .await
     }

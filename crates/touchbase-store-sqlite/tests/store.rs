@@ -170,8 +170,8 @@ fn reopening_keeps_the_inventory_and_the_schema_version() {
 }
 
 /// Writes that never pause (a bulk import, a catch-up) keep the write-ahead log short: the
-/// checkpoint thread copies it back passively and, once it is long, truncates it between two
-/// writes. Passive checkpoints alone would let it grow with everything written.
+/// checkpoint thread copies it back passively and, once it is long, makes it start over
+/// between two writes. Passive checkpoints alone would let it grow with everything written.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_log_stays_short_under_writes_that_never_pause() {
     use touchbase_core::event::NewReject;

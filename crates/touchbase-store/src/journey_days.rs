@@ -16,10 +16,13 @@
 //!
 //! [`catch_up`] brings them up to date in short transactions, each one [`Store::journeys_step`]:
 //! events after the mark are copied to the queue a chunk at a time; then the queue is cut a
-//! chunk of whole parties at a time: [`Changes::parties`] takes each party's touches before and
-//! the joining ones, works out the journeys that end and begin (a late touch may extend, join
-//! or split journeys), and the store writes the rows [`Changes::apply`] gives back, moves the
-//! touches from the queue to `party_touches` and commits. Ingest commits in between. When the
+//! chunk of touches at a time, in (party, `at`, `id`) order: for each party, the store reads
+//! the held touches around the joining ones, as far as the first gap over `journey_gap` each
+//! way ([`Edge`], not the party's whole history), [`Changes::parties`] works out from them the
+//! journeys that end and begin (a late touch may extend, join or split journeys), and the
+//! store writes the rows [`Changes::apply`] gives back, moves the touches from the queue to
+//! `party_touches` and commits. A step's work so follows the touches it takes and the
+//! journeys they touch, whatever a party's history holds. Ingest commits in between. When the
 //! organization's `journey_gap` or its points outside journeys change, the fingerprint
 //! differs and the store starts over: everything emptied, the mark at 0.
 //!
@@ -139,8 +142,14 @@ impl Keys {
 /// Cuts one party's touches, given in (`at`, `id`) order as (at, point, value), into journeys
 /// (METRICS.md): a new journey wherever the gap exceeds `gap_us`.
 pub fn cut(touches: &[(i64, u32, f64)], gap_us: i64) -> Vec<Journey> {
-    let mut journeys: Vec<Journey> = Vec::new();
-    let mut last: Option<i64> = None;
+    cut_onto(Vec::new(), touches, gap_us)
+}
+
+/// [`cut`], the touches following `journeys` (the party's journeys before them, in order):
+/// the first touch extends the last of them when within `gap_us` of its end. `V` stays the
+/// sum in (`at`, `id`) order, since the touches come after every one summed before.
+fn cut_onto(mut journeys: Vec<Journey>, touches: &[(i64, u32, f64)], gap_us: i64) -> Vec<Journey> {
+    let mut last: Option<i64> = journeys.last().map(Journey::last_at);
     for &(at, point, value) in touches {
         match (last, journeys.last_mut()) {
             (Some(before), Some(open)) if at.saturating_sub(before) <= gap_us => {
@@ -158,6 +167,78 @@ pub fn cut(touches: &[(i64, u32, f64)], gap_us: i64) -> Vec<Journey> {
         last = Some(at);
     }
     journeys
+}
+
+impl Journey {
+    /// The instant of its last event.
+    pub fn last_at(&self) -> i64 {
+        self.first_at + self.gaps.iter().sum::<i64>()
+    }
+}
+
+/// What a store read of one party's held touches for its new ones: what [`Changes::party`]
+/// cuts them against.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Held {
+    /// The held touches of the new ones' window ([`Edge`]), or all the party holds.
+    Touches(Vec<PartyTouch>),
+    /// Every new touch comes after every held one, and the first within `journey_gap` of the
+    /// last held one: the party's last journey, as its row holds it, which they extend. A
+    /// party in steady use (a partner's dispatch system, all year in one journey of 80,000
+    /// touches) then costs a step its new touches, not that journey's touches read again.
+    Last(Journey),
+}
+
+/// One end of the held touches a party's new ones may change (its *window*).
+///
+/// New touches change only the journeys they fall in or next to, and a journey ends at a gap
+/// over `journey_gap`. So a store reads, of a party's held touches: going back from the first
+/// new one, those the edge [`takes`](Edge::takes); every one between the first and the last
+/// new one; and going on from the last new one, those the edge takes. The window so read
+/// starts and ends at gaps over `journey_gap` both before and after the new touches join, so
+/// the journeys cut from it are whole, and [`Changes::parties`] compares them alone, instead
+/// of the party's whole history (a busy party's year of touches for one new one).
+#[derive(Debug, Clone, Copy)]
+pub struct Edge {
+    gap_us: i64,
+    last: i64,
+}
+
+impl Edge {
+    /// The edge at the new touch at `at` (the first new one going back, the last going on).
+    pub fn at(gap_us: i64, at: i64) -> Edge {
+        Edge { gap_us, last: at }
+    }
+
+    /// Whether the next held touch going away from the new ones, at `at`, is in the window:
+    /// within `journey_gap` of the one before it. Once one is not, none further is.
+    pub fn takes(&mut self, at: i64) -> bool {
+        let within = at.abs_diff(self.last) <= self.gap_us.max(0) as u64;
+        if within {
+            self.last = at;
+        }
+        within
+    }
+}
+
+/// The journey a party's last row (`day`, `body`) ends with, which must end at `latest_at`,
+/// the party's last held touch ([`Held::Last`]).
+pub fn last_journey(
+    day: i64,
+    body: &[u8],
+    known: usize,
+    latest_at: i64,
+) -> Result<Journey, StoreError> {
+    match decode(day, body, known)?
+        .into_iter()
+        .max_by_key(|j| j.first_at)
+    {
+        Some(last) if last.last_at() == latest_at => Ok(last),
+        _ => Err(StoreError::Corrupt(format!(
+            "the journeys of a party on day {day} do not end at its last event; rebuild them \
+             by changing journeys.journey_gap_s and back"
+        ))),
+    }
 }
 
 /// The journeys that leave and join one (day, party) row.
@@ -196,8 +277,8 @@ impl Changes {
 
     /// Takes touches of many parties: `old`, those `party_touches` holds, and `new`, those
     /// joining it, each sorted by (party, `at`, `id`) with keys compared byte by byte. Every
-    /// party of `new` must have all its held touches in `old`; parties of `old` with nothing
-    /// new change nothing.
+    /// party of `new` must have in `old` the held touches of its window ([`Edge`]) or all its
+    /// held touches; parties of `old` with nothing new change nothing.
     pub fn parties(&mut self, old: &[PartyTouch], new: &[PartyTouch]) -> Result<(), StoreError> {
         let mut old_runs = runs(old).peekable();
         for fresh in runs(new) {
@@ -212,14 +293,54 @@ impl Changes {
                 Some(run) if run[0].party.as_bytes() == party => old_runs.next().unwrap_or(&[]),
                 _ => &[],
             };
-            self.party(held, fresh)?;
+            self.against_touches(held, fresh)?;
+        }
+        Ok(())
+    }
+
+    /// One party's new touches (in (`at`, `id`) order, of one party) against what the store
+    /// read of its held ones.
+    pub fn party(&mut self, held: &Held, new: &[PartyTouch]) -> Result<(), StoreError> {
+        match held {
+            Held::Touches(old) => self.against_touches(old, new),
+            Held::Last(last) => self.onto_last(last, new),
+        }
+    }
+
+    /// New touches after every held one, extending the party's last journey `last`.
+    fn onto_last(&mut self, last: &Journey, new: &[PartyTouch]) -> Result<(), StoreError> {
+        in_order(new)?;
+        let party = &new[0].party;
+        if new[0].at < last.last_at() {
+            return Err(StoreError::Corrupt(format!(
+                "event `{}` of party `{}` comes before the end of the party's last journey, \
+                 yet was taken as coming after it",
+                new[0].id, party
+            )));
+        }
+        let touches: Vec<(i64, u32, f64)> = new
+            .iter()
+            .map(|t| (t.at, self.keys.intern(&t.point), t.value))
+            .collect();
+        let mut journeys = cut_onto(vec![last.clone()], &touches, self.gap_us).into_iter();
+        let extended = journeys.next().expect("cut onto a journey keeps it first");
+        if extended != *last {
+            self.row(party, last).removed.push(last.clone());
+            self.row(party, &extended).added.push(extended);
+        }
+        for journey in journeys {
+            self.row(party, &journey).added.push(journey);
         }
         Ok(())
     }
 
     /// One party's touches before and joining, each in (`at`, `id`) order: the journeys cut
     /// from the old ones that the new ones end, and those they begin.
-    fn party(&mut self, old: &[PartyTouch], new: &[PartyTouch]) -> Result<(), StoreError> {
+    fn against_touches(
+        &mut self,
+        old: &[PartyTouch],
+        new: &[PartyTouch],
+    ) -> Result<(), StoreError> {
         in_order(old)?;
         in_order(new)?;
         let party = &new[0].party;
@@ -304,11 +425,6 @@ impl Changes {
         journeys.sort_by_key(|j| j.first_at);
         Ok(Some(encode(day, &journeys)))
     }
-}
-
-/// The parties of touches sorted by party, each once.
-pub fn parties(touches: &[PartyTouch]) -> Vec<&str> {
-    runs(touches).map(|run| run[0].party.as_str()).collect()
 }
 
 /// Consecutive touches of one party each.
@@ -506,7 +622,7 @@ pub enum JourneyStep {
         mark: i64,
         latest: i64,
     },
-    /// That many touches of whole parties taken from the queue and cut.
+    /// That many touches taken from the queue and cut.
     Cut { touches: usize },
     /// Nothing left up to the `seq` asked for.
     Done,
@@ -593,7 +709,9 @@ pub async fn catch_up(store: &dyn Store, cut: &JourneyCut) -> Result<CatchUp, St
             }
             JourneyStep::Cut { touches } => {
                 done.cut += touches as u64;
-                take = take.after(took);
+                // From what it took: a store may stop a step short of `take` (SQLite, at its
+                // time limit), and reading more than a step cuts is wasted.
+                take = Chunk(touches.clamp(CHUNK_MIN, take.0)).after(took);
             }
             JourneyStep::Done => return Ok(done),
         }
@@ -650,6 +768,162 @@ mod tests {
         }
         all.sort();
         all
+    }
+
+    /// The held touches of `new`'s window, read as a store reads them (one party's, both in
+    /// (`at`, `id`) order).
+    fn window(gap: i64, held: &[PartyTouch], new: &[PartyTouch]) -> Vec<PartyTouch> {
+        let key = |t: &PartyTouch| (t.at, t.id.clone());
+        let (first, last) = (key(&new[0]), key(&new[new.len() - 1]));
+        let mut edge = Edge::at(gap, first.0);
+        let mut out: Vec<PartyTouch> = held
+            .iter()
+            .rev()
+            .filter(|t| key(t) < first)
+            .take_while(|t| edge.takes(t.at))
+            .cloned()
+            .collect();
+        out.reverse();
+        out.extend(
+            held.iter()
+                .filter(|t| key(t) > first && key(t) < last)
+                .cloned(),
+        );
+        let mut edge = Edge::at(gap, last.0);
+        out.extend(
+            held.iter()
+                .filter(|t| key(t) > last)
+                .take_while(|t| edge.takes(t.at))
+                .cloned(),
+        );
+        out
+    }
+
+    /// A small random number generator (a 64-bit LCG), so that the test needs no crate.
+    struct Lcg(u64);
+
+    impl Lcg {
+        fn below(&mut self, n: u64) -> u64 {
+            self.0 = self
+                .0
+                .wrapping_mul(6_364_136_223_846_793_005)
+                .wrapping_add(1_442_695_040_888_963_407);
+            (self.0 >> 33) % n
+        }
+    }
+
+    #[test]
+    fn the_window_changes_the_rows_as_the_whole_history_does() {
+        let gap = 10;
+        let mut rng = Lcg(7);
+        for case in 0..2_000 {
+            // Touches of one party at instants with gaps around the journey gap, some equal
+            // to it; a random share of them held, the rest joining.
+            let count = 1 + rng.below(14) as usize;
+            let mut at = 0;
+            let mut all = Vec::new();
+            for i in 0..count {
+                at += [0, 3, 10, 11, 25][rng.below(5) as usize];
+                all.push(touch(
+                    "p",
+                    ["web", "shop", "app"][rng.below(3) as usize],
+                    at,
+                    &format!("{i:02}"),
+                ));
+            }
+            // Every third case, the new touches all after the held ones (a catch-up in `seq`
+            // order), which a store may cut onto the party's last journey.
+            let (mut held, mut new) = (Vec::new(), Vec::new());
+            let appended = case % 3 == 0;
+            let split = rng.below(count as u64) as usize;
+            for (i, t) in all.iter().cloned().enumerate() {
+                let joins = if appended {
+                    i >= split
+                } else {
+                    rng.below(3) == 0
+                };
+                if joins { new.push(t) } else { held.push(t) }
+            }
+            if new.is_empty() {
+                continue;
+            }
+            let mut start = BTreeMap::new();
+            let mut changes = Changes::new(gap, Keys::default());
+            if !held.is_empty() {
+                changes.parties(&[], &held).unwrap();
+            }
+            let keys = apply_all(&mut changes, &mut start);
+            let through = |old: &Held| {
+                let mut rows = start.clone();
+                let mut changes = Changes::new(gap, keys.clone());
+                changes.party(old, &new).unwrap();
+                let keys = apply_all(&mut changes, &mut rows);
+                plain(&rows, &keys)
+            };
+            let mut fresh = BTreeMap::new();
+            let mut changes = Changes::new(gap, Keys::default());
+            changes.parties(&[], &all).unwrap();
+            let fresh_keys = apply_all(&mut changes, &mut fresh);
+            let expected = plain(&fresh, &fresh_keys);
+            let whole = Held::Touches(held.clone());
+            assert_eq!(through(&whole), expected, "case {case}: the whole history");
+            let window = Held::Touches(window(gap, &held, &new));
+            assert_eq!(
+                through(&window),
+                expected,
+                "case {case}: the window {window:?}"
+            );
+            if appended && let Some(latest) = held.last() {
+                let ((day, _), body) = start.iter().next_back().expect("a row per journey");
+                let last = last_journey(*day, body, keys.len(), latest.at).unwrap();
+                assert_eq!(
+                    through(&Held::Last(last)),
+                    expected,
+                    "case {case}: onto the last journey"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn a_last_journey_must_end_at_the_last_touch_and_new_ones_come_after_it() {
+        let journey = Journey {
+            first_at: 0,
+            points: vec![0, 0],
+            gaps: vec![5],
+            value: 2.0,
+        };
+        let body = encode(0, std::slice::from_ref(&journey));
+        assert_eq!(last_journey(0, &body, 1, 5).unwrap(), journey);
+        let err = last_journey(0, &body, 1, 6).unwrap_err();
+        assert!(
+            err.to_string().contains("do not end at its last event"),
+            "{err}"
+        );
+        let mut changes = Changes::new(10, Keys::numbered(vec!["web".into()]));
+        let err = changes
+            .party(&Held::Last(journey), &[touch("p", "web", 4, "z")])
+            .unwrap_err();
+        assert!(err.to_string().contains("before the end"), "{err}");
+    }
+
+    #[test]
+    fn the_window_stops_at_the_first_gap_over_the_journey_gap() {
+        let held = [
+            touch("p", "web", 0, "a"),
+            touch("p", "web", 20, "b"),
+            touch("p", "web", 30, "c"),
+            touch("p", "web", 60, "e"),
+            touch("p", "web", 70, "f"),
+            touch("p", "web", 81, "g"),
+        ];
+        let new = [touch("p", "shop", 40, "d"), touch("p", "shop", 50, "d2")];
+        let ids: Vec<String> = window(10, &held, &new).into_iter().map(|t| t.id).collect();
+        assert_eq!(
+            ids,
+            ["b", "c", "e", "f"],
+            "20→0 and 81→70 are over the gap of 10"
+        );
     }
 
     #[test]

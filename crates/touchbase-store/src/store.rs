@@ -285,8 +285,8 @@ pub trait Store: Send + Sync + Debug {
     /// One transaction of a catch-up of the journeys cut ahead of time
     /// ([`crate::journey_days`], which says what each step does): start over when the rows
     /// were cut under another `cut`; else copy up to `copy` events after the mark (none after
-    /// `seq` `until`) to the queue; else cut about `take` touches of whole parties from the
-    /// queue; else [`JourneyStep::Done`]. With `copy` 0, the queue is cut first and events
+    /// `seq` `until`) to the queue; else cut the first `take` touches of the queue (against
+    /// the held touches around them, [`crate::journey_days::Edge`]); else [`JourneyStep::Done`]. With `copy` 0, the queue is cut first and events
     /// are copied (up to `take`) only when it is empty.
     async fn journeys_step(
         &self,
