@@ -307,64 +307,68 @@ async fn window(
     gap_us: i64,
     run: &[PartyTouch],
 ) -> Result<Vec<PartyTouch>, StoreError> {
-    const CONTEXT: &str = "reading the touches around new ones";
     let (first, last) = (&run[0], &run[run.len() - 1]);
-    let mut page: i64 = 32;
-    let mut back = Vec::new();
     let mut edge = Edge::at(gap_us, first.at);
-    let (mut at, mut id) = (first.at, first.id.clone());
-    'back: loop {
-        let rows = tx
-            .query(
-                "SELECT party, point, at, id, value FROM party_touches
-                 WHERE party = $1 AND (at, id) < ($2, $3) ORDER BY at DESC, id DESC LIMIT $4",
-                &[&first.party, &at, &id, &page],
-            )
-            .await
-            .map_err(pg(CONTEXT))?;
-        let full = rows.len() as i64 == page;
-        for row in &rows {
-            let t = touch(row);
-            if !edge.takes(t.at) {
-                break 'back;
-            }
-            (at, id) = (t.at, t.id.clone());
-            back.push(t);
-        }
-        if !full {
-            break;
-        }
-        page = page.saturating_mul(2);
-    }
-    back.reverse();
+    let mut window = read_while(tx, first, Direction::Back, |t| edge.takes(t.at)).await?;
+    window.reverse();
     let mut edge = Edge::at(gap_us, last.at);
-    let (mut at, mut id) = (first.at, first.id.clone());
-    page = 32;
-    'on: loop {
+    let past_last = |t: &PartyTouch| (t.at, t.id.as_bytes()) > (last.at, last.id.as_bytes());
+    let on = read_while(tx, first, Direction::On, |t| {
+        !past_last(t) || edge.takes(t.at)
+    })
+    .await?;
+    window.extend(on);
+    Ok(window)
+}
+
+/// Which way [`read_while`] reads a party's touches.
+#[derive(Clone, Copy)]
+enum Direction {
+    Back,
+    On,
+}
+
+/// The held touches of `from`'s party before it (latest first) or after it, while `keep` says
+/// so, read a page at a time (32 touches, then twice as many each time).
+async fn read_while(
+    tx: &Transaction<'_>,
+    from: &PartyTouch,
+    direction: Direction,
+    mut keep: impl FnMut(&PartyTouch) -> bool,
+) -> Result<Vec<PartyTouch>, StoreError> {
+    const CONTEXT: &str = "reading the touches around new ones";
+    let sql = match direction {
+        Direction::Back => {
+            "SELECT party, point, at, id, value FROM party_touches
+             WHERE party = $1 AND (at, id) < ($2, $3) ORDER BY at DESC, id DESC LIMIT $4"
+        }
+        Direction::On => {
+            "SELECT party, point, at, id, value FROM party_touches
+             WHERE party = $1 AND (at, id) > ($2, $3) ORDER BY at, id LIMIT $4"
+        }
+    };
+    let (mut at, mut id) = (from.at, from.id.clone());
+    let mut page: i64 = 32;
+    let mut kept = Vec::new();
+    loop {
         let rows = tx
-            .query(
-                "SELECT party, point, at, id, value FROM party_touches
-                 WHERE party = $1 AND (at, id) > ($2, $3) ORDER BY at, id LIMIT $4",
-                &[&first.party, &at, &id, &page],
-            )
+            .query(sql, &[&from.party, &at, &id, &page])
             .await
             .map_err(pg(CONTEXT))?;
         let full = rows.len() as i64 == page;
         for row in &rows {
             let t = touch(row);
-            let past_last = (t.at, t.id.as_bytes()) > (last.at, last.id.as_bytes());
-            if past_last && !edge.takes(t.at) {
-                break 'on;
+            if !keep(&t) {
+                return Ok(kept);
             }
             (at, id) = (t.at, t.id.clone());
-            back.push(t);
+            kept.push(t);
         }
         if !full {
-            break;
+            return Ok(kept);
         }
         page = page.saturating_mul(2);
     }
-    Ok(back)
 }
 
 /// Writes the rows `changes` gives, in (day, party) order, in at most three statements.

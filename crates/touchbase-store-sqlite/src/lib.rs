@@ -138,7 +138,7 @@ impl SqliteStore {
         self.run(context, false, f).await
     }
 
-    /// Runs `f` holding the connection, then the truncation the checkpoint thread asked for;
+    /// Runs `f` holding the connection, then the restart of the log the checkpoint thread asked for;
     /// `seen`: told to [`turns`], and logged (at debug) when slow.
     async fn run<T, F>(&self, context: &'static str, seen: bool, f: F) -> Result<T, StoreError>
     where
