@@ -11,7 +11,7 @@ use std::collections::HashMap;
 
 use tokio_postgres::Transaction;
 use touchbase_store::journey_days::{
-    Changes, Edge, Held, JourneyCut, JourneyStep, Keys, last_journey,
+    Changes, Edge, Held, JourneyCut, JourneyStep, Keys, Need, last_journey,
 };
 use touchbase_store::{JourneyDay, JourneyRows, PartyTouch, StoreError};
 
@@ -225,25 +225,11 @@ async fn helds(
         .iter()
         .map(|r| (r.get(0), (r.get(1), r.get(2))))
         .collect();
-    /// What a party's new touches need read.
-    enum Need {
-        Nothing,
-        /// Its last journey, which ends at this held touch.
-        Last(i64),
-        Window,
-    }
     let needs: Vec<Need> = runs
         .iter()
-        .map(|run| match latest.get(&run[0].party) {
-            None => Need::Nothing,
-            Some((at, id)) if (*at, id.as_bytes()) < (run[0].at, run[0].id.as_bytes()) => {
-                if Edge::at(gap_us, run[0].at).takes(*at) {
-                    Need::Last(*at)
-                } else {
-                    Need::Nothing
-                }
-            }
-            Some(_) => Need::Window,
+        .map(|run| {
+            let latest = latest.get(&run[0].party);
+            Need::of(gap_us, latest.map(|(at, id)| (*at, id.as_str())), &run[0])
         })
         .collect();
     let extended: Vec<&str> = runs

@@ -61,7 +61,8 @@ impl Drop for Checkpointer {
 }
 
 /// How long a restart asked for may wait for passive checkpoints to finish before a call runs
-/// it anyway: under writes that never pause one is running most of the time.
+/// it anyway (at once when the log is twice [`MOST_FRAMES`]): under writes that never pause
+/// one is running most of the time.
 const PATIENCE: Duration = Duration::from_millis(100);
 
 /// What the thread and the store's calls tell each other.
@@ -112,14 +113,21 @@ pub fn start(path: &Path, restart: Arc<Restart>) -> Result<Checkpointer, StoreEr
                     conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |r| r.get::<_, i64>(1));
                 restart.passive.store(false, Ordering::Release);
                 let took = started.elapsed();
-                if log.as_ref().is_ok_and(|frames| *frames > MOST_FRAMES) {
-                    // Asked once: a request that waits keeps its first instant.
-                    let _ = restart.asked.compare_exchange(
-                        0,
-                        restart.now(),
-                        Ordering::AcqRel,
-                        Ordering::Acquire,
-                    );
+                match log {
+                    // Twice as long: the next call runs it, passive checkpoint or not.
+                    Ok(frames) if frames > 2 * MOST_FRAMES => {
+                        restart.asked.store(1, Ordering::Release);
+                    }
+                    Ok(frames) if frames > MOST_FRAMES => {
+                        // Asked once: a request that waits keeps its first instant.
+                        let _ = restart.asked.compare_exchange(
+                            0,
+                            restart.now(),
+                            Ordering::AcqRel,
+                            Ordering::Acquire,
+                        );
+                    }
+                    _ => {}
                 }
                 if took > SLOW {
                     tracing::debug!(

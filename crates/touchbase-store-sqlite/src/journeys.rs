@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 
 use rusqlite::{Connection, OptionalExtension, Transaction, params};
 use touchbase_store::journey_days::{
-    Changes, Edge, Held, JourneyCut, JourneyStep, Keys, STEP_BUDGET, last_journey,
+    Changes, Edge, Held, JourneyCut, JourneyStep, Keys, Need, STEP_BUDGET, last_journey,
 };
 use touchbase_store::{JourneyDay, JourneyRows, PartyTouch, StoreError};
 
@@ -239,12 +239,13 @@ fn held(
         .query_row(params![first.party], |r| Ok((r.get(0)?, r.get(1)?)))
         .optional()
         .map_err(db(CONTEXT))?;
-    match latest {
-        None => return Ok(Held::Touches(Vec::new())),
-        Some((at, id)) if (at, id.as_bytes()) < (first.at, first.id.as_bytes()) => {
-            if !Edge::at(gap_us, first.at).takes(at) {
-                return Ok(Held::Touches(Vec::new()));
-            }
+    match Need::of(
+        gap_us,
+        latest.as_ref().map(|(at, id)| (*at, id.as_str())),
+        first,
+    ) {
+        Need::Nothing => return Ok(Held::Touches(Vec::new())),
+        Need::Last(at) => {
             let (day, body): (i64, Vec<u8>) = tx
                 .prepare_cached(
                     "SELECT day, body FROM journey_rows WHERE party = ?1 ORDER BY day DESC LIMIT 1",
@@ -254,46 +255,51 @@ fn held(
                 .map_err(db(CONTEXT))?;
             return Ok(Held::Last(last_journey(day, &body, known, at)?));
         }
-        Some(_) => {}
+        Need::Window => {}
     }
-    let mut back = tx
-        .prepare_cached(
-            "SELECT party, point, at, id, value FROM party_touches
-             WHERE party = ?1 AND (at, id) < (?2, ?3) ORDER BY at DESC, id DESC",
-        )
-        .map_err(db(CONTEXT))?;
-    let mut old = Vec::new();
     let mut edge = Edge::at(gap_us, first.at);
-    let mut rows = back
-        .query(params![first.party, first.at, first.id])
-        .map_err(db(CONTEXT))?;
-    while let Some(row) = rows.next().map_err(db(CONTEXT))? {
-        let t = touch(row).map_err(db(CONTEXT))?;
-        if !edge.takes(t.at) {
-            break;
-        }
-        old.push(t);
-    }
-    old.reverse();
-    let mut on = tx
-        .prepare_cached(
-            "SELECT party, point, at, id, value FROM party_touches
-             WHERE party = ?1 AND (at, id) > (?2, ?3) ORDER BY at, id",
-        )
-        .map_err(db(CONTEXT))?;
+    let mut window = read_while(
+        tx,
+        "SELECT party, point, at, id, value FROM party_touches
+         WHERE party = ?1 AND (at, id) < (?2, ?3) ORDER BY at DESC, id DESC",
+        first,
+        |t| edge.takes(t.at),
+    )?;
+    window.reverse();
     let mut edge = Edge::at(gap_us, last.at);
-    let mut rows = on
-        .query(params![first.party, first.at, first.id])
+    let past_last = |t: &PartyTouch| (t.at, t.id.as_bytes()) > (last.at, last.id.as_bytes());
+    window.extend(read_while(
+        tx,
+        "SELECT party, point, at, id, value FROM party_touches
+         WHERE party = ?1 AND (at, id) > (?2, ?3) ORDER BY at, id",
+        first,
+        |t| !past_last(t) || edge.takes(t.at),
+    )?);
+    Ok(Held::Touches(window))
+}
+
+/// The touches `sql` reads from `from`'s party, instant and id, one at a time while `keep`
+/// says so.
+fn read_while(
+    tx: &Transaction<'_>,
+    sql: &str,
+    from: &PartyTouch,
+    mut keep: impl FnMut(&PartyTouch) -> bool,
+) -> Result<Vec<PartyTouch>, StoreError> {
+    const CONTEXT: &str = "reading the touches around new ones";
+    let mut stmt = tx.prepare_cached(sql).map_err(db(CONTEXT))?;
+    let mut rows = stmt
+        .query(params![from.party, from.at, from.id])
         .map_err(db(CONTEXT))?;
+    let mut kept = Vec::new();
     while let Some(row) = rows.next().map_err(db(CONTEXT))? {
         let t = touch(row).map_err(db(CONTEXT))?;
-        let past_last = (t.at, t.id.as_bytes()) > (last.at, last.id.as_bytes());
-        if past_last && !edge.takes(t.at) {
+        if !keep(&t) {
             break;
         }
-        old.push(t);
+        kept.push(t);
     }
-    Ok(Held::Touches(old))
+    Ok(kept)
 }
 
 /// The point keys the bodies number, in number order.

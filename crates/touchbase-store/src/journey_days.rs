@@ -18,7 +18,7 @@
 //! events after the mark are copied to the queue a chunk at a time; then the queue is cut a
 //! chunk of touches at a time, in (party, `at`, `id`) order: for each party, the store reads
 //! the held touches around the joining ones, as far as the first gap over `journey_gap` each
-//! way ([`Edge`], not the party's whole history), [`Changes::parties`] works out from them the
+//! way ([`Edge`], not the party's whole history), [`Changes::party`] works out from them the
 //! journeys that end and begin (a late touch may extend, join or split journeys), and the
 //! store writes the rows [`Changes::apply`] gives back, moves the touches from the queue to
 //! `party_touches` and commits. A step's work so follows the touches it takes and the
@@ -196,7 +196,7 @@ pub enum Held {
 /// new one, those the edge [`takes`](Edge::takes); every one between the first and the last
 /// new one; and going on from the last new one, those the edge takes. The window so read
 /// starts and ends at gaps over `journey_gap` both before and after the new touches join, so
-/// the journeys cut from it are whole, and [`Changes::parties`] compares them alone, instead
+/// the journeys cut from it are whole, and [`Changes::party`] compares them alone, instead
 /// of the party's whole history (a busy party's year of touches for one new one).
 #[derive(Debug, Clone, Copy)]
 pub struct Edge {
@@ -218,6 +218,34 @@ impl Edge {
             self.last = at;
         }
         within
+    }
+}
+
+/// What a store must read of a party's held touches for its new ones.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Need {
+    /// Nothing: it holds none, or the new ones begin over `journey_gap` after its last.
+    Nothing,
+    /// The journey its last row ends with ([`Held::Last`]), which ends at this instant.
+    Last(i64),
+    /// Its window ([`Edge`]).
+    Window,
+}
+
+impl Need {
+    /// From the party's last held touch (`at`, `id`), if any, and its first new one.
+    pub fn of(gap_us: i64, latest: Option<(i64, &str)>, first: &PartyTouch) -> Need {
+        match latest {
+            None => Need::Nothing,
+            Some((at, id)) if (at, id.as_bytes()) < (first.at, first.id.as_bytes()) => {
+                if Edge::at(gap_us, first.at).takes(at) {
+                    Need::Last(at)
+                } else {
+                    Need::Nothing
+                }
+            }
+            Some(_) => Need::Window,
+        }
     }
 }
 

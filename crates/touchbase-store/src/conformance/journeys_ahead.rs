@@ -240,6 +240,23 @@ pub async fn journeys_kept_ahead_follow_late_released_events_and_gap_changes(
         let when = format!("after a batch with a gap of {gap_s} s");
         send_and_check(store, &mut rng, &mut kept, 230 + round * 40, true, &when).await;
     }
+    // Events after every one held, within the gap of the last (as a catch-up in `seq` order
+    // meets them): cut onto each party's last journey, and some begin new ones.
+    for round in 0..3 {
+        let latest = kept.values().map(|e| e.at).max().unwrap_or(FROM);
+        let events: Vec<Event> = random_events(&mut rng, 310 + round * 40, 40)
+            .into_iter()
+            .enumerate()
+            .map(|(i, e)| Event {
+                // An hour apart, a few 40 days apart (over the gap).
+                at: latest + (i as i64 + 1) * 3_600_000_000 + (i as i64 / 15) * 40 * DAY_US,
+                ..e
+            })
+            .collect();
+        send(store, &mut rng, &events, &mut kept).await;
+        let when = format!("after events that all come after the held ones, round {round}");
+        check(store, &counted(&kept, true), &when).await;
+    }
 }
 
 /// The counted events of `kept`: `app.order`'s only once `released`.
