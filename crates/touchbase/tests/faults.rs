@@ -861,9 +861,9 @@ fn a_full_disk_stops_import_and_ingest_and_both_resume_once_space_returns() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
     // Room for the store, the journeys' queue and rows `check` cuts at the end, and the
-    // write-ahead log between two checkpoints (it may run a few MB past 1,000 pages while a
-    // catch-up writes without pause).
-    let disk = Tmpfs::mount(d.join("disk"), "48m");
+    // write-ahead log, which starts over past 4,000 pages (16 MB) and may run some MB past
+    // that while a catch-up writes without pause.
+    let disk = Tmpfs::mount(d.join("disk"), "64m");
     let db_path = disk.0.join("t.db");
     let db = db_path.to_str().unwrap();
     let token = setup(d, db);
